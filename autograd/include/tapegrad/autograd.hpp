@@ -1,0 +1,26 @@
+// The reverse sweep: backward() into leaves' grad(), and grad() returning gradients directly.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg {
+
+/// Accumulates d(sum_i <grad_tensors[i], tensors[i]>)/d(leaf) into every leaf's grad().
+/// grad_tensors may be empty when every tensor is a one-element tensor (then 1 is used).
+/// retain_graph defaults to create_graph (as in PyTorch).
+void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},
+              std::optional<bool> retain_graph = std::nullopt, bool create_graph = false);
+
+/// Returns d(sum_i <grad_outputs[i], outputs[i]>)/d(inputs[j]) for each j, without touching any
+/// grad(), like torch.autograd.grad. With create_graph the results are themselves recorded and can
+/// be differentiated again (Hessian-vector products, gradient penalties). An input the outputs do
+/// not depend on raises tg::Error unless allow_unused, in which case its entry is undefined.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {},
+                         std::optional<bool> retain_graph = std::nullopt,
+                         bool create_graph = false, bool allow_unused = false);
+
+}  // namespace tg

@@ -1,0 +1,100 @@
+// Elementwise ops with NumPy broadcasting. Binary ops require equal dtypes (float32 with float32,
+// float64 with float64); a double scalar takes the tensor's dtype. Gradients of broadcast inputs
+// are summed back to the input's shape.
+#pragma once
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg {
+
+/// a + b, a - b, a * b, a / b with broadcasting.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+/// a + s, a * s, s - a, s / a, a / s for a scalar s.
+Tensor add(const Tensor& a, double s);
+Tensor mul(const Tensor& a, double s);
+Tensor rsub(const Tensor& a, double s);
+Tensor rdiv(const Tensor& a, double s);
+Tensor div(const Tensor& a, double s);
+/// -a
+Tensor neg(const Tensor& a);
+
+/// a^p for a scalar exponent: d/da = p a^(p-1).
+Tensor pow(const Tensor& a, double exponent);
+/// a^b elementwise: d/da = b a^(b-1), d/db = a^b log(a).
+Tensor pow(const Tensor& a, const Tensor& b);
+/// s^a for a scalar base s > 0: d/da = s^a log(s).
+Tensor pow(double base, const Tensor& a);
+
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+/// |x|; the gradient is sign(x) (0 at 0, as in PyTorch).
+Tensor abs(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+/// erf(x): d/dx = 2/sqrt(pi) exp(-x^2).
+Tensor erf(const Tensor& x);
+/// 1 / (1 + exp(-x)), evaluated without overflow for |x| large.
+Tensor sigmoid(const Tensor& x);
+/// max(x, 0); gradient 1 where x > 0, else 0.
+Tensor relu(const Tensor& x);
+/// x where x > 0, else slope * x.
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+/// x where x > 0, else alpha (exp(x) - 1).
+Tensor elu(const Tensor& x, double alpha = 1.0);
+/// log(1 + exp(beta x)) / beta, or x where beta x > threshold (as PyTorch), overflow-free.
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+/// x Phi(x) with the exact normal CDF (approximate == "none") or the tanh approximation
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (approximate == "tanh").
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+/// sign(x) in {-1, 0, 1}; not differentiable (gradient 0), returns a tensor without history.
+Tensor sign(const Tensor& x);
+
+/// Limits x to [min, max] (use -inf/inf for a missing bound); gradient 1 inside [min, max].
+Tensor clamp(const Tensor& x, double min, double max);
+/// Elementwise max/min with broadcasting; on ties the gradient is split evenly (as PyTorch).
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+/// cond ? a : b elementwise, broadcasting all three; cond is a bool tensor.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, double b);
+Tensor where(const Tensor& cond, double a, const Tensor& b);
+
+/// Comparisons, broadcasting; bool results without history.
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, double s);
+Tensor lt(const Tensor& a, double s);
+Tensor ge(const Tensor& a, double s);
+Tensor le(const Tensor& a, double s);
+Tensor eq(const Tensor& a, double s);
+/// Logical and/or/not of bool tensors (broadcasting).
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& a);
+/// True where x is finite, false where it is NaN or +-Inf (bool, no history).
+Tensor isfinite(const Tensor& x);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
+inline Tensor operator-(double s, const Tensor& a) { return rsub(a, s); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
+inline Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+
+}  // namespace tg

@@ -1,0 +1,404 @@
+// Elementwise ops: each forward is followed by its backward, written in tapegrad ops so that the
+// same formula gives higher-order derivatives when the sweep records (create_graph).
+#include "tapegrad/ops/elementwise.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "kernels.hpp"
+#include "tapegrad/tape.hpp"
+
+namespace tg {
+
+using detail::map;
+using detail::visit_floating;
+using detail::zip;
+
+namespace {
+
+template <class A>
+using elem_t = typename std::decay_t<A>::value_type;
+
+/// f applied to every element of a floating tensor.
+template <class F>
+Tensor unary(const char* op, const Tensor& x, F f) {
+  return visit_floating(op, x, [&](const auto& v) { return Tensor(map(v, f)); });
+}
+
+/// f applied with broadcasting to two floating tensors of one dtype; R = bool for comparisons.
+template <bool kBool = false, class F>
+Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f) {
+  detail::require_same_floating(op, a, b);
+  if (!detail::same_shape(a, b)) detail::broadcast_shapes(op, a.shape(), b.shape());
+  return visit_floating(op, a, [&](const auto& av) {
+    using T = elem_t<decltype(av)>;
+    using R = std::conditional_t<kBool, bool, T>;
+    return Tensor(zip<R>(av, b.value<T>(), f));
+  });
+}
+
+/// f(x, s) for every element, with s converted to the tensor's dtype.
+template <class F>
+Tensor with_scalar(const char* op, const Tensor& x, double s, F f) {
+  return visit_floating(op, x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    const T st = static_cast<T>(s);
+    return Tensor(map(v, [&](T e) { return f(e, st); }));
+  });
+}
+
+template <class F>
+Tensor compare_scalar(const char* op, const Tensor& x, double s, F f) {
+  return visit_floating(op, x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    const T st = static_cast<T>(s);
+    auto r = detail::empty_array<bool>(v.shape());
+    for (std::size_t i = 0; i < v.size(); ++i) r.data()[i] = f(v.data()[i], st);
+    return Tensor(std::move(r));
+  });
+}
+
+Tensor mask_as(const Tensor& mask, const Tensor& like) { return mask.to(like.dtype()); }
+
+}  // namespace
+
+// ---- Arithmetic ----------------------------------------------------------------------------------
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
+  return record("add", std::move(out), {a, b}, [](BackwardContext& c) {
+    c.set_grad(0, c.grad());
+    c.set_grad(1, c.grad());
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  return record("sub", std::move(out), {a, b}, [](BackwardContext& c) {
+    c.set_grad(0, c.grad());
+    if (c.needs_grad(1)) c.set_grad(1, -c.grad());
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  return record("mul", std::move(out), {a, b}, [](BackwardContext& c) {
+    if (c.needs_grad(0)) c.set_grad(0, c.grad() * c.input(1));
+    if (c.needs_grad(1)) c.set_grad(1, c.grad() * c.input(0));
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
+  return record("div", std::move(out), {a, b}, [](BackwardContext& c) {
+    const Tensor& b = c.input(1);
+    if (c.needs_grad(0)) c.set_grad(0, c.grad() / b);
+    if (c.needs_grad(1)) c.set_grad(1, -c.grad() * c.input(0) / (b * b));
+  });
+}
+
+Tensor add(const Tensor& a, double s) {
+  Tensor out = with_scalar("add", a, s, [](auto x, auto y) { return x + y; });
+  return record("add_scalar", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, c.grad()); });
+}
+
+Tensor mul(const Tensor& a, double s) {
+  Tensor out = with_scalar("mul", a, s, [](auto x, auto y) { return x * y; });
+  return record("mul_scalar", std::move(out), {a}, [s](BackwardContext& c) { c.set_grad(0, c.grad() * s); });
+}
+
+Tensor div(const Tensor& a, double s) {
+  Tensor out = with_scalar("div", a, s, [](auto x, auto y) { return x / y; });
+  return record("div_scalar", std::move(out), {a}, [s](BackwardContext& c) { c.set_grad(0, c.grad() / s); });
+}
+
+Tensor rsub(const Tensor& a, double s) {
+  Tensor out = with_scalar("rsub", a, s, [](auto x, auto y) { return y - x; });
+  return record("rsub_scalar", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+}
+
+Tensor rdiv(const Tensor& a, double s) {
+  Tensor out = with_scalar("rdiv", a, s, [](auto x, auto y) { return y / x; });
+  // d(s/a)/da = -s/a^2
+  return record("rdiv_scalar", std::move(out), {a}, [s](BackwardContext& c) {
+    const Tensor& a = c.input(0);
+    c.set_grad(0, c.grad() * (-s) / (a * a));
+  });
+}
+
+Tensor neg(const Tensor& a) {
+  Tensor out = unary("neg", a, [](auto x) { return -x; });
+  return record("neg", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+}
+
+// ---- Powers, exponentials, logarithms ------------------------------------------------------------
+
+Tensor pow(const Tensor& a, double p) {
+  Tensor out = with_scalar("pow", a, p, [](auto x, auto y) { return std::pow(x, y); });
+  return record("pow_scalar", std::move(out), {a}, [p](BackwardContext& c) {
+    if (p == 0.0) return c.set_grad(0, zeros_like(c.input(0)));
+    if (p == 1.0) return c.set_grad(0, c.grad());
+    if (p == 2.0) return c.set_grad(0, c.grad() * c.input(0) * 2.0);
+    c.set_grad(0, c.grad() * p * pow(c.input(0), p - 1.0));
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
+  return record("pow", std::move(out), {a, b}, [](BackwardContext& c) {
+    const Tensor &a = c.input(0), &b = c.input(1);
+    if (c.needs_grad(0)) c.set_grad(0, c.grad() * b * pow(a, b - 1.0));
+    if (c.needs_grad(1)) {
+      // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
+      Tensor g = c.grad() * c.output() * log(a);
+      c.set_grad(1, where(logical_and(eq(a, 0.0), ge(b, 0.0)), 0.0, g));
+    }
+  });
+}
+
+Tensor pow(double base, const Tensor& a) {
+  Tensor out = with_scalar("pow", a, base, [](auto x, auto s) { return std::pow(s, x); });
+  return record("rpow_scalar", std::move(out), {a}, [base](BackwardContext& c) {
+    Tensor g = c.grad() * c.output() * std::log(base);
+    if (base == 0.0) g = where(ge(c.input(0), 0.0), 0.0, g);
+    c.set_grad(0, g);
+  });
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = unary("exp", x, [](auto v) { return std::exp(v); });
+  return record("exp", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() * c.output()); });
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = unary("log", x, [](auto v) { return std::log(v); });
+  return record("log", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); });
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = unary("sqrt", x, [](auto v) { return std::sqrt(v); });
+  return record("sqrt", std::move(out), {x}, [](BackwardContext& c) {
+    c.set_grad(0, c.grad() / (c.output() * 2.0));
+  });
+}
+
+Tensor sign(const Tensor& x) {
+  return unary("sign", x, [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = unary("abs", x, [](auto v) { return std::abs(v); });
+  return record("abs", std::move(out), {x}, [](BackwardContext& c) {
+    c.set_grad(0, c.grad() * sign(c.input(0)));
+  });
+}
+
+// ---- Trigonometric and hyperbolic ----------------------------------------------------------------
+
+Tensor sin(const Tensor& x) {
+  Tensor out = unary("sin", x, [](auto v) { return std::sin(v); });
+  return record("sin", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() * cos(c.input(0))); });
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor out = unary("cos", x, [](auto v) { return std::cos(v); });
+  return record("cos", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); });
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = unary("tanh", x, [](auto v) { return std::tanh(v); });
+  return record("tanh", std::move(out), {x}, [](BackwardContext& c) {
+    const Tensor& y = c.output();
+    c.set_grad(0, c.grad() * (1.0 - y * y));
+  });
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor out = unary("erf", x, [](auto v) { return std::erf(v); });
+  return record("erf", std::move(out), {x}, [](BackwardContext& c) {
+    const Tensor& x = c.input(0);
+    c.set_grad(0, c.grad() * exp(-(x * x)) * (2.0 / std::sqrt(M_PI)));
+  });
+}
+
+// ---- Activations ---------------------------------------------------------------------------------
+
+Tensor sigmoid(const Tensor& x) {
+  // NOTE: exp of a negative argument only, so no overflow for |x| large.
+  Tensor out = unary("sigmoid", x, [](auto v) {
+    using T = decltype(v);
+    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+    const T e = std::exp(v);
+    return e / (T(1) + e);
+  });
+  return record("sigmoid", std::move(out), {x}, [](BackwardContext& c) {
+    const Tensor& y = c.output();
+    c.set_grad(0, c.grad() * y * (1.0 - y));
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor out = unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  return record("relu", std::move(out), {x}, [](BackwardContext& c) {
+    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), 0.0));
+  });
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {
+  Tensor out = with_scalar("leaky_relu", x, slope, [](auto v, auto s) { return v > 0 ? v : v * s; });
+  return record("leaky_relu", std::move(out), {x}, [slope](BackwardContext& c) {
+    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * slope));
+  });
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  Tensor out = with_scalar("elu", x, alpha, [](auto v, auto a) { return v > 0 ? v : a * std::expm1(v); });
+  // For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = output + alpha.
+  return record("elu", std::move(out), {x}, [alpha](BackwardContext& c) {
+    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * (c.output() + alpha)));
+  });
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  if (beta == 0) fail("softplus: beta must be non-zero");
+  Tensor out = visit_floating("softplus", x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    const T b = static_cast<T>(beta), th = static_cast<T>(threshold);
+    // NOTE: log1p(exp(-|bx|)) + max(bx, 0) never overflows, unlike log(1 + exp(bx)).
+    return Tensor(map(v, [&](T e) {
+      const T bx = b * e;
+      if (bx > th) return e;
+      return (std::max(bx, T(0)) + std::log1p(std::exp(-std::abs(bx)))) / b;
+    }));
+  });
+  return record("softplus", std::move(out), {x}, [beta, threshold](BackwardContext& c) {
+    const Tensor bx = c.input(0) * beta;
+    c.set_grad(0, where(gt(bx, threshold), c.grad(), c.grad() * sigmoid(bx)));
+  });
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  // Composed of primitives, so every order of derivative comes from their formulas.
+  if (approximate == "none") return x * 0.5 * (1.0 + erf(x * (1.0 / std::sqrt(2.0))));
+  if (approximate == "tanh") {
+    const double k = std::sqrt(2.0 / M_PI);
+    return x * 0.5 * (1.0 + tanh((x + pow(x, 3.0) * 0.044715) * k));
+  }
+  fail("gelu: approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
+}
+
+// ---- Selection -----------------------------------------------------------------------------------
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (lo > hi) fail("clamp: min ", lo, " is greater than max ", hi);
+  Tensor out = visit_floating("clamp", x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    const T l = static_cast<T>(lo), h = static_cast<T>(hi);
+    return Tensor(map(v, [&](T e) { return e < l ? l : (e > h ? h : e); }));
+  });
+  return record("clamp", std::move(out), {x}, [lo, hi](BackwardContext& c) {
+    const Tensor& x = c.input(0);
+    c.set_grad(0, where(logical_and(ge(x, lo), le(x, hi)), c.grad(), 0.0));
+  });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+  return record("maximum", std::move(out), {a, b}, [](BackwardContext& c) {
+    const Tensor &a = c.input(0), &b = c.input(1);
+    const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+    if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(gt(a, b), a) + tie));
+    if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(lt(a, b), a) + tie));
+  });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+  return record("minimum", std::move(out), {a, b}, [](BackwardContext& c) {
+    const Tensor &a = c.input(0), &b = c.input(1);
+    const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+    if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(lt(a, b), a) + tie));
+    if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(gt(a, b), a) + tie));
+  });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  detail::require_defined("where", cond);
+  if (cond.dtype() != DType::boolean)
+    fail("where: condition must be a bool tensor, got ", to_string(cond.dtype()), to_string(cond.shape()));
+  detail::require_same_floating("where", a, b);
+  const Shape s = detail::broadcast_shapes(
+      "where", cond.shape(), detail::broadcast_shapes("where", a.shape(), b.shape()));
+  Tensor out = visit_floating("where", a, [&](const auto& av) {
+    using T = elem_t<decltype(av)>;
+    const auto& cv = cond.value<bool>();
+    const auto& bv = b.value<T>();
+    if (cv.shape() == av.shape() && av.shape() == bv.shape()) {
+      auto r = detail::empty_array<T>(av.shape());
+      for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = cv.data()[i] ? av.data()[i] : bv.data()[i];
+      return Tensor(std::move(r));
+    }
+    xt::xarray<T> r = xt::where(cv, av, bv);
+    return Tensor(std::move(r));
+  });
+  (void)s;
+  return record("where", std::move(out), {cond, a, b}, [](BackwardContext& c) {
+    const Tensor& cond = c.input(0);
+    if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));
+    if (c.needs_grad(2)) c.set_grad(2, where(cond, 0.0, c.grad()));
+  });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, double b) {
+  detail::require_floating("where", a);
+  return where(cond, a, detail::scalar_tensor(b, a.dtype()));
+}
+
+Tensor where(const Tensor& cond, double a, const Tensor& b) {
+  detail::require_floating("where", b);
+  return where(cond, detail::scalar_tensor(a, b.dtype()), b);
+}
+
+// ---- Comparisons and logic (no gradients) --------------------------------------------------------
+
+Tensor gt(const Tensor& a, const Tensor& b) { return binary<true>("gt", a, b, [](auto x, auto y) { return x > y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary<true>("lt", a, b, [](auto x, auto y) { return x < y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary<true>("ge", a, b, [](auto x, auto y) { return x >= y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary<true>("le", a, b, [](auto x, auto y) { return x <= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary<true>("eq", a, b, [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary<true>("ne", a, b, [](auto x, auto y) { return x != y; }); }
+Tensor gt(const Tensor& a, double s) { return compare_scalar("gt", a, s, [](auto x, auto y) { return x > y; }); }
+Tensor lt(const Tensor& a, double s) { return compare_scalar("lt", a, s, [](auto x, auto y) { return x < y; }); }
+Tensor ge(const Tensor& a, double s) { return compare_scalar("ge", a, s, [](auto x, auto y) { return x >= y; }); }
+Tensor le(const Tensor& a, double s) { return compare_scalar("le", a, s, [](auto x, auto y) { return x <= y; }); }
+Tensor eq(const Tensor& a, double s) { return compare_scalar("eq", a, s, [](auto x, auto y) { return x == y; }); }
+
+namespace {
+template <class F>
+Tensor logical(const char* op, const Tensor& a, const Tensor& b, F f) {
+  detail::require_defined(op, a);
+  detail::require_defined(op, b);
+  if (a.dtype() != DType::boolean || b.dtype() != DType::boolean)
+    fail(op, ": expects bool tensors, got ", to_string(a.dtype()), " and ", to_string(b.dtype()));
+  detail::broadcast_shapes(op, a.shape(), b.shape());
+  return Tensor(zip<bool>(a.value<bool>(), b.value<bool>(), f));
+}
+}  // namespace
+
+Tensor logical_and(const Tensor& a, const Tensor& b) { return logical("logical_and", a, b, [](bool x, bool y) { return x && y; }); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return logical("logical_or", a, b, [](bool x, bool y) { return x || y; }); }
+Tensor logical_not(const Tensor& a) {
+  detail::require_defined("logical_not", a);
+  if (a.dtype() != DType::boolean) fail("logical_not: expects a bool tensor, got ", to_string(a.dtype()));
+  return Tensor(map(a.value<bool>(), [](bool x) { return !x; }));
+}
+
+Tensor isfinite(const Tensor& x) {
+  return visit_floating("isfinite", x, [](const auto& v) {
+    auto r = detail::empty_array<bool>(v.shape());
+    for (std::size_t i = 0; i < v.size(); ++i) r.data()[i] = std::isfinite(v.data()[i]);
+    return Tensor(std::move(r));
+  });
+}
+
+}  // namespace tg

@@ -1,0 +1,112 @@
+// Private helpers shared by the op files: dtype dispatch, shape checks, raw elementwise loops.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <xtensor/xarray.hpp>
+
+#include "tapegrad/error.hpp"
+#include "tapegrad/tape.hpp"
+#include "tapegrad/tensor.hpp"
+
+namespace tg::detail {
+
+template <class T>
+Shape shape_of(const xt::xarray<T>& a) {
+  return Shape(a.shape().begin(), a.shape().end());
+}
+
+inline const Value& value_of(const Tensor& t) { return t.impl()->value; }
+
+/// Throws unless t is defined.
+void require_defined(const char* op, const Tensor& t);
+/// Throws unless t is float32/float64.
+void require_floating(const char* op, const Tensor& t);
+/// Throws unless a and b are defined floating tensors of one dtype.
+void require_same_floating(const char* op, const Tensor& a, const Tensor& b);
+/// The NumPy broadcast of two shapes, or tg::Error "op: shapes (..) and (..) cannot be broadcast".
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+/// Maps a possibly negative axis into [0, ndim), or throws "op: axis A out of range for shape S".
+std::size_t normalize_axis(const char* op, int axis, std::size_t ndim, const Shape& shape);
+std::size_t product(const Shape& s);
+
+/// True when a and b have identical shapes (no allocation).
+inline bool same_shape(const Tensor& a, const Tensor& b) {
+  return std::visit(
+      [&](const auto& x) {
+        return std::visit(
+            [&](const auto& y) {
+              return x.shape().size() == y.shape().size() &&
+                     std::equal(x.shape().begin(), x.shape().end(), y.shape().begin());
+            },
+            b.impl()->value);
+      },
+      a.impl()->value);
+}
+
+/// Calls f(xarray<T> const&) with the float32 or float64 values of t.
+template <class F>
+decltype(auto) visit_floating(const char* op, const Tensor& t, F&& f) {
+  require_floating(op, t);
+  if (const auto* v = std::get_if<xt::xarray<float>>(&value_of(t))) return f(*v);
+  return f(std::get<xt::xarray<double>>(value_of(t)));
+}
+
+/// An uninitialised array of shape s.
+template <class T, class S>
+xt::xarray<T> empty_array(const S& s) {
+  using shape_type = typename xt::xarray<T>::shape_type;
+  return xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
+}
+
+/// Elementwise r[i] = f(x[i]).
+template <class T, class F>
+xt::xarray<T> map(const xt::xarray<T>& x, F f) {
+  auto r = empty_array<T>(x.shape());
+  const T* in = x.data();
+  T* out = r.data();
+  const std::size_t n = x.size();
+  for (std::size_t i = 0; i < n; ++i) out[i] = f(in[i]);
+  return r;
+}
+
+/// Elementwise r = f(a, b) with NumPy broadcasting (shapes already checked); R is the result type.
+template <class R, class A, class B, class F>
+xt::xarray<R> zip(const xt::xarray<A>& a, const xt::xarray<B>& b, F f) {
+  if (a.shape() == b.shape()) {
+    auto r = empty_array<R>(a.shape());
+    const std::size_t n = a.size();
+    for (std::size_t i = 0; i < n; ++i) r.data()[i] = f(a.data()[i], b.data()[i]);
+    return r;
+  }
+  if (b.size() == 1 && b.dimension() <= a.dimension()) {
+    const B s = b.data()[0];
+    auto r = empty_array<R>(a.shape());
+    for (std::size_t i = 0; i < a.size(); ++i) r.data()[i] = f(a.data()[i], s);
+    return r;
+  }
+  if (a.size() == 1 && a.dimension() <= b.dimension()) {
+    const A s = a.data()[0];
+    auto r = empty_array<R>(b.shape());
+    for (std::size_t i = 0; i < b.size(); ++i) r.data()[i] = f(s, b.data()[i]);
+    return r;
+  }
+  xt::xarray<R> r = xt::make_lambda_xfunction(std::move(f), a, b);
+  return r;
+}
+
+template <class T>
+Tensor make_tensor(xt::xarray<T>&& v) {
+  return Tensor(std::move(v));
+}
+
+/// A tensor of t's dtype and shape filled with value.
+Tensor full_as(const Tensor& t, double value);
+/// A scalar (0-d) tensor of dtype d.
+Tensor scalar_tensor(double value, DType d);
+
+}  // namespace tg::detail

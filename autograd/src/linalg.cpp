@@ -1,0 +1,198 @@
+// Matrix products (cblas gemm, with transposes passed to BLAS rather than copied) and axis
+// permutations. The derivatives of mm/bmm are mm/bmm with other transpose flags.
+#include "tapegrad/ops/linalg.hpp"
+
+#include <cblas.h>
+
+#include <xtensor/xmanipulation.hpp>
+
+#include "kernels.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/tape.hpp"
+
+namespace tg {
+
+namespace {
+
+template <class A>
+using elem_t = typename std::decay_t<A>::value_type;
+
+std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
+              static_cast<int>(ta ? m : k), b, static_cast<int>(tb ? k : n), 0.0f, c, static_cast<int>(n));
+}
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
+              static_cast<int>(ta ? m : k), b, static_cast<int>(tb ? k : n), 0.0, c, static_cast<int>(n));
+}
+
+[[noreturn]] void not_aligned(const char* op, const Tensor& a, const Tensor& b) {
+  fail(op, ": shapes ", to_string(a.shape()), " and ", to_string(b.shape()), " are not aligned");
+}
+
+/// Batched product over `batch` pairs of (m,k)x(k,n) matrices (after the transposes).
+Tensor gemm_batched(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb, bool batched) {
+  detail::require_same_floating(op, a, b);
+  const std::size_t rank = batched ? 3 : 2;
+  if (a.dim() != rank || b.dim() != rank)
+    fail(op, ": expects ", rank, "-D tensors, got shapes ", to_string(a.shape()), " and ", to_string(b.shape()));
+  const Shape sa = a.shape(), sb = b.shape();
+  const std::size_t off = batched ? 1 : 0;
+  const std::size_t batch = batched ? sa[0] : 1;
+  if (batched && sb[0] != batch)
+    fail(op, ": batch sizes differ, shapes ", to_string(sa), " and ", to_string(sb));
+  const std::size_t m = ta ? sa[off + 1] : sa[off], ka = ta ? sa[off] : sa[off + 1];
+  const std::size_t kb = tb ? sb[off + 1] : sb[off], n = tb ? sb[off] : sb[off + 1];
+  if (ka != kb) not_aligned(op, a, b);
+  Shape out_shape = batched ? Shape{batch, m, n} : Shape{m, n};
+  return detail::visit_floating(op, a, [&](const auto& av) {
+    using T = elem_t<decltype(av)>;
+    const auto& bv = b.value<T>();
+    auto r = detail::empty_array<T>(out_shape);
+    if (ka == 0) {
+      std::fill(r.begin(), r.end(), T(0));
+    } else if (m && n) {
+      for (std::size_t i = 0; i < batch; ++i)
+        gemm(ta, tb, m, n, ka, av.data() + i * m * ka, bv.data() + i * ka * n, r.data() + i * m * n);
+    }
+    return Tensor(std::move(r));
+  });
+}
+
+}  // namespace
+
+Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Tensor out = gemm_batched("mm", a, b, ta, tb, false);
+  // C = op(A) op(B):  dA = G op(B)^T (or its transpose), dB = op(A)^T G (or its transpose).
+  return record("mm", std::move(out), {a, b}, [ta, tb](BackwardContext& c) {
+    const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
+    if (c.needs_grad(0)) c.set_grad(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
+    if (c.needs_grad(1)) c.set_grad(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
+  });
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Tensor out = gemm_batched("bmm", a, b, ta, tb, true);
+  return record("bmm", std::move(out), {a, b}, [ta, tb](BackwardContext& c) {
+    const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
+    if (c.needs_grad(0)) c.set_grad(0, ta ? bmm(B, G, tb, true) : bmm(G, B, false, !tb));
+    if (c.needs_grad(1)) c.set_grad(1, tb ? bmm(G, A, true, ta) : bmm(A, G, !ta, false));
+  });
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::require_same_floating("matmul", a, b);
+  const std::size_t da = a.dim(), db = b.dim();
+  if (da == 0 || db == 0) fail("matmul: both operands need at least one axis, got shapes ", to_string(a.shape()), " and ", to_string(b.shape()));
+  const Shape sa = a.shape(), sb = b.shape();
+  if (da == 1 && db == 1) {
+    if (sa[0] != sb[0]) not_aligned("matmul", a, b);
+    return sum(a * b);
+  }
+  if (da == 2 && db == 2) {
+    if (sa[1] != sb[0]) not_aligned("matmul", a, b);
+    return mm(a, b);
+  }
+  if (da == 1) {
+    if (sa[0] != sb[db - 2]) not_aligned("matmul", a, b);
+    return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  }
+  if (db == 1) {
+    if (sb[0] != sa[da - 1]) not_aligned("matmul", a, b);
+    return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  }
+  const std::size_t n = sa[da - 2], k = sa[da - 1], m = sb[db - 1];
+  if (sb[db - 2] != k) not_aligned("matmul", a, b);
+  if (db == 2) {
+    // (..., n, k) @ (k, m): one gemm over all rows.
+    Shape out = sa;
+    out.back() = m;
+    return reshape(mm(reshape(a, {-1, static_cast<std::int64_t>(k)}), b), as_i64(out));
+  }
+  const Shape batch_a(sa.begin(), sa.end() - 2), batch_b(sb.begin(), sb.end() - 2);
+  Shape batch;
+  try {
+    batch = detail::broadcast_shapes("matmul", batch_a, batch_b);
+  } catch (const Error&) {
+    fail("matmul: batch dimensions of shapes ", to_string(sa), " and ", to_string(sb), " cannot be broadcast");
+  }
+  const auto nb = static_cast<std::int64_t>(detail::product(batch));
+  Shape ea = batch, eb = batch;
+  ea.insert(ea.end(), {n, k});
+  eb.insert(eb.end(), {k, m});
+  const Tensor a3 = reshape(expand(a, ea), {nb, static_cast<std::int64_t>(n), static_cast<std::int64_t>(k)});
+  const Tensor b3 = reshape(expand(b, eb), {nb, static_cast<std::int64_t>(k), static_cast<std::int64_t>(m)});
+  Shape out = batch;
+  out.insert(out.end(), {n, m});
+  return reshape(bmm(a3, b3), as_i64(out));
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::require_same_floating("linear", x, weight);
+  if (weight.dim() != 2) fail("linear: weight must be 2-D (out, in), got shape ", to_string(weight.shape()));
+  if (x.dim() == 0 || x.shape().back() != weight.shape()[1])
+    fail("linear: input of shape ", to_string(x.shape()), " does not match weight of shape ",
+         to_string(weight.shape()), " (expected last extent ", weight.shape()[1], ")");
+  if (bias.defined()) {
+    detail::require_same_floating("linear", x, bias);
+    if (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])
+      fail("linear: bias of shape ", to_string(bias.shape()), " does not match weight of shape ", to_string(weight.shape()));
+  }
+  Tensor y;
+  if (x.dim() == 2) {
+    y = mm(x, weight, false, true);
+  } else {
+    Shape out = x.shape();
+    out.back() = weight.shape()[0];
+    y = reshape(mm(reshape(x, {-1, static_cast<std::int64_t>(weight.shape()[1])}), weight, false, true), as_i64(out));
+  }
+  return bias.defined() ? y + bias : y;
+}
+
+Tensor permute(const Tensor& x, const std::vector<int>& dims) {
+  detail::require_defined("permute", x);
+  const Shape s = x.shape();
+  if (dims.size() != s.size())
+    fail("permute: ", dims.size(), " axes given for a tensor of shape ", to_string(s));
+  std::vector<std::size_t> perm(dims.size());
+  std::vector<bool> seen(dims.size(), false);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    perm[i] = detail::normalize_axis("permute", dims[i], s.size(), s);
+    if (seen[perm[i]]) fail("permute: axis ", dims[i], " repeated");
+    seen[perm[i]] = true;
+  }
+  bool identity = true;
+  for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == i;
+  if (identity) return x;
+  Tensor out = std::visit(
+      [&](const auto& v) {
+        using T = elem_t<decltype(v)>;
+        xt::xarray<T> r = xt::transpose(v, perm);
+        return Tensor(std::move(r));
+      },
+      x.impl()->value);
+  std::vector<int> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
+  return record("permute", std::move(out), {x}, [inverse](BackwardContext& c) {
+    c.set_grad(0, permute(c.grad(), inverse));
+  });
+}
+
+Tensor transpose(const Tensor& x, int axis0, int axis1) {
+  detail::require_defined("transpose", x);
+  const Shape s = x.shape();
+  const std::size_t a = detail::normalize_axis("transpose", axis0, s.size(), s);
+  const std::size_t b = detail::normalize_axis("transpose", axis1, s.size(), s);
+  std::vector<int> dims(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) dims[i] = static_cast<int>(i);
+  std::swap(dims[a], dims[b]);
+  return permute(x, dims);
+}
+
+}  // namespace tg

@@ -1,0 +1,321 @@
+// Reductions and softmax family: each forward followed by its backward in tapegrad ops.
+#include "tapegrad/ops/reduce.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <xtensor/xreducer.hpp>
+#include <xtensor/xsort.hpp>
+
+#include "kernels.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/tape.hpp"
+
+namespace tg {
+
+namespace {
+
+template <class A>
+using elem_t = typename std::decay_t<A>::value_type;
+
+/// Sorted, unique, non-negative axes; empty input means every axis.
+std::vector<std::size_t> resolve_axes(const char* op, const Axes& axes, const Shape& shape) {
+  std::vector<std::size_t> out;
+  if (axes.empty()) {
+    for (std::size_t i = 0; i < shape.size(); ++i) out.push_back(i);
+    return out;
+  }
+  for (int a : axes) out.push_back(detail::normalize_axis(op, a, shape.size(), shape));
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end())
+    fail(op, ": axis listed twice for shape ", to_string(shape));
+  return out;
+}
+
+/// The shape after reducing `axes`: kept as 1 (keepdim) or removed.
+Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bool keepdim) {
+  Shape out;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool reduced = std::binary_search(axes.begin(), axes.end(), i);
+    if (!reduced) out.push_back(shape[i]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
+
+/// Number of elements folded into each output element.
+std::size_t reduced_count(const Shape& shape, const std::vector<std::size_t>& axes) {
+  std::size_t n = 1;
+  for (auto a : axes) n *= shape[a];
+  return n;
+}
+
+/// Undoes a reduction for the backward pass: g (reduced shape) -> keepdim shape -> input shape.
+Tensor expand_back(const Tensor& g, const Shape& input_shape, const std::vector<std::size_t>& axes) {
+  return expand(reshape(g, as_i64(reduced_shape(input_shape, axes, true))), input_shape);
+}
+
+/// Applies an xtensor reducer `r(values, axes)` and shapes the result.
+template <class R>
+Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes,
+                     bool keepdim, R r) {
+  const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
+  return detail::visit_floating(op, x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    xt::xarray<T> res = r(v, axes);
+    res.reshape(out_shape);
+    return Tensor(std::move(res));
+  });
+}
+
+/// For each element, the product of the other elements of its reduction group (exact with zeros).
+Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) {
+  const Shape shape = x.shape();
+  // Move reduced axes last: (kept..., reduced...) -> rows of length k.
+  std::vector<int> perm;
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (!std::binary_search(axes.begin(), axes.end(), i)) perm.push_back(static_cast<int>(i));
+  for (auto a : axes) perm.push_back(static_cast<int>(a));
+  const std::size_t k = reduced_count(shape, axes);
+  const Tensor moved = permute(x, perm);
+  const Shape moved_shape = moved.shape();
+  Tensor result = detail::visit_floating("prod", moved, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    auto r = detail::empty_array<T>(v.shape());
+    const std::size_t rows = k ? v.size() / k : 0;
+    for (std::size_t row = 0; row < rows; ++row) {
+      const T* in = v.data() + row * k;
+      T* out = r.data() + row * k;
+      T acc = 1;
+      for (std::size_t j = 0; j < k; ++j) { out[j] = acc; acc *= in[j]; }
+      acc = 1;
+      for (std::size_t j = k; j-- > 0;) { out[j] *= acc; acc *= in[j]; }
+    }
+    return Tensor(std::move(r));
+  });
+  std::vector<int> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+  return permute(result, inverse);
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  detail::require_floating("sum", x);
+  const Shape shape = x.shape();
+  const auto axes = resolve_axes("sum", axes_in, shape);
+  Tensor out = reduce_values("sum", x, axes, keepdim, [](const auto& v, const auto& ax) {
+    return xt::eval(xt::sum(v, ax, xt::evaluation_strategy::immediate));
+  });
+  return record("sum", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+    c.set_grad(0, expand_back(c.grad(), shape, axes));
+  });
+}
+
+Tensor mean(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  detail::require_floating("mean", x);
+  const auto axes = resolve_axes("mean", axes_in, x.shape());
+  const std::size_t n = reduced_count(x.shape(), axes);
+  if (n == 0) fail("mean: no elements to average in a tensor of shape ", to_string(x.shape()));
+  return sum(x, axes_in, keepdim) / static_cast<double>(n);
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  const Shape from = x.shape();
+  if (from == shape) return x;
+  if (shape.size() > from.size())
+    fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
+  const std::size_t lead = from.size() - shape.size();
+  Axes axes;
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    if (i < lead) {
+      axes.push_back(static_cast<int>(i));
+    } else if (shape[i - lead] != from[i]) {
+      if (shape[i - lead] != 1)
+        fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
+      axes.push_back(static_cast<int>(i));
+    }
+  }
+  if (axes.empty()) return reshape(x, as_i64(shape));
+  return reshape(sum(x, axes, true), as_i64(shape));
+}
+
+Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  detail::require_floating("prod", x);
+  const Shape shape = x.shape();
+  const auto axes = resolve_axes("prod", axes_in, shape);
+  Tensor out = reduce_values("prod", x, axes, keepdim, [](const auto& v, const auto& ax) {
+    return xt::eval(xt::prod(v, ax, xt::evaluation_strategy::immediate));
+  });
+  return record("prod", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+    const Tensor& x = c.input(0);
+    const Tensor g = expand_back(c.grad(), shape, axes);
+    const Tensor zero = eq(x, 0.0);
+    const auto& z = zero.value<bool>();
+    if (std::none_of(z.begin(), z.end(), [](bool b) { return b; })) {
+      // d prod / d x_i = prod / x_i when no factor is zero.
+      c.set_grad(0, g * expand_back(c.output(), shape, axes) / x);
+      return;
+    }
+    // NOTE: with zeros, the product of the other factors is computed directly; it is treated
+    // as a constant, so second derivatives at inputs containing zeros are not available.
+    Tensor others;
+    {
+      NoGradGuard no_grad;
+      others = product_of_others(x, axes);
+    }
+    c.set_grad(0, g * others);
+  });
+}
+
+Tensor var(const Tensor& x, const Axes& axes_in, bool unbiased, bool keepdim) {
+  detail::require_floating("var", x);
+  const auto axes = resolve_axes("var", axes_in, x.shape());
+  const std::size_t n = reduced_count(x.shape(), axes);
+  if (n == 0) fail("var: no elements in a tensor of shape ", to_string(x.shape()));
+  if (unbiased && n < 2)
+    fail("var: unbiased variance needs at least 2 elements per group, shape ", to_string(x.shape()));
+  // Composed (mean, square, sum), so derivatives of every order follow.
+  const Tensor centred = x - mean(x, axes_in, true);
+  return sum(centred * centred, axes_in, keepdim) / static_cast<double>(unbiased ? n - 1 : n);
+}
+
+Tensor std(const Tensor& x, const Axes& axes, bool unbiased, bool keepdim) {
+  return sqrt(var(x, axes, unbiased, keepdim));
+}
+
+Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  detail::require_floating("logsumexp", x);
+  const Shape shape = x.shape();
+  const auto axes = resolve_axes("logsumexp", axes_in, shape);
+  if (reduced_count(shape, axes) == 0) fail("logsumexp: no elements in a tensor of shape ", to_string(shape));
+  const Shape kept = reduced_shape(shape, axes, true);
+  // NOTE: m + log(sum(exp(x - m))) with m the group maximum never overflows; an all -inf group
+  // gives -inf (m is replaced by 0 there so that x - m is not NaN).
+  Tensor out = detail::visit_floating("logsumexp", x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    xt::xarray<T> m = xt::amax(v, axes, xt::evaluation_strategy::immediate);
+    m.reshape(kept);
+    for (auto& e : m) if (!std::isfinite(e)) e = 0;
+    xt::xarray<T> s = xt::sum(xt::exp(v - m), axes, xt::evaluation_strategy::immediate);
+    s.reshape(kept);
+    xt::xarray<T> r = xt::log(s) + m;
+    r.reshape(reduced_shape(shape, axes, keepdim));
+    return Tensor(std::move(r));
+  });
+  return record("logsumexp", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+    // d lse / dx = softmax(x) = exp(x - lse)
+    const Tensor lse = expand_back(c.output(), shape, axes);
+    c.set_grad(0, expand_back(c.grad(), shape, axes) * exp(c.input(0) - lse));
+  });
+}
+
+namespace {
+
+/// Full max/min: gradient shared evenly among tied extrema.
+template <bool kMax>
+Tensor extremum_all(const char* op, const Tensor& x) {
+  detail::require_floating(op, x);
+  if (x.numel() == 0) fail(op, ": tensor of shape ", to_string(x.shape()), " has no elements");
+  Tensor out = detail::visit_floating(op, x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    T best = v.data()[0];
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      const T e = v.data()[i];
+      if (std::isnan(e) || (kMax ? e > best : e < best)) best = e;
+      if (std::isnan(best)) break;
+    }
+    return Tensor(xt::xarray<T>(best));
+  });
+  return record(op, std::move(out), {x}, [](BackwardContext& c) {
+    const Tensor& x = c.input(0);
+    const Tensor mask = eq(x, expand(c.output(), x.shape())).to(x.dtype());
+    c.set_grad(0, mask * (c.grad() / sum(mask)));
+  });
+}
+
+template <bool kMax>
+Tensor arg_extremum(const char* op, const Tensor& x, int axis, bool keepdim) {
+  detail::require_floating(op, x);
+  const Shape shape = x.shape();
+  const std::size_t ax = detail::normalize_axis(op, axis, shape.size(), shape);
+  if (shape[ax] == 0) fail(op, ": axis ", axis, " of shape ", to_string(shape), " is empty");
+  const std::size_t outer = detail::product(Shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(ax)));
+  const std::size_t inner = detail::product(Shape(shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end()));
+  const std::size_t n = shape[ax];
+  Shape out_shape = shape;
+  out_shape[ax] = 1;
+  xt::xarray<std::int64_t> idx = detail::empty_array<std::int64_t>(out_shape);
+  detail::visit_floating(op, x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t i = 0; i < inner; ++i) {
+        const T* base = v.data() + o * n * inner + i;
+        std::size_t best = 0;
+        for (std::size_t j = 1; j < n; ++j) {
+          const T e = base[j * inner], b = base[best * inner];
+          if (std::isnan(b)) break;
+          if (std::isnan(e) || (kMax ? e > b : e < b)) best = j;
+        }
+        idx.data()[o * inner + i] = static_cast<std::int64_t>(best);
+      }
+    return 0;
+  });
+  if (!keepdim) out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  idx.reshape(out_shape);
+  return Tensor(std::move(idx));
+}
+
+template <bool kMax>
+Tensor extremum_axis(const char* op, const Tensor& x, int axis, bool keepdim) {
+  const Tensor idx = arg_extremum<kMax>(op, x, axis, true);
+  const int ax = static_cast<int>(detail::normalize_axis(op, axis, x.dim(), x.shape()));
+  // gather routes the gradient to the chosen element (scatter_add is its adjoint).
+  const Tensor picked = gather(x, ax, idx);
+  return keepdim ? picked : squeeze(picked, ax);
+}
+
+}  // namespace
+
+Tensor max(const Tensor& x) { return extremum_all<true>("max", x); }
+Tensor min(const Tensor& x) { return extremum_all<false>("min", x); }
+Tensor max(const Tensor& x, int axis, bool keepdim) { return extremum_axis<true>("max", x, axis, keepdim); }
+Tensor min(const Tensor& x, int axis, bool keepdim) { return extremum_axis<false>("min", x, axis, keepdim); }
+Tensor argmax(const Tensor& x, int axis, bool keepdim) { return arg_extremum<true>("argmax", x, axis, keepdim); }
+Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extremum<false>("argmin", x, axis, keepdim); }
+
+Tensor softmax(const Tensor& x, int axis) {
+  detail::require_floating("softmax", x);
+  const int ax = static_cast<int>(detail::normalize_axis("softmax", axis, x.dim(), x.shape()));
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = exp(x - logsumexp(x, {ax}, true));
+  }
+  return record("softmax", std::move(out), {x}, [ax](BackwardContext& c) {
+    // dx = y * (g - sum(g * y))
+    const Tensor& y = c.output();
+    c.set_grad(0, y * (c.grad() - sum(c.grad() * y, {ax}, true)));
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int axis) {
+  detail::require_floating("log_softmax", x);
+  const int ax = static_cast<int>(detail::normalize_axis("log_softmax", axis, x.dim(), x.shape()));
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = x - logsumexp(x, {ax}, true);
+  }
+  return record("log_softmax", std::move(out), {x}, [ax](BackwardContext& c) {
+    // dx = g - softmax(x) * sum(g)
+    c.set_grad(0, c.grad() - exp(c.output()) * sum(c.grad(), {ax}, true));
+  });
+}
+
+}  // namespace tg

@@ -1,0 +1,364 @@
+// Tensor handle, dtype helpers and factories.
+#include "tapegrad/tensor.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xio.hpp>
+
+#include "kernels.hpp"
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/ops/elementwise.hpp"
+#include "tapegrad/ops/linalg.hpp"
+#include "tapegrad/ops/reduce.hpp"
+#include "tapegrad/ops/shape.hpp"
+
+namespace tg {
+
+std::string to_string(const Shape& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + ")";
+}
+
+const char* to_string(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int64: return "int64";
+    case DType::boolean: return "bool";
+  }
+  return "?";
+}
+
+std::size_t element_size(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return 4;
+    case DType::float64: return 8;
+    case DType::int64: return 8;
+    case DType::boolean: return 1;
+  }
+  return 0;
+}
+
+namespace {
+std::atomic<DType> g_default_dtype{DType::float32};
+}
+DType default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
+void set_default_dtype(DType dtype) {
+  if (!is_floating(dtype)) fail("set_default_dtype: expected float32 or float64, got ", to_string(dtype));
+  g_default_dtype.store(dtype, std::memory_order_relaxed);
+}
+
+// ---- Tensor --------------------------------------------------------------------------------------
+
+namespace {
+template <class T>
+std::shared_ptr<detail::TensorImpl> make_impl(xt::xarray<T>&& v, bool requires_grad) {
+  auto impl = std::make_shared<detail::TensorImpl>(detail::Value(std::move(v)));
+  impl->requires_grad = requires_grad;
+  return impl;
+}
+}  // namespace
+
+Tensor::Tensor(xt::xarray<float> value, bool requires_grad)
+    : impl_(make_impl(std::move(value), requires_grad)) {}
+Tensor::Tensor(xt::xarray<double> value, bool requires_grad)
+    : impl_(make_impl(std::move(value), requires_grad)) {}
+Tensor::Tensor(xt::xarray<std::int64_t> value) : impl_(make_impl(std::move(value), false)) {}
+Tensor::Tensor(xt::xarray<bool> value) : impl_(make_impl(std::move(value), false)) {}
+
+const detail::TensorImpl& Tensor::checked() const {
+  if (!impl_) fail("tensor: use of an undefined tensor");
+  return *impl_;
+}
+
+DType Tensor::dtype() const {
+  return static_cast<DType>(checked().value.index());
+}
+
+Shape Tensor::shape() const {
+  return std::visit([](const auto& a) { return detail::shape_of(a); }, checked().value);
+}
+
+std::size_t Tensor::dim() const {
+  return std::visit([](const auto& a) { return a.dimension(); }, checked().value);
+}
+
+std::size_t Tensor::numel() const {
+  return std::visit([](const auto& a) { return a.size(); }, checked().value);
+}
+
+std::size_t Tensor::size(int axis) const {
+  const Shape s = shape();
+  return s[detail::normalize_axis("size", axis, s.size(), s)];
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    fail("item: tensor of shape ", tg::to_string(shape()), " has ", numel(),
+         " elements; item() needs exactly one");
+  return std::visit([](const auto& a) { return static_cast<double>(a.data()[0]); }, checked().value);
+}
+
+xt::xarray<double> Tensor::to_double() const {
+  return std::visit([](const auto& a) { return xt::xarray<double>(xt::cast<double>(a)); },
+                    checked().value);
+}
+
+bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  auto& impl = const_cast<detail::TensorImpl&>(checked());
+  if (impl.node) fail("requires_grad_: only leaves can change requires_grad (this is the output of '",
+                      grad_fn_name(), "'); use detach() for a leaf copy");
+  if (on && !is_floating(dtype()))
+    fail("requires_grad_: only float32/float64 tensors can require grad, not ", to_string(dtype()));
+  impl.requires_grad = on;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return checked().node == nullptr; }
+
+Tensor Tensor::grad() const { return checked().grad; }
+
+void Tensor::set_grad(const Tensor& grad) {
+  auto& impl = const_cast<detail::TensorImpl&>(checked());
+  if (grad.defined() && (grad.dtype() != dtype() || grad.shape() != shape()))
+    fail("set_grad: gradient ", to_string(grad.dtype()), tg::to_string(grad.shape()),
+         " does not match tensor ", to_string(dtype()), tg::to_string(shape()));
+  impl.grad = grad;
+}
+
+void Tensor::zero_grad(bool set_to_none) {
+  auto& impl = const_cast<detail::TensorImpl&>(checked());
+  if (set_to_none || !impl.grad.defined()) {
+    impl.grad = Tensor();
+  } else {
+    impl.grad = impl.grad.detach();
+    std::visit([](auto& a) { std::fill(a.begin(), a.end(), 0); }, impl.grad.impl_->value);
+  }
+}
+
+Tensor Tensor::detach() const {
+  return Tensor(std::make_shared<detail::TensorImpl>(checked().value));
+}
+
+Tensor Tensor::clone() const {
+  return to(dtype());
+}
+
+Tensor Tensor::to(DType target) const {
+  const DType from = dtype();
+  auto convert = [&](const auto& a) -> Tensor {
+    switch (target) {
+      case DType::float32: return Tensor(xt::xarray<float>(xt::cast<float>(a)));
+      case DType::float64: return Tensor(xt::xarray<double>(xt::cast<double>(a)));
+      case DType::int64: return Tensor(xt::xarray<std::int64_t>(xt::cast<std::int64_t>(a)));
+      case DType::boolean: return Tensor(xt::xarray<bool>(xt::cast<bool>(a)));
+    }
+    return Tensor();
+  };
+  Tensor out = std::visit(convert, checked().value);
+  if (!is_floating(from) || !is_floating(target)) return out;
+  return record("to", std::move(out), {*this}, [from](BackwardContext& c) {
+    c.set_grad(0, c.grad().to(from));
+  });
+}
+
+void Tensor::backward(const Tensor& grad, bool retain_graph, bool create_graph) const {
+  std::vector<Tensor> grads;
+  if (grad.defined()) grads.push_back(grad);
+  tg::backward({*this}, grads, retain_graph || create_graph, create_graph);
+}
+
+const std::string& Tensor::name() const { return checked().name; }
+Tensor& Tensor::set_name(std::string name) {
+  const_cast<detail::TensorImpl&>(checked()).name = std::move(name);
+  return *this;
+}
+std::string Tensor::grad_fn_name() const {
+  const auto& impl = checked();
+  return impl.node ? impl.node->name : "";
+}
+
+Tensor Tensor::sum() const { return tg::sum(*this); }
+Tensor Tensor::sum(std::vector<int> axes, bool keepdim) const { return tg::sum(*this, axes, keepdim); }
+Tensor Tensor::mean() const { return tg::mean(*this); }
+Tensor Tensor::mean(std::vector<int> axes, bool keepdim) const { return tg::mean(*this, axes, keepdim); }
+Tensor Tensor::reshape(std::vector<std::int64_t> shape) const { return tg::reshape(*this, shape); }
+Tensor Tensor::t() const {
+  if (dim() != 2) fail("t: expects a 2-D tensor, got shape ", tg::to_string(shape()));
+  return tg::transpose(*this, 0, 1);
+}
+Tensor Tensor::transpose(int axis0, int axis1) const { return tg::transpose(*this, axis0, axis1); }
+Tensor Tensor::matmul(const Tensor& other) const { return tg::matmul(*this, other); }
+Tensor Tensor::pow(double exponent) const { return tg::pow(*this, exponent); }
+Tensor Tensor::exp() const { return tg::exp(*this); }
+Tensor Tensor::log() const { return tg::log(*this); }
+Tensor Tensor::tanh() const { return tg::tanh(*this); }
+Tensor Tensor::sigmoid() const { return tg::sigmoid(*this); }
+Tensor Tensor::relu() const { return tg::relu(*this); }
+Tensor Tensor::abs() const { return tg::abs(*this); }
+Tensor Tensor::sqrt() const { return tg::sqrt(*this); }
+Tensor Tensor::squeeze() const { return tg::squeeze(*this); }
+Tensor Tensor::unsqueeze(int axis) const { return tg::unsqueeze(*this, axis); }
+Tensor Tensor::flatten() const { return tg::flatten(*this); }
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  os << "tensor(";
+  std::visit([&](const auto& a) { os << std::setprecision(8) << a; }, t.impl()->value);
+  os << ", dtype=" << to_string(t.dtype()) << ", shape=" << to_string(t.shape());
+  if (!t.is_leaf()) os << ", grad_fn=" << t.grad_fn_name();
+  else if (t.requires_grad()) os << ", requires_grad=true";
+  return os << ")";
+}
+
+// ---- Shared helpers (kernels.hpp) ----------------------------------------------------------------
+
+namespace detail {
+
+void require_defined(const char* op, const Tensor& t) {
+  if (!t.defined()) fail(op, ": got an undefined tensor");
+}
+
+void require_floating(const char* op, const Tensor& t) {
+  require_defined(op, t);
+  if (!t.is_floating_point())
+    fail(op, ": expected a float32 or float64 tensor, got ", to_string(t.dtype()), " of shape ",
+         to_string(t.shape()));
+}
+
+void require_same_floating(const char* op, const Tensor& a, const Tensor& b) {
+  require_floating(op, a);
+  require_floating(op, b);
+  if (a.dtype() != b.dtype())
+    fail(op, ": dtype mismatch, ", to_string(a.dtype()), to_string(a.shape()), " and ",
+         to_string(b.dtype()), to_string(b.shape()), " (convert one with .to())");
+}
+
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  const std::size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const std::size_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      fail(op, ": shapes ", to_string(a), " and ", to_string(b), " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::size_t normalize_axis(const char* op, int axis, std::size_t ndim, const Shape& shape) {
+  const auto n = static_cast<long>(ndim);
+  const long a = axis < 0 ? axis + n : axis;
+  if (a < 0 || a >= n)
+    fail(op, ": axis ", axis, " is out of range for a tensor of shape ", to_string(shape));
+  return static_cast<std::size_t>(a);
+}
+
+std::size_t product(const Shape& s) {
+  std::size_t p = 1;
+  for (auto d : s) p *= d;
+  return p;
+}
+
+Tensor full_as(const Tensor& t, double value) {
+  return full(t.shape(), value, TensorOptions(t.dtype()));
+}
+
+Tensor scalar_tensor(double value, DType d) { return tensor(value, TensorOptions(d)); }
+
+}  // namespace detail
+
+// ---- Factories -----------------------------------------------------------------------------------
+
+namespace {
+Tensor from_doubles(xt::xarray<double>&& v, const TensorOptions& o) {
+  Tensor t;
+  switch (o.dtype_) {
+    case DType::float64: t = Tensor(std::move(v)); break;
+    case DType::float32: t = Tensor(xt::xarray<float>(xt::cast<float>(v))); break;
+    case DType::int64: t = Tensor(xt::xarray<std::int64_t>(xt::cast<std::int64_t>(v))); break;
+    case DType::boolean: t = Tensor(xt::xarray<bool>(xt::cast<bool>(v))); break;
+  }
+  if (o.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+}  // namespace
+
+Tensor from_double(const xt::xarray<double>& values, TensorOptions options) {
+  return from_doubles(xt::xarray<double>(values), options);
+}
+Tensor tensor(double scalar, TensorOptions o) { return from_doubles(xt::xarray<double>(scalar), o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 1> v, TensorOptions o) {
+  return from_doubles(xt::xarray<double>(v), o);
+}
+Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o) {
+  return from_doubles(xt::xarray<double>(v), o);
+}
+Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o) {
+  return from_doubles(xt::xarray<double>(v), o);
+}
+Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o) {
+  return from_doubles(xt::xarray<double>(v), o);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions o) {
+  Tensor t;
+  auto fill = [&](auto tag) {
+    using T = decltype(tag);
+    auto a = detail::empty_array<T>(shape);
+    std::fill(a.begin(), a.end(), static_cast<T>(value));
+    t = Tensor(std::move(a));
+  };
+  switch (o.dtype_) {
+    case DType::float32: fill(float{}); break;
+    case DType::float64: fill(double{}); break;
+    case DType::int64: fill(std::int64_t{}); break;
+    case DType::boolean: fill(bool{}); break;
+  }
+  if (o.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+Tensor zeros(const Shape& shape, TensorOptions o) { return full(shape, 0.0, o); }
+Tensor ones(const Shape& shape, TensorOptions o) { return full(shape, 1.0, o); }
+Tensor zeros_like(const Tensor& t) { return full(t.shape(), 0.0, TensorOptions(t.dtype())); }
+Tensor ones_like(const Tensor& t) { return full(t.shape(), 1.0, TensorOptions(t.dtype())); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, TensorOptions(t.dtype())); }
+
+Tensor arange(double start, double stop, double step, TensorOptions o) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
+    fail("arange: invalid range start=", start, " stop=", stop, " step=", step);
+  const double count = std::ceil((stop - start) / step);
+  const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
+  xt::xarray<double> v = xt::xarray<double>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) v(i) = start + static_cast<double>(i) * step;
+  return from_doubles(std::move(v), o);
+}
+
+Tensor linspace(double start, double stop, std::size_t count, TensorOptions o) {
+  xt::xarray<double> v = xt::xarray<double>::from_shape({count});
+  for (std::size_t i = 0; i < count; ++i)
+    v(i) = count == 1 ? start
+                      : start + (stop - start) * static_cast<double>(i) / static_cast<double>(count - 1);
+  return from_doubles(std::move(v), o);
+}
+
+Tensor eye(std::size_t n, std::size_t m, TensorOptions o) {
+  if (m == 0) m = n;
+  xt::xarray<double> v = xt::zeros<double>({n, m});
+  for (std::size_t i = 0; i < std::min(n, m); ++i) v(i, i) = 1.0;
+  return from_doubles(std::move(v), o);
+}
+
+}  // namespace tg
