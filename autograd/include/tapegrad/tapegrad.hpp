@@ -10,3 +10,6 @@
 #include "tapegrad/ops/shape.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/gradcheck.hpp"
+#include "tapegrad/function.hpp"
+#include "tapegrad/dot.hpp"
