@@ -5,8 +5,6 @@
 #include <cmath>
 #include <limits>
 
-#include <xtensor/xreducer.hpp>
-#include <xtensor/xsort.hpp>
 
 #include "kernels.hpp"
 #include "tapegrad/ops/elementwise.hpp"
@@ -60,14 +58,51 @@ Tensor expand_back(const Tensor& g, const Shape& input_shape, const std::vector<
   return expand(reshape(g, as_i64(reduced_shape(input_shape, axes, true))), input_shape);
 }
 
-/// Applies an xtensor reducer `r(values, axes)` and shapes the result.
-template <class R>
-Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes,
-                     bool keepdim, R r) {
+/// Folds the elements of v over `axes` into an array of the keepdim shape: every output element
+/// starts at `init` and takes f(acc, e) for each element e of its group, in row-major order.
+/// NOTE: not xt::sum/xt::prod/xt::amax: xtensor 0.24's immediate reducers read through a null
+/// pointer on zero-size inputs (segfault for sum of a (0,3) tensor); here a zero-size group
+/// simply yields init (sum 0, prod 1) and zero groups yield an empty result.
+template <class T, class F>
+xt::xarray<T> fold(const xt::xarray<T>& v, const std::vector<std::size_t>& axes, T init, F f) {
+  const Shape in = detail::shape_of(v);
+  auto r = detail::empty_array<T>(reduced_shape(in, axes, true));
+  std::fill(r.begin(), r.end(), init);
+  T* out = r.data();
+  const T* src = v.data();
+  const std::size_t n = v.size(), nd = in.size();
+  if (axes.size() == nd) {  // everything into one element
+    for (std::size_t i = 0; i < n; ++i) out[0] = f(out[0], src[i]);
+    return r;
+  }
+  // Walk the input in row-major order, moving the output position by `stride` (0 on reduced axes).
+  std::vector<std::size_t> stride(nd, 0), pos(nd, 0);
+  for (std::size_t d = nd, s = 1; d-- > 0;) {
+    if (std::binary_search(axes.begin(), axes.end(), d)) continue;
+    stride[d] = s;
+    s *= in[d];
+  }
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[o] = f(out[o], src[i]);
+    for (std::size_t d = nd; d-- > 0;) {
+      o += stride[d];
+      if (++pos[d] < in[d]) break;
+      o -= stride[d] * pos[d];
+      pos[d] = 0;
+    }
+  }
+  return r;
+}
+
+/// Applies fold(values, axes, init, f) to a floating tensor and shapes the result.
+template <class F>
+Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes, bool keepdim,
+                     double init, F f) {
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
   return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> res = r(v, axes);
+    xt::xarray<T> res = fold(v, axes, static_cast<T>(init), f);
     res.reshape(out_shape);
     return Tensor(std::move(res));
   });
@@ -109,9 +144,7 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("sum", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
-  Tensor out = reduce_values("sum", x, axes, keepdim, [](const auto& v, const auto& ax) {
-    return xt::eval(xt::sum(v, ax, xt::evaluation_strategy::immediate));
-  });
+  Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](auto acc, auto e) { return acc + e; });
   return record("sum", std::move(out), {x}, [shape, axes](BackwardContext& c) {
     c.set_grad(0, expand_back(c.grad(), shape, axes));
   });
@@ -149,9 +182,7 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("prod", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("prod", axes_in, shape);
-  Tensor out = reduce_values("prod", x, axes, keepdim, [](const auto& v, const auto& ax) {
-    return xt::eval(xt::prod(v, ax, xt::evaluation_strategy::immediate));
-  });
+  Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](auto acc, auto e) { return acc * e; });
   return record("prod", std::move(out), {x}, [shape, axes](BackwardContext& c) {
     const Tensor& x = c.input(0);
     const Tensor g = expand_back(c.grad(), shape, axes);
@@ -194,16 +225,15 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("logsumexp", axes_in, shape);
   if (reduced_count(shape, axes) == 0) fail("logsumexp: no elements in a tensor of shape ", to_string(shape));
-  const Shape kept = reduced_shape(shape, axes, true);
   // NOTE: m + log(sum(exp(x - m))) with m the group maximum never overflows; an all -inf group
   // gives -inf (m is replaced by 0 there so that x - m is not NaN).
   Tensor out = detail::visit_floating("logsumexp", x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> m = xt::amax(v, axes, xt::evaluation_strategy::immediate);
-    m.reshape(kept);
+    xt::xarray<T> m = fold(v, axes, -std::numeric_limits<T>::infinity(),
+                           [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
     for (auto& e : m) if (!std::isfinite(e)) e = 0;
-    xt::xarray<T> s = xt::sum(xt::exp(v - m), axes, xt::evaluation_strategy::immediate);
-    s.reshape(kept);
+    const xt::xarray<T> shifted = xt::exp(v - m);
+    const xt::xarray<T> s = fold(shifted, axes, T(0), [](T acc, T e) { return acc + e; });
     xt::xarray<T> r = xt::log(s) + m;
     r.reshape(reduced_shape(shape, axes, keepdim));
     return Tensor(std::move(r));
