@@ -65,8 +65,19 @@ inline Tensor away_from_zero(const Shape& shape, double gap, double hi, std::uin
   return t;
 }
 
-/// A float64 leaf requiring grad from nested lists.
-inline Tensor param(xt::xarray<double> values) { return Tensor(std::move(values), true); }
+/// A float64 leaf requiring grad from a number or nested lists.
+inline Tensor param(double value) { return tensor(value, TensorOptions(kFloat64).requires_grad()); }
+inline Tensor param(xt::nested_initializer_list_t<double, 1> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
+inline Tensor param(xt::nested_initializer_list_t<double, 2> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
+inline Tensor param(xt::nested_initializer_list_t<double, 3> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
+/// A float64 leaf requiring grad of the given shape, from row-major values (avoids the ambiguity
+/// of nested lists such as {{3}, {4}}).
+inline Tensor param(const Shape& shape, const std::vector<double>& values) {
+  xt::xarray<double> v = xt::xarray<double>::from_shape(shape);
+  REQUIRE(v.size() == values.size());
+  std::copy(values.begin(), values.end(), v.begin());
+  return Tensor(std::move(v), true);
+}
 
 /// An int64 index tensor.
 inline Tensor indices(xt::xarray<std::int64_t> values) { return Tensor(std::move(values)); }

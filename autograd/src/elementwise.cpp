@@ -147,7 +147,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
   return record("pow", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * b * pow(a, b - 1.0));
+    // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
+    if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
     if (c.needs_grad(1)) {
       // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
       Tensor g = c.grad() * c.output() * log(a);
