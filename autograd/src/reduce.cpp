@@ -109,16 +109,35 @@ Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::siz
 }
 
 /// For each element, the product of the other elements of its reduction group (exact with zeros).
+/// While recording (create_graph) it is composed of differentiable ops, so prod has derivatives of
+/// every order at inputs with zeros: each group of k values becomes a k x k table whose row i is
+/// the group with element i replaced by 1, and prod over the rows gives the k products (prod's
+/// backward of that table recurses one level deeper only when the next order is recorded too).
 Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) {
   const Shape shape = x.shape();
   // Move reduced axes last: (kept..., reduced...) -> rows of length k.
   std::vector<int> perm;
+  Shape rows_shape;
   for (std::size_t i = 0; i < shape.size(); ++i)
-    if (!std::binary_search(axes.begin(), axes.end(), i)) perm.push_back(static_cast<int>(i));
+    if (!std::binary_search(axes.begin(), axes.end(), i)) {
+      perm.push_back(static_cast<int>(i));
+      rows_shape.push_back(shape[i]);
+    }
   for (auto a : axes) perm.push_back(static_cast<int>(a));
   const std::size_t k = reduced_count(shape, axes);
+  rows_shape.push_back(k);
   const Tensor moved = permute(x, perm);
-  const Shape moved_shape = moved.shape();
+  std::vector<int> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+
+  if (is_grad_enabled() && x.requires_grad()) {
+    const Tensor rows = reshape(moved, as_i64(rows_shape));  // (..., k)
+    Shape table_shape = rows_shape;
+    table_shape.insert(table_shape.end() - 1, k);            // (..., k, k)
+    const Tensor table = expand(unsqueeze(rows, -2), table_shape);
+    const Tensor others = prod(where(eye(k, k, TensorOptions(DType::boolean)), 1.0, table), {-1});
+    return permute(reshape(others, as_i64(moved.shape())), inverse);
+  }
   Tensor result = detail::visit_floating("prod", moved, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     auto r = detail::empty_array<T>(v.shape());
@@ -133,8 +152,6 @@ Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) 
     }
     return Tensor(std::move(r));
   });
-  std::vector<int> inverse(perm.size());
-  for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
   return permute(result, inverse);
 }
 
@@ -193,14 +210,9 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
       c.set_grad(0, g * expand_back(c.output(), shape, axes) / x);
       return;
     }
-    // NOTE: with zeros, the product of the other factors is computed directly; it is treated
-    // as a constant, so second derivatives at inputs containing zeros are not available.
-    Tensor others;
-    {
-      NoGradGuard no_grad;
-      others = product_of_others(x, axes);
-    }
-    c.set_grad(0, g * others);
+    // NOTE: prod / x_i is 0/0 at a zero factor, so with zeros the product of the other factors
+    // is formed directly (differentiably when the sweep records, see product_of_others).
+    c.set_grad(0, g * product_of_others(x, axes));
   });
 }
 
