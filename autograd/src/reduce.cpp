@@ -337,7 +337,8 @@ Tensor softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = exp(x - logsumexp(x, {ax}, true));
+    // An empty tensor has nothing to normalise (logsumexp over an empty axis would raise).
+    out = x.numel() == 0 ? x.detach() : exp(x - logsumexp(x, {ax}, true));
   }
   return record("softmax", std::move(out), {x}, [ax](BackwardContext& c) {
     // dx = y * (g - sum(g * y))
@@ -352,7 +353,7 @@ Tensor log_softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = x - logsumexp(x, {ax}, true);
+    out = x.numel() == 0 ? x.detach() : x - logsumexp(x, {ax}, true);
   }
   return record("log_softmax", std::move(out), {x}, [ax](BackwardContext& c) {
     // dx = g - softmax(x) * sum(g)
