@@ -163,6 +163,12 @@ inline bool all_finite(const Tensor& t) {
   return std::all_of(v.begin(), v.end(), [](double e) { return std::isfinite(e); });
 }
 
+/// All elements as doubles in row-major order (for CHECK(values(t) == std::vector<double>{...})).
+inline std::vector<double> values(const Tensor& t) {
+  const xt::xarray<double> v = t.to_double();
+  return std::vector<double>(v.begin(), v.end());
+}
+
 /// Element i of a tensor as a double (row-major flat index).
 inline double at(const Tensor& t, std::size_t i) { return t.to_double().data()[i]; }
 
