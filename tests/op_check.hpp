@@ -79,8 +79,14 @@ inline Tensor param(const Shape& shape, const std::vector<double>& values) {
   return Tensor(std::move(v), true);
 }
 
-/// An int64 index tensor.
+/// An int64 index tensor, from nested lists or from a shape and row-major values.
 inline Tensor indices(xt::xarray<std::int64_t> values) { return Tensor(std::move(values)); }
+inline Tensor indices(const Shape& shape, const std::vector<std::int64_t>& values) {
+  xt::xarray<std::int64_t> v = xt::xarray<std::int64_t>::from_shape(shape);
+  REQUIRE(v.size() == values.size());
+  std::copy(values.begin(), values.end(), v.begin());
+  return Tensor(std::move(v));
+}
 
 // ---- Gradient checks -------------------------------------------------------------------------------
 
