@@ -14,3 +14,5 @@
 #include "tapegrad/function.hpp"
 #include "tapegrad/dot.hpp"
 #include "tapegrad/nn/losses.hpp"
+#include "tapegrad/data.hpp"
+#include "tapegrad/file_io.hpp"
