@@ -51,7 +51,7 @@ inline constexpr double kFloat32Rtol = 5e-6;
 // ---- Inputs ----------------------------------------------------------------------------------------
 
 /// A float64 leaf requiring grad with values drawn uniformly from [lo, hi) (fixed seed per call).
-inline Tensor uniform(const Shape& shape, double lo, double hi, std::uint64_t seed = 1) {
+inline Tensor random_leaf(const Shape& shape, double lo, double hi, std::uint64_t seed = 1) {
   std::mt19937_64 gen(seed);
   std::uniform_real_distribution<double> dist(lo, hi);
   xt::xarray<double> v = xt::xarray<double>::from_shape(shape);
@@ -59,9 +59,9 @@ inline Tensor uniform(const Shape& shape, double lo, double hi, std::uint64_t se
   return Tensor(std::move(v), true);
 }
 
-/// Like uniform() in [-hi, hi], but every value at least `gap` away from 0 (for kinks at 0).
+/// Like random_leaf() in [-hi, hi], but every value at least `gap` away from 0 (for kinks at 0).
 inline Tensor away_from_zero(const Shape& shape, double gap, double hi, std::uint64_t seed = 1) {
-  Tensor t = uniform(shape, -hi, hi, seed);
+  Tensor t = random_leaf(shape, -hi, hi, seed);
   for (auto& e : t.mutable_value<double>()) e = e < 0 ? e - gap : e + gap;
   return t;
 }

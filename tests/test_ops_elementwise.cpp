@@ -34,7 +34,7 @@ Shape broadcast(const Shape& a, const Shape& b) {
 void check_binary(const std::string& name, const OpFunction& f, double lo_a, double hi_a, double lo_b, double hi_b) {
   std::uint64_t seed = 10;
   for (const auto& [sa, sb] : kBroadcastPatterns) {
-    Tensor a = uniform(sa, lo_a, hi_a, seed++), b = uniform(sb, lo_b, hi_b, seed++);
+    Tensor a = random_leaf(sa, lo_a, hi_a, seed++), b = random_leaf(sb, lo_b, hi_b, seed++);
     const std::string what = name + " " + to_string(sa) + " with " + to_string(sb);
     CHECK(f({a, b}).shape() == broadcast(sa, sb));
     check_gradients(what, f, {a, b});
@@ -43,7 +43,7 @@ void check_binary(const std::string& name, const OpFunction& f, double lo_a, dou
 
 /// gradcheck + gradgradcheck of a unary op on a (2,3) input drawn from [lo, hi).
 void check_unary(const std::string& name, const OpFunction& f, double lo, double hi) {
-  check_gradients(name, f, {uniform({2, 3}, lo, hi, 7)});
+  check_gradients(name, f, {random_leaf({2, 3}, lo, hi, 7)});
 }
 
 }  // namespace
@@ -51,7 +51,7 @@ void check_unary(const std::string& name, const OpFunction& f, double lo, double
 TEST_CASE("add: broadcasting, gradients summed back to each input") {
   check_binary("add", [](const Inputs& x) { return x[0] + x[1]; }, -2, 2, -2, 2);
   // By hand: d/db sum(a + b) for b (4,) broadcast over 3 rows is 3 per element.
-  Tensor a = uniform({3, 4}, -1, 1), b = uniform({4}, -1, 1, 2);
+  Tensor a = random_leaf({3, 4}, -1, 1), b = random_leaf({4}, -1, 1, 2);
   auto g = tg::grad({sum(a + b)}, {a, b});
   CHECK(g[0].shape() == Shape{3, 4});
   CHECK(g[1].shape() == Shape{4});
@@ -288,15 +288,15 @@ TEST_CASE("maximum and minimum: broadcasting, ties share the gradient") {
 
 TEST_CASE("where: broadcasting condition and branches, scalar branches") {
   const Tensor cond = Tensor(xt::xarray<bool>{{true, false, true, false}, {false, false, true, true}, {true, true, false, true}});
-  Tensor a = uniform({3, 4}, -1, 1), b = uniform({4}, -1, 1, 3), s = uniform({}, -1, 1, 4);
+  Tensor a = random_leaf({3, 4}, -1, 1), b = random_leaf({4}, -1, 1, 3), s = random_leaf({}, -1, 1, 4);
   check_gradients("where, b (4,)", [cond](const Inputs& x) { return where(cond, x[0], x[1]); }, {a, b});
   check_gradients("where, 0-d a", [cond](const Inputs& x) { return where(cond, x[0], x[1]); }, {s, b});
   check_gradients("where, (3,1) and (1,4)", [cond](const Inputs& x) { return where(cond, x[0], x[1]); },
-                  {uniform({3, 1}, -1, 1, 5), uniform({1, 4}, -1, 1, 6)});
+                  {random_leaf({3, 1}, -1, 1, 5), random_leaf({1, 4}, -1, 1, 6)});
   const Tensor row = Tensor(xt::xarray<bool>{true, false, false, true});
   check_gradients("where, cond (4,) broadcast", [row](const Inputs& x) { return where(row, x[0], x[1]); },
-                  {uniform({2, 3, 4}, -1, 1, 8), uniform({3, 1}, -1, 1, 9)});
-  CHECK(where(row, uniform({2, 3, 4}, -1, 1), uniform({3, 1}, -1, 1)).shape() == Shape{2, 3, 4});
+                  {random_leaf({2, 3, 4}, -1, 1, 8), random_leaf({3, 1}, -1, 1, 9)});
+  CHECK(where(row, random_leaf({2, 3, 4}, -1, 1), random_leaf({3, 1}, -1, 1)).shape() == Shape{2, 3, 4});
   check_gradients("where, scalar b", [cond](const Inputs& x) { return where(cond, x[0], 2.0); }, {a});
   check_gradients("where, scalar a", [cond](const Inputs& x) { return where(cond, -1.0, x[0]); }, {b});
   // By hand: gradient of a is the condition, of b its complement, summed over broadcast axes.

@@ -39,7 +39,7 @@ std::vector<Tensor> run(const DtypeCase& c, DType d, const Tensor& upstream64) {
 
 /// A float64 leaf whose values are exactly representable in float32.
 Tensor f32_exact(const Shape& shape, double lo, double hi, std::uint64_t seed) {
-  return uniform(shape, lo, hi, seed).detach().to(kFloat32).to(kFloat64).requires_grad_();
+  return random_leaf(shape, lo, hi, seed).detach().to(kFloat32).to(kFloat64).requires_grad_();
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ TEST_CASE("float32 results agree with float64 to float32 precision") {
   for (const DtypeCase& c : cases) {
     INFO(c.name);
     const Tensor probe = c.f(c.inputs);
-    const Tensor upstream = uniform(probe.shape(), -1, 1, s++).detach();
+    const Tensor upstream = random_leaf(probe.shape(), -1, 1, s++).detach();
     const auto r64 = run(c, kFloat64, upstream), r32 = run(c, kFloat32, upstream);
     REQUIRE(r64.size() == r32.size());
     for (std::size_t i = 0; i < r64.size(); ++i) {
@@ -131,6 +131,6 @@ TEST_CASE("float32 and float64 never mix silently") {
   CHECK_THROWS_WITH(cat({a, b}), Catch::StartsWith("cat: tensor 1 has float64(2,3) but tensor 0 has float32(2,3)"));
   CHECK_THROWS_WITH(where(zeros({2, 3}, kBool), a, b), Catch::StartsWith("where: dtype mismatch"));
   // Explicit conversion is differentiable both ways.
-  Tensor x = uniform({3}, -1, 1);
+  Tensor x = random_leaf({3}, -1, 1);
   CHECK(tg::grad({sum(x.to(kFloat32) * 2.0)}, {x})[0].dtype() == kFloat64);
 }

@@ -33,7 +33,7 @@ TEST_CASE("matmul: every NumPy case, first and second order") {
   };
   std::uint64_t seed = 20;
   for (const Case& c : cases) {
-    Tensor a = uniform(c.a, -1, 1, seed++), b = uniform(c.b, -1, 1, seed++);
+    Tensor a = random_leaf(c.a, -1, 1, seed++), b = random_leaf(c.b, -1, 1, seed++);
     const std::string what = "matmul " + to_string(c.a) + " @ " + to_string(c.b);
     INFO(what);
     CHECK(matmul(a, b).shape() == c.out);
@@ -67,16 +67,16 @@ TEST_CASE("mm and bmm: every transpose flag") {
     for (bool tb : {false, true}) {
       const std::string flags = std::string(ta ? "T" : "N") + (tb ? "T" : "N");
       // op(a) is (3,4), op(b) is (4,2).
-      Tensor a = uniform(ta ? Shape{4, 3} : Shape{3, 4}, -1, 1, seed++);
-      Tensor b = uniform(tb ? Shape{2, 4} : Shape{4, 2}, -1, 1, seed++);
+      Tensor a = random_leaf(ta ? Shape{4, 3} : Shape{3, 4}, -1, 1, seed++);
+      Tensor b = random_leaf(tb ? Shape{2, 4} : Shape{4, 2}, -1, 1, seed++);
       const Tensor expected = matmul(ta ? a.t() : a, tb ? b.t() : b);
       const Tensor got = mm(a, b, ta, tb);
       REQUIRE(got.shape() == Shape{3, 2});
       for (std::size_t i = 0; i < 6; ++i) CHECK(at(got, i) == Approx(at(expected, i)).epsilon(1e-14));
       check_gradients("mm " + flags, [ta, tb](const Inputs& x) { return mm(x[0], x[1], ta, tb); }, {a, b});
 
-      Tensor ba = uniform(ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, -1, 1, seed++);
-      Tensor bb = uniform(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, -1, 1, seed++);
+      Tensor ba = random_leaf(ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, -1, 1, seed++);
+      Tensor bb = random_leaf(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, -1, 1, seed++);
       const Tensor bexpected = matmul(ta ? transpose_last(ba) : ba, tb ? transpose_last(bb) : bb);
       const Tensor bgot = bmm(ba, bb, ta, tb);
       REQUIRE(bgot.shape() == Shape{2, 3, 2});
@@ -86,9 +86,9 @@ TEST_CASE("mm and bmm: every transpose flag") {
 }
 
 TEST_CASE("linear: x W^T + b for 1-D, 2-D and 3-D x, with and without bias") {
-  Tensor W = uniform({4, 3}, -1, 1, 50), b = uniform({4}, -1, 1, 51);
+  Tensor W = random_leaf({4, 3}, -1, 1, 50), b = random_leaf({4}, -1, 1, 51);
   for (const Shape& xs : {Shape{3}, Shape{5, 3}, Shape{2, 2, 3}}) {
-    Tensor x = uniform(xs, -1, 1, 52);
+    Tensor x = random_leaf(xs, -1, 1, 52);
     Shape out = xs;
     out.back() = 4;
     CHECK(linear(x, W, b).shape() == out);
@@ -105,7 +105,7 @@ TEST_CASE("linear: x W^T + b for 1-D, 2-D and 3-D x, with and without bias") {
 }
 
 TEST_CASE("transpose and permute") {
-  Tensor x = uniform({2, 3, 4}, -1, 1, 60);
+  Tensor x = random_leaf({2, 3, 4}, -1, 1, 60);
   for (auto [a, b] : std::vector<std::pair<int, int>>{{0, 1}, {0, 2}, {1, 2}, {-1, 0}, {1, 1}}) {
     const std::string what = "transpose " + std::to_string(a) + "," + std::to_string(b);
     check_gradients(what, [a = a, b = b](const Inputs& v) { return transpose(v[0], a, b); }, {x});

@@ -62,7 +62,7 @@ Tensor distinct_values(std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("sum: all, axes, negative axes, keepdim") {
-  check_reduction("sum", [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, uniform({2, 3, 4}, -2, 2));
+  check_reduction("sum", [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
   // By hand: every element gets the upstream gradient of its group.
   Tensor x = param({{1, 2, 3}, {4, 5, 6}});
   const Tensor s = sum(x, {0});
@@ -74,7 +74,7 @@ TEST_CASE("sum: all, axes, negative axes, keepdim") {
 }
 
 TEST_CASE("mean: all, axes, negative axes, keepdim") {
-  check_reduction("mean", [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, uniform({2, 3, 4}, -2, 2));
+  check_reduction("mean", [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
   Tensor x = param({{1, 2, 3}, {4, 5, 6}});
   CHECK(at(mean(x, {1}), 1) == 5.0);
   CHECK(at(tg::grad({mean(x)}, {x})[0], 3) == Approx(1.0 / 6).epsilon(1e-15));
@@ -112,7 +112,7 @@ TEST_CASE("max and min: all elements and along an axis") {
 }
 
 TEST_CASE("prod: all, axes, and inputs containing zeros (first and second order)") {
-  check_reduction("prod", [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, uniform({2, 3, 4}, 0.5, 1.5));
+  check_reduction("prod", [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, random_leaf({2, 3, 4}, 0.5, 1.5));
   // One zero, two zeros in a group, and a zero in only one group of several.
   Tensor one_zero = param({{2.0, 0.0, 3.0}, {1.5, -0.5, 2.0}});
   Tensor two_zeros = param({{0.0, 0.7, 0.0}, {1.5, -0.5, 2.0}});
@@ -133,7 +133,7 @@ TEST_CASE("prod: all, axes, and inputs containing zeros (first and second order)
 }
 
 TEST_CASE("var and std: biased and unbiased, axes, keepdim") {
-  const Tensor x = uniform({2, 3, 4}, -2, 2);
+  const Tensor x = random_leaf({2, 3, 4}, -2, 2);
   for (bool unbiased : {true, false}) {
     const std::string u = unbiased ? " unbiased" : " biased";
     check_reduction("var" + u, [unbiased](const Tensor& v, const Axes& a, bool k) { return var(v, a, unbiased, k); }, x);
@@ -151,7 +151,7 @@ TEST_CASE("var and std: biased and unbiased, axes, keepdim") {
 }
 
 TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
-  check_reduction("logsumexp", [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, uniform({2, 3, 4}, -2, 2));
+  check_reduction("logsumexp", [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
   // By hand: logsumexp(log 1, log 3) = log 4; gradient softmax = (1/4, 3/4).
   Tensor x = param({0.0, std::log(3.0)});
   CHECK(at(logsumexp(x), 0) == Approx(std::log(4.0)).epsilon(1e-15));
@@ -168,13 +168,13 @@ TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
   CHECK(at(g[0], 0) == Approx(1.0 / (2.0 + std::exp(-1.0))).epsilon(1e-15));
   CHECK(at(g[0], 4) == Approx(std::exp(-1.0) / (2.0 + std::exp(-1.0))).epsilon(1e-15));
   CHECK(all_finite(tg::grad({sum(g[0] * g[0])}, {big})[0]));
-  check_gradients("logsumexp large", [](const Inputs& v) { return logsumexp(v[0], {1}); }, {uniform({2, 3}, 998, 1001)});
+  check_gradients("logsumexp large", [](const Inputs& v) { return logsumexp(v[0], {1}); }, {random_leaf({2, 3}, 998, 1001)});
   // A group of all -inf gives -inf, not NaN.
   CHECK(at(logsumexp(full({2}, -INFINITY, kFloat64)), 0) == -INFINITY);
 }
 
 TEST_CASE("softmax and log_softmax: every axis, and inputs of magnitude 1000") {
-  const Tensor x = uniform({2, 3, 4}, -2, 2);
+  const Tensor x = random_leaf({2, 3, 4}, -2, 2);
   for (int axis : {0, 1, 2, -1}) {
     check_gradients("softmax axis " + std::to_string(axis), [axis](const Inputs& v) { return softmax(v[0], axis); }, {x});
     check_gradients("log_softmax axis " + std::to_string(axis), [axis](const Inputs& v) { return log_softmax(v[0], axis); }, {x});
@@ -194,8 +194,8 @@ TEST_CASE("softmax and log_softmax: every axis, and inputs of magnitude 1000") {
     CHECK(at(p, 3 * row + 1) == Approx(std::exp(-1.0) / z).epsilon(1e-15));
     CHECK(at(lp, 3 * row + 1) == Approx(-1.0 - std::log(z)).epsilon(1e-15));
   }
-  check_gradients("softmax large", [](const Inputs& v) { return softmax(v[0], 1); }, {uniform({2, 3}, -1001, -998)});
-  check_gradients("log_softmax large", [](const Inputs& v) { return log_softmax(v[0], 1); }, {uniform({2, 3}, 998, 1001)});
+  check_gradients("softmax large", [](const Inputs& v) { return softmax(v[0], 1); }, {random_leaf({2, 3}, -1001, -998)});
+  check_gradients("log_softmax large", [](const Inputs& v) { return log_softmax(v[0], 1); }, {random_leaf({2, 3}, 998, 1001)});
   // Very different scales in one row: log_softmax of the small entry is exact, not -inf.
   Tensor spread = param({1000.0, -1000.0});
   CHECK(at(log_softmax(spread, 0), 1) == -2000.0);
@@ -207,7 +207,7 @@ TEST_CASE("logsumexp, softmax, log_softmax at magnitude 1000 are accurate to flo
   // Compared with a long double evaluation (64-bit mantissa): shifting by the exact maximum keeps
   // the error at a few ulp of the result, not ulp(1000) = 1.1e-13 (the torch fixture's own
   // logsumexp_dim_neg1_large gradient is 5.5e-14 off the exact value for that reason).
-  const Tensor x = uniform({3, 5}, 995, 1005, 9);
+  const Tensor x = random_leaf({3, 5}, 995, 1005, 9);
   Tensor xn = x.detach();
   for (auto& e : xn.mutable_value<double>()) e = -e;
   for (const Tensor& v : {x, xn}) {
@@ -245,7 +245,7 @@ TEST_CASE("cross-entropy-like composition -sum(P * log_softmax(z)) is stable at 
   CHECK(at(g[0], 4) == Approx(1.0 / z1 - 1.0).epsilon(1e-14));
   CHECK(all_finite(tg::grad({sum(g[0] * g[0])}, {z})[0]));
   check_gradients("soft cross-entropy large", [P](const Inputs& v) { return -sum(P * log_softmax(v[0], 1)); },
-                  {uniform({2, 3}, 997, 1003)});
+                  {random_leaf({2, 3}, 997, 1003)});
 }
 
 TEST_CASE("reductions of zero-size tensors: sum 0, prod 1, the others raise") {

@@ -15,14 +15,14 @@ using std::nullopt;
 }  // namespace
 
 TEST_CASE("reshape and view, with an inferred extent") {
-  Tensor x = uniform({2, 3, 4}, -1, 1, 70);
+  Tensor x = random_leaf({2, 3, 4}, -1, 1, 70);
   for (const std::vector<std::int64_t>& s : std::vector<std::vector<std::int64_t>>{{4, 6}, {4, -1}, {-1}, {2, 12}, {1, 24, 1}, {-1, 2, 3}}) {
     check_gradients("reshape", [s](const Inputs& v) { return reshape(v[0], s); }, {x});
   }
   CHECK(reshape(x, {4, -1}).shape() == Shape{4, 6});
   CHECK(x.view({-1, 2, 3}).shape() == Shape{4, 2, 3});
-  CHECK(reshape(uniform({}, 0, 1), {1, 1}).shape() == Shape{1, 1});
-  CHECK(reshape(uniform({1, 1}, 0, 1), {}).shape() == Shape{});
+  CHECK(reshape(random_leaf({}, 0, 1), {1, 1}).shape() == Shape{1, 1});
+  CHECK(reshape(random_leaf({1, 1}, 0, 1), {}).shape() == Shape{});
   // Row-major order is kept: element (1, 0) of the (2,12) view is element 12.
   CHECK(x.view({2, 12}).value<double>()(1, 0) == x.value<double>()(1, 0, 0));
   // Zero-size tensors reshape too; -1 is inferred unless the other extents multiply to 0, where it
@@ -33,24 +33,24 @@ TEST_CASE("reshape and view, with an inferred extent") {
 }
 
 TEST_CASE("flatten") {
-  Tensor x = uniform({2, 3, 4}, -1, 1, 71);
+  Tensor x = random_leaf({2, 3, 4}, -1, 1, 71);
   CHECK(flatten(x).shape() == Shape{24});
   CHECK(flatten(x, 1).shape() == Shape{2, 12});
   CHECK(flatten(x, 0, 1).shape() == Shape{6, 4});
   CHECK(flatten(x, -2, -1).shape() == Shape{2, 12});
-  CHECK(flatten(uniform({}, 0, 1)).shape() == Shape{1});
+  CHECK(flatten(random_leaf({}, 0, 1)).shape() == Shape{1});
   check_gradients("flatten", [](const Inputs& v) { return flatten(v[0], 1); }, {x});
 }
 
 TEST_CASE("squeeze and unsqueeze") {
-  Tensor x = uniform({1, 3, 1, 2}, -1, 1, 72);
+  Tensor x = random_leaf({1, 3, 1, 2}, -1, 1, 72);
   CHECK(squeeze(x).shape() == Shape{3, 2});
   CHECK(squeeze(x, 2).shape() == Shape{1, 3, 2});
   CHECK(squeeze(x, -4).shape() == Shape{3, 1, 2});
   CHECK(squeeze(x, 1).shape() == Shape{1, 3, 1, 2});  // extent 3: a no-op, as in PyTorch
   check_gradients("squeeze", [](const Inputs& v) { return squeeze(v[0]); }, {x});
   check_gradients("squeeze axis", [](const Inputs& v) { return squeeze(v[0], 2); }, {x});
-  Tensor y = uniform({3, 4}, -1, 1, 73);
+  Tensor y = random_leaf({3, 4}, -1, 1, 73);
   CHECK(unsqueeze(y, 0).shape() == Shape{1, 3, 4});
   CHECK(unsqueeze(y, 2).shape() == Shape{3, 4, 1});
   CHECK(unsqueeze(y, -1).shape() == Shape{3, 4, 1});
@@ -59,10 +59,10 @@ TEST_CASE("squeeze and unsqueeze") {
 }
 
 TEST_CASE("expand: gradient sums over the broadcast axes") {
-  check_gradients("expand (3,1)->(3,4)", [](const Inputs& v) { return expand(v[0], {3, 4}); }, {uniform({3, 1}, -1, 1, 74)});
-  check_gradients("expand (4)->(2,3,4)", [](const Inputs& v) { return expand(v[0], {2, 3, 4}); }, {uniform({4}, -1, 1, 75)});
-  check_gradients("expand ()->(2,3)", [](const Inputs& v) { return expand(v[0], {2, 3}); }, {uniform({}, -1, 1, 76)});
-  check_gradients("expand (1,3,1)->(2,3,2)", [](const Inputs& v) { return expand(v[0], {2, 3, 2}); }, {uniform({1, 3, 1}, -1, 1, 77)});
+  check_gradients("expand (3,1)->(3,4)", [](const Inputs& v) { return expand(v[0], {3, 4}); }, {random_leaf({3, 1}, -1, 1, 74)});
+  check_gradients("expand (4)->(2,3,4)", [](const Inputs& v) { return expand(v[0], {2, 3, 4}); }, {random_leaf({4}, -1, 1, 75)});
+  check_gradients("expand ()->(2,3)", [](const Inputs& v) { return expand(v[0], {2, 3}); }, {random_leaf({}, -1, 1, 76)});
+  check_gradients("expand (1,3,1)->(2,3,2)", [](const Inputs& v) { return expand(v[0], {2, 3, 2}); }, {random_leaf({1, 3, 1}, -1, 1, 77)});
   // By hand: (2,1) -> (2,3), upstream all ones: each element feeds 3 outputs.
   Tensor x = param({2, 1}, {1.0, 2.0});
   CHECK(values(expand(x, {2, 3})) == std::vector<double>{1, 1, 1, 2, 2, 2});
@@ -70,7 +70,7 @@ TEST_CASE("expand: gradient sums over the broadcast axes") {
 }
 
 TEST_CASE("slice: start, stop, step and negative indices (Python semantics)") {
-  Tensor x = uniform({6, 4}, -1, 1, 78);
+  Tensor x = random_leaf({6, 4}, -1, 1, 78);
   struct Case {
     int axis;
     std::optional<std::int64_t> start, stop;
@@ -100,17 +100,17 @@ TEST_CASE("slice: start, stop, step and negative indices (Python semantics)") {
 }
 
 TEST_CASE("select: removes the axis, negative index counts from the end") {
-  Tensor x = uniform({3, 4}, -1, 1, 79);
+  Tensor x = random_leaf({3, 4}, -1, 1, 79);
   for (auto [axis, index] : std::vector<std::pair<int, std::int64_t>>{{0, 0}, {0, -1}, {1, 2}, {-1, -4}}) {
     check_gradients("select", [axis = axis, index = index](const Inputs& v) { return select(v[0], axis, index); }, {x});
   }
   CHECK(select(x, 1, 2).shape() == Shape{3});
   CHECK(at(select(x, 0, -1), 1) == x.value<double>()(2, 1));
-  CHECK(select(uniform({3}, 0, 1), 0, 1).shape() == Shape{});
+  CHECK(select(random_leaf({3}, 0, 1), 0, 1).shape() == Shape{});
 }
 
 TEST_CASE("getitem: integers and slices over several axes") {
-  Tensor x = uniform({4, 5, 3}, -1, 1, 80);
+  Tensor x = random_leaf({4, 5, 3}, -1, 1, 80);
   const std::vector<std::vector<Index>> indices = {
       {1}, {-1, Slice(1, -1)}, {Slice(1, 4), Slice(nullopt, nullopt, 2)}, {Slice(), 2, -1}, {Slice(-3, nullopt, 2), 0}};
   const std::vector<Shape> shapes = {{5, 3}, {3, 3}, {3, 3, 3}, {4}, {2, 3}};
@@ -126,20 +126,20 @@ TEST_CASE("getitem: integers and slices over several axes") {
 }
 
 TEST_CASE("index_select and embedding: repeated indices accumulate gradients") {
-  Tensor x = uniform({5, 3}, -1, 1, 81);
+  Tensor x = random_leaf({5, 3}, -1, 1, 81);
   const Tensor rows = indices({2, 0, 2, 4, 2});
   check_gradients("index_select rows", [rows](const Inputs& v) { return index_select(v[0], 0, rows); }, {x});
   const Tensor cols = indices({1, 1, 0});
   check_gradients("index_select cols", [cols](const Inputs& v) { return index_select(v[0], -1, cols); }, {x});
   check_gradients("index_select 3-D", [cols](const Inputs& v) { return index_select(v[0], 1, cols); },
-                  {uniform({2, 3, 2}, -1, 1, 82)});
+                  {random_leaf({2, 3, 2}, -1, 1, 82)});
   // By hand: row 2 picked three times gets three times the upstream gradient.
   const Tensor g = tg::grad({sum(index_select(x, 0, rows))}, {x})[0];
   CHECK(values(select(g, 0, 2)) == std::vector<double>{3, 3, 3});
   CHECK(values(select(g, 0, 1)) == std::vector<double>{0, 0, 0});
   CHECK(values(select(g, 0, 0)) == std::vector<double>{1, 1, 1});
   // embedding: weight[indices] for indices of any shape.
-  Tensor weight = uniform({6, 4}, -1, 1, 83);
+  Tensor weight = random_leaf({6, 4}, -1, 1, 83);
   const Tensor ids = indices({{0, 2, 0}, {5, 2, 2}});
   CHECK(embedding(ids, weight).shape() == Shape{2, 3, 4});
   CHECK(at(embedding(ids, weight), 4 * 3 + 1) == weight.value<double>()(5, 1));
@@ -151,7 +151,7 @@ TEST_CASE("index_select and embedding: repeated indices accumulate gradients") {
 }
 
 TEST_CASE("gather and scatter_add: adjoint pair, repeated indices accumulate") {
-  Tensor x = uniform({3, 4}, -1, 1, 84);
+  Tensor x = random_leaf({3, 4}, -1, 1, 84);
   const Tensor idx1 = indices({{0, 3, 3}, {1, 1, 2}, {2, 0, 0}});  // (3,3) along axis 1
   const Tensor idx0 = indices({{2, 0, 1, 2}, {2, 2, 0, 1}});       // (2,4) along axis 0
   CHECK(gather(x, 1, idx1).shape() == Shape{3, 3});
@@ -165,28 +165,28 @@ TEST_CASE("gather and scatter_add: adjoint pair, repeated indices accumulate") {
   CHECK(values(g) == std::vector<double>{1, 0, 0, 2, 0, 2, 1, 0, 2, 0, 1, 0});
   // scatter_add adds src at the indexed positions; it is gather's adjoint:
   // <gather(x, idx), s> == <x, scatter_add(idx, s)>.
-  Tensor src = uniform({3, 3}, -1, 1, 85);
+  Tensor src = random_leaf({3, 3}, -1, 1, 85);
   const Tensor scattered = scatter_add({3, 4}, 1, idx1, src);
   CHECK(at(scattered, 3) == Approx(src.value<double>()(0, 1) + src.value<double>()(0, 2)).epsilon(1e-15));
   CHECK(at(sum(gather(x, 1, idx1) * src), 0) == Approx(at(sum(x * scattered), 0)).epsilon(1e-14));
   check_gradients("scatter_add", [idx1](const Inputs& v) { return scatter_add({3, 4}, 1, idx1, v[0]); }, {src});
   check_gradients("index_add", [](const Inputs& v) { return index_add({4, 3}, 0, indices({3, 0, 3}), v[0]); },
-                  {uniform({3, 3}, -1, 1, 86)});
+                  {random_leaf({3, 3}, -1, 1, 86)});
 }
 
 TEST_CASE("cat and stack") {
-  Tensor a = uniform({2, 3}, -1, 1, 87), b = uniform({4, 3}, -1, 1, 88), c = uniform({2, 1}, -1, 1, 89),
-         d = uniform({2, 2}, -1, 1, 90);
+  Tensor a = random_leaf({2, 3}, -1, 1, 87), b = random_leaf({4, 3}, -1, 1, 88), c = random_leaf({2, 1}, -1, 1, 89),
+         d = random_leaf({2, 2}, -1, 1, 90);
   CHECK(cat({a, b}, 0).shape() == Shape{6, 3});
   CHECK(cat({a, c, d}, 1).shape() == Shape{2, 6});
   CHECK(cat({a, c, d}, -1).shape() == Shape{2, 6});
   check_gradients("cat axis 0", [](const Inputs& v) { return cat(v, 0); }, {a, b});
   check_gradients("cat axis 1, three", [](const Inputs& v) { return cat(v, 1); }, {a, c, d});
   check_gradients("cat four (more inputs than a node stores inline)", [](const Inputs& v) { return cat(v, -1); },
-                  {a, c, d, uniform({2, 3}, -1, 1, 93)});
+                  {a, c, d, random_leaf({2, 3}, -1, 1, 93)});
   // A zero-size piece contributes nothing.
   CHECK(cat({a, zeros({2, 0}, kFloat64)}, 1).shape() == Shape{2, 3});
-  Tensor e = uniform({2, 3}, -1, 1, 91), f = uniform({2, 3}, -1, 1, 92);
+  Tensor e = random_leaf({2, 3}, -1, 1, 91), f = random_leaf({2, 3}, -1, 1, 92);
   for (int axis : {0, 1, 2, -1, -3}) {
     check_gradients("stack axis " + std::to_string(axis), [axis](const Inputs& v) { return stack(v, axis); }, {a, e, f});
   }
