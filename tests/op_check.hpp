@@ -114,11 +114,15 @@ struct ErrorStats {
   double max_rel = 0;          ///< max |ours - expected| / |expected| over elements with |expected| >= 1e-8
   double max_tol_ratio = 0;    ///< max |ours - expected| / (atol + rtol |expected|): <= 1 means within tolerance
   std::string worst;           ///< label of the comparison with the largest tol ratio
+  std::string worst_rel;       ///< label of the comparison with the largest max_rel
   std::size_t values = 0;      ///< elements compared
 
   void merge(const ErrorStats& o) {
     max_abs = std::max(max_abs, o.max_abs);
-    max_rel = std::max(max_rel, o.max_rel);
+    if (o.max_rel >= max_rel) {
+      max_rel = o.max_rel;
+      worst_rel = o.worst_rel;
+    }
     if (o.max_tol_ratio >= max_tol_ratio) {
       max_tol_ratio = o.max_tol_ratio;
       worst = o.worst;
@@ -132,7 +136,7 @@ struct ErrorStats {
 inline ErrorStats compare_values(const std::string& label, const Tensor& ours, const Tensor& expected, double atol,
                                  double rtol) {
   ErrorStats s;
-  s.worst = label;
+  s.worst = s.worst_rel = label;
   INFO(label);
   REQUIRE(ours.defined());
   REQUIRE(ours.shape() == expected.shape());
