@@ -154,3 +154,15 @@ TEST_CASE("linalg: bad input raises tg::Error naming the op and the shapes") {
   CHECK_THROWS_WITH(transpose(zeros({2, 3}), 0, 2), "transpose: axis 2 is out of range for a tensor of shape (2,3)");
   CHECK_THROWS_WITH(zeros({2, 3, 4}).t(), "t: expects a 2-D tensor, got shape (2,3,4)");
 }
+
+TEST_CASE("linalg: zero-size operands give zero-size (or zero) results") {
+  Tensor a = zeros({2, 0}, kFloat64).requires_grad_();
+  const Tensor c = matmul(a, zeros({0, 3}, kFloat64));  // an empty inner dimension sums nothing
+  CHECK(values(c) == std::vector<double>(6, 0.0));
+  CHECK(tg::grad({sum(c)}, {a})[0].shape() == Shape{2, 0});
+  CHECK(matmul(zeros({0, 3}, kFloat64), zeros({3, 2}, kFloat64)).shape() == Shape{0, 2});
+  CHECK(matmul(zeros({0, 2, 3}, kFloat64), zeros({3, 2}, kFloat64)).shape() == Shape{0, 2, 2});
+  CHECK(matmul(zeros({0, 2, 3}, kFloat64), zeros({0, 3, 2}, kFloat64)).shape() == Shape{0, 2, 2});
+  CHECK(at(matmul(zeros({0}, kFloat64), zeros({0}, kFloat64)), 0) == 0.0);
+  CHECK(linear(zeros({0, 3}, kFloat64), zeros({4, 3}, kFloat64), zeros({4}, kFloat64)).shape() == Shape{0, 4});
+}

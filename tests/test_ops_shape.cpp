@@ -245,3 +245,22 @@ TEST_CASE("shape ops: bad input raises tg::Error naming the op and the shapes") 
   CHECK_THROWS_WITH(stack({x, zeros({2, 3})}), Catch::StartsWith("stack: tensor 1 has float32(2,3) but tensor 0 has float64(2,3)"));
   CHECK_THROWS_WITH(stack({x}, 3), Catch::StartsWith("stack: axis 3 is out of range"));
 }
+
+TEST_CASE("shape ops: zero-size tensors pass through, with zero-size gradients") {
+  const Tensor e = zeros({2, 0, 3}, kFloat64).requires_grad_();
+  CHECK(permute(e, {2, 0, 1}).shape() == Shape{3, 2, 0});
+  CHECK(expand(zeros({0, 3}, kFloat64), {2, 0, 3}).shape() == Shape{2, 0, 3});
+  CHECK(expand(zeros({1, 3}, kFloat64), {0, 3}).shape() == Shape{0, 3});
+  CHECK((e + zeros({1, 3}, kFloat64)).shape() == Shape{2, 0, 3});
+  CHECK(where(zeros({0, 3}, kBool), zeros({0, 3}, kFloat64), 1.0).shape() == Shape{0, 3});
+  CHECK(cat({zeros({0, 3}, kFloat64), zeros({2, 3}, kFloat64)}, 0).shape() == Shape{2, 3});
+  CHECK(stack({e, e}, 1).shape() == Shape{2, 2, 0, 3});
+  CHECK(index_select(e, 2, indices({0, 2})).shape() == Shape{2, 0, 2});
+  CHECK(gather(zeros({0, 3}, kFloat64), 1, indices({0, 2}, {})).shape() == Shape{0, 2});
+  CHECK(slice(e, 1, 0, 5).shape() == Shape{2, 0, 3});
+  CHECK(embedding(indices({0}, {}), zeros({3, 2}, kFloat64)).shape() == Shape{0, 2});
+  CHECK_THROWS_WITH(select(e, 1, 0), "select: index 0 is out of range for axis 1 of size 0 (shape (2,0,3))");
+  const Tensor y = sum(reshape(permute(e, {2, 0, 1}), {-1, 3}) * 2.0) + sum(slice(e, 2, 1, 3));
+  CHECK(at(y, 0) == 0.0);
+  CHECK(tg::grad({y}, {e})[0].shape() == Shape{2, 0, 3});
+}
