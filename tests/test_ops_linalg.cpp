@@ -1,6 +1,8 @@
 // Matrix products and axis permutations: float64 gradcheck and gradgradcheck of matmul in every
 // NumPy case (1-D operands, batches, broadcast batches in 3-D and 4-D), mm/bmm with every
 // transpose flag, linear, transpose/permute; hand-derived products; error messages.
+#include <array>
+
 #include "op_check.hpp"
 
 using namespace tg;
@@ -9,8 +11,6 @@ using namespace tg::testing;
 namespace {
 
 using Inputs = std::vector<Tensor>;
-
-Tensor transpose_last(const Tensor& t) { return transpose(t, -1, -2); }
 
 }  // namespace
 
@@ -61,28 +61,39 @@ TEST_CASE("matmul: values and gradients derived by hand") {
   CHECK(values(tg::grad({sum(matmul(batch, B))}, {B})[0]) == std::vector<double>{3, 3});
 }
 
-TEST_CASE("mm and bmm: every transpose flag") {
+TEST_CASE("mm and bmm: every transpose flag, including vector-shaped products") {
+  // (m, k, n) for op(a) (m,k) @ op(b) (k,n): general, row times matrix, matrix times column
+  // (BLAS gemv), dot product, and k = 1 (an outer product).
+  const std::vector<std::array<std::size_t, 3>> sizes = {{3, 4, 2}, {1, 4, 2}, {3, 4, 1}, {1, 4, 1}, {3, 1, 2}};
   std::uint64_t seed = 40;
-  for (bool ta : {false, true})
-    for (bool tb : {false, true}) {
-      const std::string flags = std::string(ta ? "T" : "N") + (tb ? "T" : "N");
-      // op(a) is (3,4), op(b) is (4,2).
-      Tensor a = random_leaf(ta ? Shape{4, 3} : Shape{3, 4}, -1, 1, seed++);
-      Tensor b = random_leaf(tb ? Shape{2, 4} : Shape{4, 2}, -1, 1, seed++);
-      const Tensor expected = matmul(ta ? a.t() : a, tb ? b.t() : b);
-      const Tensor got = mm(a, b, ta, tb);
-      REQUIRE(got.shape() == Shape{3, 2});
-      for (std::size_t i = 0; i < 6; ++i) CHECK(at(got, i) == Approx(at(expected, i)).epsilon(1e-14));
-      check_gradients("mm " + flags, [ta, tb](const Inputs& x) { return mm(x[0], x[1], ta, tb); }, {a, b});
-
-      Tensor ba = random_leaf(ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, -1, 1, seed++);
-      Tensor bb = random_leaf(tb ? Shape{2, 2, 4} : Shape{2, 4, 2}, -1, 1, seed++);
-      const Tensor bexpected = matmul(ta ? transpose_last(ba) : ba, tb ? transpose_last(bb) : bb);
-      const Tensor bgot = bmm(ba, bb, ta, tb);
-      REQUIRE(bgot.shape() == Shape{2, 3, 2});
-      for (std::size_t i = 0; i < 12; ++i) CHECK(at(bgot, i) == Approx(at(bexpected, i)).epsilon(1e-14));
-      check_gradients("bmm " + flags, [ta, tb](const Inputs& x) { return bmm(x[0], x[1], ta, tb); }, {ba, bb});
-    }
+  for (const auto& [m, k, n] : sizes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const std::string what = std::string("(") + std::to_string(m) + "," + std::to_string(k) + "," +
+                                 std::to_string(n) + ") " + (ta ? "T" : "N") + (tb ? "T" : "N");
+        INFO(what);
+        const std::size_t batch = 2;
+        Tensor ba = random_leaf(ta ? Shape{batch, k, m} : Shape{batch, m, k}, -1, 1, seed++);
+        Tensor bb = random_leaf(tb ? Shape{batch, n, k} : Shape{batch, k, n}, -1, 1, seed++);
+        Tensor a = select(ba, 0, 1).detach().requires_grad_(), b = select(bb, 0, 1).detach().requires_grad_();
+        const Tensor got = mm(a, b, ta, tb), bgot = bmm(ba, bb, ta, tb);
+        REQUIRE(got.shape() == Shape{m, n});
+        REQUIRE(bgot.shape() == Shape{batch, m, n});
+        // Reference: the sum written out.
+        const auto &av = ba.value<double>(), &bv = bb.value<double>();
+        for (std::size_t t = 0; t < batch; ++t)
+          for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) {
+              double expected = 0;
+              for (std::size_t l = 0; l < k; ++l)
+                expected += (ta ? av(t, l, i) : av(t, i, l)) * (tb ? bv(t, j, l) : bv(t, l, j));
+              // Terms are O(1), so rounding (in either order of summation) is below 1e-15 absolute.
+              CHECK(bgot.value<double>()(t, i, j) == Approx(expected).margin(1e-15));
+              if (t == 1) CHECK(got.value<double>()(i, j) == Approx(expected).margin(1e-15));
+            }
+        check_gradients("mm " + what, [ta = ta, tb = tb](const Inputs& x) { return mm(x[0], x[1], ta, tb); }, {a, b});
+        check_gradients("bmm " + what, [ta = ta, tb = tb](const Inputs& x) { return bmm(x[0], x[1], ta, tb); }, {ba, bb});
+      }
 }
 
 TEST_CASE("linear: x W^T + b for 1-D, 2-D and 3-D x, with and without bias") {

@@ -3,7 +3,6 @@
 // /work/shared/reference/README.md for the schema).
 #include <iostream>
 #include <map>
-#include <set>
 
 #include "op_check.hpp"
 #include "reference.hpp"
