@@ -8,5 +8,6 @@
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
+#include "tapegrad/optim/optim.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
