@@ -403,3 +403,15 @@ TEST_CASE("save and load mid-run resume every optimizer bit for bit", "[optim][s
     for (std::size_t k = 0; k < straight.size(); ++k) CHECK(bitwise_equal(straight[k], resumed[k]));
   }
 }
+
+TEST_CASE("state loaded for parameters of another shape is refused at the next step") {
+  Tensor x = leaf({1, 2, 3});
+  Adam a({x}, AdamOptions(0.1));
+  half_square_grad({x});
+  a.step();
+  Tensor y = leaf({1, 2});
+  Adam b({y}, AdamOptions(0.1));
+  b.load_state_dict(a.state_dict());
+  half_square_grad({y});
+  CHECK_THROWS_WITH(b.step(), Contains("exp_avg") && Contains("(3)") && Contains("(2)"));
+}

@@ -1,6 +1,7 @@
 // Replays every PyTorch trajectory of optim.json (Rosenbrock and an ill-conditioned quadratic,
 // 50 steps, float64): parameters and step() returns agree to 1e-10 relative after every step
 // (1e-8 for L-BFGS, which must also make the same number of closure evaluations and iterations).
+// Set TAPEGRAD_OPTIM_REPORT=1 to print the error of every case.
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -33,6 +33,10 @@ struct ParamUpdate {
   T* buffer(const std::string& name, double init = 0.0) {
     auto it = state.find(name);
     if (it == state.end()) it = state.emplace(name, full_like(param, init)).first;
+    if (it->second.numel() != n)
+      fail("optimizer state '", name, "' has shape ", to_string(it->second.shape()),
+           " but its parameter has shape ", to_string(param.shape()),
+           " (was the state dict saved for another model?)");
     return it->second.template mutable_value<T>().data();
   }
   /// The int64 counter `name` (e.g. "step"), starting at 0.

@@ -5,6 +5,9 @@
 //   grad() and changes their values in place through mutable_value(), so updates are never
 //   recorded on the tape; float32 and float64 parameters are updated in their own dtype.
 //   Parameters whose grad() is undefined are skipped: their state is neither created nor advanced.
+// - Update rules follow PyTorch's single-tensor implementations operation by operation, including
+//   where its CPU kernels fuse a multiply and an add (x.add_(y, alpha) is fma(alpha, y, x)), so a
+//   float64 run reproduces PyTorch's trajectory to the last bit or nearly (see tests).
 // - Every parameter belongs to exactly one group, and every group owns a complete options object
 //   of the optimizer's own options type (a copy of the defaults unless one is given).
 // - Per-parameter state is a map of named tensors: buffers of the parameter's shape and dtype
