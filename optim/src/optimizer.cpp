@@ -164,7 +164,14 @@ ParamState& Optimizer::state(const Tensor& param) {
   fail(name_, ": state() of a tensor that is not one of this optimizer's parameters");
 }
 const ParamState& Optimizer::state(const Tensor& param) const {
-  return const_cast<Optimizer*>(this)->state(param);
+  static const ParamState kEmpty;
+  for (const auto& group : param_groups_)
+    for (const auto& p : group.params())
+      if (p.is_same(param)) {
+        auto it = state_.find(p.impl());
+        return it == state_.end() ? kEmpty : it->second;
+      }
+  fail(name_, ": state() of a tensor that is not one of this optimizer's parameters");
 }
 
 Tensor Optimizer::evaluate(const LossClosure& closure) const {
