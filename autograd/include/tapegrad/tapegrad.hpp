@@ -13,3 +13,4 @@
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/function.hpp"
 #include "tapegrad/dot.hpp"
+#include "tapegrad/nn.hpp"
