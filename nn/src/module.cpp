@@ -224,13 +224,16 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
 // ---- Printing ----------------------------------------------------------------------------------
 
 void Module::pretty_print(std::ostream& os, int indent) const {
-  os << type_name_ << "(" << extra_repr();
+  const std::string extra = extra_repr();
+  os << type_name_ << "(";
   if (children_.empty()) {
-    os << ")";
+    os << extra << ")";
     return;
   }
+  // As PyTorch: a container's own arguments go on the first indented line, then the children.
   const std::string pad(static_cast<std::size_t>(indent) + 2, ' ');
   os << "\n";
+  if (!extra.empty()) os << pad << extra << "\n";
   for (const auto& [name, child] : children_) {
     os << pad << "(" << name << "): ";
     child->pretty_print(os, indent + 2);

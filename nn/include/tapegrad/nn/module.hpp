@@ -129,7 +129,7 @@ class Module {
   /// The arguments shown between the parentheses, e.g. "in_features=4, out_features=5, bias=true".
   virtual std::string extra_repr() const { return ""; }
   /// Writes the module tree as PyTorch prints it: "Linear(in_features=4, ...)" for a leaf,
-  /// "Type(\n  (name): child\n)" for a container.
+  /// "Type(\n  extra_repr\n  (name): child\n)" for a container.
   void pretty_print(std::ostream& os, int indent = 0) const;
   /// The tree, then a table of every parameter and buffer (dotted name, shape, dtype, elements)
   /// and the totals.
