@@ -201,18 +201,26 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
     if (!result.unexpected_keys.empty()) msg += " unexpected " + quoted_list(result.unexpected_keys) + ";";
     fail(msg, " (pass strict = false to skip them)");
   }
-  // Check everything before writing anything.
+  // Check everything before writing anything, and report every mismatch at once.
+  std::vector<std::string> problems;
   for (const auto& [name, t] : own) {
     auto it = state.find(name);
     if (it == state.end()) continue;
     const Tensor& src = it->second;
-    if (!src.defined()) fail("load_state_dict: entry '", name, "' is an undefined tensor");
-    if (src.dtype() != t.dtype())
-      fail("load_state_dict: entry '", name, "' has dtype ", to_string(src.dtype()), " but the model's is ",
-           to_string(t.dtype()), " (convert the model with to() first)");
-    if (src.shape() != t.shape())
-      fail("load_state_dict: entry '", name, "' has shape ", to_string(src.shape()), " but the model's is ",
-           to_string(t.shape()));
+    if (!src.defined())
+      problems.push_back("entry '" + name + "' is an undefined tensor");
+    else if (src.dtype() != t.dtype())
+      problems.push_back(tg::detail::cat("entry '", name, "' has dtype ", to_string(src.dtype()),
+                                         " but the model's is ", to_string(t.dtype()),
+                                         " (convert the model with to() first)"));
+    else if (src.shape() != t.shape())
+      problems.push_back(tg::detail::cat("entry '", name, "' has shape ", to_string(src.shape()),
+                                         " but the model's is ", to_string(t.shape())));
+  }
+  if (!problems.empty()) {
+    std::string msg = "load_state_dict: ";
+    for (std::size_t i = 0; i < problems.size(); ++i) msg += (i ? "; " : "") + problems[i];
+    fail(msg);
   }
   for (auto& [name, t] : own) {
     auto it = state.find(name);

@@ -116,8 +116,8 @@ class Module {
   /// Copies values from state into the model's tensors. Every entry is checked before anything
   /// is written, so a failed load leaves the model unchanged. strict: a missing or unexpected
   /// entry throws, naming it; non-strict: they are skipped and reported in the result. A shape
-  /// or dtype mismatch throws in both modes ("load_state_dict: entry 'fc1.weight' has shape
-  /// (4,5) but the model's is (5,4)").
+  /// or dtype mismatch throws in both modes, naming every such entry ("load_state_dict: entry
+  /// 'fc1.weight' has shape (4,5) but the model's is (5,4)").
   LoadResult load_state_dict(const StateDict& state, bool strict = true);
   /// Writes state_dict() to a .npz file (atomically; see tapegrad/nn/serialize.hpp).
   void save(const std::string& path) const;
