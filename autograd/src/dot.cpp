@@ -1,13 +1,12 @@
 // Graphviz export of recorded graphs. Walks the tape backwards from the roots (no recursion).
 #include "tapegrad/dot.hpp"
 
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <ostream>
 #include <set>
 #include <sstream>
 
+#include "tapegrad/file_io.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tg {
@@ -87,18 +86,7 @@ std::string to_dot(const std::vector<Tensor>& roots) {
 }
 
 void save_dot(const std::string& path, const std::vector<Tensor>& roots) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("save_dot: cannot open ", tmp, " for writing");
-    write_dot(out, roots);
-    out.flush();
-    if (!out) fail("save_dot: writing ", tmp, " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("save_dot: cannot rename ", tmp, " to ", path);
-  }
+  write_file_atomically(path, to_dot(roots), "save_dot");
 }
 
 }  // namespace tg

@@ -224,16 +224,15 @@ Tensor erf(const Tensor& x) {
 // ---- Activations ---------------------------------------------------------------------------------
 
 Tensor sigmoid(const Tensor& x) {
-  // NOTE: exp of a negative argument only, so no overflow for |x| large.
+  // NOTE: 1 / (1 + exp(-x)) as PyTorch and NumPy code compute it; for very negative x, exp(-x)
+  // overflows to inf and the result is exactly 0, never NaN.
   Tensor out = unary("sigmoid", x, [](auto v) {
     using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
+    return T(1) / (T(1) + std::exp(-v));
   });
   return record("sigmoid", std::move(out), {x}, [](BackwardContext& c) {
     const Tensor& y = c.output();
-    c.set_grad(0, c.grad() * y * (1.0 - y));
+    c.set_grad(0, c.grad() * (y * (1.0 - y)));
   });
 }
 

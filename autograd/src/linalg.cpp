@@ -21,15 +21,42 @@ using elem_t = typename std::decay_t<A>::value_type;
 
 std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(ta ? m : k), b, static_cast<int>(tb ? k : n), 0.0f, c, static_cast<int>(n));
+// cblas by element type.
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
+               const float* b, int ldb, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(ta ? m : k), b, static_cast<int>(tb ? k : n), 0.0, c, static_cast<int>(n));
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
+               const double* b, int ldb, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, const float* x, float* y) {
+  cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, cols, x, 1, 0.0f, y, 1);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const double* x, double* y) {
+  cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, x, 1, 0.0, y, 1);
+}
+float blas_dot(int n, const float* a, const float* b) { return cblas_sdot(n, a, 1, b, 1); }
+double blas_dot(int n, const double* a, const double* b) { return cblas_ddot(n, a, 1, b, 1); }
+
+/// c (m x n) = op(a) (m x k) @ op(b) (k x n), row-major and contiguous. Vector-shaped products
+/// go to the level-1/2 routines, as NumPy's dot does, so a NumPy program ported to tapegrad
+/// rounds the same way (and gemv beats gemm on them).
+template <class T>
+void matmul_kernel(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b, T* c) {
+  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+  if (m == 1 && n == 1) {
+    c[0] = blas_dot(K, a, b);
+  } else if (n == 1 && k > 1) {
+    // c = op(a) b: a is stored (m, k), or (k, m) when transposed.
+    blas_gemv(ta ? CblasTrans : CblasNoTrans, ta ? K : M, ta ? M : K, a, b, c);
+  } else if (m == 1 && k > 1) {
+    // c^T = op(b)^T a^T: b is stored (k, n), or (n, k) when transposed.
+    blas_gemv(tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, b, a, c);
+  } else {
+    blas_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, a, ta ? M : K, b,
+              tb ? K : N, c, N);
+  }
 }
 
 [[noreturn]] void not_aligned(const char* op, const Tensor& a, const Tensor& b) {
@@ -59,7 +86,7 @@ Tensor gemm_batched(const char* op, const Tensor& a, const Tensor& b, bool ta, b
       std::fill(r.begin(), r.end(), T(0));
     } else if (m && n) {
       for (std::size_t i = 0; i < batch; ++i)
-        gemm(ta, tb, m, n, ka, av.data() + i * m * ka, bv.data() + i * ka * n, r.data() + i * m * n);
+        matmul_kernel(ta, tb, m, n, ka, av.data() + i * m * ka, bv.data() + i * ka * n, r.data() + i * m * n);
     }
     return Tensor(std::move(r));
   });

@@ -61,10 +61,12 @@ Tensor expand_back(const Tensor& g, const Shape& input_shape, const std::vector<
 }
 
 /// Applies an xtensor reducer `r(values, axes)` and shapes the result.
+/// `identity` fills the result when x has no elements (xtensor's reducers must not see those).
 template <class R>
 Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes,
-                     bool keepdim, R r) {
+                     bool keepdim, double identity, R r) {
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
+  if (x.numel() == 0) return full(out_shape, identity, TensorOptions(x.dtype()));
   return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     xt::xarray<T> res = r(v, axes);
@@ -109,7 +111,7 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("sum", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
-  Tensor out = reduce_values("sum", x, axes, keepdim, [](const auto& v, const auto& ax) {
+  Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](const auto& v, const auto& ax) {
     return xt::eval(xt::sum(v, ax, xt::evaluation_strategy::immediate));
   });
   return record("sum", std::move(out), {x}, [shape, axes](BackwardContext& c) {
@@ -149,7 +151,7 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("prod", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("prod", axes_in, shape);
-  Tensor out = reduce_values("prod", x, axes, keepdim, [](const auto& v, const auto& ax) {
+  Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](const auto& v, const auto& ax) {
     return xt::eval(xt::prod(v, ax, xt::evaluation_strategy::immediate));
   });
   return record("prod", std::move(out), {x}, [shape, axes](BackwardContext& c) {
@@ -195,6 +197,10 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const auto axes = resolve_axes("logsumexp", axes_in, shape);
   if (reduced_count(shape, axes) == 0) fail("logsumexp: no elements in a tensor of shape ", to_string(shape));
   const Shape kept = reduced_shape(shape, axes, true);
+  if (x.numel() == 0) {
+    // Only the kept axes can be empty here, so the result is empty too.
+    return full(reduced_shape(shape, axes, keepdim), 0.0, TensorOptions(x.dtype()));
+  }
   // NOTE: m + log(sum(exp(x - m))) with m the group maximum never overflows; an all -inf group
   // gives -inf (m is replaced by 0 there so that x - m is not NaN).
   Tensor out = detail::visit_floating("logsumexp", x, [&](const auto& v) {

@@ -9,6 +9,7 @@
 #include "tapegrad/nn/identity.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/linear.hpp"
+#include "tapegrad/nn/losses.hpp"
 #include "tapegrad/nn/maxout.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/nn/module.hpp"

@@ -1,0 +1,21 @@
+// Small file helpers shared by every component that reads or writes files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tg {
+
+/// Whole file as bytes; tg::Error "<op>: cannot open <path>: <reason>" when unreadable.
+std::vector<unsigned char> read_file(const std::string& path, const char* op);
+/// Whole file as bytes, gunzipped first if it starts with the gzip magic bytes (1f 8b). A corrupt
+/// or truncated gzip stream raises tg::Error naming the file.
+std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* op);
+/// gzip-compresses bytes (gzip container, so `gunzip` and read_maybe_gzip read it).
+std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& bytes);
+/// Writes bytes so that readers see either the old file or the complete new one: writes
+/// `<path>.tmp.<pid>` in the same directory, flushes it to disk (fsync), then renames it over path.
+void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes, const char* op);
+void write_file_atomically(const std::string& path, const std::string& text, const char* op);
+
+}  // namespace tg

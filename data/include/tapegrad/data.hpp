@@ -1,0 +1,7 @@
+// All of the data component.
+#pragma once
+
+#include "tapegrad/data/csv.hpp"
+#include "tapegrad/data/dataset.hpp"
+#include "tapegrad/data/idx.hpp"
+#include "tapegrad/data/mnist.hpp"

@@ -1,0 +1,152 @@
+// Datasets and a DataLoader for mini-batch training, plus the usual preprocessing.
+//
+//   tg::data::TensorDataset train(images, labels);
+//   tg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 1});
+//   for (std::size_t epoch = 0; epoch < 10; ++epoch)
+//     for (const tg::data::Batch& batch : loader.epoch(epoch)) { ... batch.input, batch.target ... }
+//
+// The order of epoch e depends only on (seed, e), so a run resumed at epoch e sees exactly the
+// batches an uninterrupted run would have seen.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg::data {
+
+/// A mini-batch: rows of the inputs and the matching targets.
+struct Batch {
+  Tensor input;
+  Tensor target;
+};
+
+/// Anything that can hand out rows by index.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::size_t size() const = 0;
+  /// The rows at `indices` (each in [0, size())), stacked along a new first axis.
+  virtual Batch get_batch(const std::vector<std::int64_t>& indices) const = 0;
+};
+
+/// Inputs and targets held in memory as two tensors whose first axes have the same length.
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor inputs, Tensor targets);
+  std::size_t size() const override { return size_; }
+  Batch get_batch(const std::vector<std::int64_t>& indices) const override;
+  const Tensor& inputs() const { return inputs_; }
+  const Tensor& targets() const { return targets_; }
+  /// Rows [begin, end) as a new dataset (e.g. the first 50,000 images for training).
+  TensorDataset slice(std::size_t begin, std::size_t end) const;
+
+ private:
+  Tensor inputs_, targets_;
+  std::size_t size_;
+};
+
+/// Splits into (train, validation): a seeded shuffle, then the last `validation_fraction` of the
+/// rows (rounded down) go to validation.
+std::pair<TensorDataset, TensorDataset> train_validation_split(const TensorDataset& data, double validation_fraction,
+                                                                 std::uint64_t seed);
+
+/// A permutation of 0..n-1 determined by seed (Fisher-Yates on a 64-bit Mersenne Twister with
+/// unbiased bounded draws; the same on every platform).
+std::vector<std::int64_t> permutation(std::size_t n, std::uint64_t seed);
+
+struct DataLoaderOptions {
+  std::size_t batch_size = 32;
+  bool shuffle = false;      ///< reshuffle every epoch (order from seed and epoch number)
+  std::uint64_t seed = 0;
+  bool drop_last = false;    ///< drop a final batch smaller than batch_size
+};
+
+/// Cuts a dataset into mini-batches. Every sample appears exactly once per epoch (all but the
+/// last partial batch when drop_last).
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options);
+  DataLoader(const TensorDataset& dataset, DataLoaderOptions options);
+
+  /// Number of batches per epoch.
+  std::size_t num_batches() const;
+  /// Number of samples in the dataset.
+  std::size_t num_samples() const { return dataset_->size(); }
+  const DataLoaderOptions& options() const { return options_; }
+  /// The sample order of an epoch.
+  std::vector<std::int64_t> order(std::size_t epoch) const;
+
+  class Iterator;
+  /// The batches of one epoch, as a range.
+  class Epoch {
+   public:
+    Iterator begin() const;
+    Iterator end() const;
+    std::size_t size() const { return loader_->num_batches(); }
+
+   private:
+    friend class DataLoader;
+    Epoch(const DataLoader* loader, std::vector<std::int64_t> order)
+        : loader_(loader), order_(std::make_shared<std::vector<std::int64_t>>(std::move(order))) {}
+    const DataLoader* loader_;
+    std::shared_ptr<std::vector<std::int64_t>> order_;
+  };
+  Epoch epoch(std::size_t epoch) const { return Epoch(this, order(epoch)); }
+
+  class Iterator {
+   public:
+    const Batch& operator*() const { return batch_; }
+    const Batch* operator->() const { return &batch_; }
+    Iterator& operator++();
+    bool operator!=(const Iterator& other) const { return index_ != other.index_; }
+    bool operator==(const Iterator& other) const { return index_ == other.index_; }
+    /// Position of the current batch within the epoch.
+    std::size_t index() const { return index_; }
+
+   private:
+    friend class Epoch;
+    Iterator(const DataLoader* loader, std::shared_ptr<std::vector<std::int64_t>> order, std::size_t index);
+    void load();
+    const DataLoader* loader_;
+    std::shared_ptr<std::vector<std::int64_t>> order_;
+    std::size_t index_;
+    Batch batch_;
+  };
+
+ private:
+  std::shared_ptr<const Dataset> dataset_;
+  DataLoaderOptions options_;
+};
+
+/// One-hot rows (N, classes) of dtype from int64 labels (N); labels must lie in [0, classes).
+Tensor one_hot(const Tensor& labels, std::size_t classes, DType dtype = kFloat32);
+
+/// Standardisation per feature column: (x - mean) / std, fitted on training data only.
+/// Columns with zero spread are left centred but unscaled.
+class Standardizer {
+ public:
+  /// Learns mean and (population) standard deviation of each column of x (N, F).
+  void fit(const Tensor& x);
+  Tensor transform(const Tensor& x) const;
+  const xt::xarray<double>& mean() const { return mean_; }
+  const xt::xarray<double>& scale() const { return scale_; }
+
+ private:
+  xt::xarray<double> mean_, scale_;
+};
+
+/// Min-max scaling per feature column to [0, 1], fitted on training data only.
+class MinMaxScaler {
+ public:
+  void fit(const Tensor& x);
+  Tensor transform(const Tensor& x) const;
+
+ private:
+  xt::xarray<double> min_, range_;
+};
+
+}  // namespace tg::data

@@ -1,0 +1,39 @@
+// Reader for IDX files (the MNIST format), plain or gzip-compressed.
+//
+// Layout: two zero bytes, a type code (0x08 ubyte, 0x09 sbyte, 0x0B int16, 0x0C int32,
+// 0x0D float32, 0x0E float64), the number of dimensions, then each dimension as a big-endian
+// uint32, then the values in row-major order, big-endian.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg::data {
+
+/// The contents of an IDX file: its shape, type code and values (converted to host order).
+struct IdxArray {
+  std::string path;
+  std::uint8_t type = 0;
+  Shape shape;
+  std::vector<double> values;  ///< every element as a double (exact for all IDX types)
+
+  std::size_t size() const { return values.size(); }
+  /// The values as a tensor of the given dtype, each multiplied by `scale` (e.g. 1/255 for
+  /// pixels). int64 requires scale 1.
+  Tensor to_tensor(DType dtype = kFloat32, double scale = 1.0) const;
+};
+
+/// Reads an IDX file, decompressing it first when it starts with the gzip magic bytes. Raises
+/// tg::Error naming the file and what was expected and found for a missing file, a bad magic
+/// number or type code, a truncated or oversized payload, or a corrupt gzip stream.
+IdxArray read_idx(const std::string& path);
+
+/// Writes an IDX file of unsigned bytes (type 0x08) atomically; `gzip` compresses it. Values
+/// must be integers in [0, 255]. (Used by tests and tools that make small MNIST-like files.)
+void write_idx_ubyte(const std::string& path, const Shape& shape, const std::vector<std::uint8_t>& values,
+                     bool gzip = false);
+
+}  // namespace tg::data
