@@ -10,7 +10,7 @@ Dropout::Dropout(double p_) : Module("Dropout"), p(p_) {
 }
 
 Dropout& Dropout::seed(std::uint64_t s) {
-  engine_ = std::make_shared<Engine>(s);
+  generator_ = std::make_shared<Generator>(s);
   return *this;
 }
 
@@ -27,7 +27,7 @@ Dropout& Dropout::clear_mask() {
 
 Tensor Dropout::forward(const Tensor& input) {
   if (!is_training() || p == 0.0) return input;
-  last_mask_ = fixed_mask_.defined() ? fixed_mask_ : functional::dropout_mask(input, p, engine_ ? *engine_ : default_engine());
+  last_mask_ = fixed_mask_.defined() ? fixed_mask_ : functional::dropout_mask(input, p, generator_.get());
   return functional::dropout_with_mask(input, last_mask_, p);
 }
 

@@ -5,20 +5,16 @@
 
 #include "internal.hpp"
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/random.hpp"
 
 namespace tg::nn::functional {
 
 // ---- Dropout -----------------------------------------------------------------------------------
 
-Tensor dropout_mask(const Tensor& x, double p, Engine& engine) {
+Tensor dropout_mask(const Tensor& x, double p, Generator* gen) {
   if (!x.defined() || !x.is_floating_point()) fail("dropout: expected a float32 or float64 input");
   if (!(p >= 0.0 && p <= 1.0)) fail("dropout: probability p must be in [0, 1], got ", p);
-  Tensor mask = zeros(x.shape(), TensorOptions(x.dtype()));
-  const double keep = 1.0 - p;
-  detail::visit_floating_mut("dropout", mask, [&](auto& m) {
-    for (auto& v : m) v = nn::detail::uniform01(engine) < keep ? 1 : 0;
-  });
-  return mask;
+  return lt(rand(x.shape(), TensorOptions(x.dtype()), gen), 1.0 - p).to(x.dtype());  // u < 1 - p
 }
 
 Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p) {
@@ -31,9 +27,9 @@ Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p) {
   return x * (m / (1.0 - p));
 }
 
-Tensor dropout(const Tensor& x, double p, bool training, Engine& engine) {
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   if (!training || p == 0.0) return x;
-  return dropout_with_mask(x, dropout_mask(x, p, engine), p);
+  return dropout_with_mask(x, dropout_mask(x, p, gen), p);
 }
 
 // ---- Batch normalisation -----------------------------------------------------------------------

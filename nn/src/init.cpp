@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "tapegrad/random.hpp"
 
 namespace tg::nn::init {
 
@@ -28,14 +29,24 @@ Tensor fill(const char* op, Tensor t, Draw draw) {
   return t;
 }
 
-Tensor fill_uniform(const char* op, Tensor t, double a, double b, Engine& engine) {
-  if (!(a <= b)) fail(op, ": lower bound ", a, " exceeds upper bound ", b);
-  return fill(op, std::move(t), [&] { return a + (b - a) * nn::detail::uniform01(engine); });
+/// Copies random values of t's shape and dtype, made by make(options), into t.
+template <class Make>
+Tensor fill_random(const char* op, Tensor t, Make make) {
+  require_fillable(op, t);
+  if (t.numel() > 0) detail::copy_values(t, make(TensorOptions(t.dtype())));
+  return t;
 }
 
-Tensor fill_normal(const char* op, Tensor t, double mean, double std, Engine& engine) {
+Tensor fill_uniform(const char* op, Tensor t, double a, double b, Generator* gen) {
+  if (!(a <= b)) fail(op, ": lower bound ", a, " exceeds upper bound ", b);
+  const Shape shape = t.shape();
+  return fill_random(op, std::move(t), [&](TensorOptions o) { return uniform(shape, a, b, o, gen); });
+}
+
+Tensor fill_normal(const char* op, Tensor t, double mean, double std, Generator* gen) {
   if (!(std >= 0)) fail(op, ": std must be >= 0, got ", std);
-  return fill(op, std::move(t), [&] { return mean + std * nn::detail::standard_normal(engine); });
+  const Shape shape = t.shape();
+  return fill_random(op, std::move(t), [&](TensorOptions o) { return normal(shape, mean, std, o, gen); });
 }
 
 std::size_t fan_for(const char* op, const Tensor& t, const std::string& mode) {
@@ -73,59 +84,60 @@ Tensor constant_(Tensor t, double value) {
 Tensor zeros_(Tensor t) { return fill("zeros_", std::move(t), [] { return 0.0; }); }
 Tensor ones_(Tensor t) { return fill("ones_", std::move(t), [] { return 1.0; }); }
 
-Tensor uniform_(Tensor t, double a, double b, Engine& engine) {
-  return fill_uniform("uniform_", std::move(t), a, b, engine);
+Tensor uniform_(Tensor t, double a, double b, Generator* gen) {
+  return fill_uniform("uniform_", std::move(t), a, b, gen);
 }
 
-Tensor normal_(Tensor t, double mean, double std, Engine& engine) {
-  return fill_normal("normal_", std::move(t), mean, std, engine);
+Tensor normal_(Tensor t, double mean, double std, Generator* gen) {
+  return fill_normal("normal_", std::move(t), mean, std, gen);
 }
 
-Tensor xavier_uniform_(Tensor t, double gain, Engine& engine) {
+Tensor xavier_uniform_(Tensor t, double gain, Generator* gen) {
   const Fans f = calculate_fans(t);
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(f.fan_in + f.fan_out));
-  return fill_uniform("xavier_uniform_", std::move(t), -bound, bound, engine);
+  return fill_uniform("xavier_uniform_", std::move(t), -bound, bound, gen);
 }
 
-Tensor xavier_normal_(Tensor t, double gain, Engine& engine) {
+Tensor xavier_normal_(Tensor t, double gain, Generator* gen) {
   const Fans f = calculate_fans(t);
   const double std = gain * std::sqrt(2.0 / static_cast<double>(f.fan_in + f.fan_out));
-  return fill_normal("xavier_normal_", std::move(t), 0.0, std, engine);
+  return fill_normal("xavier_normal_", std::move(t), 0.0, std, gen);
 }
 
 Tensor kaiming_uniform_(Tensor t, double a, const std::string& mode, const std::string& nonlinearity,
-                        Engine& engine) {
+                        Generator* gen) {
   const double fan = static_cast<double>(fan_for("kaiming_uniform_", t, mode));
   const double bound = std::sqrt(3.0) * calculate_gain(nonlinearity, a) / std::sqrt(fan);
-  return fill_uniform("kaiming_uniform_", std::move(t), -bound, bound, engine);
+  return fill_uniform("kaiming_uniform_", std::move(t), -bound, bound, gen);
 }
 
 Tensor kaiming_normal_(Tensor t, double a, const std::string& mode, const std::string& nonlinearity,
-                       Engine& engine) {
+                       Generator* gen) {
   const double fan = static_cast<double>(fan_for("kaiming_normal_", t, mode));
   return fill_normal("kaiming_normal_", std::move(t), 0.0, calculate_gain(nonlinearity, a) / std::sqrt(fan),
-                     engine);
+                     gen);
 }
 
-Tensor lecun_uniform_(Tensor t, Engine& engine) {
+Tensor lecun_uniform_(Tensor t, Generator* gen) {
   const double bound = std::sqrt(3.0 / static_cast<double>(calculate_fans(t).fan_in));
-  return fill_uniform("lecun_uniform_", std::move(t), -bound, bound, engine);
+  return fill_uniform("lecun_uniform_", std::move(t), -bound, bound, gen);
 }
 
-Tensor lecun_normal_(Tensor t, Engine& engine) {
+Tensor lecun_normal_(Tensor t, Generator* gen) {
   const double std = 1.0 / std::sqrt(static_cast<double>(calculate_fans(t).fan_in));
-  return fill_normal("lecun_normal_", std::move(t), 0.0, std, engine);
+  return fill_normal("lecun_normal_", std::move(t), 0.0, std, gen);
 }
 
-Tensor orthogonal_(Tensor t, double gain, Engine& engine) {
+Tensor orthogonal_(Tensor t, double gain, Generator* gen) {
   require_fillable("orthogonal_", t);
   if (t.dim() < 2) fail("orthogonal_: needs a tensor with at least 2 axes, got shape ", to_string(t.shape()));
   const std::size_t rows = t.size(0), cols = rows ? t.numel() / rows : 0;
   // Work on an (m, n) matrix with m >= n whose columns we orthonormalise; transpose back after.
   const bool transposed = rows < cols;
   const std::size_t m = transposed ? cols : rows, n = transposed ? rows : cols;
-  std::vector<double> q(m * n);  // column j is q[j*m .. j*m + m)
-  for (double& v : q) v = nn::detail::standard_normal(engine);
+  // Column j is q[j*m .. j*m + m), filled with independent standard normals.
+  const xt::xarray<double> gaussian = randn({m * n}, TensorOptions(kFloat64), gen).value<double>();
+  std::vector<double> q(gaussian.begin(), gaussian.end());
   for (std::size_t j = 0; j < n; ++j) {
     double* v = &q[j * m];
     // Modified Gram-Schmidt, run twice ("twice is enough") so Q is orthonormal to rounding.

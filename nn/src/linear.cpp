@@ -8,18 +8,18 @@
 
 namespace tg::nn {
 
-Linear::Linear(std::size_t in, std::size_t out, bool with_bias, Engine& engine)
+Linear::Linear(std::size_t in, std::size_t out, bool with_bias, Generator* gen)
     : Module("Linear"), in_features(in), out_features(out) {
   weight = register_parameter("weight", zeros({out, in}));
   if (with_bias) bias = register_parameter("bias", zeros({out}));
-  reset_parameters(engine);
+  reset_parameters(gen);
 }
 
-void Linear::reset_parameters(Engine& engine) {
-  init::kaiming_uniform_(weight, std::sqrt(5.0), "fan_in", "leaky_relu", engine);
+void Linear::reset_parameters(Generator* gen) {
+  init::kaiming_uniform_(weight, std::sqrt(5.0), "fan_in", "leaky_relu", gen);
   if (bias.defined()) {
     const double bound = in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features)) : 0.0;
-    init::uniform_(bias, -bound, bound, engine);
+    init::uniform_(bias, -bound, bound, gen);
   }
 }
 

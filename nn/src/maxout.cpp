@@ -8,12 +8,12 @@
 
 namespace tg::nn {
 
-Maxout::Maxout(std::size_t in, std::size_t out, std::size_t k, bool with_bias, Engine& engine)
+Maxout::Maxout(std::size_t in, std::size_t out, std::size_t k, bool with_bias, Generator* gen)
     : Module("Maxout"), in_features(in), out_features(out), pieces(k) {
   if (pieces == 0) fail("Maxout: the number of pieces must be at least 1");
   const double bound = in > 0 ? 1.0 / std::sqrt(static_cast<double>(in)) : 0.0;
-  weight = register_parameter("weight", init::uniform_(zeros({out * k, in}), -bound, bound, engine));
-  if (with_bias) bias = register_parameter("bias", init::uniform_(zeros({out * k}), -bound, bound, engine));
+  weight = register_parameter("weight", init::uniform_(zeros({out * k, in}), -bound, bound, gen));
+  if (with_bias) bias = register_parameter("bias", init::uniform_(zeros({out * k}), -bound, bound, gen));
 }
 
 Tensor Maxout::forward(const Tensor& input) {

@@ -8,7 +8,7 @@
 namespace tg::nn {
 
 MLP::MLP(std::vector<std::size_t> sizes_, const ActivationFactory& make_activation, MLPOptions options,
-         Engine& engine)
+         Generator* gen)
     : Module("MLP"), sizes(std::move(sizes_)) {
   if (sizes.size() < 2) fail("MLP: needs at least an input and an output size, got ", sizes.size(), " sizes");
   for (std::size_t s : sizes)
@@ -17,7 +17,7 @@ MLP::MLP(std::vector<std::size_t> sizes_, const ActivationFactory& make_activati
     fail("MLP: dropout must be in [0, 1), got ", options.dropout);
   auto seq = std::make_shared<Sequential>();
   for (std::size_t i = 1; i < sizes.size(); ++i) {
-    seq->push_back(std::make_shared<Linear>(sizes[i - 1], sizes[i], options.bias, engine));
+    seq->push_back(std::make_shared<Linear>(sizes[i - 1], sizes[i], options.bias, gen));
     if (i + 1 == sizes.size()) break;  // the output layer stays linear
     if (options.batchnorm) seq->push_back(std::make_shared<BatchNorm1d>(sizes[i]));
     auto activation = make_activation();

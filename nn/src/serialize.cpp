@@ -7,11 +7,8 @@
 #include <iterator>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "npz.hpp"
+#include "tapegrad/file_io.hpp"
 #include "tapegrad/nn/module.hpp"
 
 namespace tg::nn {
@@ -19,60 +16,6 @@ namespace tg::nn {
 namespace {
 
 std::string quoted(const std::string& path) { return "'" + path + "'"; }
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-/// Writes through write(2), retrying on short writes and EINTR.
-void write_all(int fd, const char* data, std::size_t size, const std::string& where) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(where, ": write failed: ", std::strerror(errno));
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-/// Runs write_contents(fd) on a temporary file beside path, then fsyncs and renames it over
-/// path; on any failure the temporary file is removed and the error rethrown.
-template <class WriteContents>
-void write_atomically(const std::string& path, const std::string& where, WriteContents write_contents) {
-  std::string tmp = path + ".tmp.XXXXXX";
-  std::vector<char> name(tmp.begin(), tmp.end());
-  name.push_back('\0');
-  const int fd = ::mkstemp(name.data());
-  if (fd < 0) fail(where, ": cannot create a temporary file in ", quoted(directory_of(path)), ": ", std::strerror(errno));
-  tmp = name.data();
-  bool open = true;
-  try {
-    (void)::fchmod(fd, 0644);  // mkstemp creates 0600; a checkpoint is an ordinary file
-    write_contents(fd);
-    if (::fsync(fd) != 0) fail(where, ": fsync failed: ", std::strerror(errno));
-    open = false;
-    if (::close(fd) != 0) fail(where, ": close failed: ", std::strerror(errno));
-  } catch (...) {
-    if (open) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail(where, ": cannot rename the temporary file into place: ", std::strerror(err));
-  }
-  // Make the rename itself durable.
-  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
 
 }  // namespace
 
@@ -82,11 +25,12 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
     if (name.empty()) fail(where, ": an entry has an empty name");
     if (!t.defined()) fail(where, ": entry '", name, "' is an undefined tensor");
   }
-  write_atomically(path, where, [&](int fd) {
-    detail::ZipWriter zip([&](const char* data, std::size_t size) { write_all(fd, data, size, where); }, where);
-    for (const auto& [name, t] : tensors) zip.add(name + ".npy", detail::encode_npy(t), compress);
-    zip.finish();
-  });
+  std::vector<unsigned char> archive;
+  detail::ZipWriter zip([&](const char* data, std::size_t size) { archive.insert(archive.end(), data, data + size); },
+                        where);
+  for (const auto& [name, t] : tensors) zip.add(name + ".npy", detail::encode_npy(t), compress);
+  zip.finish();
+  write_file_atomically(path, archive, "save_tensors");
 }
 
 std::map<std::string, Tensor> load_tensors(const std::string& path) {

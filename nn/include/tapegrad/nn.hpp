@@ -13,7 +13,6 @@
 #include "tapegrad/nn/maxout.hpp"
 #include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/random_source.hpp"
 #include "tapegrad/nn/rbf.hpp"
 #include "tapegrad/nn/regularize.hpp"
 #include "tapegrad/nn/sequential.hpp"

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "tapegrad/nn/random_source.hpp"
+#include "tapegrad/random.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
@@ -28,12 +28,12 @@ using tg::softplus;
 using tg::tanh;
 
 /// A dropout mask like x: 1 with probability 1 - p, else 0, in x's (floating) dtype.
-Tensor dropout_mask(const Tensor& x, double p, Engine& engine = default_engine());
+Tensor dropout_mask(const Tensor& x, double p, Generator* gen = nullptr);
 /// Inverted dropout with a given mask (0/1 values, bool or floating, x's shape): x * mask / (1 - p),
 /// or zeros when p = 1. Gradient: mask / (1 - p).
 Tensor dropout_with_mask(const Tensor& x, const Tensor& mask, double p);
 /// Inverted dropout: dropout_with_mask(x, dropout_mask(x, p), p) when training, x otherwise.
-Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Engine& engine = default_engine());
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
 
 /// Batch normalisation over axis 1 of x (N, C) or (N, C, L), statistics taken over the other axes.
 /// training: y = (x - mean) / sqrt(var + eps) with the batch mean and *biased* batch variance;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/random_source.hpp"
+#include "tapegrad/random.hpp"
 
 namespace tg::nn {
 
@@ -18,10 +18,10 @@ namespace tg::nn {
 class Linear : public Module {
  public:
   Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
-         Engine& engine = default_engine());
+         Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
   /// Re-draws weight and bias with the default initialisation.
-  void reset_parameters(Engine& engine = default_engine());
+  void reset_parameters(Generator* gen = nullptr);
   std::string extra_repr() const override;
 
   std::size_t in_features;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/random_source.hpp"
+#include "tapegrad/random.hpp"
 
 namespace tg::nn {
 
@@ -16,7 +16,7 @@ namespace tg::nn {
 class Maxout : public Module {
  public:
   Maxout(std::size_t in_features, std::size_t out_features, std::size_t pieces, bool bias = true,
-         Engine& engine = default_engine());
+         Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
 

@@ -12,7 +12,7 @@
 
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/random_source.hpp"
+#include "tapegrad/random.hpp"
 #include "tapegrad/nn/sequential.hpp"
 
 namespace tg::nn {
@@ -37,14 +37,14 @@ class MLP : public Module {
   /// buffers (ReLU(), Tanh(), LeakyReLU(0.2), ...).
   template <class Activation, class = std::enable_if_t<std::is_base_of_v<Module, Activation>>>
   MLP(std::vector<std::size_t> sizes, const Activation& activation, MLPOptions options = {},
-      Engine& engine = default_engine())
-      : MLP(std::move(sizes), copies_of(activation), options, engine) {}
+      Generator* gen = nullptr)
+      : MLP(std::move(sizes), copies_of(activation), options, gen) {}
   /// make_activation is called once per hidden layer.
   MLP(std::vector<std::size_t> sizes, const ActivationFactory& make_activation, MLPOptions options = {},
-      Engine& engine = default_engine());
+      Generator* gen = nullptr);
   /// ReLU between layers.
-  explicit MLP(std::vector<std::size_t> sizes, MLPOptions options = {}, Engine& engine = default_engine())
-      : MLP(std::move(sizes), ReLU(), options, engine) {}
+  explicit MLP(std::vector<std::size_t> sizes, MLPOptions options = {}, Generator* gen = nullptr)
+      : MLP(std::move(sizes), ReLU(), options, gen) {}
 
   Tensor forward(const Tensor& input) override { return layers->forward(input); }
   std::string extra_repr() const override;

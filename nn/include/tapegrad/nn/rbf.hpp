@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tapegrad/nn/module.hpp"
-#include "tapegrad/nn/random_source.hpp"
+#include "tapegrad/random.hpp"
 
 namespace tg::nn {
 
@@ -15,7 +15,7 @@ namespace tg::nn {
 /// a sample of training points) with init or load_state_dict for anything serious.
 class RBF : public Module {
  public:
-  RBF(std::size_t in_features, std::size_t out_features, double sigma = 1.0, Engine& engine = default_engine());
+  RBF(std::size_t in_features, std::size_t out_features, double sigma = 1.0, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
 

@@ -5,8 +5,8 @@
 // order) in a zip archive, stored uncompressed by default (as numpy.savez) or deflated (as
 // numpy.savez_compressed). Files from numpy.savez / savez_compressed load back.
 //
-// Writes are atomic: the archive goes to a temporary file "<path>.tmp.XXXXXX" in the same
-// directory, which is fsync'ed and then renamed over path (and the directory fsync'ed), so a
+// Writes are atomic (tg::write_file_atomically): the archive is built in memory, written to a
+// temporary file "<path>.tmp.<pid>" in the same directory, fsync'ed and renamed over path, so a
 // crash mid-save leaves the previous file untouched (and, at worst, a stray temporary file).
 //
 // A model and its optimizer state share one file through name prefixes:
