@@ -14,7 +14,7 @@ inline tg::Tensor xor_inputs() {
   return tg::tensor({{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {1, 1, 1}}, tg::kFloat64);
 }
 /// The XOR of the first two columns, as a column (4, 1).
-inline tg::Tensor xor_targets() { return tg::tensor({0, 1, 1, 0}, tg::kFloat64).reshape({4, 1}); }
+inline tg::Tensor xor_targets() { return tg::tensor({{0}, {1}, {1}, {0}}, tg::kFloat64); }
 
 /// The two weight matrices: synapse_0 (3, hidden) and synapse_1 (hidden, 1).
 struct Synapses {

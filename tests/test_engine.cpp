@@ -8,7 +8,7 @@
 using namespace tg;
 
 namespace {
-Tensor leaf(std::initializer_list<double> v) {
+Tensor leaf(const NestedList& v) {
   return tensor(v, TensorOptions(kFloat64).requires_grad());
 }
 double at(const Tensor& t, std::size_t i) { return t.to_double().data()[i]; }

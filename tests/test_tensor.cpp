@@ -92,3 +92,14 @@ TEST_CASE("tensor: to() converts and is differentiable") {
   CHECK(x.grad().dtype() == kFloat64);
   CHECK(x.grad().value<double>()(1) == 3.0);
 }
+
+TEST_CASE("tensor: nested lists of any depth, including single-element rows") {
+  CHECK(tensor({{0}, {1}, {1}, {0}}).shape() == Shape{4, 1});
+  CHECK(tensor({1, 2.5}).shape() == Shape{2});
+  CHECK(tensor({{{1, 2}}, {{3, 4}}}).shape() == Shape{2, 1, 2});
+  CHECK(tensor({{{1, 2}}, {{3, 4}}}, kFloat64).value<double>()(1, 0, 1) == 4.0);
+  CHECK(tensor(2.0).dim() == 0);
+  CHECK(tensor({}).shape() == Shape{0});
+  CHECK_THROWS_WITH(tensor({{1, 2}, {3}}), Catch::Contains("ragged"));
+  CHECK_THROWS_WITH(tensor({{1, 2}, 3}), Catch::Contains("ragged"));
+}

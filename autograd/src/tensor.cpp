@@ -299,18 +299,37 @@ Tensor from_doubles(xt::xarray<double>&& v, const TensorOptions& o) {
 Tensor from_double(const xt::xarray<double>& values, TensorOptions options) {
   return from_doubles(xt::xarray<double>(values), options);
 }
-Tensor tensor(double scalar, TensorOptions o) { return from_doubles(xt::xarray<double>(scalar), o); }
-Tensor tensor(xt::nested_initializer_list_t<double, 1> v, TensorOptions o) {
-  return from_doubles(xt::xarray<double>(v), o);
+void NestedList::flatten(Shape& shape, std::vector<double>& values) const {
+  // Breadth by depth: the first element at each level fixes the extent, the rest must agree.
+  shape.clear();
+  values.clear();
+  for (const NestedList* level = this; level->is_list_; level = &level->items_.front()) {
+    shape.push_back(level->items_.size());
+    if (level->items_.empty()) break;
+  }
+  std::vector<std::pair<const NestedList*, std::size_t>> stack{{this, 0}};
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (!node->is_list_) {
+      if (depth != shape.size()) fail("tensor: ragged nested list (a number where a list was expected)");
+      values.push_back(node->value_);
+      continue;
+    }
+    if (depth >= shape.size() || node->items_.size() != shape[depth])
+      fail("tensor: ragged nested list: expected ", depth < shape.size() ? shape[depth] : 0,
+           " entries at depth ", depth, ", found ", node->items_.size());
+    for (auto it = node->items_.rbegin(); it != node->items_.rend(); ++it) stack.push_back({&*it, depth + 1});
+  }
 }
-Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o) {
-  return from_doubles(xt::xarray<double>(v), o);
-}
-Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o) {
-  return from_doubles(xt::xarray<double>(v), o);
-}
-Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o) {
-  return from_doubles(xt::xarray<double>(v), o);
+
+Tensor tensor(const NestedList& values, TensorOptions o) {
+  Shape shape;
+  std::vector<double> flat;
+  values.flatten(shape, flat);
+  auto v = detail::empty_array<double>(shape);
+  std::copy(flat.begin(), flat.end(), v.begin());
+  return from_doubles(std::move(v), o);
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions o) {

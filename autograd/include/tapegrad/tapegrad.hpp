@@ -1,9 +1,14 @@
 // Umbrella header: everything a tapegrad user needs.
 #pragma once
 
+// autograd: tensors, the tape, ops, gradient checking
 #include "tapegrad/autograd.hpp"
+#include "tapegrad/dot.hpp"
 #include "tapegrad/error.hpp"
+#include "tapegrad/file_io.hpp"
+#include "tapegrad/function.hpp"
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/gradcheck.hpp"
 #include "tapegrad/numpy_random.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
@@ -12,10 +17,12 @@
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
-#include "tapegrad/gradcheck.hpp"
-#include "tapegrad/function.hpp"
-#include "tapegrad/dot.hpp"
-#include "tapegrad/nn/losses.hpp"
+
+// nn: modules, layers, losses, initialisers, regularisers, save/load
 #include "tapegrad/nn.hpp"
+
+// optim: optimizers, schedulers, clipping
+#include "tapegrad/optim/optim.hpp"
+
+// data: readers, datasets, loaders
 #include "tapegrad/data.hpp"
-#include "tapegrad/file_io.hpp"

@@ -202,12 +202,24 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- Factories ---------------------------------------------------------------------------------
 
-/// From nested initializer lists: tensor({{1, 2}, {3, 4}}, kFloat64).
-Tensor tensor(double scalar, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 1> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 2> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 3> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 4> values, TensorOptions options = {});
+/// A number or a braced list of NestedLists: what tensor() accepts. Because braces prefer the
+/// initializer-list constructor, {{0}, {1}} is a (2,1) tensor, not an ambiguity (as in libtorch).
+class NestedList {
+ public:
+  NestedList(double value) : value_(value) {}  // NOLINT: implicit, so 1, 2.5 and true all work
+  NestedList(std::initializer_list<NestedList> items) : items_(items), is_list_(true) {}
+  /// The shape and row-major values; tg::Error for ragged lists ("tensor: ragged nested list").
+  void flatten(Shape& shape, std::vector<double>& values) const;
+
+ private:
+  double value_ = 0;
+  std::vector<NestedList> items_;
+  bool is_list_ = false;
+};
+
+/// From a number or nested lists: tensor({{1, 2}, {3, 4}}, kFloat64), tensor({{0}, {1}}),
+/// tensor(3.5) (0-d). Every level must be rectangular.
+Tensor tensor(const NestedList& values, TensorOptions options = {});
 /// From an xtensor array of doubles, converted to options.dtype.
 Tensor from_double(const xt::xarray<double>& values, TensorOptions options = {});
 

@@ -1,0 +1,38 @@
+// Adadelta (Zeiler, 2012), as torch.optim.Adadelta.
+//
+// Update rule for each parameter x with gradient g:
+//   g     <- -g                                  if maximize
+//   g     <- g + weight_decay * x                if weight_decay != 0
+//   sq    <- rho * sq + (1 - rho) * g * g
+//   delta  = sqrt(acc + eps) / sqrt(sq + eps) * g
+//   acc   <- rho * acc + (1 - rho) * delta * delta
+//   x     <- x - lr * delta
+//
+// State: "step" (int64), "square_avg" (sq) and "acc_delta" (acc), both parameter-shaped, from 0.
+#pragma once
+
+#include "tapegrad/optim/optimizer.hpp"
+
+namespace tg::optim {
+
+class AdadeltaOptions : public OptimizerCloneableOptions<AdadeltaOptions> {
+ public:
+  explicit AdadeltaOptions(double lr = 1.0) : lr_(lr) {}
+  void validate() const override;
+  std::vector<OptionField> fields() override;
+
+  TG_OPTIM_ARG(double, lr);
+  TG_OPTIM_ARG(double, rho) = 0.9;
+  TG_OPTIM_ARG(double, eps) = 1e-6;
+  TG_OPTIM_ARG(double, weight_decay) = 0;
+  TG_OPTIM_ARG(bool, maximize) = false;
+};
+
+class Adadelta : public Optimizer {
+ public:
+  Adadelta(std::vector<ParamGroup> param_groups, AdadeltaOptions defaults = AdadeltaOptions());
+  Adadelta(std::vector<Tensor> params, AdadeltaOptions defaults = AdadeltaOptions());
+  Tensor step(const LossClosure& closure = nullptr) override;
+};
+
+}  // namespace tg::optim

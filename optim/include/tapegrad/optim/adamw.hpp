@@ -1,0 +1,41 @@
+// AdamW (Loshchilov & Hutter, 2019), as torch.optim.AdamW: Adam with decoupled weight decay.
+//
+// Update rule for each parameter x with gradient g, t = 1, 2, ... this parameter's step count,
+// (b1, b2) = betas:
+//   g    <- -g                                   if maximize
+//   x    <- x * (1 - lr * weight_decay)          (decay first, independent of the gradient)
+//   m    <- b1 * m + (1 - b1) * g
+//   v    <- b2 * v + (1 - b2) * g * g
+//   vmax <- max(vmax, v), used instead of v     if amsgrad
+//   x    <- x - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//
+// State: as Adam: "step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq" (if amsgrad).
+#pragma once
+
+#include "tapegrad/optim/adam.hpp"
+
+namespace tg::optim {
+
+/// As AdamOptions, but weight_decay defaults to 1e-2 and is decoupled from the gradient.
+class AdamWOptions : public OptimizerCloneableOptions<AdamWOptions> {
+ public:
+  explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
+  void validate() const override;
+  std::vector<OptionField> fields() override;
+
+  TG_OPTIM_ARG(double, lr);
+  TG_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
+  TG_OPTIM_ARG(double, eps) = 1e-8;
+  TG_OPTIM_ARG(double, weight_decay) = 1e-2;
+  TG_OPTIM_ARG(bool, amsgrad) = false;
+  TG_OPTIM_ARG(bool, maximize) = false;
+};
+
+class AdamW : public Optimizer {
+ public:
+  AdamW(std::vector<ParamGroup> param_groups, AdamWOptions defaults = AdamWOptions());
+  AdamW(std::vector<Tensor> params, AdamWOptions defaults = AdamWOptions());
+  Tensor step(const LossClosure& closure = nullptr) override;
+};
+
+}  // namespace tg::optim

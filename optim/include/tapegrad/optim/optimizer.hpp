@@ -1,0 +1,194 @@
+// tg::optim::Optimizer: the base of every optimizer, with parameter groups and per-parameter state.
+//
+// Invariants
+// - An optimizer holds handles to its parameters (floating leaf tensors). step() reads their
+//   grad() and changes their values in place through mutable_value(), so updates are never
+//   recorded on the tape; float32 and float64 parameters are updated in their own dtype.
+//   Parameters whose grad() is undefined are skipped: their state is neither created nor advanced.
+// - Update rules follow PyTorch's single-tensor implementations operation by operation, including
+//   where its CPU kernels fuse a multiply and an add (x.add_(y, alpha) is fma(alpha, y, x)), so a
+//   float64 run reproduces PyTorch's trajectory to the last bit or nearly (see tests).
+// - Every parameter belongs to exactly one group, and every group owns a complete options object
+//   of the optimizer's own options type (a copy of the defaults unless one is given).
+// - Per-parameter state is a map of named tensors: buffers of the parameter's shape and dtype
+//   ("exp_avg"), int64 counters ("step") and float64 scalars, created on the parameter's first
+//   update. state_dict() exposes options and state as named tensor copies, keyed
+//   "param_groups.<g>.<option>" and "state.<i>.<name>" with i numbering the parameters group by
+//   group, so they can be saved in one checkpoint with the model; load_state_dict() restores them
+//   and the resumed run continues bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+/// Declares an option `name` of type T in an options class: a chainable setter `name(value)` and
+/// a getter `name()`, as libtorch's TORCH_ARG. A default value may follow: `TG_OPTIM_ARG(double,
+/// eps) = 1e-8;`.
+#define TG_OPTIM_ARG(T, name)                  \
+ public:                                       \
+  auto& name(const T& new_value) {             \
+    name##_ = new_value;                       \
+    return *this;                              \
+  }                                            \
+  const T& name() const { return name##_; }    \
+                                               \
+ private:                                      \
+  T name##_
+
+namespace tg::optim {
+
+/// Named tensors: the saveable state of an optimizer or a learning-rate scheduler.
+using StateDict = std::map<std::string, Tensor>;
+/// The state of one parameter: named tensors such as "exp_avg" or "step".
+using ParamState = std::map<std::string, Tensor>;
+/// Re-evaluates the model: clears the gradients, computes the loss, calls backward() on it and
+/// returns it. Required by LBFGS, optional for the others (step() then returns its loss).
+using LossClosure = std::function<Tensor()>;
+
+/// A string option restricted to a few values; saved as its index in `allowed`.
+struct Choice {
+  std::string* value;
+  std::vector<std::string> allowed;
+};
+
+/// One option of an options object, by name, for state dicts and generic access. Doubles and
+/// betas are saved as float64 tensors (betas with shape (2,)), flags as bool, counts as int64.
+struct OptionField {
+  std::string name;
+  std::variant<double*, bool*, std::int64_t*, std::tuple<double, double>*, Choice> value;
+};
+
+/// Options of one parameter group (learning rate and the optimizer's other settings).
+class OptimizerOptions {
+ public:
+  virtual ~OptimizerOptions() = default;
+  virtual std::unique_ptr<OptimizerOptions> clone() const = 0;
+  virtual double get_lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  /// Throws tg::Error naming the optimizer and the offending value (e.g. a negative lr).
+  virtual void validate() const = 0;
+  /// Every option, named as in PyTorch's param_group dict.
+  virtual std::vector<OptionField> fields() = 0;
+
+  /// The options as "<prefix><name>" -> tensor entries.
+  void save(StateDict& dict, const std::string& prefix) const;
+  /// Reads every option from "<prefix><name>"; a missing entry raises tg::Error.
+  void load(const StateDict& dict, const std::string& prefix);
+};
+
+/// Implements clone(), get_lr() and set_lr() for an options class with an `lr` option.
+template <class Derived>
+class OptimizerCloneableOptions : public OptimizerOptions {
+ public:
+  std::unique_ptr<OptimizerOptions> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+  double get_lr() const override { return static_cast<const Derived&>(*this).lr(); }
+  void set_lr(double lr) override { static_cast<Derived&>(*this).lr(lr); }
+};
+
+/// A list of parameters that share options (e.g. a smaller lr or no weight decay for biases).
+class ParamGroup {
+ public:
+  /// A group that takes the optimizer's default options.
+  ParamGroup(std::vector<Tensor> params);  // NOLINT: implicit, so a list of params is a group
+  /// A group with its own options, e.g. ParamGroup(biases, AdamOptions(1e-3).weight_decay(0)).
+  template <class Options,
+            class = std::enable_if_t<std::is_base_of_v<OptimizerOptions, Options>>>
+  ParamGroup(std::vector<Tensor> params, const Options& options)
+      : ParamGroup(std::move(params), options.clone()) {}
+  ParamGroup(std::vector<Tensor> params, std::unique_ptr<OptimizerOptions> options);
+  ParamGroup(const ParamGroup& other);
+  ParamGroup& operator=(const ParamGroup& other);
+  ParamGroup(ParamGroup&&) = default;
+  ParamGroup& operator=(ParamGroup&&) = default;
+
+  std::vector<Tensor>& params() { return params_; }
+  const std::vector<Tensor>& params() const { return params_; }
+  bool has_options() const { return options_ != nullptr; }
+  /// The group's options; cast to the optimizer's type to read them, e.g.
+  /// static_cast<SGDOptions&>(group.options()).momentum().
+  OptimizerOptions& options();
+  const OptimizerOptions& options() const;
+  void set_options(std::unique_ptr<OptimizerOptions> options) { options_ = std::move(options); }
+  /// The lr the first learning-rate scheduler found (PyTorch's group["initial_lr"]), if any.
+  const std::optional<double>& initial_lr() const { return initial_lr_; }
+  void set_initial_lr(double lr) { initial_lr_ = lr; }
+
+ private:
+  std::vector<Tensor> params_;
+  std::unique_ptr<OptimizerOptions> options_;
+  std::optional<double> initial_lr_;
+};
+
+/// The base of all optimizers (see the file comment for the invariants).
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// Performs one update of every parameter that has a gradient. When a closure is given it is
+  /// called first (with grad enabled) and its loss is returned; otherwise an undefined tensor.
+  virtual Tensor step(const LossClosure& closure = nullptr) = 0;
+
+  /// Clears every parameter's gradient: undefined (set_to_none, the default) or zero-filled.
+  void zero_grad(bool set_to_none = true);
+  /// Adds a group; its options must be of this optimizer's type (defaults are copied when none).
+  /// Throws for an empty list, non-floating or non-leaf tensors, and parameters already present.
+  void add_param_group(ParamGroup group);
+  std::vector<ParamGroup>& param_groups() { return param_groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
+  const OptimizerOptions& defaults() const { return *defaults_; }
+  /// All parameters, group by group: the order in which state_dict() numbers them.
+  std::vector<Tensor> parameters() const;
+  /// The state of one parameter of this optimizer (empty before its first update).
+  ParamState& state(const Tensor& param);
+  const ParamState& state(const Tensor& param) const;
+  /// "SGD", "Adam", ...: used in error messages.
+  const std::string& name() const { return name_; }
+
+  /// Copies of the options and state: "param_groups.<g>.<option>" (plus ".params", the int64
+  /// indices of the group's parameters, and ".initial_lr" once a scheduler set it) and
+  /// "state.<i>.<name>".
+  StateDict state_dict() const;
+  /// Restores options and state saved by state_dict() of an optimizer of the same type over
+  /// parameters of the same shapes in the same groups (checked). Buffers are converted to their
+  /// parameter's dtype, as PyTorch does.
+  void load_state_dict(const StateDict& dict);
+
+ protected:
+  Optimizer(std::string name, std::vector<ParamGroup> param_groups,
+            std::unique_ptr<OptimizerOptions> defaults);
+
+  /// Calls update(param, state, options) for each parameter with a gradient, group by group.
+  template <class Options, class Update>
+  void for_each_param_with_grad(Update&& update) {
+    for (auto& group : param_groups_) {
+      const auto& options = static_cast<const Options&>(group.options());
+      for (auto& param : group.params())
+        if (param.grad().defined()) update(param, state_[param.impl()], options);
+    }
+  }
+  /// Runs the closure with grad enabled and returns its loss (undefined when there is none).
+  Tensor evaluate(const LossClosure& closure) const;
+
+ private:
+  std::string name_;
+  std::unique_ptr<OptimizerOptions> defaults_;
+  std::vector<ParamGroup> param_groups_;
+  std::unordered_map<const detail::TensorImpl*, ParamState> state_;
+};
+
+}  // namespace tg::optim

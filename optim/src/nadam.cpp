@@ -1,0 +1,81 @@
+// NAdam: the update rule (and which PyTorch version it follows) is in tapegrad/optim/nadam.hpp.
+#include "tapegrad/optim/nadam.hpp"
+
+#include <cmath>
+
+#include "param_update.hpp"
+
+namespace tg::optim {
+
+using detail::check_option;
+using detail::fused;
+
+void NAdamOptions::validate() const {
+  const auto [beta1, beta2] = betas();
+  check_option(lr() >= 0, "NAdam", "learning rate", lr(), "must be >= 0");
+  check_option(eps() >= 0, "NAdam", "eps", eps(), "must be >= 0");
+  check_option(beta1 >= 0 && beta1 < 1, "NAdam", "beta1", beta1, "must be in [0, 1)");
+  check_option(beta2 >= 0 && beta2 < 1, "NAdam", "beta2", beta2, "must be in [0, 1)");
+  check_option(weight_decay() >= 0, "NAdam", "weight_decay", weight_decay(), "must be >= 0");
+  check_option(momentum_decay() >= 0, "NAdam", "momentum_decay", momentum_decay(),
+               "must be >= 0");
+}
+
+std::vector<OptionField> NAdamOptions::fields() {
+  return {{"lr", &lr_},
+          {"betas", &betas_},
+          {"eps", &eps_},
+          {"weight_decay", &weight_decay_},
+          {"momentum_decay", &momentum_decay_},
+          {"decoupled_weight_decay", &decoupled_weight_decay_},
+          {"maximize", &maximize_}};
+}
+
+NAdam::NAdam(std::vector<ParamGroup> param_groups, NAdamOptions defaults)
+    : Optimizer("NAdam", std::move(param_groups), defaults.clone()) {}
+NAdam::NAdam(std::vector<Tensor> params, NAdamOptions defaults)
+    : NAdam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
+
+namespace {
+template <class T>
+void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
+  const auto [beta1, beta2] = o.betas();
+  const double t = static_cast<double>(++p.counter("step"));
+  double& mu_product = p.scalar("mu_product", 1.0);
+  T* m = p.buffer("exp_avg");
+  T* v = p.buffer("exp_avg_sq");
+
+  const double bias_correction2 = 1 - std::pow(beta2, t);
+  const double mu = beta1 * (1 - 0.5 * std::pow(0.96, t * o.momentum_decay()));
+  const double mu_next = beta1 * (1 - 0.5 * std::pow(0.96, (t + 1) * o.momentum_decay()));
+  mu_product *= mu;
+  const double mu_product_next = mu_product * mu_next;
+  const T grad_coef = T(-o.lr() * (1 - mu) / (1 - mu_product));
+  const T momentum_coef = T(-o.lr() * mu_next / (1 - mu_product_next));
+
+  const T b1 = T(beta1), one_minus_b1 = T(1 - beta1), b2 = T(beta2), one_minus_b2 = T(1 - beta2);
+  const T eps = T(o.eps()), weight_decay = T(o.weight_decay()), bc2 = T(bias_correction2);
+  const T decay_factor = T(1 - o.lr() * o.weight_decay());
+  for (std::size_t i = 0; i < p.n; ++i) {
+    T g = o.maximize() ? -p.grad[i] : p.grad[i];
+    if (o.decoupled_weight_decay()) p.x[i] = p.x[i] * decay_factor;
+    else if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
+    m[i] = fused(one_minus_b1, g, m[i] * b1);
+    v[i] = fused(one_minus_b2 * g, g, v[i] * b2);
+    const T denom = std::sqrt(v[i] / bc2) + eps;
+    p.x[i] = p.x[i] + grad_coef * g / denom;
+    p.x[i] = p.x[i] + momentum_coef * m[i] / denom;
+  }
+}
+}  // namespace
+
+Tensor NAdam::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  for_each_param_with_grad<NAdamOptions>(
+      [](Tensor& param, ParamState& state, const NAdamOptions& o) {
+        detail::visit_param(param, state, [&](auto& p) { nadam_update(p, o); });
+      });
+  return loss;
+}
+
+}  // namespace tg::optim

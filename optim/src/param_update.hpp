@@ -1,0 +1,83 @@
+// Private helpers for the optimizers' update loops: raw, typed access to a parameter, its
+// gradient and its state, so each update rule reads as one loop over the elements.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "tapegrad/optim/optimizer.hpp"
+
+namespace tg::optim::detail {
+
+/// One parameter of element type T (float or double) during an update: its values (written in
+/// place), its gradient and its state, whose entries are created on first use.
+template <class T>
+struct ParamUpdate {
+  Tensor param;
+  Tensor grad_tensor;  // holds the gradient alive while `grad` points into it
+  ParamState& state;
+  T* x;
+  const T* grad;
+  std::size_t n;
+
+  ParamUpdate(Tensor p, ParamState& s)
+      : param(p), grad_tensor(p.grad()), state(s),
+        x(param.mutable_value<T>().data()),
+        grad(grad_tensor.value<T>().data()),
+        n(param.numel()) {}
+
+  bool has(const std::string& name) const { return state.count(name) != 0; }
+
+  /// The buffer `name` (parameter's shape and dtype), created filled with `init` when missing.
+  T* buffer(const std::string& name, double init = 0.0) {
+    auto it = state.find(name);
+    if (it == state.end()) it = state.emplace(name, full_like(param, init)).first;
+    if (it->second.numel() != n)
+      fail("optimizer state '", name, "' has shape ", to_string(it->second.shape()),
+           " but its parameter has shape ", to_string(param.shape()),
+           " (was the state dict saved for another model?)");
+    return it->second.template mutable_value<T>().data();
+  }
+  /// The int64 counter `name` (e.g. "step"), starting at 0.
+  std::int64_t& counter(const std::string& name) {
+    auto it = state.find(name);
+    if (it == state.end()) it = state.emplace(name, Tensor(xt::xarray<std::int64_t>(0))).first;
+    return it->second.template mutable_value<std::int64_t>().data()[0];
+  }
+  /// The float64 scalar `name`, starting at init.
+  double& scalar(const std::string& name, double init) {
+    auto it = state.find(name);
+    if (it == state.end()) it = state.emplace(name, tensor(init, kFloat64)).first;
+    return it->second.template mutable_value<double>().data()[0];
+  }
+};
+
+/// Calls update(ParamUpdate<T>&) with T the parameter's element type.
+template <class F>
+void visit_param(Tensor& param, ParamState& state, F&& update) {
+  if (param.dtype() == kFloat64) {
+    ParamUpdate<double> p(param, state);
+    update(p);
+  } else {
+    ParamUpdate<float> p(param, state);
+    update(p);
+  }
+}
+
+/// a * b + c with a single rounding. PyTorch's CPU kernels (compiled for AVX2) evaluate
+/// `x.add_(y, alpha)` as fma(alpha, y, x) and `x.addcmul_(y, z, value)` as fma(value * y, z, x);
+/// doing the same keeps tapegrad's trajectories equal to PyTorch's to the last bit, which matters
+/// for L-BFGS, whose iterations amplify rounding differences.
+template <class T>
+inline T fused(T a, T b, T c) {
+  return std::fma(a, b, c);
+}
+
+/// Throws "<optimizer>: invalid <what>: <value> (<rule>)" unless ok.
+inline void check_option(bool ok, const char* optimizer, const char* what, double value,
+                         const char* rule) {
+  if (!ok) fail(optimizer, ": invalid ", what, ": ", value, " (", rule, ")");
+}
+
+}  // namespace tg::optim::detail
