@@ -202,6 +202,9 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- Factories ---------------------------------------------------------------------------------
 
+/// From an xtensor array of doubles, converted to options.dtype.
+Tensor from_double(const xt::xarray<double>& values, TensorOptions options = {});
+
 /// A number or a braced list of NestedLists: what tensor() accepts. Because braces prefer the
 /// initializer-list constructor, {{0}, {1}} is a (2,1) tensor, not an ambiguity (as in libtorch).
 class NestedList {
@@ -220,8 +223,15 @@ class NestedList {
 /// From a number or nested lists: tensor({{1, 2}, {3, 4}}, kFloat64), tensor({{0}, {1}}),
 /// tensor(3.5) (0-d). Every level must be rectangular.
 Tensor tensor(const NestedList& values, TensorOptions options = {});
-/// From an xtensor array of doubles, converted to options.dtype.
-Tensor from_double(const xt::xarray<double>& values, TensorOptions options = {});
+/// A 1-D tensor from a flat list of numbers (also an std::initializer_list<T> variable).
+/// (A template, so a braced {{0}, {1}} cannot match it and still goes to NestedList.)
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+Tensor tensor(std::initializer_list<T> values, TensorOptions options = {}) {
+  xt::xarray<double> v = xt::xarray<double>::from_shape({values.size()});
+  std::size_t i = 0;
+  for (T e : values) v.data()[i++] = static_cast<double>(e);
+  return from_double(v, options);
+}
 
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
