@@ -53,8 +53,10 @@ double decode(std::uint8_t type, const unsigned char* p) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_maybe_gzip(path, "read_idx");
+IdxArray read_idx(const std::string& path) { return read_idx_bytes(read_file(path, "read_idx"), path); }
+
+IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
+  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
   IdxArray out;
   out.path = path;
   if (bytes.size() < 4)

@@ -30,6 +30,8 @@ struct IdxArray {
 /// tg::Error naming the file and what was expected and found for a missing file, a bad magic
 /// number or type code, a truncated or oversized payload, or a corrupt gzip stream.
 IdxArray read_idx(const std::string& path);
+/// read_idx() of a file's bytes held in memory; `source` stands for the file name in messages.
+IdxArray read_idx_bytes(std::vector<unsigned char> bytes, const std::string& source = "<memory>");
 
 /// Writes an IDX file of unsigned bytes (type 0x08) atomically; `gzip` compresses it. Values
 /// must be integers in [0, 255]. (Used by tests and tools that make small MNIST-like files.)
