@@ -237,7 +237,11 @@ LineSearchResult<T> strong_wolfe(Evaluate evaluate, double t, const Vec<T>& d, d
                                  const Vec<T>& g, double gtd, double tolerance_change,
                                  double c1 = 1e-4, double c2 = 0.9, std::int64_t max_ls = 25) {
   const double d_norm = max_abs(d);
-  auto [f_new, g_new] = evaluate(t);
+  // Plain variables, not a structured binding: the lambda below captures them, which C++17
+  // (and clang before 16) does not allow for bindings.
+  double f_new;
+  Vec<T> g_new;
+  std::tie(f_new, g_new) = evaluate(t);
   std::int64_t ls_func_evals = 1;
   double gtd_new = dot(g_new, d);
 

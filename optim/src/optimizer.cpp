@@ -136,11 +136,11 @@ void Optimizer::add_param_group(ParamGroup group) {
     if (!seen.insert(p.impl()).second)
       fail(name_, ": parameter ", i, " of group ", g, " appears more than once in the optimizer");
   }
-  if (!group.has_options()) {
-    group.set_options(defaults_->clone());
-  } else if (typeid(group.options()) != typeid(*defaults_)) {
+  if (!group.has_options()) group.set_options(defaults_->clone());
+  const OptimizerOptions& given = group.options();
+  const OptimizerOptions& expected = *defaults_;
+  if (typeid(given) != typeid(expected))
     fail(name_, ": parameter group ", g, " has options of another optimizer type");
-  }
   group.options().validate();
   param_groups_.push_back(std::move(group));
 }
