@@ -89,6 +89,18 @@ TEST_CASE("idx: bad files name the file and what was wrong") {
   CHECK_THROWS_WITH(read_idx(dir.file("long")), Catch::Contains("trailing bytes"));
 }
 
+TEST_CASE("idx: int64 conversion needs whole numbers in range") {
+  // A float IDX file read as labels: NaN used to reach an undefined float-to-int conversion
+  // (found by fuzz_idx).
+  const std::vector<unsigned char> floats{0, 0, 0x0D, 1, 0, 0, 0, 3, 0x3f, 0x80, 0, 0, 0x7f, 0xc0, 0, 0, 0x40, 0x20, 0, 0};
+  const IdxArray a = read_idx_bytes(floats, "labels.idx");  // 1, NaN, 2.5
+  CHECK_THROWS_WITH(a.to_tensor(kInt64), "IdxArray::to_tensor: labels.idx: value nan at index 1 is not a whole number in int64 range");
+  CHECK(a.to_tensor(kFloat64).shape() == Shape{3});
+  const IdxArray b = read_idx_bytes({0, 0, 0x0D, 1, 0, 0, 0, 1, 0x40, 0x20, 0, 0}, "half.idx");
+  CHECK_THROWS_WITH(b.to_tensor(kInt64), Catch::Contains("value 2.5 at index 0"));
+  CHECK(read_idx_bytes({0, 0, 0x0C, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe}).to_tensor(kInt64).item() == -2);
+}
+
 TEST_CASE("csv: features, string labels and header") {
   TempDir dir;
   write_text(dir.file("iris.csv"),

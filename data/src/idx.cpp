@@ -3,6 +3,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -94,9 +95,14 @@ IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string
 }
 
 Tensor IdxArray::to_tensor(DType dtype, double scale) const {
+  if (dtype == kInt64 && scale != 1.0) fail("IdxArray::to_tensor: int64 needs scale 1");
+  if (dtype == kInt64) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (!(values[i] >= -0x1p63 && values[i] < 0x1p63) || values[i] != std::floor(values[i]))
+        fail("IdxArray::to_tensor: ", path, ": value ", values[i], " at index ", i, " is not a whole number in int64 range");
+  }
   xt::xarray<double> v = xt::adapt(values, shape);
   if (scale != 1.0) v *= scale;
-  if (dtype == kInt64 && scale != 1.0) fail("IdxArray::to_tensor: int64 needs scale 1");
   return from_double(v, TensorOptions(dtype));
 }
 

@@ -22,7 +22,7 @@ struct IdxArray {
 
   std::size_t size() const { return values.size(); }
   /// The values as a tensor of the given dtype, each multiplied by `scale` (e.g. 1/255 for
-  /// pixels). int64 requires scale 1.
+  /// pixels). int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises).
   Tensor to_tensor(DType dtype = kFloat32, double scale = 1.0) const;
 };
 
