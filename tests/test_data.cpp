@@ -101,6 +101,16 @@ TEST_CASE("idx: int64 conversion needs whole numbers in range") {
   CHECK(read_idx_bytes({0, 0, 0x0C, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe}).to_tensor(kInt64).item() == -2);
 }
 
+TEST_CASE("idx: an empty array with huge other extents is refused (its strides would overflow)") {
+  // Found by fuzz_idx (signed overflow in xtensor's stride computation): shape (0, 7, ~2^29,
+  // ~2^24, ~2^30) holds no values, so the old element-count check let it through.
+  const std::vector<unsigned char> header{0, 0, 0x0d, 5, 0, 0, 0, 0, 0, 0, 0, 7, 1, 0xbf, 1, 0xff,
+                                          0, 0xff, 0xff, 0, 0x40, 0xe0, 0, 0};
+  CHECK_THROWS_WITH(read_idx_bytes(header, "crash.idx"),
+                    Catch::StartsWith("read_idx: crash.idx: dimensions (0,7,29295103,16776960) are implausibly large"));
+  CHECK(read_idx_bytes({0, 0, 8, 2, 0, 0, 0, 0, 0, 0, 1, 0}).to_tensor().shape() == Shape{0, 256});
+}
+
 TEST_CASE("csv: features, string labels and header") {
   TempDir dir;
   write_text(dir.file("iris.csv"),

@@ -307,6 +307,9 @@ TEST_CASE("serialize: damaged files raise tg::Error naming the file and the prob
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(bad) && Catch::Contains("unsupported .npy dtype '<c8'"));
     patch("(64,)", "(65,)");
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains("truncated .npy data: 512 bytes for shape (65)"));
+    // A zero-size shape whose other extents multiply past 2^62 (its strides would overflow).
+    patch("(64,), }" + std::string(22, ' '), "(0, 4294967296, 4294967296), }");  // same length: eats padding
+    CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(".npy shape (0,4294967296,4294967296) is too large"));
     patch("NUMPY", "NUMPX");
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains("not a .npy array"));
   }

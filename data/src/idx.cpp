@@ -76,12 +76,15 @@ IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string
   if (bytes.size() < header)
     fail("read_idx: ", path, ": truncated header: expected ", header, " bytes for ", ndim, " dimensions, found ",
          bytes.size());
-  std::size_t count = 1;
+  // The product of the nonzero extents bounds every stride, even of an empty array: a (0, 2^32-1,
+  // 2^32-1) header holds no values but its strides would overflow.
+  std::size_t count = 1, nonzero_product = 1;
   for (std::size_t d = 0; d < ndim; ++d) {
     const std::size_t extent = big_endian_u32(&bytes[4 + 4 * d]);
     out.shape.push_back(extent);
-    if (extent != 0 && count > (std::size_t(1) << 40) / extent)
+    if (extent != 0 && nonzero_product > (std::size_t(1) << 40) / extent)
       fail("read_idx: ", path, ": dimensions ", to_string(out.shape), " are implausibly large");
+    if (extent != 0) nonzero_product *= extent;
     count *= extent;
   }
   const std::size_t expected = header + count * elem;
