@@ -86,6 +86,11 @@ std::string deflate_raw(const std::string& data, const std::string& where) {
 }
 
 std::string inflate_raw(const std::string& compressed, std::uint64_t size, const std::string& where) {
+  // Deflate expands at most 1032:1, so a larger declared size is a corrupted (or hostile) header:
+  // refusing it here keeps a small file from allocating gigabytes.
+  if (size / 1032 > compressed.size() + 1)
+    fail(where, ": corrupted zip: ", compressed.size(), " compressed bytes cannot inflate to the declared ", size,
+         " bytes");
   std::string out(size, '\0');
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail(where, ": zlib inflateInit2 failed");
