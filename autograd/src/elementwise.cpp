@@ -147,7 +147,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
   return record("pow", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * b * pow(a, b - 1.0));
+    // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
+    if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
     if (c.needs_grad(1)) {
       // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
       Tensor g = c.grad() * c.output() * log(a);
@@ -237,7 +238,8 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NOTE: written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
+  Tensor out = unary("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   return record("relu", std::move(out), {x}, [](BackwardContext& c) {
     c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), 0.0));
   });
@@ -302,7 +304,8 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+  // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
+  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
   return record("maximum", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;
@@ -312,7 +315,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
   return record("minimum", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;

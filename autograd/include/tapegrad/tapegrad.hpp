@@ -19,8 +19,8 @@
 #include "tapegrad/tensor.hpp"
 #include "tapegrad/threads.hpp"
 
-// nn: losses
-#include "tapegrad/nn/losses.hpp"
+// nn: modules, layers, losses, initialisers, regularisers, save/load
+#include "tapegrad/nn.hpp"
 
 // optim: optimizers, schedulers, clipping
 #include "tapegrad/optim/optim.hpp"
