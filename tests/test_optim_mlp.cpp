@@ -65,8 +65,8 @@ using Factory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tens
 
 /// Trains for at most max_steps; returns the first step count at which the loss is below target
 /// (or max_steps + 1), and the final loss.
-std::pair<int, double> train_mlp(const Factory& make, DType dtype, int max_steps, double target,
-                                 bool needs_closure = false) {
+std::pair<int, double> train(const Factory& make, DType dtype, int max_steps, double target,
+                             bool needs_closure = false) {
   const Mlp m = make_mlp(dtype);
   const Data d = make_data(dtype);
   auto opt = make(m.params());
@@ -131,7 +131,7 @@ TEST_CASE("optim sanity: each optimizer trains the MLP to a stated loss", "[opti
   };
   for (const Run& run : runs) {
     for (DType dtype : {kFloat64, kFloat32}) {
-      const auto [steps, loss] = train_mlp(run.make, dtype, run.max_steps, run.target, run.closure);
+      const auto [steps, loss] = train(run.make, dtype, run.max_steps, run.target, run.closure);
       INFO(run.name << " (" << to_string(dtype) << "): " << steps << " steps, loss " << loss);
       CHECK(steps <= run.max_steps);
       if (std::getenv("TAPEGRAD_OPTIM_REPORT"))

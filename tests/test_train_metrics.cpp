@@ -7,24 +7,24 @@
 
 #include "tapegrad/tapegrad.hpp"
 
-using tg::train::ConfusionMatrix;
+using tg::training::ConfusionMatrix;
 
 TEST_CASE("class_indices: int64 labels as given, score rows by argmax") {
-  CHECK(tg::train::class_indices(tg::tensor({2, 0, 1}, tg::kInt64)) == std::vector<std::int64_t>{2, 0, 1});
+  CHECK(tg::training::class_indices(tg::tensor({2, 0, 1}, tg::kInt64)) == std::vector<std::int64_t>{2, 0, 1});
   // Ties go to the first maximum, as numpy.argmax.
   const tg::Tensor scores = tg::tensor({{0.1, 0.7, 0.2}, {0.5, 0.5, 0.0}, {-3, -2, -1}});
-  CHECK(tg::train::class_indices(scores) == std::vector<std::int64_t>{1, 0, 2});
-  CHECK_THROWS_WITH(tg::train::class_indices(tg::zeros({2, 2, 2})), Catch::Contains("(N, C)"));
+  CHECK(tg::training::class_indices(scores) == std::vector<std::int64_t>{1, 0, 2});
+  CHECK_THROWS_WITH(tg::training::class_indices(tg::zeros({2, 2, 2})), Catch::Contains("(N, C)"));
 }
 
 TEST_CASE("accuracy: counts matching rows in either form") {
   const tg::Tensor labels = tg::tensor({0, 1, 2, 1}, tg::kInt64);
   const tg::Tensor scores = tg::tensor({{9, 0, 0}, {0, 9, 0}, {0, 9, 0}, {0, 0, 9}});
-  CHECK(tg::train::accuracy(scores, labels) == 0.5);
-  CHECK(tg::train::accuracy(labels, labels) == 1.0);
+  CHECK(tg::training::accuracy(scores, labels) == 0.5);
+  CHECK(tg::training::accuracy(labels, labels) == 1.0);
   // One-hot targets (quadratic-cost models) work as labels too.
-  CHECK(tg::train::accuracy(scores, tg::data::one_hot(labels, 3)) == 0.5);
-  CHECK_THROWS_WITH(tg::train::accuracy(scores, tg::tensor({0, 1}, tg::kInt64)), Catch::Contains("4 predictions for 2 labels"));
+  CHECK(tg::training::accuracy(scores, tg::data::one_hot(labels, 3)) == 0.5);
+  CHECK_THROWS_WITH(tg::training::accuracy(scores, tg::tensor({0, 1}, tg::kInt64)), Catch::Contains("4 predictions for 2 labels"));
 }
 
 TEST_CASE("ConfusionMatrix: counts, precision and recall worked by hand") {
@@ -69,7 +69,7 @@ TEST_CASE("ConfusionMatrix: adding tensors of scores and labels") {
 }
 
 TEST_CASE("MetricsLog: CSV round trip, truncation and errors") {
-  tg::train::MetricsLog log({"epoch", "loss", "accuracy"});
+  tg::training::MetricsLog log({"epoch", "loss", "accuracy"});
   log.append({1, 0.5, 0.9});
   log.append({2, 0.25, 0.95});
   log.append({3, 1.0 / 3.0, 0.96});
@@ -78,7 +78,7 @@ TEST_CASE("MetricsLog: CSV round trip, truncation and errors") {
 
   const std::string path = "test_metrics_log.csv";
   log.write(path);
-  tg::train::MetricsLog again = tg::train::MetricsLog::read(path);
+  tg::training::MetricsLog again = tg::training::MetricsLog::read(path);
   CHECK(again.columns() == log.columns());
   REQUIRE(again.num_rows() == 3);
   CHECK(again.column("loss") == std::vector<double>{0.5, 0.25, 0.3333333333});
@@ -87,11 +87,11 @@ TEST_CASE("MetricsLog: CSV round trip, truncation and errors") {
   CHECK_THROWS_WITH(again.column("nope"), Catch::Contains("columns: epoch, loss, accuracy"));
 
   std::ofstream(path) << "epoch,loss\n1,0.5\n2,oops\n";
-  CHECK_THROWS_WITH(tg::train::MetricsLog::read(path), Catch::Contains("line 3 column 'loss': 'oops'"));
+  CHECK_THROWS_WITH(tg::training::MetricsLog::read(path), Catch::Contains("line 3 column 'loss': 'oops'"));
   std::ofstream(path) << "epoch,loss\n1\n";
-  CHECK_THROWS_WITH(tg::train::MetricsLog::read(path), Catch::Contains("line 2 has 1 fields, expected 2"));
+  CHECK_THROWS_WITH(tg::training::MetricsLog::read(path), Catch::Contains("line 2 has 1 fields, expected 2"));
   std::remove(path.c_str());
-  CHECK_THROWS_WITH(tg::train::MetricsLog::read(path), Catch::Contains("cannot open"));
-  CHECK_THROWS_WITH(tg::train::MetricsLog({"a", "a"}), Catch::Contains("appears twice"));
-  CHECK_THROWS(tg::train::MetricsLog({"a,b"}));
+  CHECK_THROWS_WITH(tg::training::MetricsLog::read(path), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(tg::training::MetricsLog({"a", "a"}), Catch::Contains("appears twice"));
+  CHECK_THROWS(tg::training::MetricsLog({"a,b"}));
 }

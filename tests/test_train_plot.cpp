@@ -1,4 +1,4 @@
-// train::plot: pictures through gnuplot, and soft failure when gnuplot is missing or fails.
+// training::plot: pictures through gnuplot, and soft failure when gnuplot is missing or fails.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -8,7 +8,7 @@
 
 #include "tapegrad/tapegrad.hpp"
 
-namespace plot = tg::train::plot;
+namespace plot = tg::training::plot;
 
 namespace {
 
@@ -69,7 +69,7 @@ TEST_CASE("plot: line charts, heatmap and decision regions as PNG and SVG") {
   CHECK_THAT(svg, Catch::Contains("cross-entropy"));
   CHECK(plot::describe(curves) == "wrote test_plot_curves.png, test_plot_curves.svg");
 
-  tg::train::ConfusionMatrix m(3);
+  tg::training::ConfusionMatrix m(3);
   m.add(std::vector<std::int64_t>{0, 1, 1, 2, 2, 0}, std::vector<std::int64_t>{0, 1, 2, 2, 2, 0});
   const plot::Heatmap map = plot::confusion_heatmap(m, {"a", "b", "c"}, "Confusion");
   CHECK(map.colour(2, 1) == Approx(1.0 / 3.0));

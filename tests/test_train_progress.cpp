@@ -1,4 +1,4 @@
-// train::Progress: the live bar and the plain log lines, driven by a fake clock.
+// training::Progress: the live bar and the plain log lines, driven by a fake clock.
 #include <catch2/catch.hpp>
 
 #include <sstream>
@@ -6,8 +6,8 @@
 
 #include "tapegrad/tapegrad.hpp"
 
-using tg::train::Progress;
-using tg::train::ProgressMode;
+using tg::training::Progress;
+using tg::training::ProgressMode;
 
 namespace {
 std::size_t count_of(const std::string& text, const std::string& what) {
@@ -20,7 +20,7 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 TEST_CASE("Progress lines mode: one line per interval, none for the last batch") {
   std::ostringstream out;
   double now = 0;
-  tg::train::ProgressOptions options;
+  tg::training::ProgressOptions options;
   options.label = "epoch 1/2";
   options.out = &out;
   options.mode = ProgressMode::lines;
@@ -46,7 +46,7 @@ TEST_CASE("Progress lines mode: one line per interval, none for the last batch")
 TEST_CASE("Progress bar mode: redrawn in place and erased at the end") {
   std::ostringstream out;
   double now = 0;
-  tg::train::ProgressOptions options;
+  tg::training::ProgressOptions options;
   options.label = "epoch 3/10";
   options.out = &out;
   options.mode = ProgressMode::bar;
@@ -75,15 +75,15 @@ TEST_CASE("Progress bar mode: redrawn in place and erased at the end") {
 
 TEST_CASE("Progress automatic mode uses lines for a stream that is not a terminal") {
   std::ostringstream out;
-  tg::train::ProgressOptions options;
+  tg::training::ProgressOptions options;
   options.out = &out;
   Progress progress(3, options);
   CHECK_FALSE(progress.is_bar());
 }
 
 TEST_CASE("format_duration") {
-  CHECK(tg::train::format_duration(4.25) == "4.2s");
-  CHECK(tg::train::format_duration(42) == "42s");
-  CHECK(tg::train::format_duration(65) == "1m05s");
-  CHECK(tg::train::format_duration(7380) == "2h03m");
+  CHECK(tg::training::format_duration(4.25) == "4.2s");
+  CHECK(tg::training::format_duration(42) == "42s");
+  CHECK(tg::training::format_duration(65) == "1m05s");
+  CHECK(tg::training::format_duration(7380) == "2h03m");
 }

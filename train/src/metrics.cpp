@@ -7,7 +7,7 @@
 
 #include "tapegrad/error.hpp"
 
-namespace tg::train {
+namespace tg::training {
 
 std::vector<std::int64_t> class_indices(const Tensor& labels_or_scores) {
   const Tensor& t = labels_or_scores;
@@ -125,4 +125,4 @@ std::string ConfusionMatrix::to_string(const std::vector<std::string>& class_nam
   return out.str();
 }
 
-}  // namespace tg::train
+}  // namespace tg::training

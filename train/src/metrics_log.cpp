@@ -9,7 +9,7 @@
 #include "tapegrad/error.hpp"
 #include "tapegrad/file_io.hpp"
 
-namespace tg::train {
+namespace tg::training {
 
 namespace {
 
@@ -105,4 +105,4 @@ MetricsLog MetricsLog::read(const std::string& path) {
   return log;
 }
 
-}  // namespace tg::train
+}  // namespace tg::training

@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace tg::train::plot {
+namespace tg::training::plot {
 
 namespace {
 
@@ -355,4 +355,4 @@ PlotResult decision_regions(const DecisionRegions& r, const Output& output) {
   });
 }
 
-}  // namespace tg::train::plot
+}  // namespace tg::training::plot

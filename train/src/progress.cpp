@@ -11,7 +11,7 @@
 #include <cstring>
 #include <iostream>
 
-namespace tg::train {
+namespace tg::training {
 
 namespace {
 
@@ -165,4 +165,4 @@ void Progress::draw() {
   drawn_width_ = line.size();
 }
 
-}  // namespace tg::train
+}  // namespace tg::training

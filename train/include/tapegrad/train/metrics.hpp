@@ -15,7 +15,7 @@
 
 #include "tapegrad/tensor.hpp"
 
-namespace tg::train {
+namespace tg::training {
 
 /// The class of each row: int64 labels (N) are returned as they are; scores, probabilities or
 /// one-hot rows (N, C) give the index of each row's largest entry (the first on ties).
@@ -65,4 +65,4 @@ class ConfusionMatrix {
   xt::xarray<std::int64_t> counts_;
 };
 
-}  // namespace tg::train
+}  // namespace tg::training

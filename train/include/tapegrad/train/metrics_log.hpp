@@ -1,9 +1,9 @@
 // MetricsLog: a table of numbers with one row per epoch, kept as a CSV file.
 //
-//   train::MetricsLog log({"epoch", "train_loss", "val_accuracy"});
+//   training::MetricsLog log({"epoch", "train_loss", "val_accuracy"});
 //   log.append({1, 0.31, 0.952});
 //   log.write("out/mnist/metrics.csv");        // atomically: readers never see half a file
-//   auto again = train::MetricsLog::read("out/mnist/metrics.csv");
+//   auto again = training::MetricsLog::read("out/mnist/metrics.csv");
 //
 // Numbers are written with up to 10 significant digits ("1", "0.3141592654", "2.5e-07").
 #pragma once
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace tg::train {
+namespace tg::training {
 
 class MetricsLog {
  public:
@@ -45,4 +45,4 @@ class MetricsLog {
   std::vector<std::vector<double>> rows_;
 };
 
-}  // namespace tg::train
+}  // namespace tg::training

@@ -6,8 +6,8 @@
 // describe() turns it into a one-line message. The environment variable TAPEGRAD_GNUPLOT names
 // another gnuplot executable.
 //
-//   auto result = train::plot::line_charts({loss_chart, accuracy_chart}, "MNIST", {"out/mnist/curves"});
-//   std::cout << train::plot::describe(result) << "\n";   // "wrote out/mnist/curves.png, out/mnist/curves.svg"
+//   auto result = training::plot::line_charts({loss_chart, accuracy_chart}, "MNIST", {"out/mnist/curves"});
+//   std::cout << training::plot::describe(result) << "\n";   // "wrote out/mnist/curves.png, out/mnist/curves.svg"
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 #include "tapegrad/train/metrics.hpp"
 
-namespace tg::train::plot {
+namespace tg::training::plot {
 
 /// Where a picture goes: `<stem>.png` and/or `<stem>.svg`, width x height pixels. The folder
 /// must exist.
@@ -98,4 +98,4 @@ struct DecisionRegions {
 /// classes). Default size 700 x 600.
 PlotResult decision_regions(const DecisionRegions& regions, const Output& output);
 
-}  // namespace tg::train::plot
+}  // namespace tg::training::plot

@@ -7,7 +7,7 @@
 // instead, and nothing when the loop is shorter than that:
 //   epoch 3/10: 234/469 batches, loss 0.1234, 41200 samples/s, ETA 4s
 //
-//   train::Progress progress(loader.num_batches(), {.label = "epoch 3/10"});
+//   training::Progress progress(loader.num_batches(), {.label = "epoch 3/10"});
 //   for (const auto& batch : loader.epoch(e)) { ...; progress.step(batch_size, loss.item()); }
 //   progress.finish();
 #pragma once
@@ -17,7 +17,7 @@
 #include <iosfwd>
 #include <string>
 
-namespace tg::train {
+namespace tg::training {
 
 /// How a Progress shows itself.
 enum class ProgressMode {
@@ -83,4 +83,4 @@ class Progress {
 /// Seconds as "4s", "1m05s" or "2h03m" (for logs and summaries).
 std::string format_duration(double seconds);
 
-}  // namespace tg::train
+}  // namespace tg::training
