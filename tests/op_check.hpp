@@ -67,10 +67,7 @@ inline Tensor away_from_zero(const Shape& shape, double gap, double hi, std::uin
 }
 
 /// A float64 leaf requiring grad from a number or nested lists.
-inline Tensor param(double value) { return tensor(value, TensorOptions(kFloat64).requires_grad()); }
-inline Tensor param(xt::nested_initializer_list_t<double, 1> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
-inline Tensor param(xt::nested_initializer_list_t<double, 2> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
-inline Tensor param(xt::nested_initializer_list_t<double, 3> v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
+inline Tensor param(const NestedList& v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
 /// A float64 leaf requiring grad of the given shape, from row-major values (avoids the ambiguity
 /// of nested lists such as {{3}, {4}}).
 inline Tensor param(const Shape& shape, const std::vector<double>& values) {

@@ -1,5 +1,5 @@
 // nn modules against PyTorch (../shared/reference/nn.json, float64): MLP outputs and gradients,
-// BatchNorm1d forward/backward and running statistics, and the first step of train_step.
+// BatchNorm1d forward/backward and running statistics, and train_step's training runs.
 // Tolerance: |ours - torch| <= 1e-12 + 1e-10 |torch| elementwise.
 #include <catch2/catch.hpp>
 
@@ -127,28 +127,42 @@ TEST_CASE("nn reference: BatchNorm1d forward, backward and running statistics") 
   WARN("nn.json: ran " << ran << " batchnorm1d cases");
 }
 
-TEST_CASE("nn reference: train_step loss and gradients before the first update") {
+TEST_CASE("nn reference: train_step runs (SGD with momentum, Adam) step by step") {
   const json ref = tg::testing::load_reference("nn.json");
+  const json& c = ref.at("train_step");
+  const auto sizes = c.at("layer_sizes").get<std::vector<std::size_t>>();
+  const Tensor x = tensor_from_json(c.at("input"));
+  const Tensor target = tensor_from_json(c.at("target"));
   int ran = 0;
-  {
-    const json& c = ref.at("train_step");
-    const auto sizes = c.at("layer_sizes").get<std::vector<std::size_t>>();
-    const Tensor x = tensor_from_json(c.at("input"));
-    const Tensor target = tensor_from_json(c.at("target"));
-    for (const json& run : c.at("runs")) {
-      const std::string name = run.at("name");
-      // Step 0's loss and gradients come before any update, so they need no optimizer.
-      Net net(sizes, std::make_shared<nn::Tanh>(), std::make_shared<nn::Tanh>());
-      net.load_state_dict(named(c.at("params_before")));
-      const json& step0 = run.at("steps")[0];
+  for (const json& run : c.at("runs")) {
+    const std::string name = run.at("name");
+    const json& kwargs = run.at("kwargs");
+    Net net(sizes, std::make_shared<nn::Tanh>(), std::make_shared<nn::Tanh>());
+    net.load_state_dict(named(c.at("params_before")));
+    std::unique_ptr<optim::Optimizer> optimizer;
+    if (run.at("optimizer") == "torch.optim.SGD")
+      optimizer = std::make_unique<optim::SGD>(
+          net.parameters(), optim::SGDOptions(kwargs.at("lr")).momentum(kwargs.at("momentum").get<double>()));
+    else if (run.at("optimizer") == "torch.optim.Adam")
+      optimizer = std::make_unique<optim::Adam>(net.parameters(), optim::AdamOptions(kwargs.at("lr")));
+    else
+      FAIL("unexpected optimizer " << run.at("optimizer"));
+    REQUIRE(kwargs.size() == (name == "adam" ? 1u : 2u));  // nothing else was passed to torch
+
+    std::size_t k = 0;
+    for (const json& step : run.at("steps")) {
+      const std::string what = "train_step " + name + " step " + std::to_string(k++);
+      optimizer->zero_grad();
       Tensor loss = nn::functional::cross_entropy(net(x), target);
-      check_allclose("train_step " + name + " loss", loss, xt::xarray<double>(step0.at("loss").get<double>()));
+      check_allclose(what + " loss", loss, xt::xarray<double>(step.at("loss").get<double>()));
       loss.backward();
-      check_grads(net, step0.at("grads"), "train_step " + name);
-      ++ran;
+      check_grads(net, step.at("grads"), what);
+      optimizer->step();
+      const auto params = net.state_dict();
+      for (const json& p : step.at("params_after"))
+        check_allclose(what + " " + p.at("name").get<std::string>() + " after", params.at(p.at("name")), array(p));
     }
+    ++ran;
   }
-  WARN("nn.json: ran " << ran << " train_step cases (loss and gradients of step 0 only); SKIPPED their "
-       "optimizer updates (params_after, steps 1-2): they need tg::optim (SGD with momentum, Adam), "
-       "which is not on this branch yet");
+  WARN("nn.json: ran " << ran << " train_step runs (" << c.at("runs")[0].at("steps").size() << " steps each)");
 }

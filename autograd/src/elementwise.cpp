@@ -335,15 +335,22 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = elem_t<decltype(av)>;
     const auto& cv = cond.value<bool>();
     const auto& bv = b.value<T>();
-    if (cv.shape() == av.shape() && av.shape() == bv.shape()) {
-      auto r = detail::empty_array<T>(av.shape());
-      for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = cv.data()[i] ? av.data()[i] : bv.data()[i];
+    // Fast path: every operand either has the result's shape or is a single element (the
+    // where(mask, g, 0) of relu-like backwards); otherwise xtensor broadcasts.
+    const std::size_t n = detail::product(s);
+    const bool c_full = cv.size() == n && cv.dimension() == s.size();
+    const bool a_full = av.size() == n && av.dimension() == s.size();
+    const bool b_full = bv.size() == n && bv.dimension() == s.size();
+    if ((c_full || cv.size() == 1) && (a_full || av.size() == 1) && (b_full || bv.size() == 1) && n > 0) {
+      auto r = detail::empty_array<T>(s);
+      const std::size_t ci = c_full, ai = a_full, bi = b_full;  // index step 1 or 0
+      for (std::size_t i = 0; i < n; ++i)
+        r.data()[i] = cv.data()[i * ci] ? av.data()[i * ai] : bv.data()[i * bi];
       return Tensor(std::move(r));
     }
     xt::xarray<T> r = xt::where(cv, av, bv);
     return Tensor(std::move(r));
   });
-  (void)s;
   return record("where", std::move(out), {cond, a, b}, [](BackwardContext& c) {
     const Tensor& cond = c.input(0);
     if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));
