@@ -89,8 +89,14 @@ plot::DecisionRegions decision_regions(nn::Module& net, const Points& points) {
   const xt::xarray<double>& x = points.x.value<double>();
   plot::DecisionRegions r;
   r.title = "Decision regions of the trained network, with the data";
-  r.x_min = xt::amin(xt::view(x, xt::all(), 0))() - 1, r.x_max = xt::amax(xt::view(x, xt::all(), 0))() + 1;
-  r.y_min = xt::amin(xt::view(x, xt::all(), 1))() - 1, r.y_max = xt::amax(xt::view(x, xt::all(), 1))() + 1;
+  for (std::size_t i = 0; i < x.shape(0); ++i) {
+    r.point_x.push_back(x(i, 0));
+    r.point_y.push_back(x(i, 1));
+  }
+  r.x_min = *std::min_element(r.point_x.begin(), r.point_x.end()) - 1;
+  r.x_max = *std::max_element(r.point_x.begin(), r.point_x.end()) + 1;
+  r.y_min = *std::min_element(r.point_y.begin(), r.point_y.end()) - 1;
+  r.y_max = *std::max_element(r.point_y.begin(), r.point_y.end()) + 1;
   r.nx = r.ny = 250;
   xt::xarray<double> grid = xt::zeros<double>({r.nx * r.ny, std::size_t{2}});
   for (std::size_t i = 0; i < r.ny; ++i)
@@ -99,8 +105,6 @@ plot::DecisionRegions decision_regions(nn::Module& net, const Points& points) {
       grid(i * r.nx + j, 1) = r.y_min + (static_cast<double>(i) + 0.5) * (r.y_max - r.y_min) / static_cast<double>(r.ny);
     }
   r.grid_class = tg::training::class_indices(tg::training::predict(net, tg::Tensor(grid)));
-  r.point_x.assign(xt::view(x, xt::all(), 0).begin(), xt::view(x, xt::all(), 0).end());
-  r.point_y.assign(xt::view(x, xt::all(), 1).begin(), xt::view(x, xt::all(), 1).end());
   r.point_class = tg::training::class_indices(points.y);
   r.class_names = points.class_names;
   return r;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -51,6 +52,10 @@ struct Series {
 
 /// A chart of curves sharing axes, e.g. training and validation loss against the epoch.
 struct LineChart {
+  LineChart() = default;
+  LineChart(std::string title, std::string xlabel, std::string ylabel, std::vector<Series> series = {})
+      : title(std::move(title)), xlabel(std::move(xlabel)), ylabel(std::move(ylabel)), series(std::move(series)) {}
+
   std::string title, xlabel, ylabel;
   std::vector<Series> series;
   bool log_y = false;               ///< logarithmic y axis (needs positive values)
