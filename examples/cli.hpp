@@ -62,7 +62,9 @@ inline void add_common_flags(CLI::App& app, Flags& flags) {
       ->capture_default_str()
       ->delimiter(',')
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
-  app.add_option("--seed", flags.seed, "random seed (initial weights, shuffling, splits)")->capture_default_str();
+  app.add_option("--seed", flags.seed, "random seed (initial weights, shuffling, splits)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{0xFFFFFFFF}));  // NumPy's seed range
   app.add_option("--threads", flags.threads, "threads for matrix products (0: OpenBLAS's default)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));

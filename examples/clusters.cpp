@@ -186,8 +186,7 @@ int main(int argc, char** argv) {
                "clusters"};
   examples::add_common_flags(app, flags);
   app.get_option("--data")->description("a CSV file of points (x1,x2,label) to use instead of the generated clusters");
-  app.get_option("--seed")->description("NumPy seed for the clusters and the initial weights (np.random.seed)")
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{0xFFFFFFFF}));
+  app.get_option("--seed")->description("NumPy seed for the clusters and the initial weights (np.random.seed)");
   app.get_option("--batch-size")->description("points per gradient step (300: all of them)");
   if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
   try {

@@ -60,7 +60,11 @@ int run(const examples::Flags& flags) {
   const tg::data::DataLoader loader(train, loader_options);
 
   std::cout << "iris: " << table.labels.size() << " flowers, " << train.size() << " for training and "
-            << test.size() << " for testing; network " << net->extra_repr()
+            << test.size() << " for testing; network " << [&] {
+                 std::string layers;
+                 for (std::size_t size : net->sizes) layers += (layers.empty() ? "" : "-") + std::to_string(size);
+                 return layers;
+               }()
             << " with sigmoid units, learning rate " << flags.lr << ", " << flags.epochs << " epochs\n";
 
   tg::training::MetricsLog log({"epoch", "train_cost", "train_accuracy", "test_cost", "test_accuracy"});
@@ -102,6 +106,7 @@ int run(const examples::Flags& flags) {
                        {{"train", epochs, log.column("train_cost")}, {"test", epochs, log.column("test_cost")}}};
   plot::LineChart accuracy{"Accuracy", "epoch", "share classified correctly",
                            {{"train", epochs, log.column("train_accuracy")}, {"test", epochs, log.column("test_accuracy")}}};
+  cost.log_y = true;  // the cost falls by orders of magnitude
   accuracy.key = "bottom right";
   std::cout << plot::describe(plot::line_charts({cost, accuracy}, "iris: training", {flags.plot_dir + "/curves"})) << "\n";
   std::cout << plot::describe(plot::heatmap(plot::confusion_heatmap(on_test.confusion, table.classes,

@@ -70,7 +70,7 @@ training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::
           {"train_images", static_cast<double>(s.train_images)}};
 }
 
-void write_plots(const training::MetricsLog& log, const Settings& s, const std::string& title) {
+plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, const std::string& title) {
   const auto epochs = log.column("epoch");
   plot::LineChart loss{"Loss", "epoch", s.preset == "nielsen" ? "quadratic cost" : "cross-entropy",
                        {{"training (mean over the epoch)", epochs, log.column("train_loss")},
@@ -85,8 +85,7 @@ void write_plots(const training::MetricsLog& log, const Settings& s, const std::
                             {"test", epochs, as_percent(log.column("test_accuracy"))}}};
   accuracy.y_format = "%.1f%%";
   accuracy.key = "bottom right";
-  const auto result = plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
-  if (!result.ok) std::cout << plot::describe(result) << "\n";
+  return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
 }
 
 int run(Settings s, const CLI::App& app) {
@@ -166,6 +165,7 @@ int run(Settings s, const CLI::App& app) {
     return examples::mnist::loss(p, output, labels);
   };
 
+  bool plot_failure_reported = false;
   for (std::size_t epoch = start_epoch + 1; epoch <= p.epochs; ++epoch) {
     training::ProgressOptions progress_options;
     progress_options.label = "epoch " + std::to_string(epoch) + "/" + std::to_string(p.epochs);
@@ -195,17 +195,19 @@ int run(Settings s, const CLI::App& app) {
     info["epoch"] = static_cast<double>(epoch);
     training::save_checkpoint(checkpoint, *model, *optimizer, info);
     log.write(metrics_path);
-    write_plots(log, s, title);
+    // Redrawn every epoch, so a long run can be watched; a failure is reported once.
+    const plot::PlotResult curves = write_plots(log, s, title);
+    if (!curves.ok && !plot_failure_reported) std::cout << plot::describe(curves) << "\n";
+    plot_failure_reported = plot_failure_reported || !curves.ok;
   }
 
   const auto final_test = training::evaluate(*model, test, loss, 10);
   std::cout << "\ntest accuracy " << percent(final_test.accuracy) << " (" << test.size() << " images)\n"
             << "confusion matrix on the test set (rows: true class, columns: predicted):\n"
             << final_test.confusion.to_string(class_names);
-  std::cout << "checkpoint: " << checkpoint << "\nmetrics: " << metrics_path << "\n";
+  if (start_epoch < p.epochs) std::cout << "checkpoint: " << checkpoint << "\n";
   if (log.num_rows() > 0) {
-    write_plots(log, s, title);
-    std::cout << "curves: " << f.plot_dir << "/curves.png, .svg\n";
+    std::cout << "metrics: " << metrics_path << "\n" << plot::describe(write_plots(log, s, title)) << "\n";
   }
   std::cout << plot::describe(plot::heatmap(
                    plot::confusion_heatmap(final_test.confusion, class_names, title + ": confusion matrix on the test set"),

@@ -196,11 +196,12 @@ std::string chart_body(const LineChart& chart, std::size_t index) {
   }
   if (integral && hi - lo >= 1 && hi - lo <= 20) s << "set xtics 1\n";
   if (integral && lo == hi) s << "set xrange [" << lo - 1 << ":" << hi + 1 << "]\n";
-  const std::string style = most_points <= 40 ? "linespoints pt 7 ps 0.7" : "lines";
+  // Few points: marked; many (thousands of epochs): thin lines, so oscillations stay legible.
+  const std::string style = most_points <= 40 ? "linespoints pt 7 ps 0.7 lw 2" : "lines lw 1";
   s << "plot ";
   for (std::size_t i = 0; i < chart.series.size(); ++i)
     s << (i ? ", \\\n     " : "") << "$chart" << index << "_" << i << " using 1:2 with " << style
-      << " lw 2 lc rgb '" << kDark[i % kColours] << "' title " << quote(chart.series[i].label);
+      << " lc rgb '" << kDark[i % kColours] << "' title " << quote(chart.series[i].label);
   if (chart.series.empty()) s << "NaN notitle";
   s << "\n";
   if (chart.log_y) s << "unset logscale y\n";
@@ -284,12 +285,14 @@ PlotResult heatmap(const Heatmap& map, const Output& output) {
   return render(output, 700, 620, data.str(), [&] {
     std::ostringstream s;
     const std::string label = "sprintf(" + quote(map.annotation_format) + ", $4)";
+    bool long_names = false;  // names wider than a cell are slanted so they do not overlap
+    for (const auto& name : map.col_names) long_names = long_names || name.size() > 4;
     const std::string shown = map.hide_zero_annotations ? "($4 != 0 || $1 == $2)" : "1";
     s << "set title " << quote(map.title) << " font ',13'\n"
       << "set xlabel " << quote(map.xlabel) << "\nset ylabel " << quote(map.ylabel) << "\n"
       << "set cblabel " << quote(map.colorbar_label) << "\n"
       << "set xrange [-0.5:" << cols - 0.5 << "]\nset yrange [" << rows - 0.5 << ":-0.5]\n"
-      << "set xtics " << tic_list(map.col_names, cols) << " scale 0\n"
+      << "set xtics " << tic_list(map.col_names, cols) << " scale 0" << (long_names ? " rotate by 40 right" : "") << "\n"
       << "set ytics " << tic_list(map.row_names, rows) << " scale 0\n"
       << "set size ratio " << static_cast<double>(rows) / static_cast<double>(cols) << "\n"
       << "set cbrange [0:1]\nset cbtics 0.2\n"
