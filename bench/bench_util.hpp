@@ -3,8 +3,10 @@
 #pragma once
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -39,6 +41,17 @@ inline bool reset_peak_rss() {
   clear_refs.flush();
   return static_cast<bool>(clear_refs);
 }
+
+/// Minor page faults of this process so far (each first touch of a fresh page is one).
+inline double minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_minflt);
+}
+
+/// Cost of the first touch of fresh anonymous memory, in microseconds per 4 KiB page (mmap,
+/// write one byte per page, munmap), the median of three 64 MiB rounds.
+double first_touch_us_per_page();
 
 /// Current resident set size (from /proc/self/statm), in MiB.
 inline double current_rss_mib() {
@@ -123,5 +136,21 @@ class JsonLine {
   }
   std::string body_;
 };
+
+inline double first_touch_us_per_page() {
+  const std::size_t bytes = std::size_t{64} << 20, page = 4096;
+  std::vector<double> rounds;
+  for (int r = 0; r < 3; ++r) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NAN;
+    auto* bytes_ptr = static_cast<volatile char*>(p);
+    const double start = now_seconds();
+    for (std::size_t i = 0; i < bytes; i += page) bytes_ptr[i] = 1;
+    rounds.push_back((now_seconds() - start) / static_cast<double>(bytes / page) * 1e6);
+    munmap(p, bytes);
+  }
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[1];
+}
 
 }  // namespace bench

@@ -166,6 +166,7 @@ def main():
         soak.append(run(torch("soak", "--threads", "1", "--blas-threads", "1", "--data", args.data),
                         {"OPENBLAS_NUM_THREADS": "1"}, log)[0])
     end_load = command_output(["uptime"])
+    info_tg["first_touch_end"] = run(tg("info"), {}, log)[0]["first_touch_us_per_page"]
     report = render(groups, soak, args, runs, started, start_load, end_load, loads, info_tg, info_torch)
     print()
     print(report)
@@ -199,6 +200,9 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
         w(f"- 1-minute load average when each run started: median {statistics.median(loads):.2f}, "
           f"max {max(loads):.2f} (on {machine['cpus']} CPUs; above ~0.5 other processes were competing "
           "for the cores and the times are inflated and noisy)")
+    w(f"- First touch of fresh memory (mmap, one write per 4 KiB page): {info_tg['first_touch_us_per_page']:.1f} µs"
+      f" per page at the start, {info_tg['first_touch_end']:.1f} µs at the end. Every page a framework takes"
+      " fresh from the kernel costs this, so page faults per step are reported below.")
     w("")
     w("## Versions and thread settings\n")
     w(f"- tapegrad: {info_tg['build']}, {info_tg['compiler']}")
@@ -279,10 +283,10 @@ def details(w, by_key):
         for budget in (1, 2):
             g = by_key.get(f"mlp@{budget}")
             if g:
-                w(f"- mlp per step, {budget} thread{'s' * (budget > 1)}: tapegrad"
-                  f" {statistics.median(r['us_per_step'] for r in g['settings'][0]['results']):.0f} µs; PyTorch "
-                  + ", ".join(f"{s['label']}: {statistics.median(r['us_per_step'] for r in s['results']):.0f} µs"
-                              for s in g["settings"][1:]))
+                per_step = lambda s: (f"{statistics.median(r['us_per_step'] for r in s['results']):.0f} µs,"
+                                      f" {statistics.median(r['page_faults_per_step'] for r in s['results']):.1f} page faults")
+                w(f"- mlp per step, {budget} thread{'s' * (budget > 1)}: tapegrad {per_step(g['settings'][0])};"
+                  " PyTorch " + "; ".join(f"{s['label']}: {per_step(s)}" for s in g["settings"][1:]))
     for budget in (1, 2):
         g = by_key.get(f"gemm@{budget}")
         if g:
@@ -294,7 +298,8 @@ def details(w, by_key):
     if n:
         t, p = n["settings"][0]["results"], n["settings"][1]["results"]
         w(f"- nielsen: {t[0]['steps']:.0f} steps per epoch; per step tapegrad"
-          f" {statistics.median(r['us_per_step'] for r in t):.1f} µs, PyTorch {statistics.median(r['us_per_step'] for r in p):.1f} µs;"
+          f" {statistics.median(r['us_per_step'] for r in t):.1f} µs ({statistics.median(r['page_faults_per_step'] for r in t):.2f} page faults),"
+          f" PyTorch {statistics.median(r['us_per_step'] for r in p):.1f} µs ({statistics.median(r['page_faults_per_step'] for r in p):.2f} page faults);"
           f" mean loss tapegrad {statistics.median(r['mean_loss'] for r in t):.6f}, PyTorch {statistics.median(r['mean_loss'] for r in p):.6f}")
     for shape in ("4", "256x256"):
         g = by_key.get(f"chain:{shape}")
@@ -304,6 +309,7 @@ def details(w, by_key):
                 rs = s["results"]
                 parts.append(f"{s['framework']} forward {statistics.median(r['forward_us_per_op'] for r in rs):.2f} +"
                              f" backward {statistics.median(r['backward_us_per_op'] for r in rs):.2f} µs/op,"
+                             f" {statistics.median(r['page_faults_per_op'] for r in rs):.3f} page faults/op,"
                              f" gradient {rs[0]['grad0']:.6g}")
             w(f"- chain ({shape.replace('x', ',')}): " + "; ".join(parts))
     w("")

@@ -112,8 +112,9 @@ class Trainer {
     return tg::nn::functional::quadratic_cost(out, y);
   }
 
-  /// zero_grad, backward, step; returns the loss.
-  double train_step(std::size_t step) {
+  /// zero_grad, backward, step; returns the loss. Kept out of line so that bench/profile can
+  /// count exactly its calls.
+  __attribute__((noinline)) double train_step(std::size_t step) {
     const Tensor loss = forward(step);
     optimizer_->zero_grad();
     loss.backward();
@@ -132,7 +133,8 @@ void print_threads(bench::JsonLine& line, long threads) {
   line.add("threads", static_cast<double>(threads)).add("openblas_threads", openblas_get_num_threads());
 }
 
-/// One warm-up of `warmup` steps, then `epochs` timed epochs (each reported).
+/// One warm-up of `warmup` steps, then `epochs` timed epochs (each reported); `steps` > 0 cuts
+/// each epoch short (for profiling).
 int run_epochs(const Preset& preset, const bench::Options& opt) {
   const long threads = opt.integer("threads");
   openblas_set_num_threads(static_cast<int>(threads));
@@ -152,12 +154,15 @@ int run_epochs(const Preset& preset, const bench::Options& opt) {
   }
   for (long s = 0; s < opt.integer("warmup"); ++s) trainer.train_step(static_cast<std::size_t>(s));
 
-  const std::size_t steps = trainer.steps_per_epoch();
+  const auto max_steps = static_cast<std::size_t>(opt.integer("steps"));  // 0: the whole epoch
+  const std::size_t steps = max_steps ? std::min(max_steps, trainer.steps_per_epoch()) : trainer.steps_per_epoch();
   for (long e = 0; e < opt.integer("epochs"); ++e) {
     double loss_sum = 0;
+    const double faults = bench::minor_faults();
     const double start = bench::now_seconds();
     for (std::size_t s = 0; s < steps; ++s) loss_sum += trainer.train_step(s);
     const double seconds = bench::now_seconds() - start;
+    const double faults_per_step = (bench::minor_faults() - faults) / static_cast<double>(steps);
     bench::JsonLine line;
     line.add("workload", preset.name).add("framework", "tapegrad");
     print_threads(line, threads);
@@ -165,6 +170,7 @@ int run_epochs(const Preset& preset, const bench::Options& opt) {
         .add("steps", static_cast<double>(steps))
         .add("us_per_step", seconds / static_cast<double>(steps) * 1e6)
         .add("mean_loss", loss_sum / static_cast<double>(steps))
+        .add("page_faults_per_step", faults_per_step)
         .add("rss_before_mib", rss_before)
         .add("peak_rss_setup_mib", peak_before)
         .add("peak_rss_train_mib", peak_reset ? bench::peak_rss_mib() : NAN)
@@ -229,7 +235,7 @@ tg::Shape parse_shape(const std::string& text) {
 /// c = 1 and d = 0 keep the chain's gradient (a product of thousands of factors c (1 - y^2))
 /// above the float denormals: any other constants make x settle at a fixed point where each
 /// factor is < 1, the gradient underflows, and denormal arithmetic would swamp the overhead.
-int run_chain(const bench::Options& opt) {
+__attribute__((noinline)) int run_chain(const bench::Options& opt) {
   const tg::Shape shape = parse_shape(opt.str("shape"));
   const auto chain_ops = static_cast<std::size_t>(opt.integer("ops"));
   const auto warmup_ops = static_cast<std::size_t>(opt.integer("warmup-ops"));
@@ -239,11 +245,12 @@ int run_chain(const bench::Options& opt) {
   Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
   tg::Tape& tape = tg::Tape::current();
   std::vector<double> forward_s, backward_s;
-  double heap_per_op = 0, tape_per_op = 0, grad0 = 0;
+  double heap_per_op = 0, tape_per_op = 0, faults_per_op = 0, grad0 = 0;
   for (std::size_t r = 0; r <= reps; ++r) {  // rep 0 warms up with a shorter chain
     const std::size_t ops = r == 0 ? std::min(chain_ops, warmup_ops) : chain_ops;
     x0.zero_grad();
     const double heap0 = bench::heap_bytes_in_use();
+    const double faults0 = bench::minor_faults();
     const double start = bench::now_seconds();
     Tensor x = x0;
     for (std::size_t i = 0; i < ops; ++i) {
@@ -260,6 +267,7 @@ int run_chain(const bench::Options& opt) {
     x = Tensor();
     total.backward();
     const double end = bench::now_seconds();
+    faults_per_op = (bench::minor_faults() - faults0) / static_cast<double>(ops);
     grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
     if (r == 0) continue;
     forward_s.push_back(middle - start);
@@ -280,6 +288,7 @@ int run_chain(const bench::Options& opt) {
       .add("backward_us_per_op", median(backward_s) * per_op)
       .add("heap_bytes_per_op", heap_per_op)
       .add("tape_bytes_per_op", tape_per_op)
+      .add("page_faults_per_op", faults_per_op)
       .add("sizeof_node", static_cast<double>(sizeof(tg::Node)))
       .add("sizeof_tensor_impl", static_cast<double>(sizeof(tg::detail::TensorImpl)))
       .add("grad0", grad0)
@@ -365,7 +374,8 @@ int run_info() {
       .add("openblas_config", openblas_get_config())
       .add("openblas_core", openblas_get_corename())
       .add("openblas_default_threads", openblas_get_num_threads())
-      .add("ncpu", static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)));
+      .add("ncpu", static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)))
+      .add("first_touch_us_per_page", bench::first_touch_us_per_page());
 #ifdef NDEBUG
   line.add("build", "Release (NDEBUG)");
 #else
@@ -377,7 +387,7 @@ int run_info() {
 
 void usage() {
   std::cerr << "usage: tapegrad_bench info\n"
-               "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E]\n"
+               "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
                "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
                "       tapegrad_bench gemm [--threads N] [--reps R]\n"
                "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n";
@@ -398,8 +408,8 @@ int main(int argc, char** argv) {
       return bench::Options(argc, argv, 2, defaults);
     };
     if (command == "info") return run_info();
-    if (command == "mlp") return run_epochs(kMlp, with({}));
-    if (command == "nielsen") return run_epochs(kNielsen, with({{"warmup", "200"}}));
+    if (command == "mlp") return run_epochs(kMlp, with({{"steps", "0"}}));
+    if (command == "nielsen") return run_epochs(kNielsen, with({{"warmup", "200"}, {"steps", "0"}}));
     if (command == "chain") return run_chain(with({{"shape", "4"}, {"ops", "10000"}, {"warmup-ops", "1000"}, {"reps", "5"}}));
     if (command == "gemm") return run_gemm(with({{"reps", "3"}}));
     if (command == "soak") return run_soak(with({{"steps", "1000"}}));

@@ -65,6 +65,10 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def current_rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
@@ -177,12 +181,15 @@ def run_epochs(preset, args):
     steps = trainer.steps_per_epoch
     for _ in range(args.epochs):
         loss_sum = 0.0
+        faults = minor_faults()
         start = time.perf_counter()
         for s in range(steps):
             loss_sum += trainer.train_step(s)
         seconds = time.perf_counter() - start
+        faults = minor_faults() - faults
         emit(workload=preset["name"], framework="torch", **threads, epoch_s=seconds, steps=steps,
-             us_per_step=seconds / steps * 1e6, mean_loss=loss_sum / steps, rss_before_mib=rss_before,
+             us_per_step=seconds / steps * 1e6, mean_loss=loss_sum / steps,
+             page_faults_per_step=faults / steps, rss_before_mib=rss_before,
              peak_rss_setup_mib=peak_setup,
              peak_rss_train_mib=peak_rss_mib() if peak_reset else None)
 
@@ -213,6 +220,7 @@ def run_chain(args):
         ops = min(args.ops, args.warmup_ops) if rep == 0 else args.ops
         x0.grad = None
         heap0 = heap_bytes_in_use()
+        faults = minor_faults()
         start = time.perf_counter()
         x = x0
         for i in range(ops):
@@ -229,6 +237,7 @@ def run_chain(args):
         del x
         total.backward()
         end = time.perf_counter()
+        faults_per_op = (minor_faults() - faults) / ops
         if rep == 0:
             continue
         forward_s.append(middle - start)
@@ -239,7 +248,7 @@ def run_chain(args):
          us_per_op=totals[len(totals) // 2] * per_op,
          forward_us_per_op=sorted(forward_s)[len(forward_s) // 2] * per_op,
          backward_us_per_op=sorted(backward_s)[len(backward_s) // 2] * per_op,
-         heap_bytes_per_op=heap_per_op, grad0=float(x0.grad.reshape(-1)[0]),
+         heap_bytes_per_op=heap_per_op, page_faults_per_op=faults_per_op, grad0=float(x0.grad.reshape(-1)[0]),
          peak_rss_mib=peak_rss_mib())
 
 
