@@ -260,8 +260,10 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
       " untimed warm-up steps, then times one epoch. zero_grad sets gradients to none in both.")
     w("- Workload 3 alternates `x * c`, `x + d`, `tanh(x)` (10,000 ops), then `sum(x).backward()`; c = 1"
       " and d = 0 keep the gradient out of the float denormals (with c = 0.9, d = 0.1 it underflows and"
-      " every op of both frameworks slows down several times). PyTorch's time includes the Python"
-      " interpreter, which is what a PyTorch user pays.")
+      " every op of both frameworks slows down several times). Each process first runs one untimed"
+      " chain of the same length, so the timed ones show the steady state of a loop that records the"
+      " same graph again. PyTorch's time includes the Python interpreter, which is what a PyTorch"
+      " user pays.")
     w("- Workload 4 calls `cblas_sgemm` with the shapes and transposes of one mlp step (3 forward, 3"
       " weight-gradient, 2 input-gradient products) for every batch of the epoch, on preallocated"
       " buffers.")
@@ -284,7 +286,7 @@ def details(w, by_key):
             g = by_key.get(f"mlp@{budget}")
             if g:
                 per_step = lambda s: (f"{statistics.median(r['us_per_step'] for r in s['results']):.0f} µs,"
-                                      f" {statistics.median(r['page_faults_per_step'] for r in s['results']):.1f} page faults")
+                                      f" {statistics.median(r['page_faults_per_step'] for r in s['results']):.2f} page faults")
                 w(f"- mlp per step, {budget} thread{'s' * (budget > 1)}: tapegrad {per_step(g['settings'][0])};"
                   " PyTorch " + "; ".join(f"{s['label']}: {per_step(s)}" for s in g["settings"][1:]))
     for budget in (1, 2):

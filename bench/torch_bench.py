@@ -216,7 +216,7 @@ def run_chain(args):
     x0 = torch.full(shape, 0.5, requires_grad=True)
     forward_s, backward_s = [], []
     heap_per_op = 0.0
-    for rep in range(args.reps + 1):  # rep 0 warms up with a shorter chain
+    for rep in range(args.reps + 1):  # rep 0 warms up (as long as the timed chains by default)
         ops = min(args.ops, args.warmup_ops) if rep == 0 else args.ops
         x0.grad = None
         heap0 = heap_bytes_in_use()
@@ -273,10 +273,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--shape", default="4")
     parser.add_argument("--ops", type=int, default=10000)
-    parser.add_argument("--warmup-ops", type=int, default=1000)
+    parser.add_argument("--warmup-ops", type=int, default=None, help="length of the warm-up chain (default: --ops)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
+    if args.warmup_ops is None:
+        args.warmup_ops = args.ops
     if args.warmup is None:
         args.warmup = 200 if args.command == "nielsen" else 20
     {"info": run_info, "mlp": lambda a: run_epochs(MLP, a), "nielsen": lambda a: run_epochs(NIELSEN, a),
