@@ -128,7 +128,7 @@ void sweep(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_gra
           if (g.dtype() != in.dtype())
             fail(n.name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
                  " but the input is ", to_string(in.dtype()));
-          if (g.shape() != in.shape()) g = sum_to(g, in.shape());
+          if (!detail::same_shape(g, in)) g = sum_to(g, in.shape());
           {
             detail::BackwardScope scope(n.name);
             detail::check_anomaly(n.name, g, "gradient");

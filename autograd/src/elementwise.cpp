@@ -147,7 +147,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
   return record("pow", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * b * pow(a, b - 1.0));
+    // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
+    if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
     if (c.needs_grad(1)) {
       // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
       Tensor g = c.grad() * c.output() * log(a);
@@ -237,7 +238,8 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NOTE: written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
+  Tensor out = unary("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   return record("relu", std::move(out), {x}, [](BackwardContext& c) {
     c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), 0.0));
   });
@@ -302,7 +304,8 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+  // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
+  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
   return record("maximum", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;
@@ -312,7 +315,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
   return record("minimum", std::move(out), {a, b}, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;
@@ -332,15 +335,35 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = elem_t<decltype(av)>;
     const auto& cv = cond.value<bool>();
     const auto& bv = b.value<T>();
-    if (cv.shape() == av.shape() && av.shape() == bv.shape()) {
-      auto r = detail::empty_array<T>(av.shape());
-      for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = cv.data()[i] ? av.data()[i] : bv.data()[i];
+    // Fast path: every operand either has the result's shape or is a single element (the
+    // where(mask, g, 0) of relu-like backwards); otherwise xtensor broadcasts.
+    const std::size_t n = detail::product(s);
+    const bool c_full = cv.size() == n && cv.dimension() == s.size();
+    const bool a_full = av.size() == n && av.dimension() == s.size();
+    const bool b_full = bv.size() == n && bv.dimension() == s.size();
+    if ((c_full || cv.size() == 1) && (a_full || av.size() == 1) && (b_full || bv.size() == 1) && n > 0) {
+      auto r = detail::empty_array<T>(s);
+      T* out = r.data();
+      const bool* c = cv.data();
+      const T *x = av.data(), *y = bv.data();
+      // Separate loops keep the selects branch-free (a random mask would defeat prediction).
+      if (c_full && a_full && b_full) {
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x[i] : y[i];
+      } else if (c_full && a_full) {
+        const T y0 = y[0];
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x[i] : y0;
+      } else if (c_full && b_full) {
+        const T x0 = x[0];
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x0 : y[i];
+      } else {
+        const std::size_t ci = c_full, ai = a_full, bi = b_full;  // index step 1 or 0
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i * ci] ? x[i * ai] : y[i * bi];
+      }
       return Tensor(std::move(r));
     }
     xt::xarray<T> r = xt::where(cv, av, bv);
     return Tensor(std::move(r));
   });
-  (void)s;
   return record("where", std::move(out), {cond, a, b}, [](BackwardContext& c) {
     const Tensor& cond = c.input(0);
     if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));

@@ -74,6 +74,38 @@ xt::xarray<T> map(const xt::xarray<T>& x, F f) {
   return r;
 }
 
+/// When `small` (after dropping its leading 1s) equals the trailing axes of `big`, the number of
+/// elements of small (> 0); else 0. Then big is `small` repeated along its leading axes.
+template <class S1, class S2>
+std::size_t suffix_extent(const S1& big, const S2& small) {
+  std::size_t first = 0;
+  while (first < small.size() && small[first] == 1) ++first;
+  const std::size_t rank = small.size() - first;
+  if (rank == 0 || rank > big.size()) return 0;
+  std::size_t n = 1;
+  for (std::size_t i = 0; i < rank; ++i) {
+    if (small[first + i] != big[big.size() - rank + i]) return 0;
+    n *= small[first + i];
+  }
+  return n;
+}
+
+/// When `small` equals the leading axes of `big` followed only by 1s (same rank), the number of
+/// elements of small (> 0); else 0. Then each element of small covers a contiguous run of big.
+template <class S1, class S2>
+std::size_t prefix_extent(const S1& big, const S2& small) {
+  if (small.size() != big.size()) return 0;
+  std::size_t last = small.size();
+  while (last > 0 && small[last - 1] == 1) --last;
+  if (last == 0) return 0;
+  std::size_t n = 1;
+  for (std::size_t i = 0; i < last; ++i) {
+    if (small[i] != big[i]) return 0;
+    n *= small[i];
+  }
+  return n;
+}
+
 /// Elementwise r = f(a, b) with NumPy broadcasting (shapes already checked); R is the result type.
 template <class R, class A, class B, class F>
 xt::xarray<R> zip(const xt::xarray<A>& a, const xt::xarray<B>& b, F f) {
@@ -94,6 +126,38 @@ xt::xarray<R> zip(const xt::xarray<A>& a, const xt::xarray<B>& b, F f) {
     auto r = empty_array<R>(b.shape());
     for (std::size_t i = 0; i < b.size(); ++i) r.data()[i] = f(s, b.data()[i]);
     return r;
+  }
+  // The common broadcasts in training get plain loops: a row vector against a matrix (bias
+  // add), a column against a matrix (keepdim reductions), either way round.
+  if (b.dimension() <= a.dimension()) {
+    if (const std::size_t inner = suffix_extent(a.shape(), b.shape()); inner) {
+      auto r = empty_array<R>(a.shape());
+      for (std::size_t i = 0; i < a.size(); i += inner)
+        for (std::size_t j = 0; j < inner; ++j) r.data()[i + j] = f(a.data()[i + j], b.data()[j]);
+      return r;
+    }
+    if (const std::size_t outer = prefix_extent(a.shape(), b.shape()); outer) {
+      auto r = empty_array<R>(a.shape());
+      const std::size_t inner = a.size() / outer;
+      for (std::size_t i = 0; i < outer; ++i)
+        for (std::size_t j = 0; j < inner; ++j) r.data()[i * inner + j] = f(a.data()[i * inner + j], b.data()[i]);
+      return r;
+    }
+  }
+  if (a.dimension() <= b.dimension()) {
+    if (const std::size_t inner = suffix_extent(b.shape(), a.shape()); inner) {
+      auto r = empty_array<R>(b.shape());
+      for (std::size_t i = 0; i < b.size(); i += inner)
+        for (std::size_t j = 0; j < inner; ++j) r.data()[i + j] = f(a.data()[j], b.data()[i + j]);
+      return r;
+    }
+    if (const std::size_t outer = prefix_extent(b.shape(), a.shape()); outer) {
+      auto r = empty_array<R>(b.shape());
+      const std::size_t inner = b.size() / outer;
+      for (std::size_t i = 0; i < outer; ++i)
+        for (std::size_t j = 0; j < inner; ++j) r.data()[i * inner + j] = f(a.data()[i], b.data()[i * inner + j]);
+      return r;
+    }
   }
   xt::xarray<R> r = xt::make_lambda_xfunction(std::move(f), a, b);
   return r;

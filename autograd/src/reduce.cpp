@@ -5,8 +5,6 @@
 #include <cmath>
 #include <limits>
 
-#include <xtensor/xreducer.hpp>
-#include <xtensor/xsort.hpp>
 
 #include "kernels.hpp"
 #include "tapegrad/ops/elementwise.hpp"
@@ -60,32 +58,86 @@ Tensor expand_back(const Tensor& g, const Shape& input_shape, const std::vector<
   return expand(reshape(g, as_i64(reduced_shape(input_shape, axes, true))), input_shape);
 }
 
-/// Applies an xtensor reducer `r(values, axes)` and shapes the result.
-/// `identity` fills the result when x has no elements (xtensor's reducers must not see those).
-template <class R>
-Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes,
-                     bool keepdim, double identity, R r) {
+/// Folds the elements of v over `axes` into an array of the keepdim shape: every output element
+/// starts at `init` and takes f(acc, e) for each element e of its group, in row-major order.
+/// NOTE: not xt::sum/xt::prod/xt::amax: xtensor 0.24's immediate reducers read through a null
+/// pointer on zero-size inputs (segfault for sum of a (0,3) tensor); here a zero-size group
+/// simply yields init (sum 0, prod 1) and zero groups yield an empty result.
+template <class T, class F>
+xt::xarray<T> fold(const xt::xarray<T>& v, const std::vector<std::size_t>& axes, T init, F f) {
+  const Shape in = detail::shape_of(v);
+  auto r = detail::empty_array<T>(reduced_shape(in, axes, true));
+  std::fill(r.begin(), r.end(), init);
+  T* out = r.data();
+  const T* src = v.data();
+  const std::size_t n = v.size(), nd = in.size();
+  if (axes.size() == nd) {  // everything into one element
+    for (std::size_t i = 0; i < n; ++i) out[0] = f(out[0], src[i]);
+    return r;
+  }
+  // Walk the input in row-major order, moving the output position by `stride` (0 on reduced axes).
+  std::vector<std::size_t> stride(nd, 0), pos(nd, 0);
+  for (std::size_t d = nd, s = 1; d-- > 0;) {
+    if (std::binary_search(axes.begin(), axes.end(), d)) continue;
+    stride[d] = s;
+    s *= in[d];
+  }
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[o] = f(out[o], src[i]);
+    for (std::size_t d = nd; d-- > 0;) {
+      o += stride[d];
+      if (++pos[d] < in[d]) break;
+      o -= stride[d] * pos[d];
+      pos[d] = 0;
+    }
+  }
+  return r;
+}
+
+/// Applies fold(values, axes, init, f) to a floating tensor and shapes the result.
+template <class F>
+Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes, bool keepdim,
+                     double init, F f) {
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
-  if (x.numel() == 0) return full(out_shape, identity, TensorOptions(x.dtype()));
   return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> res = r(v, axes);
+    xt::xarray<T> res = fold(v, axes, static_cast<T>(init), f);
     res.reshape(out_shape);
     return Tensor(std::move(res));
   });
 }
 
 /// For each element, the product of the other elements of its reduction group (exact with zeros).
+/// While recording (create_graph) it is composed of differentiable ops, so prod has derivatives of
+/// every order at inputs with zeros: each group of k values becomes a k x k table whose row i is
+/// the group with element i replaced by 1, and prod over the rows gives the k products (prod's
+/// backward of that table recurses one level deeper only when the next order is recorded too).
 Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) {
   const Shape shape = x.shape();
   // Move reduced axes last: (kept..., reduced...) -> rows of length k.
   std::vector<int> perm;
+  Shape rows_shape;
   for (std::size_t i = 0; i < shape.size(); ++i)
-    if (!std::binary_search(axes.begin(), axes.end(), i)) perm.push_back(static_cast<int>(i));
+    if (!std::binary_search(axes.begin(), axes.end(), i)) {
+      perm.push_back(static_cast<int>(i));
+      rows_shape.push_back(shape[i]);
+    }
   for (auto a : axes) perm.push_back(static_cast<int>(a));
   const std::size_t k = reduced_count(shape, axes);
+  rows_shape.push_back(k);
   const Tensor moved = permute(x, perm);
-  const Shape moved_shape = moved.shape();
+  std::vector<int> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+
+  if (is_grad_enabled() && x.requires_grad()) {
+    const Tensor rows = reshape(moved, as_i64(rows_shape));  // (..., k)
+    Shape table_shape = rows_shape;
+    table_shape.insert(table_shape.end() - 1, k);            // (..., k, k)
+    const Tensor table = expand(unsqueeze(rows, -2), table_shape);
+    const Tensor others = prod(where(eye(k, k, TensorOptions(DType::boolean)), 1.0, table), {-1});
+    return permute(reshape(others, as_i64(moved.shape())), inverse);
+  }
   Tensor result = detail::visit_floating("prod", moved, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     auto r = detail::empty_array<T>(v.shape());
@@ -100,9 +152,42 @@ Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) 
     }
     return Tensor(std::move(r));
   });
+  return permute(result, inverse);
+}
+
+/// softmax(x) over several axes at once (differentiable): the reduced axes are moved last and
+/// merged into one.
+Tensor softmax_over(const Tensor& x, const std::vector<std::size_t>& axes) {
+  if (x.dim() == 0) return ones_like(x);
+  if (axes.size() == 1) return softmax(x, static_cast<int>(axes[0]));
+  const Shape shape = x.shape();
+  std::vector<int> perm;
+  std::vector<std::int64_t> merged;
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (!std::binary_search(axes.begin(), axes.end(), i)) {
+      perm.push_back(static_cast<int>(i));
+      merged.push_back(static_cast<std::int64_t>(shape[i]));
+    }
+  for (auto a : axes) perm.push_back(static_cast<int>(a));
+  merged.push_back(-1);
+  const Tensor moved = permute(x, perm);
   std::vector<int> inverse(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
-  return permute(result, inverse);
+  return permute(reshape(softmax(reshape(moved, merged), -1), as_i64(moved.shape())), inverse);
+}
+
+/// x minus its maximum along axis (keepdim), with an all -inf group shifted by 0 instead of
+/// giving NaN. NOTE: x - max is exact for entries within a factor 2 of the maximum (Sterbenz), so
+/// no rounding error of size ulp(|x|) enters softmax, whatever the magnitude of x.
+Tensor shifted_by_max(const Tensor& x, std::size_t axis) {
+  return detail::visit_floating("softmax", x, [&](const auto& v) {
+    using T = elem_t<decltype(v)>;
+    xt::xarray<T> m = fold(v, {axis}, -std::numeric_limits<T>::infinity(),
+                           [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
+    for (auto& e : m) if (!std::isfinite(e)) e = 0;
+    xt::xarray<T> r = v - m;
+    return Tensor(std::move(r));
+  });
 }
 
 }  // namespace
@@ -111,9 +196,7 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("sum", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
-  Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](const auto& v, const auto& ax) {
-    return xt::eval(xt::sum(v, ax, xt::evaluation_strategy::immediate));
-  });
+  Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](auto acc, auto e) { return acc + e; });
   return record("sum", std::move(out), {x}, [shape, axes](BackwardContext& c) {
     c.set_grad(0, expand_back(c.grad(), shape, axes));
   });
@@ -151,9 +234,7 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
   detail::require_floating("prod", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("prod", axes_in, shape);
-  Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](const auto& v, const auto& ax) {
-    return xt::eval(xt::prod(v, ax, xt::evaluation_strategy::immediate));
-  });
+  Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](auto acc, auto e) { return acc * e; });
   return record("prod", std::move(out), {x}, [shape, axes](BackwardContext& c) {
     const Tensor& x = c.input(0);
     const Tensor g = expand_back(c.grad(), shape, axes);
@@ -164,14 +245,9 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
       c.set_grad(0, g * expand_back(c.output(), shape, axes) / x);
       return;
     }
-    // NOTE: with zeros, the product of the other factors is computed directly; it is treated
-    // as a constant, so second derivatives at inputs containing zeros are not available.
-    Tensor others;
-    {
-      NoGradGuard no_grad;
-      others = product_of_others(x, axes);
-    }
-    c.set_grad(0, g * others);
+    // NOTE: prod / x_i is 0/0 at a zero factor, so with zeros the product of the other factors
+    // is formed directly (differentiably when the sweep records, see product_of_others).
+    c.set_grad(0, g * product_of_others(x, axes));
   });
 }
 
@@ -196,28 +272,24 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("logsumexp", axes_in, shape);
   if (reduced_count(shape, axes) == 0) fail("logsumexp: no elements in a tensor of shape ", to_string(shape));
-  const Shape kept = reduced_shape(shape, axes, true);
-  if (x.numel() == 0) {
-    // Only the kept axes can be empty here, so the result is empty too.
-    return full(reduced_shape(shape, axes, keepdim), 0.0, TensorOptions(x.dtype()));
-  }
   // NOTE: m + log(sum(exp(x - m))) with m the group maximum never overflows; an all -inf group
   // gives -inf (m is replaced by 0 there so that x - m is not NaN).
   Tensor out = detail::visit_floating("logsumexp", x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> m = xt::amax(v, axes, xt::evaluation_strategy::immediate);
-    m.reshape(kept);
+    xt::xarray<T> m = fold(v, axes, -std::numeric_limits<T>::infinity(),
+                           [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
     for (auto& e : m) if (!std::isfinite(e)) e = 0;
-    xt::xarray<T> s = xt::sum(xt::exp(v - m), axes, xt::evaluation_strategy::immediate);
-    s.reshape(kept);
+    const xt::xarray<T> shifted = xt::exp(v - m);
+    const xt::xarray<T> s = fold(shifted, axes, T(0), [](T acc, T e) { return acc + e; });
     xt::xarray<T> r = xt::log(s) + m;
     r.reshape(reduced_shape(shape, axes, keepdim));
     return Tensor(std::move(r));
   });
   return record("logsumexp", std::move(out), {x}, [shape, axes](BackwardContext& c) {
-    // d lse / dx = softmax(x) = exp(x - lse)
-    const Tensor lse = expand_back(c.output(), shape, axes);
-    c.set_grad(0, expand_back(c.grad(), shape, axes) * exp(c.input(0) - lse));
+    // d lse / dx = softmax(x) over the reduced axes. NOTE: not exp(x - lse): lse carries a
+    // rounding error of ulp(lse), which exp(x - lse) turns into a relative error of that size
+    // (1e-4 in float32 at |x| = 1000); softmax shifts by the exact maximum instead.
+    c.set_grad(0, expand_back(c.grad(), shape, axes) * softmax_over(c.input(0), axes));
   });
 }
 
@@ -301,7 +373,15 @@ Tensor softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = exp(x - logsumexp(x, {ax}, true));
+    // exp(x - max) / sum(exp(x - max)): no overflow, and accurate for inputs of any magnitude
+    // (exp(x - logsumexp(x)) would inherit logsumexp's rounding error of ulp(|x|)).
+    // An empty tensor has nothing to normalise.
+    if (x.numel() == 0) {
+      out = x.detach();
+    } else {
+      const Tensor e = exp(shifted_by_max(x, static_cast<std::size_t>(ax)));
+      out = e / sum(e, {ax}, true);
+    }
   }
   return record("softmax", std::move(out), {x}, [ax](BackwardContext& c) {
     // dx = y * (g - sum(g * y))
@@ -316,7 +396,14 @@ Tensor log_softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = x - logsumexp(x, {ax}, true);
+    // (x - max) - log(sum(exp(x - max))): never adds the maximum back, so the result keeps its
+    // accuracy for inputs of any magnitude.
+    if (x.numel() == 0) {
+      out = x.detach();
+    } else {
+      const Tensor shifted = shifted_by_max(x, static_cast<std::size_t>(ax));
+      out = shifted - log(sum(exp(shifted), {ax}, true));
+    }
   }
   return record("log_softmax", std::move(out), {x}, [ax](BackwardContext& c) {
     // dx = g - softmax(x) * sum(g)

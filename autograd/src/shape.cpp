@@ -318,6 +318,10 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   if (weight.dim() != 2) fail("embedding: weight must be 2-D (num, dim), got shape ", to_string(weight.shape()));
   detail::require_defined("embedding", indices);
   if (indices.dtype() != DType::int64) fail("embedding: indices must be int64, got ", to_string(indices.dtype()));
+  const std::size_t num = weight.shape()[0];
+  for (std::int64_t i : indices.value<std::int64_t>())
+    if (i < 0 || static_cast<std::size_t>(i) >= num)
+      fail("embedding: index ", i, " is out of range for a weight of shape ", to_string(weight.shape()));
   std::vector<std::int64_t> out_shape = as_i64(indices.shape());
   out_shape.push_back(static_cast<std::int64_t>(weight.shape()[1]));
   return reshape(index_select(weight, 0, reshape(indices, {-1})), out_shape);
@@ -441,8 +445,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int axis) {
   for (const auto& t : tensors) detail::require_defined("stack", t);
   const Shape s0 = tensors[0].shape();
   for (std::size_t k = 1; k < tensors.size(); ++k)
-    if (tensors[k].shape() != s0)
-      fail("stack: tensor ", k, " has shape ", to_string(tensors[k].shape()), " but tensor 0 has ", to_string(s0));
+    if (tensors[k].shape() != s0 || tensors[k].dtype() != tensors[0].dtype())
+      fail("stack: tensor ", k, " has ", to_string(tensors[k].dtype()), to_string(tensors[k].shape()),
+           " but tensor 0 has ", to_string(tensors[0].dtype()), to_string(s0), " (all must have one shape and dtype)");
   const std::size_t a = detail::normalize_axis("stack", axis, s0.size() + 1, s0);
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());

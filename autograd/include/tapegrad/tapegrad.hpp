@@ -18,8 +18,8 @@
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
 
-// nn: losses
-#include "tapegrad/nn/losses.hpp"
+// nn: modules, layers, losses, initialisers, regularisers, save/load
+#include "tapegrad/nn.hpp"
 
 // optim: optimizers, schedulers, clipping
 #include "tapegrad/optim/optim.hpp"

@@ -23,7 +23,8 @@ Tensor neg(const Tensor& a);
 
 /// a^p for a scalar exponent: d/da = p a^(p-1).
 Tensor pow(const Tensor& a, double exponent);
-/// a^b elementwise: d/da = b a^(b-1), d/db = a^b log(a).
+/// a^b elementwise: d/da = b a^(b-1) (0 where b == 0), d/db = a^b log(a) (0 where a == 0, b >= 0),
+/// as PyTorch.
 Tensor pow(const Tensor& a, const Tensor& b);
 /// s^a for a scalar base s > 0: d/da = s^a log(s).
 Tensor pow(double base, const Tensor& a);
@@ -40,7 +41,7 @@ Tensor tanh(const Tensor& x);
 Tensor erf(const Tensor& x);
 /// 1 / (1 + exp(-x)), evaluated without overflow for |x| large.
 Tensor sigmoid(const Tensor& x);
-/// max(x, 0); gradient 1 where x > 0, else 0.
+/// max(x, 0) (NaN stays NaN); gradient 1 where x > 0, else 0.
 Tensor relu(const Tensor& x);
 /// x where x > 0, else slope * x.
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
@@ -56,7 +57,8 @@ Tensor sign(const Tensor& x);
 
 /// Limits x to [min, max] (use -inf/inf for a missing bound); gradient 1 inside [min, max].
 Tensor clamp(const Tensor& x, double min, double max);
-/// Elementwise max/min with broadcasting; on ties the gradient is split evenly (as PyTorch).
+/// Elementwise max/min with broadcasting; a NaN operand gives NaN; on ties the gradient is split
+/// evenly (as PyTorch).
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 /// cond ? a : b elementwise, broadcasting all three; cond is a bool tensor.

@@ -35,6 +35,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdim = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 
 /// exp(x - logsumexp(x)) along axis.
+/// A zero-size x gives a zero-size result (nothing to normalise), as in PyTorch.
 Tensor softmax(const Tensor& x, int axis);
 /// x - logsumexp(x) along axis, stable for inputs of any magnitude.
 Tensor log_softmax(const Tensor& x, int axis);

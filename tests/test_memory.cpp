@@ -1,0 +1,62 @@
+// Steady state: a training loop neither grows the tape nor the resident set after warm-up.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tapegrad/tapegrad.hpp"
+
+using namespace tg;
+
+namespace {
+/// Resident set size in bytes, from /proc/self/statm.
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
+TEST_CASE("memory: 1,000 training steps grow neither the tape nor the resident set") {
+  Generator gen(3);
+  Tensor w1 = randn({64, 32}, kFloat32, &gen) * 0.1;
+  Tensor b1 = zeros({64});
+  Tensor w2 = randn({10, 64}, kFloat32, &gen) * 0.1;
+  Tensor b2 = zeros({10});
+  std::vector<Tensor> params{w1.detach(), b1, w2.detach(), b2};
+  for (auto& p : params) p.requires_grad_();
+  const Tensor x = randn({128, 32}, kFloat32, &gen);
+  const Tensor y = randint(0, 10, {128}, &gen);
+  Tape& tape = Tape::current();
+  std::size_t rss_after_warmup = 0, tape_bytes_after_warmup = 0;
+  for (int step = 1; step <= 1000; ++step) {
+    {
+      Tensor h = relu(linear(x, params[0], params[1]));
+      Tensor loss = nn::functional::cross_entropy(linear(h, params[2], params[3]), y);
+      loss.backward();
+      CHECK(tape.num_nodes() == 2);  // the nodes of h and loss: their tensors are still alive
+    }
+    // Dead nodes are collected lazily (after the next backward, or as the tape grows).
+    CHECK(tape.num_nodes() <= 2);
+    if (step % 100 == 0) {
+      tape.collect();
+      CHECK(tape.num_nodes() == 0);
+    }    {
+      NoGradGuard no_grad;
+      for (auto& p : params) {
+        p.mutable_value<float>() -= 0.01f * p.grad().value<float>();
+        p.zero_grad();
+      }
+    }
+    if (step == 100) {
+      rss_after_warmup = resident_bytes();
+      tape_bytes_after_warmup = tape.reserved_bytes();
+    }
+  }
+  const std::size_t rss_end = resident_bytes();
+  INFO("RSS after 100 steps " << rss_after_warmup << " bytes, after 1000 steps " << rss_end);
+  CHECK(rss_end <= rss_after_warmup + 1024 * 1024);
+  CHECK(tape.reserved_bytes() == tape_bytes_after_warmup);
+}

@@ -1,0 +1,136 @@
+// float32 agrees with float64 to float32 precision: a representative op of every family runs in
+// both dtypes on identical inputs (float64 values rounded to float32 first), and the outputs and
+// vector-Jacobian products are compared with the float32 tolerance of op_check.hpp.
+#include <iostream>
+
+#include "op_check.hpp"
+
+using namespace tg;
+using namespace tg::testing;
+
+namespace {
+
+using Inputs = std::vector<Tensor>;
+
+struct DtypeCase {
+  std::string name;
+  OpFunction f;
+  std::vector<Tensor> inputs;  // float64 leaves (requires_grad) or int64/bool constants
+};
+
+/// Runs f in dtype d on copies of the inputs; returns the output and the VJPs for upstream w.
+std::vector<Tensor> run(const DtypeCase& c, DType d, const Tensor& upstream64) {
+  Inputs in, wrt;
+  for (const Tensor& t : c.inputs) {
+    if (!t.is_floating_point()) {
+      in.push_back(t);
+      continue;
+    }
+    Tensor copy = t.detach().to(d);
+    copy.requires_grad_();
+    in.push_back(copy);
+    wrt.push_back(copy);
+  }
+  const Tensor out = c.f(in);
+  std::vector<Tensor> results{out};
+  for (const Tensor& g : tg::grad({out}, wrt, {upstream64.to(d)})) results.push_back(g);
+  return results;
+}
+
+/// A float64 leaf whose values are exactly representable in float32.
+Tensor f32_exact(const Shape& shape, double lo, double hi, std::uint64_t seed) {
+  return random_leaf(shape, lo, hi, seed).detach().to(kFloat32).to(kFloat64).requires_grad_();
+}
+
+}  // namespace
+
+TEST_CASE("float32 results agree with float64 to float32 precision") {
+  std::uint64_t s = 100;
+  auto x = [&](const Shape& shape, double lo = -2, double hi = 2) { return f32_exact(shape, lo, hi, s++); };
+  const Tensor idx = indices({2, 0, 2, 1});
+  const Tensor gidx = indices({{0, 2, 2}, {1, 0, 1}});
+  const Tensor cond = Tensor(xt::xarray<bool>{true, false, false, true});
+  const std::vector<DtypeCase> cases = {
+      {"add (3,4)+(4)", [](const Inputs& v) { return v[0] + v[1]; }, {x({3, 4}), x({4})}},
+      {"mul (2,3,4)*(3,1)", [](const Inputs& v) { return v[0] * v[1]; }, {x({2, 3, 4}), x({3, 1})}},
+      {"div", [](const Inputs& v) { return v[0] / v[1]; }, {x({3, 4}), x({3, 4}, 0.5, 2)}},
+      {"scalar ops", [](const Inputs& v) { return 3.0 / v[0] - 2.0 * v[0] + 0.5; }, {x({3, 4}, 0.5, 2)}},
+      {"pow scalar", [](const Inputs& v) { return pow(v[0], 2.5); }, {x({3, 4}, 0.2, 2)}},
+      {"pow tensor", [](const Inputs& v) { return pow(v[0], v[1]); }, {x({3, 4}, 0.2, 2), x({4})}},
+      {"exp", [](const Inputs& v) { return exp(v[0]); }, {x({3, 4})}},
+      {"log", [](const Inputs& v) { return log(v[0]); }, {x({3, 4}, 0.1, 3)}},
+      {"sqrt", [](const Inputs& v) { return sqrt(v[0]); }, {x({3, 4}, 0.1, 3)}},
+      {"sin cos", [](const Inputs& v) { return sin(v[0]) * cos(v[0]); }, {x({3, 4})}},
+      {"tanh", [](const Inputs& v) { return tanh(v[0]); }, {x({3, 4})}},
+      {"erf", [](const Inputs& v) { return erf(v[0]); }, {x({3, 4})}},
+      {"sigmoid", [](const Inputs& v) { return sigmoid(v[0]); }, {x({3, 4}, -8, 8)}},
+      {"sigmoid 1000", [](const Inputs& v) { return sigmoid(v[0]); }, {x({3, 4}, -1000, 1000)}},
+      {"relu, leaky_relu, elu", [](const Inputs& v) { return relu(v[0]) + leaky_relu(v[0], 0.1) + elu(v[0]); }, {x({3, 4})}},
+      {"softplus", [](const Inputs& v) { return softplus(v[0]); }, {x({3, 4}, -5, 5)}},
+      {"softplus 1000", [](const Inputs& v) { return softplus(v[0], 1.0, 1e9); }, {x({3, 4}, -1000, 1000)}},
+      {"gelu", [](const Inputs& v) { return gelu(v[0]); }, {x({3, 4}, -3, 3)}},
+      {"gelu tanh", [](const Inputs& v) { return gelu(v[0], "tanh"); }, {x({3, 4}, -3, 3)}},
+      {"clamp, maximum, where", [cond](const Inputs& v) { return where(cond, clamp(v[0], -0.5, 0.5), maximum(v[0], v[1])); },
+       {x({3, 4}), x({4})}},
+      {"sum axes", [](const Inputs& v) { return sum(v[0], {0, 2}); }, {x({2, 3, 4})}},
+      {"mean keepdim", [](const Inputs& v) { return mean(v[0], {-1}, true); }, {x({2, 3, 4})}},
+      {"prod", [](const Inputs& v) { return prod(v[0], {1}); }, {x({3, 4}, 0.5, 1.5)}},
+      {"var, std", [](const Inputs& v) { return var(v[0], {1}) + tg::std(v[0], {1}, false); }, {x({3, 4})}},
+      {"max, min", [](const Inputs& v) { return max(v[0], 1) - min(v[0], 0, false).sum(); }, {x({3, 4})}},
+      {"logsumexp", [](const Inputs& v) { return logsumexp(v[0], {1}); }, {x({3, 4}, -5, 5)}},
+      {"logsumexp 1000", [](const Inputs& v) { return logsumexp(v[0], {1}); }, {x({3, 4}, 995, 1005)}},
+      {"softmax", [](const Inputs& v) { return softmax(v[0], 1); }, {x({3, 4}, -5, 5)}},
+      {"softmax -1000", [](const Inputs& v) { return softmax(v[0], -1); }, {x({3, 4}, -1005, -995)}},
+      {"log_softmax 1000", [](const Inputs& v) { return log_softmax(v[0], 0); }, {x({3, 4}, 995, 1005)}},
+      {"matmul", [](const Inputs& v) { return matmul(v[0], v[1]); }, {x({3, 4}), x({4, 5})}},
+      {"matmul batched 4-D", [](const Inputs& v) { return matmul(v[0], v[1]); }, {x({2, 1, 3, 4}), x({3, 4, 2})}},
+      {"matmul vector", [](const Inputs& v) { return matmul(v[0], v[1]); }, {x({4}), x({2, 4, 3})}},
+      {"mm transposed", [](const Inputs& v) { return mm(v[0], v[1], true, true); }, {x({4, 3}), x({2, 4})}},
+      {"linear", [](const Inputs& v) { return linear(v[0], v[1], v[2]); }, {x({5, 3}), x({4, 3}), x({4})}},
+      {"permute, reshape", [](const Inputs& v) { return reshape(permute(v[0], {2, 0, 1}), {4, -1}); }, {x({2, 3, 4})}},
+      {"slice, select, cat", [](const Inputs& v) { return cat({slice(v[0], 0, 1, std::nullopt, 2), select(v[1], 0, -1).unsqueeze(0)}); },
+       {x({5, 4}), x({3, 4})}},
+      {"index_select", [idx](const Inputs& v) { return index_select(v[0], 0, idx); }, {x({3, 4})}},
+      {"gather", [gidx](const Inputs& v) { return gather(v[0], 1, gidx); }, {x({2, 4})}},
+      {"expand, stack", [](const Inputs& v) { return stack({expand(v[0], {3, 4}), v[1]}, 1); }, {x({3, 1}), x({3, 4})}},
+      {"soft cross-entropy 1000", [](const Inputs& v) { return -sum(softmax(v[1], 1) * log_softmax(v[0], 1)); },
+       {x({3, 4}, -1000, 1000), x({3, 4})}},
+  };
+  double worst = 0;
+  std::string worst_case;
+  for (const DtypeCase& c : cases) {
+    INFO(c.name);
+    const Tensor probe = c.f(c.inputs);
+    const Tensor upstream = random_leaf(probe.shape(), -1, 1, s++).detach();
+    const auto r64 = run(c, kFloat64, upstream), r32 = run(c, kFloat32, upstream);
+    REQUIRE(r64.size() == r32.size());
+    for (std::size_t i = 0; i < r64.size(); ++i) {
+      const std::string label = c.name + (i == 0 ? " output" : " grad " + std::to_string(i - 1));
+      CHECK(all_finite(r32[i]));
+      check_float32_matches(label, r32[i], r64[i]);
+      // Track the worst error as a fraction of the tolerance, for the report.
+      const xt::xarray<double> a = r32[i].to_double(), b = r64[i].to_double();
+      double scale = 0;
+      for (double v : b) scale = std::max(scale, std::abs(v));
+      for (std::size_t k = 0; k < a.size(); ++k) {
+        const double tol = kFloat32Rtol * (std::abs(b.data()[k]) + scale) + std::numeric_limits<float>::min();
+        const double ratio = std::abs(a.data()[k] - b.data()[k]) / tol;
+        if (ratio > worst) worst = ratio, worst_case = label;
+      }
+    }
+  }
+  std::cout << "float32 vs float64: " << cases.size() << " ops, worst error " << worst
+            << " of the tolerance " << kFloat32Rtol << " (|f64| + max|f64|) (" << worst_case << ")\n";
+}
+
+TEST_CASE("float32 and float64 never mix silently") {
+  const Tensor a = zeros({2, 3}), b = zeros({2, 3}, kFloat64);
+  CHECK_THROWS_WITH(a + b, "add: dtype mismatch, float32(2,3) and float64(2,3) (convert one with .to())");
+  CHECK_THROWS_WITH(matmul(a, b.t()), Catch::StartsWith("matmul: dtype mismatch"));
+  CHECK_THROWS_WITH(linear(b, a), Catch::StartsWith("linear: dtype mismatch"));
+  CHECK_THROWS_WITH(cat({a, b}), Catch::StartsWith("cat: tensor 1 has float64(2,3) but tensor 0 has float32(2,3)"));
+  CHECK_THROWS_WITH(where(zeros({2, 3}, kBool), a, b), Catch::StartsWith("where: dtype mismatch"));
+  // Explicit conversion is differentiable both ways.
+  Tensor x = random_leaf({3}, -1, 1);
+  CHECK(tg::grad({sum(x.to(kFloat32) * 2.0)}, {x})[0].dtype() == kFloat64);
+}
