@@ -20,7 +20,9 @@
 
 #include "bench_util.hpp"
 #include "tapegrad/data/mnist.hpp"
+#include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/losses.hpp"
+#include "tapegrad/nn/mlp.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/tapegrad.hpp"
@@ -32,36 +34,20 @@ using tg::Tensor;
 const std::map<std::string, std::string> kCommonDefaults = {
     {"threads", "1"}, {"data", "datasets/mnist"}, {"warmup", "20"}, {"epochs", "1"}};
 
-/// A float32 parameter of `shape` drawn by bench::uniform_weights (same values as torch_bench.py).
-Tensor parameter(std::uint64_t seed, const tg::Shape& shape, double bound) {
-  std::size_t n = 1;
-  for (std::size_t e : shape) n *= e;
-  const std::vector<float> w = bench::uniform_weights(seed, n, bound);
-  auto a = xt::xarray<float>::from_shape(shape);
-  std::copy(w.begin(), w.end(), a.data());
-  return Tensor(std::move(a), /*requires_grad=*/true);
-}
-
-/// Linear layers sizes[0] -> sizes[1] -> ...; layer l has weight seed 2l and bias seed 2l+1,
-/// both U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear draws them.
-std::vector<Tensor> make_layers(const std::vector<std::size_t>& sizes) {
-  std::vector<Tensor> params;
-  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[l]));
-    params.push_back(parameter(2 * l, {sizes[l + 1], sizes[l]}, bound));
-    params.push_back(parameter(2 * l + 1, {sizes[l + 1]}, bound));
+/// The preset's network as a user writes it (nn::MLP of Linear layers) with deterministic
+/// weights: layer l's weight is stream 2l and its bias stream 2l+1 of bench::uniform_weights,
+/// U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear draws them; torch_bench.py sets the same values.
+std::shared_ptr<tg::nn::MLP> make_model(const std::vector<std::size_t>& sizes, bool sigmoid) {
+  auto model = sigmoid ? std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid())
+                       : std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU());
+  std::vector<Tensor> params = model->parameters();  // handles: weight, bias of each layer in order
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[i / 2]));
+    auto& values = params[i].mutable_value<float>();
+    const std::vector<float> w = bench::uniform_weights(i, values.size(), bound);
+    std::copy(w.begin(), w.end(), values.data());
   }
-  return params;
-}
-
-/// Logits (or outputs) of the MLP: activation between layers (and after the last when asked).
-template <class Activation>
-Tensor mlp_forward(const std::vector<Tensor>& params, Tensor h, Activation activation, bool activate_last) {
-  for (std::size_t l = 0; l < params.size(); l += 2) {
-    h = tg::linear(h, params[l], params[l + 1]);
-    if (l + 2 < params.size() || activate_last) h = activation(h);
-  }
-  return h;
+  return model;
 }
 
 /// A training preset: the MNIST rows it uses, the batch size and one step's work.
@@ -78,13 +64,14 @@ const Preset kNielsen{"nielsen", 50000, 10, {784, 30, 10}};
 /// Everything one preset's training loop needs, set up before the clock starts.
 class Trainer {
  public:
-  Trainer(const Preset& preset, const std::string& data_dir) : preset_(preset), params_(make_layers(preset.sizes)) {
+  Trainer(const Preset& preset, const std::string& data_dir)
+      : preset_(preset), model_(make_model(preset.sizes, preset.name == "nielsen")) {
     tg::data::MnistSplit train = tg::data::load_mnist(data_dir, "train");
     const auto rows = static_cast<std::int64_t>(preset.rows);
     images_ = preset.rows == train.images.shape()[0] ? train.images : tg::slice(train.images, 0, 0, rows);
     if (preset.name == "mlp") {
       labels_ = train.labels;
-      optimizer_ = std::make_unique<tg::optim::Adam>(params_, tg::optim::AdamOptions(1e-3));
+      optimizer_ = std::make_unique<tg::optim::Adam>(model_->parameters(), tg::optim::AdamOptions(1e-3));
     } else {
       // Nielsen's network learns one-hot vectors (quadratic cost) with plain SGD, eta = 3.
       const auto& y = train.labels.value<std::int64_t>();
@@ -92,24 +79,21 @@ class Trainer {
       onehot.fill(0.0f);
       for (std::size_t i = 0; i < preset.rows; ++i) onehot(i, static_cast<std::size_t>(y(i))) = 1.0f;
       labels_ = Tensor(std::move(onehot));
-      optimizer_ = std::make_unique<tg::optim::SGD>(params_, tg::optim::SGDOptions(3.0));
+      optimizer_ = std::make_unique<tg::optim::SGD>(model_->parameters(), tg::optim::SGDOptions(3.0));
     }
   }
 
   std::size_t steps_per_epoch() const { return (preset_.rows + preset_.batch - 1) / preset_.batch; }
 
   /// Forward of batch `step` (mod the epoch); returns the loss with its graph.
-  Tensor forward(std::size_t step) const {
+  Tensor forward(std::size_t step) {
     const std::size_t begin = (step % steps_per_epoch()) * preset_.batch;
     const std::size_t end = std::min(begin + preset_.batch, preset_.rows);
     const Tensor x = tg::slice(images_, 0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
     const Tensor y = tg::slice(labels_, 0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
-    if (preset_.name == "mlp") {
-      const Tensor logits = mlp_forward(params_, x, [](const Tensor& h) { return tg::relu(h); }, false);
-      return tg::nn::functional::cross_entropy(logits, y);
-    }
-    const Tensor out = mlp_forward(params_, x, [](const Tensor& h) { return tg::sigmoid(h); }, true);
-    return tg::nn::functional::quadratic_cost(out, y);
+    if (preset_.name == "mlp") return tg::nn::functional::cross_entropy((*model_)(x), y);
+    // Nielsen's network has a sigmoid on its output layer too.
+    return tg::nn::functional::quadratic_cost(tg::sigmoid((*model_)(x)), y);
   }
 
   /// zero_grad, backward, step; returns the loss. Kept out of line so that bench/profile can
@@ -124,7 +108,7 @@ class Trainer {
 
  private:
   Preset preset_;
-  std::vector<Tensor> params_;
+  std::shared_ptr<tg::nn::MLP> model_;
   Tensor images_, labels_;
   std::unique_ptr<tg::optim::Optimizer> optimizer_;
 };

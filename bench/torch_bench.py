@@ -96,14 +96,21 @@ def uniform_weights(seed, n, bound):
     return ((2.0 * u - 1.0) * bound).astype(np.float32)
 
 
-def make_layers(sizes):
-    params = []
+def make_model(sizes, activation):
+    """nn.Sequential of Linear layers with `activation` between them, holding the same weights as
+    tapegrad_bench.cpp's make_model: parameter i (weight, bias of each layer in order) is stream i
+    of uniform_weights, U(-1/sqrt(in), 1/sqrt(in))."""
+    layers = []
     for l in range(len(sizes) - 1):
-        bound = 1.0 / math.sqrt(sizes[l])
-        w = uniform_weights(2 * l, sizes[l + 1] * sizes[l], bound).reshape(sizes[l + 1], sizes[l])
-        b = uniform_weights(2 * l + 1, sizes[l + 1], bound)
-        params += [torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()]
-    return params
+        layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
+        if l + 2 < len(sizes):
+            layers.append(activation())
+    model = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for i, p in enumerate(model.parameters()):
+            bound = 1.0 / math.sqrt(sizes[i // 2])
+            p.copy_(torch.from_numpy(uniform_weights(i, p.numel(), bound)).reshape(p.shape))
+    return model
 
 
 def read_idx(path, header_bytes):
@@ -121,17 +128,17 @@ def load_mnist(data_dir):
 class Trainer:
     def __init__(self, preset, data_dir):
         self.preset = preset
-        self.params = make_layers(preset["sizes"])
+        self.model = make_model(preset["sizes"], torch.nn.ReLU if preset["name"] == "mlp" else torch.nn.Sigmoid)
         images, labels = load_mnist(data_dir)
         rows = preset["rows"]
         self.images = images[:rows]
         if preset["name"] == "mlp":
             self.labels = labels[:rows]
-            self.optimizer = torch.optim.Adam(self.params, lr=1e-3)
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         else:
             # Nielsen's network learns one-hot vectors (quadratic cost) with plain SGD, eta = 3.
             self.labels = F.one_hot(labels[:rows], 10).to(torch.float32)
-            self.optimizer = torch.optim.SGD(self.params, lr=3.0)
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=3.0)
         self.steps_per_epoch = (rows + preset["batch"] - 1) // preset["batch"]
 
     def forward(self, step):
@@ -139,14 +146,10 @@ class Trainer:
         begin = (step % self.steps_per_epoch) * batch
         x = self.images[begin:begin + batch]
         y = self.labels[begin:begin + batch]
-        p = self.params
         if self.preset["name"] == "mlp":
-            h = F.relu(F.linear(x, p[0], p[1]))
-            h = F.relu(F.linear(h, p[2], p[3]))
-            return F.cross_entropy(F.linear(h, p[4], p[5]), y)
-        h = torch.sigmoid(F.linear(x, p[0], p[1]))
-        out = torch.sigmoid(F.linear(h, p[2], p[3]))
-        d = out - y
+            return F.cross_entropy(self.model(x), y)
+        # Nielsen's network has a sigmoid on its output layer too.
+        d = torch.sigmoid(self.model(x)) - y
         return (d * d).sum() * (0.5 / x.shape[0])  # tapegrad's quadratic_cost, op for op
 
     def train_step(self, step):
