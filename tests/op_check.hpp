@@ -67,9 +67,8 @@ inline Tensor away_from_zero(const Shape& shape, double gap, double hi, std::uin
 }
 
 /// A float64 leaf requiring grad from a number or nested lists.
-inline Tensor param(const NestedList& v) { return tensor(v, TensorOptions(kFloat64).requires_grad()); }
-/// A float64 leaf requiring grad of the given shape, from row-major values (avoids the ambiguity
-/// of nested lists such as {{3}, {4}}).
+inline Tensor param(const NestedList& values) { return tensor(values, TensorOptions(kFloat64).requires_grad()); }
+/// A float64 leaf requiring grad of the given shape, from row-major values.
 inline Tensor param(const Shape& shape, const std::vector<double>& values) {
   xt::xarray<double> v = xt::xarray<double>::from_shape(shape);
   REQUIRE(v.size() == values.size());

@@ -343,9 +343,22 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     const bool b_full = bv.size() == n && bv.dimension() == s.size();
     if ((c_full || cv.size() == 1) && (a_full || av.size() == 1) && (b_full || bv.size() == 1) && n > 0) {
       auto r = detail::empty_array<T>(s);
-      const std::size_t ci = c_full, ai = a_full, bi = b_full;  // index step 1 or 0
-      for (std::size_t i = 0; i < n; ++i)
-        r.data()[i] = cv.data()[i * ci] ? av.data()[i * ai] : bv.data()[i * bi];
+      T* out = r.data();
+      const bool* c = cv.data();
+      const T *x = av.data(), *y = bv.data();
+      // Separate loops keep the selects branch-free (a random mask would defeat prediction).
+      if (c_full && a_full && b_full) {
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x[i] : y[i];
+      } else if (c_full && a_full) {
+        const T y0 = y[0];
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x[i] : y0;
+      } else if (c_full && b_full) {
+        const T x0 = x[0];
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i] ? x0 : y[i];
+      } else {
+        const std::size_t ci = c_full, ai = a_full, bi = b_full;  // index step 1 or 0
+        for (std::size_t i = 0; i < n; ++i) out[i] = c[i * ci] ? x[i * ai] : y[i * bi];
+      }
       return Tensor(std::move(r));
     }
     xt::xarray<T> r = xt::where(cv, av, bv);
