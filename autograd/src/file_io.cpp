@@ -38,7 +38,10 @@ std::vector<unsigned char> read_file(const std::string& path, const char* op) {
 }
 
 std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* op) {
-  std::vector<unsigned char> raw = read_file(path, op);
+  return gunzip_if_gzip(read_file(path, op), path, op);
+}
+
+std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> raw, const std::string& path, const char* op) {
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) fail(op, ": zlib could not start inflating ", path);

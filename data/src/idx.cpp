@@ -3,6 +3,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -112,8 +113,10 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_maybe_gzip(path, "read_idx");
+IdxArray read_idx(const std::string& path) { return read_idx_bytes(read_file(path, "read_idx"), path); }
+
+IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
+  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
   const IdxHeader h = parse_header(path, bytes);
   IdxArray out;
   out.path = path;
@@ -139,9 +142,14 @@ Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
 }
 
 Tensor IdxArray::to_tensor(DType dtype, double scale) const {
+  if (dtype == kInt64 && scale != 1.0) fail("IdxArray::to_tensor: int64 needs scale 1");
+  if (dtype == kInt64) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (!(values[i] >= -0x1p63 && values[i] < 0x1p63) || values[i] != std::floor(values[i]))
+        fail("IdxArray::to_tensor: ", path, ": value ", values[i], " at index ", i, " is not a whole number in int64 range");
+  }
   xt::xarray<double> v = xt::adapt(values, shape);
   if (scale != 1.0) v *= scale;
-  if (dtype == kInt64 && scale != 1.0) fail("IdxArray::to_tensor: int64 needs scale 1");
   return from_double(v, TensorOptions(dtype));
 }
 
