@@ -264,6 +264,12 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
     w("")
     w("Targets are judged on the ratio of medians. On a loaded machine the ratio of the fastest runs"
       " (minimums) is the less disturbed estimate, and is shown beside it.\n")
+    cpus = int(machine["cpus"]) if str(machine["cpus"]).isdigit() else 0
+    if loads and cpus and statistics.median(loads) > cpus:
+        w(f"**Caution:** the load average (median {statistics.median(loads):.1f}) exceeded the {cpus} CPUs during"
+          " this run, so other processes took a large and varying share of the cores: the yes/no verdicts"
+          " above are not reliable, least of all at 2 threads, where both frameworks' thread pools competed"
+          " with them. Rerun `bash bench/run` on an idle machine before acting on a verdict.\n")
     w("Every setting measured (PyTorch's are all listed; the best per thread budget is the one compared):\n")
     w("| workload | framework | setting | median | min | max | runs |")
     w("| --- | --- | --- | --- | --- | --- | --- |")
@@ -288,6 +294,10 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
       " chain of the same length, so the timed ones show the steady state of a loop that records the"
       " same graph again. PyTorch's time includes the Python interpreter, which is what a PyTorch"
       " user pays.")
+    w("- PyTorch's CPU allocator hands large buffers straight to glibc malloc; how many of them come back"
+      " as fresh pages (the page faults per step above) varies from run to run with glibc's adaptive"
+      " mmap and trim thresholds. tapegrad's buffers are reused by glibc in these workloads (about 0"
+      " faults per step), except in the (256,256) chain, whose forward holds 10,000 new 256 KiB outputs.")
     w("- Workload 4 calls `cblas_sgemm` with the shapes and transposes of one mlp step (3 forward, 3"
       " weight-gradient, 2 input-gradient products) for every batch of the epoch, on preallocated"
       " buffers.")
