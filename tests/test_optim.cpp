@@ -300,6 +300,47 @@ TEST_CASE("load_state_dict restores options and refuses a different layout") {
   CHECK_THROWS_WITH(b.load_state_dict(bad), Contains("state.7"));
 }
 
+TEST_CASE("load_state_dict checks each parameter's state before changing anything") {
+  Tensor x = leaf({1, 2});
+  Adam a({x}, AdamOptions(0.1));
+  half_square_grad({x});
+  a.step();
+  const StateDict good = a.state_dict();
+  Tensor y = leaf({1, 2});
+  Adam b({y}, AdamOptions(0.1));
+  StateDict bad = good;
+  bad["state.0.exp_avg"] = tensor({1.0, 2.0, 3.0}, kFloat64);
+  CHECK_THROWS_WITH(b.load_state_dict(bad),
+                    "Adam: load_state_dict: entry 'state.0.exp_avg' has shape (3) but its parameter has shape (2) "
+                    "(was the state dict saved for another model?)");
+  bad = good;
+  bad["state.0.step"] = tensor(1.0, kFloat64);  // PyTorch saves a float step; ours is an int64 count
+  CHECK_THROWS_WITH(b.load_state_dict(bad), "Adam: load_state_dict: entry 'state.0.step' should be one int64 count, got float64()");
+  bad = good;
+  bad["state.0.exp_avg_sq"] = Tensor(xt::xarray<std::int64_t>{1, 2});
+  CHECK_THROWS_WITH(b.load_state_dict(bad), Catch::StartsWith("Adam: load_state_dict: entry 'state.0.exp_avg_sq' should be float32 or float64, got int64(2)"));
+  CHECK(b.state(y).empty());  // every refusal left b untouched
+  b.load_state_dict(good);
+  CHECK(b.state(y).at("step").item() == 1);
+
+  // L-BFGS keeps flat history vectors over all parameters: a wrong length would be read past its end.
+  Tensor w = leaf({1, 2}), v = leaf({3});
+  LBFGS l({w, v}, LBFGSOptions(0.5).max_iter(2));
+  l.step([&] {
+    l.zero_grad();
+    Tensor loss = sum(w * w) + sum(v * v);
+    loss.backward();
+    return loss;
+  });
+  StateDict ls = l.state_dict();
+  REQUIRE(ls.at("state.0.d").shape() == Shape{3});
+  LBFGS fresh({leaf({1, 2}), leaf({3})}, LBFGSOptions(0.5).max_iter(2));
+  fresh.load_state_dict(ls);
+  ls["state.0.old_dirs.0"] = tensor({1.0, 2.0}, kFloat64);
+  CHECK_THROWS_WITH(fresh.load_state_dict(ls), "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has shape (2); "
+                                               "expected (3), one value per parameter element");
+}
+
 namespace {
 
 using Factory = std::function<std::unique_ptr<Optimizer>(const Problem&)>;
@@ -404,14 +445,15 @@ TEST_CASE("save and load mid-run resume every optimizer bit for bit", "[optim][s
   }
 }
 
-TEST_CASE("state loaded for parameters of another shape is refused at the next step") {
+TEST_CASE("state for parameters of another shape is refused at load, and at the next step if set by hand") {
   Tensor x = leaf({1, 2, 3});
   Adam a({x}, AdamOptions(0.1));
   half_square_grad({x});
   a.step();
   Tensor y = leaf({1, 2});
   Adam b({y}, AdamOptions(0.1));
-  b.load_state_dict(a.state_dict());
+  CHECK_THROWS_WITH(b.load_state_dict(a.state_dict()), Contains("exp_avg") && Contains("(3)") && Contains("(2)"));
+  b.state(y) = a.state(x);
   half_square_grad({y});
   CHECK_THROWS_WITH(b.step(), Contains("exp_avg") && Contains("(3)") && Contains("(2)"));
 }

@@ -1,6 +1,7 @@
 // Tensor basics: creation, accessors, dtype handling, copy semantics.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <sstream>
 
 #include "tapegrad/tapegrad.hpp"
@@ -102,4 +103,17 @@ TEST_CASE("tensor: nested lists of any depth, including single-element rows") {
   CHECK(tensor({}).shape() == Shape{0});
   CHECK_THROWS_WITH(tensor({{1, 2}, {3}}), Catch::Contains("ragged"));
   CHECK_THROWS_WITH(tensor({{1, 2}, 3}), Catch::Contains("ragged"));
+}
+
+TEST_CASE("tensor: conversion to int64 refuses NaN, infinities and out-of-range values") {
+  // C++ leaves these conversions undefined (clang's UBSan reports them; found by fuzz_idx).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(tensor({1.0, nan}).to(kInt64), "to: value nan at index 1 cannot be converted to int64");
+  CHECK_THROWS_WITH(tensor({1e19}, kFloat64).to(kInt64), "to: value 1e+19 at index 0 cannot be converted to int64");
+  CHECK_THROWS_WITH(tensor({-std::numeric_limits<double>::infinity()}, kInt64),
+                    "tensor: value -inf at index 0 cannot be converted to int64");
+  CHECK_THROWS_WITH(full({2}, nan, kInt64), "full: value nan at index 0 cannot be converted to int64");
+  // In range: truncation toward zero, and the extremes that fit.
+  CHECK(tensor({-2.7, 2.7, -0x1p63}, kFloat64).to(kInt64).value<std::int64_t>() ==
+        xt::xarray<std::int64_t>{-2, 2, std::numeric_limits<std::int64_t>::min()});
 }

@@ -17,13 +17,31 @@ namespace tg {
 std::vector<unsigned char> read_file(const std::string& path, const char* op) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(op, ": cannot open ", path, ": ", std::strerror(errno));
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One read of the whole size when it is known (streambuf iterators go a byte at a time).
+  std::vector<unsigned char> bytes;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0 && in) {
+    bytes.resize(static_cast<std::size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), size);
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    // Anything beyond the size seen at open (a file still growing) is read too.
+    bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    in.clear();
+    in.seekg(0, std::ios::beg);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   if (in.bad()) fail(op, ": error while reading ", path);
   return bytes;
 }
 
 std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* op) {
-  std::vector<unsigned char> raw = read_file(path, op);
+  return gunzip_if_gzip(read_file(path, op), path, op);
+}
+
+std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> raw, const std::string& path, const char* op) {
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) fail(op, ": zlib could not start inflating ", path);

@@ -250,6 +250,16 @@ Tensor getitem(const Tensor& x, const std::vector<Index>& index) {
   detail::require_defined("getitem", x);
   if (index.size() > x.dim())
     fail("getitem: ", index.size(), " indices for a tensor of shape ", to_string(x.shape()));
+  // Integer indices are checked against x's own axes first, so the message names the axis the
+  // caller wrote, not its position in an intermediate result.
+  const Shape s = x.shape();
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    if (index[k].is_slice) continue;
+    const auto n = static_cast<std::int64_t>(s[k]);
+    if (index[k].index < -n || index[k].index >= n)
+      fail("getitem: index ", index[k].index, " is out of range for axis ", k, " of size ", n, " (shape ",
+           to_string(s), ")");
+  }
   Tensor r = x;
   int axis = 0;
   for (const Index& e : index) {

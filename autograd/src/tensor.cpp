@@ -61,6 +61,24 @@ void set_default_dtype(DType dtype) {
 
 namespace {
 template <class T>
+std::int64_t int64_of(T v, std::size_t index, const char* op) {
+  if constexpr (std::is_floating_point_v<T>) {
+    // C++ leaves the conversion of NaN, infinities and out-of-range values undefined.
+    if (!(v >= -0x1p63 && v < 0x1p63))
+      fail(op, ": value ", v, " at index ", index, " cannot be converted to int64");
+  }
+  return static_cast<std::int64_t>(v);
+}
+
+/// a converted to int64; a NaN, infinite or out-of-range float raises tg::Error naming op.
+template <class T>
+xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
+  auto out = xt::xarray<std::int64_t>::from_shape(a.shape());
+  for (std::size_t i = 0; i < a.size(); ++i) out.data()[i] = int64_of(a.data()[i], i, op);
+  return out;
+}
+
+template <class T>
 std::shared_ptr<detail::TensorImpl> make_impl(xt::xarray<T>&& v, bool requires_grad) {
   auto impl = std::make_shared<detail::TensorImpl>(detail::Value(std::move(v)));
   impl->requires_grad = requires_grad;
@@ -161,7 +179,7 @@ Tensor Tensor::to(DType target) const {
     switch (target) {
       case DType::float32: return Tensor(xt::xarray<float>(xt::cast<float>(a)));
       case DType::float64: return Tensor(xt::xarray<double>(xt::cast<double>(a)));
-      case DType::int64: return Tensor(xt::xarray<std::int64_t>(xt::cast<std::int64_t>(a)));
+      case DType::int64: return Tensor(to_int64(a, "to"));
       case DType::boolean: return Tensor(xt::xarray<bool>(xt::cast<bool>(a)));
     }
     return Tensor();
@@ -288,7 +306,7 @@ Tensor from_doubles(xt::xarray<double>&& v, const TensorOptions& o) {
   switch (o.dtype_) {
     case DType::float64: t = Tensor(std::move(v)); break;
     case DType::float32: t = Tensor(xt::xarray<float>(xt::cast<float>(v))); break;
-    case DType::int64: t = Tensor(xt::xarray<std::int64_t>(xt::cast<std::int64_t>(v))); break;
+    case DType::int64: t = Tensor(to_int64(v, "tensor")); break;
     case DType::boolean: t = Tensor(xt::xarray<bool>(xt::cast<bool>(v))); break;
   }
   if (o.requires_grad_) t.requires_grad_(true);
@@ -337,7 +355,10 @@ Tensor full(const Shape& shape, double value, TensorOptions o) {
   auto fill = [&](auto tag) {
     using T = decltype(tag);
     auto a = detail::empty_array<T>(shape);
-    std::fill(a.begin(), a.end(), static_cast<T>(value));
+    T fill_value;
+    if constexpr (std::is_same_v<T, std::int64_t>) fill_value = int64_of(value, 0, "full");
+    else fill_value = static_cast<T>(value);
+    std::fill(a.begin(), a.end(), fill_value);
     t = Tensor(std::move(a));
   };
   switch (o.dtype_) {

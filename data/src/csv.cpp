@@ -45,7 +45,21 @@ bool parse_int(const std::string& s, std::int64_t& out) {
 
 CsvTable read_csv(const std::string& path, const std::string& label_column) {
   const auto bytes = read_file(path, "read_csv");
-  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  return read_csv_text(std::string(bytes.begin(), bytes.end()), path, label_column);
+}
+
+CsvTable read_csv_text(const std::string& text, const std::string& path, const std::string& label_column) {
+  // Control bytes never occur in a text table: a binary or corrupted file is refused up front
+  // instead of being read as one odd label per line.
+  std::size_t line_of_byte = 1;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b == '\n') ++line_of_byte;
+    if ((b < 0x20 && b != '\n' && b != '\r' && b != '\t') || b == 0x7f)
+      fail("read_csv: ", path, ":", line_of_byte, ": control byte 0x", std::hex, int(b),
+           " (not a text file?)");
+  }
+  std::istringstream in(text);
   std::string line;
   std::size_t line_no = 0;
   std::vector<std::string> header;
@@ -60,6 +74,9 @@ CsvTable read_csv(const std::string& path, const std::string& label_column) {
     if (it == header.end()) fail("read_csv: ", path, ": no column named '", label_column, "' in the header");
     label_at = static_cast<std::size_t>(it - header.begin());
   }
+  if (header.size() < 2)
+    fail("read_csv: ", path, ":", line_no, ": the header names only one column ('", header[0],
+         "'); expected feature columns and a label column");
   CsvTable table;
   table.label_name = header[label_at];
   for (std::size_t c = 0; c < header.size(); ++c)
@@ -91,11 +108,15 @@ CsvTable read_csv(const std::string& path, const std::string& label_column) {
 
   bool all_int = true;
   std::int64_t max_label = 0;
-  for (const auto& l : raw_labels) {
+  std::size_t max_row = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
     std::int64_t v;
-    if (!parse_int(l, v) || v < 0) { all_int = false; break; }
-    max_label = std::max(max_label, v);
+    if (!parse_int(raw_labels[r], v) || v < 0) { all_int = false; break; }
+    if (v > max_label) max_label = v, max_row = r;
   }
+  if (all_int && max_label >= kMaxCsvClasses)
+    fail("read_csv: ", path, ":", label_lines[max_row], ": integer label ", max_label, " in column '",
+         table.label_name, "' is too large for a class index (at most ", kMaxCsvClasses - 1, ")");
   if (all_int) {
     for (const auto& l : raw_labels) {
       std::int64_t v = 0;

@@ -161,7 +161,7 @@ Tensor array_from_bytes(const char* data, const Shape& shape, bool fortran_order
   auto a = xt::xarray<T>::from_shape(stored);
   if constexpr (std::is_same_v<T, bool>) {
     for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = data[i] != 0;
-  } else {
+  } else if (a.size() > 0) {  // an empty array's data() may be null, and memcpy(nullptr, ...) is undefined
     std::memcpy(a.data(), data, a.size() * sizeof(T));
   }
   if (fortran_order && shape.size() > 1) a = xt::transpose(a);

@@ -34,12 +34,15 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
 }
 
 std::map<std::string, Tensor> load_tensors(const std::string& path) {
-  const std::string where = "load_tensors: " + quoted(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(where, ": cannot open the file: ", std::strerror(errno));
+  if (!in) fail("load_tensors: ", quoted(path), ": cannot open the file: ", std::strerror(errno));
   const std::string archive((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(where, ": read error");
+  if (in.bad()) fail("load_tensors: ", quoted(path), ": read error");
+  return load_tensors_bytes(archive, path);
+}
 
+std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& path) {
+  const std::string where = "load_tensors: " + quoted(path);
   std::map<std::string, Tensor> tensors;
   for (const auto& entry : detail::read_zip(archive, where)) {
     const std::string entry_where = where + ": entry '" + entry.name + "'";

@@ -56,6 +56,20 @@ LBFGS::LBFGS(std::vector<ParamGroup> param_groups, LBFGSOptions defaults)
 LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions defaults)
     : LBFGS(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
+void LBFGS::check_loaded_state(const std::string& prefix, const Tensor&, const ParamState& state) const {
+  std::size_t flat_size = 0;
+  for (const auto& p : param_groups()[0].params()) flat_size += p.numel();
+  for (const auto& [name, value] : state) {
+    const std::string key = prefix + name;
+    const bool history_vector = name == "d" || name == "prev_flat_grad" || name.rfind("old_dirs.", 0) == 0 ||
+                                name.rfind("old_stps.", 0) == 0;
+    if (history_vector ? value.dim() != 1 || value.numel() != flat_size : value.numel() != 1)
+      fail("LBFGS: load_state_dict: entry '", key, "' has shape ", to_string(value.shape()), "; expected ",
+           history_vector ? "(" + std::to_string(flat_size) + "), one value per parameter element" : "one value");
+    if (value.dtype() == kBool) fail("LBFGS: load_state_dict: entry '", key, "' is a bool tensor");
+  }
+}
+
 namespace {
 
 template <class T>
@@ -223,7 +237,11 @@ LineSearchResult<T> strong_wolfe(Evaluate evaluate, double t, const Vec<T>& d, d
                                  const Vec<T>& g, double gtd, double tolerance_change,
                                  double c1 = 1e-4, double c2 = 0.9, std::int64_t max_ls = 25) {
   const double d_norm = max_abs(d);
-  auto [f_new, g_new] = evaluate(t);
+  // Plain variables, not a structured binding: the lambda below captures them, which C++17
+  // (and clang before 16) does not allow for bindings.
+  double f_new;
+  Vec<T> g_new;
+  std::tie(f_new, g_new) = evaluate(t);
   std::int64_t ls_func_evals = 1;
   double gtd_new = dot(g_new, d);
 

@@ -136,11 +136,11 @@ void Optimizer::add_param_group(ParamGroup group) {
     if (!seen.insert(p.impl()).second)
       fail(name_, ": parameter ", i, " of group ", g, " appears more than once in the optimizer");
   }
-  if (!group.has_options()) {
-    group.set_options(defaults_->clone());
-  } else if (typeid(group.options()) != typeid(*defaults_)) {
+  if (!group.has_options()) group.set_options(defaults_->clone());
+  const OptimizerOptions& given = group.options();
+  const OptimizerOptions& expected = *defaults_;
+  if (typeid(given) != typeid(expected))
     fail(name_, ": parameter group ", g, " has options of another optimizer type");
-  }
   group.options().validate();
   param_groups_.push_back(std::move(group));
 }
@@ -248,11 +248,33 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       copy = copy.to(p.dtype()).detach();
     state[p.impl()][key.substr(dot + 1)] = copy;
   }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    auto it = state.find(params[i].impl());
+    if (it != state.end()) check_loaded_state("state." + std::to_string(i) + ".", params[i], it->second);
+  }
   for (std::size_t g = 0; g < groups.size(); ++g) {
     param_groups_[g].set_options(groups[g].options().clone());
     if (groups[g].initial_lr()) param_groups_[g].set_initial_lr(*groups[g].initial_lr());
   }
   state_ = std::move(state);
+}
+
+void Optimizer::check_loaded_state(const std::string& prefix, const Tensor& param, const ParamState& state) const {
+  for (const auto& [name, value] : state) {
+    const std::string key = prefix + name;
+    if (name == "step") {
+      if (value.dtype() != kInt64 || value.numel() != 1)
+        fail(name_, ": load_state_dict: entry '", key, "' should be one int64 count, got ",
+             to_string(value.dtype()), to_string(value.shape()));
+    } else if (!value.is_floating_point()) {
+      fail(name_, ": load_state_dict: entry '", key, "' should be float32 or float64, got ",
+           to_string(value.dtype()), to_string(value.shape()));
+    } else if (value.shape() != param.shape() && value.numel() != 1) {
+      fail(name_, ": load_state_dict: entry '", key, "' has shape ", to_string(value.shape()),
+           " but its parameter has shape ", to_string(param.shape()),
+           " (was the state dict saved for another model?)");
+    }
+  }
 }
 
 }  // namespace tg::optim

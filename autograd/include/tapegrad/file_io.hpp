@@ -11,6 +11,9 @@ std::vector<unsigned char> read_file(const std::string& path, const char* op);
 /// Whole file as bytes, gunzipped first if it starts with the gzip magic bytes (1f 8b). A corrupt
 /// or truncated gzip stream raises tg::Error naming the file.
 std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* op);
+/// bytes gunzipped if they start with the gzip magic bytes, else unchanged; a corrupt or truncated
+/// gzip stream raises tg::Error "<op>: <source>: ...".
+std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> bytes, const std::string& source, const char* op);
 /// gzip-compresses bytes (gzip container, so `gunzip` and read_maybe_gzip read it).
 std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& bytes);
 /// Writes bytes so that readers see either the old file or the complete new one: writes

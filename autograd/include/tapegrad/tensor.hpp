@@ -125,7 +125,8 @@ class Tensor {
   Tensor detach() const;
   /// A copy of the values that stays in the graph (gradient flows back to this tensor).
   Tensor clone() const;
-  /// Converts to another dtype; differentiable between float32 and float64.
+  /// Converts to another dtype; differentiable between float32 and float64. To int64, values are
+  /// truncated toward zero, and NaN, infinite or out-of-range values raise tg::Error.
   Tensor to(DType dtype) const;
 
   /// Reverse-mode sweep from this tensor. A non-scalar tensor needs `grad` (same shape).
@@ -202,7 +203,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- Factories ---------------------------------------------------------------------------------
 
-/// From an xtensor array of doubles, converted to options.dtype.
+/// From an xtensor array of doubles, converted to options.dtype (to int64 as Tensor::to does).
 Tensor from_double(const xt::xarray<double>& values, TensorOptions options = {});
 
 /// A number or a braced list of NestedLists: what tensor() accepts. Because braces prefer the

@@ -22,11 +22,20 @@ struct CsvTable {
   Tensor label_tensor() const;
 };
 
-/// Reads a comma-separated file whose first row names the columns. `label_column` names the
-/// label column ("" = the last column). Labels may be strings (mapped to class indices in order
-/// of first appearance) or integers (used as given; classes are "0".."max"). Blank lines are
-/// skipped. Raises tg::Error naming the file, line and column for a missing file, an empty file,
-/// a row with the wrong number of fields, or a feature that is not a number.
+/// Integer labels are class indices, so the largest one is bounded (classes "0".."max" are made).
+inline constexpr std::int64_t kMaxCsvClasses = 1 << 20;
+
+/// Reads a comma-separated file whose first row names the columns: at least one feature column
+/// and the label column. `label_column` names the label column ("" = the last column). Labels
+/// may be strings (mapped to class indices in order of first appearance) or integers in
+/// [0, kMaxCsvClasses) (used as given; classes are "0".."max"). Blank lines are skipped. Raises
+/// tg::Error naming the file, line and column for a missing file, an empty file, a control byte
+/// (a binary file), a header with one column, a row with the wrong number of fields, a feature
+/// that is not a finite number, or an integer label too large for a class index.
 CsvTable read_csv(const std::string& path, const std::string& label_column = "");
+
+/// read_csv() of a table held in memory; `source` stands for the file name in messages.
+CsvTable read_csv_text(const std::string& text, const std::string& source = "<memory>",
+                       const std::string& label_column = "");
 
 }  // namespace tg::data

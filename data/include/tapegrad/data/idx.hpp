@@ -22,7 +22,7 @@ struct IdxArray {
 
   std::size_t size() const { return values.size(); }
   /// The values as a tensor of the given dtype, each multiplied by `scale` (e.g. 1/255 for
-  /// pixels). int64 requires scale 1.
+  /// pixels). int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises).
   Tensor to_tensor(DType dtype = kFloat32, double scale = 1.0) const;
 };
 
@@ -30,6 +30,13 @@ struct IdxArray {
 /// tg::Error naming the file and what was expected and found for a missing file, a bad magic
 /// number or type code, a truncated or oversized payload, or a corrupt gzip stream.
 IdxArray read_idx(const std::string& path);
+/// read_idx() of a file's bytes held in memory; `source` stands for the file name in messages.
+IdxArray read_idx_bytes(std::vector<unsigned char> bytes, const std::string& source = "<memory>");
+
+/// Reads an IDX file straight into a tensor of dtype (float32, float64 or int64), each value
+/// multiplied by scale, in the file's shape; the same checks and errors as read_idx(). Faster
+/// and smaller than read_idx(path).to_tensor() for big files (no array of doubles in between).
+Tensor read_idx_tensor(const std::string& path, DType dtype = kFloat32, double scale = 1.0);
 
 /// Writes an IDX file of unsigned bytes (type 0x08) atomically; `gzip` compresses it. Values
 /// must be integers in [0, 255]. (Used by tests and tools that make small MNIST-like files.)

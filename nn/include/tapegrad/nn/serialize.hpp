@@ -36,6 +36,8 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
 /// truncated, CRC-32 mismatch, corrupted deflate data, an entry that is not a .npy array, a
 /// dtype other than float32/float64/int64/bool, or data whose size does not match its shape.
 std::map<std::string, Tensor> load_tensors(const std::string& path);
+/// load_tensors() of an archive held in memory; `source` stands for the file name in messages.
+std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& source = "<memory>");
 
 /// Every entry of tensors under "prefix + name".
 std::map<std::string, Tensor> with_prefix(const std::string& prefix, const std::map<std::string, Tensor>& tensors);

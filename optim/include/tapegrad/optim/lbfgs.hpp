@@ -54,6 +54,11 @@ class LBFGS : public Optimizer {
   /// Runs the iterations described above; the closure is required.
   Tensor step(const LossClosure& closure) override;
 
+ protected:
+  /// The history vectors hold one value per element of all parameters; the rest are counts and
+  /// scalars.
+  void check_loaded_state(const std::string& prefix, const Tensor& param, const ParamState& state) const override;
+
  private:
   template <class T>
   Tensor run(const LossClosure& closure);

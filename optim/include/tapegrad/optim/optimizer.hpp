@@ -165,7 +165,9 @@ class Optimizer {
   StateDict state_dict() const;
   /// Restores options and state saved by state_dict() of an optimizer of the same type over
   /// parameters of the same shapes in the same groups (checked). Buffers are converted to their
-  /// parameter's dtype, as PyTorch does.
+  /// parameter's dtype, as PyTorch does. Everything is checked before anything changes (layout,
+  /// options, and each parameter's state by check_loaded_state()), so a bad dict raises tg::Error
+  /// naming the entry and leaves the optimizer as it was.
   void load_state_dict(const StateDict& dict);
 
  protected:
@@ -181,6 +183,11 @@ class Optimizer {
         if (param.grad().defined()) update(param, state_[param.impl()], options);
     }
   }
+  /// Checks the state that load_state_dict() read for one parameter, before anything changes;
+  /// throws tg::Error naming the entry (prefix is "state.<i>."). The default suits the
+  /// per-element optimizers: "step" is one int64 count, every other entry is floating and either
+  /// shaped like the parameter or a single value.
+  virtual void check_loaded_state(const std::string& prefix, const Tensor& param, const ParamState& state) const;
   /// Runs the closure with grad enabled and returns its loss (undefined when there is none).
   Tensor evaluate(const LossClosure& closure) const;
 
