@@ -60,7 +60,8 @@ bool bit_identical(const Tensor& a, const Tensor& b) {
         if constexpr (std::is_same_v<T, bool>) {
           return std::equal(va.begin(), va.end(), vb.begin());
         } else {
-          return std::memcmp(va.data(), vb.data(), va.size() * sizeof(T)) == 0;
+          // (an empty array's data() may be null, and memcmp(nullptr, ...) is undefined)
+          return va.size() == 0 || std::memcmp(va.data(), vb.data(), va.size() * sizeof(T)) == 0;
         }
       },
       a.impl()->value);
