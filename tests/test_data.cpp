@@ -44,6 +44,12 @@ TEST_CASE("idx: reads plain and gzipped files") {
     CHECK(a.values[11] == 220.0);
     const Tensor t = a.to_tensor(kFloat64, 1.0 / 255.0);
     CHECK(t.value<double>()(1, 2, 1) == Approx(220.0 / 255.0));
+    // Straight to a tensor: the same values, in each dtype.
+    const Tensor direct = read_idx_tensor(path, kFloat32, 1.0 / 255.0);
+    CHECK(direct.shape() == Shape{2, 3, 2});
+    CHECK(direct.value<float>() == a.to_tensor(kFloat32, 1.0 / 255.0).value<float>());
+    CHECK(read_idx_tensor(path, kFloat64).value<double>()(1, 2, 1) == 220.0);
+    CHECK(read_idx_tensor(path, kInt64).value<std::int64_t>()(0, 1, 1) == 60);
   }
 }
 
@@ -63,6 +69,8 @@ TEST_CASE("idx: bad files name the file and what was wrong") {
   write_bytes(dir.file("short"), std::vector<unsigned char>(bytes.begin(), bytes.end() - 3));
   CHECK_THROWS_WITH(read_idx(dir.file("short")), Catch::Contains("short") && Catch::Contains("truncated") &&
                                                      Catch::Contains("needs 20 bytes, found 17"));
+  CHECK_THROWS_WITH(read_idx_tensor(dir.file("short")), Catch::Contains("needs 20 bytes, found 17"));
+  CHECK_THROWS_WITH(read_idx_tensor(dir.file("ok"), kInt64, 0.5), Catch::Contains("int64 needs scale 1"));
   // Wrong magic.
   auto bad = bytes;
   bad[0] = 0x12;
@@ -258,7 +266,7 @@ TEST_CASE("mnist: the real files load with the known shapes and first labels") {
   const std::string dir = std::string(TAPEGRAD_SOURCE_DIR) + "/" + kDefaultMnistDir;
   std::ifstream probe(dir + "/t10k-labels-idx1-ubyte");
   if (!probe) {
-    WARN("MNIST not found in " << dir << "; run `bash scripts/fetch-mnist` (skipping)");
+    WARN("SKIPPED: MNIST not found in " << dir << "; run `bash scripts/fetch-mnist`");
     return;
   }
   const MnistSplit test = load_mnist(dir, "test");

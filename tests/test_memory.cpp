@@ -57,6 +57,12 @@ TEST_CASE("memory: 1,000 training steps grow neither the tape nor the resident s
   }
   const std::size_t rss_end = resident_bytes();
   INFO("RSS after 100 steps " << rss_after_warmup << " bytes, after 1000 steps " << rss_end);
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer quarantines freed memory (up to 256 MiB), so the resident set says nothing
+  // here; the tape checks still hold.
+  (void)rss_end;
+#else
   CHECK(rss_end <= rss_after_warmup + 1024 * 1024);
+#endif
   CHECK(tape.reserved_bytes() == tape_bytes_after_warmup);
 }

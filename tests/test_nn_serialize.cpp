@@ -60,7 +60,7 @@ bool bit_identical(const Tensor& a, const Tensor& b) {
         if constexpr (std::is_same_v<T, bool>) {
           return std::equal(va.begin(), va.end(), vb.begin());
         } else {
-          // (an empty array's data() may be null, which memcmp must not be given)
+          // (an empty array's data() may be null, and memcmp(nullptr, ...) is undefined)
           return va.size() == 0 || std::memcmp(va.data(), vb.data(), va.size() * sizeof(T)) == 0;
         }
       },

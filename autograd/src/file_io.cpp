@@ -17,7 +17,22 @@ namespace tg {
 std::vector<unsigned char> read_file(const std::string& path, const char* op) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(op, ": cannot open ", path, ": ", std::strerror(errno));
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One read of the whole size when it is known (streambuf iterators go a byte at a time).
+  std::vector<unsigned char> bytes;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0 && in) {
+    bytes.resize(static_cast<std::size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), size);
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    // Anything beyond the size seen at open (a file still growing) is read too.
+    bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    in.clear();
+    in.seekg(0, std::ios::beg);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   if (in.bad()) fail(op, ": error while reading ", path);
   return bytes;
 }

@@ -54,47 +54,95 @@ double decode(std::uint8_t type, const unsigned char* p) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) { return read_idx_bytes(read_file(path, "read_idx"), path); }
+namespace {
 
-IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
-  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
-  IdxArray out;
-  out.path = path;
+/// The parsed header of an IDX file held in `bytes`, checked against the payload size.
+struct IdxHeader {
+  std::uint8_t type = 0;
+  Shape shape;
+  std::size_t count = 1;   ///< number of values
+  std::size_t offset = 0;  ///< where the values start
+};
+
+IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>& bytes) {
+  IdxHeader h;
   if (bytes.size() < 4)
     fail("read_idx: ", path, ": expected at least a 4-byte header, found ", bytes.size(), " bytes");
   if (bytes[0] != 0 || bytes[1] != 0)
     fail("read_idx: ", path, ": bad magic number: expected the first two bytes to be 0, found ",
          int(bytes[0]), " and ", int(bytes[1]), " (not an IDX file)");
-  out.type = bytes[2];
-  const std::size_t elem = element_bytes(out.type);
+  h.type = bytes[2];
+  const std::size_t elem = element_bytes(h.type);
   if (elem == 0)
-    fail("read_idx: ", path, ": unknown type code 0x", std::hex, int(out.type),
+    fail("read_idx: ", path, ": unknown type code 0x", std::hex, int(h.type),
          " (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)");
   const std::size_t ndim = bytes[3];
   if (ndim == 0) fail("read_idx: ", path, ": header declares 0 dimensions");
-  const std::size_t header = 4 + 4 * ndim;
-  if (bytes.size() < header)
-    fail("read_idx: ", path, ": truncated header: expected ", header, " bytes for ", ndim, " dimensions, found ",
+  h.offset = 4 + 4 * ndim;
+  if (bytes.size() < h.offset)
+    fail("read_idx: ", path, ": truncated header: expected ", h.offset, " bytes for ", ndim, " dimensions, found ",
          bytes.size());
   // The product of the nonzero extents bounds every stride, even of an empty array: a (0, 2^32-1,
   // 2^32-1) header holds no values but its strides would overflow.
-  std::size_t count = 1, nonzero_product = 1;
+  std::size_t nonzero_product = 1;
   for (std::size_t d = 0; d < ndim; ++d) {
     const std::size_t extent = big_endian_u32(&bytes[4 + 4 * d]);
-    out.shape.push_back(extent);
+    h.shape.push_back(extent);
     if (extent != 0 && nonzero_product > (std::size_t(1) << 40) / extent)
-      fail("read_idx: ", path, ": dimensions ", to_string(out.shape), " are implausibly large");
+      fail("read_idx: ", path, ": dimensions ", to_string(h.shape), " are implausibly large");
     if (extent != 0) nonzero_product *= extent;
-    count *= extent;
+    h.count *= extent;
   }
-  const std::size_t expected = header + count * elem;
+  const std::size_t expected = h.offset + h.count * elem;
   if (bytes.size() != expected)
     fail("read_idx: ", path, ": ", bytes.size() < expected ? "truncated" : "trailing bytes", ": shape ",
-         to_string(out.shape), " needs ", expected, " bytes, found ", bytes.size());
-  out.values.resize(count);
-  const unsigned char* p = bytes.data() + header;
-  for (std::size_t i = 0; i < count; ++i, p += elem) out.values[i] = decode(out.type, p);
+         to_string(h.shape), " needs ", expected, " bytes, found ", bytes.size());
+  return h;
+}
+
+/// The payload decoded, times scale, as T, in the header's shape (or `shape` when given).
+template <class T>
+xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>& bytes, double scale) {
+  xt::xarray<T> out = xt::xarray<T>::from_shape(h.shape);
+  T* data = out.data();
+  const unsigned char* p = bytes.data() + h.offset;
+  if (h.type == 0x08) {  // unsigned bytes (all of MNIST): no decoding needed
+    for (std::size_t i = 0; i < h.count; ++i) data[i] = static_cast<T>(p[i] * scale);
+  } else {
+    const std::size_t elem = element_bytes(h.type);
+    for (std::size_t i = 0; i < h.count; ++i, p += elem) data[i] = static_cast<T>(decode(h.type, p) * scale);
+  }
   return out;
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path) { return read_idx_bytes(read_file(path, "read_idx"), path); }
+
+IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
+  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
+  const IdxHeader h = parse_header(path, bytes);
+  IdxArray out;
+  out.path = path;
+  out.type = h.type;
+  out.shape = h.shape;
+  out.values.resize(h.count);
+  const unsigned char* p = bytes.data() + h.offset;
+  const std::size_t elem = element_bytes(h.type);
+  for (std::size_t i = 0; i < h.count; ++i, p += elem) out.values[i] = decode(h.type, p);
+  return out;
+}
+
+Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
+  if (dtype == kInt64 && scale != 1.0) fail("read_idx_tensor: int64 needs scale 1");
+  if (!is_floating(dtype) && dtype != kInt64) fail("read_idx_tensor: dtype must be float32, float64 or int64");
+  const std::vector<unsigned char> bytes = read_maybe_gzip(path, "read_idx");
+  const IdxHeader h = parse_header(path, bytes);
+  switch (dtype) {
+    case DType::float32: return Tensor(decode_array<float>(h, bytes, scale));
+    case DType::float64: return Tensor(decode_array<double>(h, bytes, scale));
+    default: return Tensor(decode_array<std::int64_t>(h, bytes, 1.0));
+  }
 }
 
 Tensor IdxArray::to_tensor(DType dtype, double scale) const {

@@ -26,16 +26,23 @@ std::string find_file(const std::string& dir, const std::string& stem) {
 MnistSplit load_mnist(const std::string& dir, const std::string& split, DType dtype) {
   if (split != "train" && split != "test") fail("load_mnist: split must be \"train\" or \"test\", got \"", split, "\"");
   const std::string prefix = split == "train" ? "train" : "t10k";
-  const IdxArray images = read_idx(find_file(dir, prefix + "-images-idx3-ubyte"));
-  const IdxArray labels = read_idx(find_file(dir, prefix + "-labels-idx1-ubyte"));
-  if (images.shape.size() != 3 || labels.shape.size() != 1 || images.shape[0] != labels.shape[0])
-    fail("load_mnist: ", images.path, " has shape ", to_string(images.shape), " and ", labels.path, " has shape ",
-         to_string(labels.shape), "; expected (N,rows,cols) images and (N) labels");
+  const std::string images_path = find_file(dir, prefix + "-images-idx3-ubyte");
+  const std::string labels_path = find_file(dir, prefix + "-labels-idx1-ubyte");
   MnistSplit out;
-  const auto n = static_cast<std::int64_t>(images.shape[0]);
-  const auto pixels = static_cast<std::int64_t>(images.shape[1] * images.shape[2]);
-  out.images = images.to_tensor(dtype, 1.0 / 255.0).reshape({n, pixels});
-  out.labels = labels.to_tensor(kInt64);
+  out.images = read_idx_tensor(images_path, dtype, 1.0 / 255.0);
+  out.labels = read_idx_tensor(labels_path, kInt64);
+  const Shape images_shape = out.images.shape(), labels_shape = out.labels.shape();
+  if (images_shape.size() != 3 || labels_shape.size() != 1 || images_shape[0] != labels_shape[0])
+    fail("load_mnist: ", images_path, " has shape ", to_string(images_shape), " and ", labels_path, " has shape ",
+         to_string(labels_shape), "; expected (N,rows,cols) images and (N) labels");
+  // Flatten to (N, rows * cols) in place: a fresh leaf, and reshape() would copy 47 million values.
+  const std::vector<std::size_t> flat{images_shape[0], images_shape[1] * images_shape[2]};
+  if (dtype == kFloat32)
+    out.images.mutable_value<float>().reshape(flat);
+  else if (dtype == kFloat64)
+    out.images.mutable_value<double>().reshape(flat);
+  else
+    out.images = out.images.reshape({static_cast<std::int64_t>(flat[0]), static_cast<std::int64_t>(flat[1])});
   return out;
 }
 

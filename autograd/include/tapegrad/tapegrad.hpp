@@ -17,6 +17,7 @@
 #include "tapegrad/random.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/threads.hpp"
 
 // nn: modules, layers, losses, initialisers, regularisers, save/load
 #include "tapegrad/nn.hpp"
@@ -26,3 +27,6 @@
 
 // data: readers, datasets, loaders
 #include "tapegrad/data.hpp"
+
+// train: metrics, progress display, metrics log, plots
+#include "tapegrad/train.hpp"

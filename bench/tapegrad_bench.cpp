@@ -1,0 +1,409 @@
+// tapegrad's side of the benchmark (bench/run drives it; bench/torch_bench.py is the PyTorch side).
+// Each subcommand runs one workload in this process and prints one JSON line per result:
+//
+//   info                         versions and the OpenBLAS build in use
+//   mlp     --threads N          MNIST "mlp" preset: one timed epoch after a short warm-up
+//   nielsen --threads N          MNIST "nielsen" preset (784-30-10 sigmoid, quadratic cost, SGD)
+//   chain   --shape 4|256x256    per-op overhead: mul, add, tanh alternating, forward + backward
+//   gemm    --threads N          the sgemm calls of one "mlp" epoch alone (the GEMM floor)
+//   soak    --steps 1000         "mlp" steps: RSS, heap and tape size at step 100 and at the end
+//
+// The thread count is OpenBLAS's (tapegrad has no threads of its own).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "tapegrad/data/mnist.hpp"
+#include "tapegrad/nn/activation.hpp"
+#include "tapegrad/nn/losses.hpp"
+#include "tapegrad/nn/mlp.hpp"
+#include "tapegrad/optim/adam.hpp"
+#include "tapegrad/optim/sgd.hpp"
+#include "tapegrad/tapegrad.hpp"
+
+namespace {
+
+using tg::Tensor;
+
+const std::map<std::string, std::string> kCommonDefaults = {
+    {"threads", "1"}, {"data", "datasets/mnist"}, {"warmup", "20"}, {"epochs", "1"}};
+
+/// The preset's network as a user writes it (nn::MLP of Linear layers) with deterministic
+/// weights: layer l's weight is stream 2l and its bias stream 2l+1 of bench::uniform_weights,
+/// U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear draws them; torch_bench.py sets the same values.
+std::shared_ptr<tg::nn::MLP> make_model(const std::vector<std::size_t>& sizes, bool sigmoid) {
+  auto model = sigmoid ? std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid())
+                       : std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU());
+  std::vector<Tensor> params = model->parameters();  // handles: weight, bias of each layer in order
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[i / 2]));
+    auto& values = params[i].mutable_value<float>();
+    const std::vector<float> w = bench::uniform_weights(i, values.size(), bound);
+    std::copy(w.begin(), w.end(), values.data());
+  }
+  return model;
+}
+
+/// A training preset: the MNIST rows it uses, the batch size and one step's work.
+struct Preset {
+  std::string name;
+  std::size_t rows;  // the first `rows` training images
+  std::size_t batch;
+  std::vector<std::size_t> sizes;
+};
+
+const Preset kMlp{"mlp", 60000, 128, {784, 256, 128, 10}};
+const Preset kNielsen{"nielsen", 50000, 10, {784, 30, 10}};
+
+/// Everything one preset's training loop needs, set up before the clock starts.
+class Trainer {
+ public:
+  Trainer(const Preset& preset, const std::string& data_dir)
+      : preset_(preset), model_(make_model(preset.sizes, preset.name == "nielsen")) {
+    tg::data::MnistSplit train = tg::data::load_mnist(data_dir, "train");
+    const auto rows = static_cast<std::int64_t>(preset.rows);
+    images_ = preset.rows == train.images.shape()[0] ? train.images : tg::slice(train.images, 0, 0, rows);
+    if (preset.name == "mlp") {
+      labels_ = train.labels;
+      optimizer_ = std::make_unique<tg::optim::Adam>(model_->parameters(), tg::optim::AdamOptions(1e-3));
+    } else {
+      // Nielsen's network learns one-hot vectors (quadratic cost) with plain SGD, eta = 3.
+      const auto& y = train.labels.value<std::int64_t>();
+      auto onehot = xt::xarray<float>::from_shape({preset.rows, std::size_t{10}});
+      onehot.fill(0.0f);
+      for (std::size_t i = 0; i < preset.rows; ++i) onehot(i, static_cast<std::size_t>(y(i))) = 1.0f;
+      labels_ = Tensor(std::move(onehot));
+      optimizer_ = std::make_unique<tg::optim::SGD>(model_->parameters(), tg::optim::SGDOptions(3.0));
+    }
+  }
+
+  std::size_t steps_per_epoch() const { return (preset_.rows + preset_.batch - 1) / preset_.batch; }
+
+  /// Forward of batch `step` (mod the epoch); returns the loss with its graph.
+  Tensor forward(std::size_t step) {
+    const std::size_t begin = (step % steps_per_epoch()) * preset_.batch;
+    const std::size_t end = std::min(begin + preset_.batch, preset_.rows);
+    const Tensor x = tg::slice(images_, 0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    const Tensor y = tg::slice(labels_, 0, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    if (preset_.name == "mlp") return tg::nn::functional::cross_entropy((*model_)(x), y);
+    // Nielsen's network has a sigmoid on its output layer too.
+    return tg::nn::functional::quadratic_cost(tg::sigmoid((*model_)(x)), y);
+  }
+
+  /// zero_grad, backward, step; returns the loss. Kept out of line so that bench/profile can
+  /// count exactly its calls.
+  __attribute__((noinline)) double train_step(std::size_t step) {
+    const Tensor loss = forward(step);
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    return loss.item();
+  }
+
+ private:
+  Preset preset_;
+  std::shared_ptr<tg::nn::MLP> model_;
+  Tensor images_, labels_;
+  std::unique_ptr<tg::optim::Optimizer> optimizer_;
+};
+
+void print_threads(bench::JsonLine& line, long threads) {
+  line.add("threads", static_cast<double>(threads)).add("openblas_threads", openblas_get_num_threads());
+}
+
+/// One warm-up of `warmup` steps, then `epochs` timed epochs (each reported); `steps` > 0 cuts
+/// each epoch short (for profiling).
+int run_epochs(const Preset& preset, const bench::Options& opt) {
+  const long threads = opt.integer("threads");
+  openblas_set_num_threads(static_cast<int>(threads));
+  Trainer trainer(preset, opt.str("data"));
+  const double rss_before = bench::current_rss_mib();
+  const double peak_before = bench::peak_rss_mib();
+  const bool peak_reset = bench::reset_peak_rss();
+
+  // Tape size of one step's graph, measured on a step that is not timed.
+  tg::Tape& tape = tg::Tape::current();
+  const std::size_t nodes_before = tape.num_nodes();
+  double nodes_per_step = 0, tape_bytes = 0;
+  {
+    const Tensor loss = trainer.forward(0);
+    nodes_per_step = static_cast<double>(tape.num_nodes() - nodes_before);
+    tape_bytes = static_cast<double>(tape.reserved_bytes());
+  }
+  for (long s = 0; s < opt.integer("warmup"); ++s) trainer.train_step(static_cast<std::size_t>(s));
+
+  const auto max_steps = static_cast<std::size_t>(opt.integer("steps"));  // 0: the whole epoch
+  const std::size_t steps = max_steps ? std::min(max_steps, trainer.steps_per_epoch()) : trainer.steps_per_epoch();
+  for (long e = 0; e < opt.integer("epochs"); ++e) {
+    double loss_sum = 0;
+    const double faults = bench::minor_faults();
+    const double start = bench::now_seconds();
+    for (std::size_t s = 0; s < steps; ++s) loss_sum += trainer.train_step(s);
+    const double seconds = bench::now_seconds() - start;
+    const double faults_per_step = (bench::minor_faults() - faults) / static_cast<double>(steps);
+    bench::JsonLine line;
+    line.add("workload", preset.name).add("framework", "tapegrad");
+    print_threads(line, threads);
+    line.add("epoch_s", seconds)
+        .add("steps", static_cast<double>(steps))
+        .add("us_per_step", seconds / static_cast<double>(steps) * 1e6)
+        .add("mean_loss", loss_sum / static_cast<double>(steps))
+        .add("page_faults_per_step", faults_per_step)
+        .add("rss_before_mib", rss_before)
+        .add("peak_rss_setup_mib", peak_before)
+        .add("peak_rss_train_mib", peak_reset ? bench::peak_rss_mib() : NAN)
+        .add("tape_nodes_per_step", nodes_per_step)
+        .add("tape_reserved_bytes", tape_bytes)
+        .print();
+  }
+  return 0;
+}
+
+/// RSS, heap and tape size over a long run of "mlp" steps (a leak shows as growth after step 100).
+int run_soak(const bench::Options& opt) {
+  const long threads = opt.integer("threads");
+  openblas_set_num_threads(static_cast<int>(threads));
+  Trainer trainer(kMlp, opt.str("data"));
+  const auto total = static_cast<std::size_t>(opt.integer("steps"));
+  const std::size_t mark = std::min<std::size_t>(100, total);
+  tg::Tape& tape = tg::Tape::current();
+  double rss_mark = 0, heap_mark = 0, reserved_mark = 0;
+  std::size_t nodes_min = SIZE_MAX, nodes_max = 0;
+  for (std::size_t s = 1; s <= total; ++s) {
+    trainer.train_step(s - 1);
+    nodes_min = std::min(nodes_min, tape.num_nodes());
+    nodes_max = std::max(nodes_max, tape.num_nodes());
+    if (s == mark) {
+      rss_mark = bench::current_rss_mib();
+      heap_mark = bench::heap_bytes_in_use();
+      reserved_mark = static_cast<double>(tape.reserved_bytes());
+    }
+  }
+  bench::JsonLine line;
+  line.add("workload", "soak").add("framework", "tapegrad");
+  print_threads(line, threads);
+  line.add("steps", static_cast<double>(total))
+      .add("mark_step", static_cast<double>(mark))
+      .add("rss_mark_mib", rss_mark)
+      .add("rss_end_mib", bench::current_rss_mib())
+      .add("heap_mark_mib", heap_mark / (1024.0 * 1024.0))
+      .add("heap_end_mib", bench::heap_bytes_in_use() / (1024.0 * 1024.0))
+      .add("tape_nodes_min", static_cast<double>(nodes_min))
+      .add("tape_nodes_max", static_cast<double>(nodes_max))
+      .add("tape_reserved_mark_bytes", reserved_mark)
+      .add("tape_reserved_end_bytes", static_cast<double>(tape.reserved_bytes()))
+      .add("peak_rss_mib", bench::peak_rss_mib())
+      .print();
+  return 0;
+}
+
+tg::Shape parse_shape(const std::string& text) {
+  tg::Shape shape;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t x = std::min(text.find('x', pos), text.size());
+    shape.push_back(static_cast<std::size_t>(std::stoul(text.substr(pos, x - pos))));
+    pos = x + 1;
+  }
+  return shape;
+}
+
+/// x <- x * c, x <- x + d, x <- tanh(x), repeated to `ops` ops, then sum(x).backward().
+/// Reports the median over reps of forward and backward time per op, and memory per op.
+/// c = 1 and d = 0 keep the chain's gradient (a product of thousands of factors c (1 - y^2))
+/// above the float denormals: any other constants make x settle at a fixed point where each
+/// factor is < 1, the gradient underflows, and denormal arithmetic would swamp the overhead.
+__attribute__((noinline)) int run_chain(const bench::Options& opt) {
+  const tg::Shape shape = parse_shape(opt.str("shape"));
+  const auto chain_ops = static_cast<std::size_t>(opt.integer("ops"));
+  const auto warmup_ops = static_cast<std::size_t>(opt.integer("warmup-ops"));
+  const auto reps = static_cast<std::size_t>(std::max(1L, opt.integer("reps")));
+  openblas_set_num_threads(1);
+  const Tensor c = tg::full(shape, 1.0), d = tg::full(shape, 0.0);
+  Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
+  tg::Tape& tape = tg::Tape::current();
+  std::vector<double> forward_s, backward_s;
+  double heap_per_op = 0, tape_per_op = 0, faults_per_op = 0, grad0 = 0;
+  // Rep 0 warms up; by default it is as long as the timed chains, so they measure the steady
+  // state of a loop that records the same graph again (memory freed by the previous chain can be
+  // reused, if the allocator keeps it).
+  for (std::size_t r = 0; r <= reps; ++r) {
+    const std::size_t ops = r == 0 ? std::min(chain_ops, warmup_ops) : chain_ops;
+    x0.zero_grad();
+    const double heap0 = bench::heap_bytes_in_use();
+    const double faults0 = bench::minor_faults();
+    const double start = bench::now_seconds();
+    Tensor x = x0;
+    for (std::size_t i = 0; i < ops; ++i) {
+      switch (i % 3) {
+        case 0: x = x * c; break;
+        case 1: x = x + d; break;
+        default: x = tg::tanh(x); break;
+      }
+    }
+    const Tensor total = tg::sum(x);
+    const double middle = bench::now_seconds();
+    heap_per_op = (bench::heap_bytes_in_use() - heap0) / static_cast<double>(ops);
+    tape_per_op = static_cast<double>(tape.reserved_bytes()) / static_cast<double>(tape.num_nodes());
+    x = Tensor();
+    total.backward();
+    const double end = bench::now_seconds();
+    faults_per_op = (bench::minor_faults() - faults0) / static_cast<double>(ops);
+    grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
+    if (r == 0) continue;
+    forward_s.push_back(middle - start);
+    backward_s.push_back(end - middle);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> total_s(forward_s.size());
+  for (std::size_t i = 0; i < total_s.size(); ++i) total_s[i] = forward_s[i] + backward_s[i];
+  const double per_op = 1e6 / static_cast<double>(chain_ops);
+  bench::JsonLine line;
+  line.add("workload", "chain").add("framework", "tapegrad").add("shape", opt.str("shape"))
+      .add("threads", 1).add("ops", static_cast<double>(chain_ops))
+      .add("us_per_op", median(total_s) * per_op)
+      .add("forward_us_per_op", median(forward_s) * per_op)
+      .add("backward_us_per_op", median(backward_s) * per_op)
+      .add("heap_bytes_per_op", heap_per_op)
+      .add("tape_bytes_per_op", tape_per_op)
+      .add("page_faults_per_op", faults_per_op)
+      .add("sizeof_node", static_cast<double>(sizeof(tg::Node)))
+      .add("sizeof_tensor_impl", static_cast<double>(sizeof(tg::detail::TensorImpl)))
+      .add("grad0", grad0)
+      .add("peak_rss_mib", bench::peak_rss_mib())
+      .print();
+  return 0;
+}
+
+/// The eight sgemm calls of one "mlp" training step, as tapegrad and torch both issue them:
+/// forward x W^T per layer, then dW = G^T H per layer and dH = G W for layers 3 and 2 (the input
+/// needs no gradient). Buffers are allocated once, so this is pure OpenBLAS time.
+int run_gemm(const bench::Options& opt) {
+  const long threads = opt.integer("threads");
+  openblas_set_num_threads(static_cast<int>(threads));
+  const std::vector<std::size_t> sizes = kMlp.sizes;
+  const std::size_t steps = (kMlp.rows + kMlp.batch - 1) / kMlp.batch;
+  const int B = static_cast<int>(kMlp.batch);
+  auto buffer = [](std::size_t n) { return bench::uniform_weights(99 + n, n, 1.0); };
+  std::vector<std::vector<float>> act, grad, weight, dweight;
+  for (std::size_t l = 0; l < sizes.size(); ++l) {
+    act.push_back(buffer(kMlp.batch * sizes[l]));
+    grad.push_back(buffer(kMlp.batch * sizes[l]));
+    if (l + 1 < sizes.size()) {
+      weight.push_back(buffer(sizes[l + 1] * sizes[l]));
+      dweight.push_back(buffer(sizes[l + 1] * sizes[l]));
+    }
+  }
+  const std::size_t layers = sizes.size() - 1;
+  double flops_per_full_step = 0;  // forward and dW for every layer, dH for all but the first
+  for (std::size_t l = 0; l < layers; ++l)
+    flops_per_full_step += (l == 0 ? 2.0 : 3.0) * 2.0 * B * static_cast<double>(sizes[l] * sizes[l + 1]);
+  double flops = 0;
+  auto epoch = [&] {
+    flops = 0;
+    for (std::size_t s = 0; s < steps; ++s) {
+      const int b = s + 1 < steps ? B : static_cast<int>(kMlp.rows - (steps - 1) * kMlp.batch);
+      for (std::size_t l = 0; l < layers; ++l) {  // act[l+1] (b, out) = act[l] (b, in) W^T
+        const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, out, in, 1.0f, act[l].data(), in,
+                    weight[l].data(), in, 0.0f, act[l + 1].data(), out);
+        flops += 2.0 * b * out * in;
+      }
+      for (std::size_t l = layers; l-- > 0;) {
+        const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+        // dW (out, in) = G^T (out, b) act (b, in)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f, grad[l + 1].data(), out,
+                    act[l].data(), in, 0.0f, dweight[l].data(), in);
+        flops += 2.0 * b * out * in;
+        if (l == 0) continue;
+        // dH (b, in) = G (b, out) W (out, in)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, grad[l + 1].data(), out,
+                    weight[l].data(), in, 0.0f, grad[l].data(), in);
+        flops += 2.0 * b * out * in;
+      }
+    }
+  };
+  epoch();  // warm-up
+  const long reps = std::max(1L, opt.integer("reps"));
+  std::vector<double> times;
+  for (long r = 0; r < reps; ++r) {
+    const double start = bench::now_seconds();
+    epoch();
+    times.push_back(bench::now_seconds() - start);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  bench::JsonLine line;
+  line.add("workload", "gemm").add("framework", "openblas");
+  print_threads(line, threads);
+  line.add("epoch_s", median)
+      .add("epoch_min_s", times.front())
+      .add("sgemm_calls_per_step", 3.0 * static_cast<double>(layers) - 1.0)
+      .add("mflop_per_full_step", flops_per_full_step / 1e6)
+      .add("gflops", flops / median / 1e9)
+      .print();
+  return 0;
+}
+
+int run_info() {
+  bench::JsonLine line;
+  line.add("workload", "info").add("framework", "tapegrad")
+      .add("compiler", std::string("g++ ") + __VERSION__)
+      .add("openblas_config", openblas_get_config())
+      .add("openblas_core", openblas_get_corename())
+      .add("openblas_default_threads", openblas_get_num_threads())
+      .add("ncpu", static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)))
+      .add("first_touch_us_per_page", bench::first_touch_us_per_page());
+#ifdef NDEBUG
+  line.add("build", "Release (NDEBUG)");
+#else
+  line.add("build", "assertions on (not Release)");
+#endif
+  line.print();
+  return 0;
+}
+
+void usage() {
+  std::cerr << "usage: tapegrad_bench info\n"
+               "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
+               "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
+               "       tapegrad_bench gemm [--threads N] [--reps R]\n"
+               "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  const std::string command = argv[1];
+  try {
+    auto with = [&](std::map<std::string, std::string> extra) {
+      std::map<std::string, std::string> defaults = kCommonDefaults;
+      for (auto& [key, value] : extra) defaults[key] = value;
+      return bench::Options(argc, argv, 2, defaults);
+    };
+    if (command == "info") return run_info();
+    if (command == "mlp") return run_epochs(kMlp, with({{"steps", "0"}}));
+    if (command == "nielsen") return run_epochs(kNielsen, with({{"warmup", "200"}, {"steps", "0"}}));
+    if (command == "chain") return run_chain(with({{"shape", "4"}, {"ops", "10000"}, {"warmup-ops", "10000"}, {"reps", "5"}}));
+    if (command == "gemm") return run_gemm(with({{"reps", "3"}}));
+    if (command == "soak") return run_soak(with({{"steps", "1000"}}));
+  } catch (const std::exception& e) {
+    std::cerr << "tapegrad_bench " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+  usage();
+  return 2;
+}

@@ -1,0 +1,292 @@
+#!/usr/bin/python3
+"""PyTorch's side of the benchmark: the same workloads as tapegrad_bench.cpp, one JSON line each.
+
+Run with Debian's python3-torch (/usr/bin/python3); bench/run drives it. Subcommands:
+
+  info                                  versions, thread settings
+  mlp     --threads T --blas-threads B  MNIST "mlp" preset: one timed epoch after a warm-up
+  nielsen --threads T --blas-threads B  MNIST "nielsen" preset
+  chain   --shape 4|256x256             per-op overhead: mul, add, tanh alternating, fwd + bwd
+  soak    --steps 1000                  "mlp" steps: RSS and heap at step 100 and at the end
+
+--threads is torch.set_num_threads (ATen's OpenMP pool); --blas-threads is OpenBLAS's own pool
+(openblas_set_num_threads on the libopenblas torch has loaded).
+"""
+import argparse
+import ctypes
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MLP = dict(name="mlp", rows=60000, batch=128, sizes=[784, 256, 128, 10])
+NIELSEN = dict(name="nielsen", rows=50000, batch=10, sizes=[784, 30, 10])
+
+_libc = ctypes.CDLL("libc.so.6")
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+
+_libc.mallinfo2.restype = _Mallinfo2
+
+
+def heap_bytes_in_use():
+    """Bytes glibc malloc has handed out (torch's CPU allocator uses it; Python's small-object
+    arenas do not, so this counts tensors and autograd nodes, not Python wrapper objects)."""
+    info = _libc.mallinfo2()
+    return float(info.uordblks + info.hblkhd)
+
+
+def openblas():
+    """The libopenblas already loaded by torch (dlopen hands back the same library)."""
+    for name in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            lib = ctypes.CDLL(name)
+            lib.openblas_get_num_threads  # noqa: B018 (raises AttributeError if not OpenBLAS)
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def current_rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+
+
+def reset_peak_rss():
+    """Resets the kernel's peak-RSS mark (and ru_maxrss) to the current RSS; False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def uniform_weights(seed, n, bound):
+    """Same values as bench::uniform_weights in bench_util.hpp (splitmix64 of (seed << 32) + i)."""
+    with np.errstate(over="ignore"):
+        x = (np.uint64(seed) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    u = (x >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return ((2.0 * u - 1.0) * bound).astype(np.float32)
+
+
+def make_model(sizes, activation):
+    """nn.Sequential of Linear layers with `activation` between them, holding the same weights as
+    tapegrad_bench.cpp's make_model: parameter i (weight, bias of each layer in order) is stream i
+    of uniform_weights, U(-1/sqrt(in), 1/sqrt(in))."""
+    layers = []
+    for l in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
+        if l + 2 < len(sizes):
+            layers.append(activation())
+    model = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for i, p in enumerate(model.parameters()):
+            bound = 1.0 / math.sqrt(sizes[i // 2])
+            p.copy_(torch.from_numpy(uniform_weights(i, p.numel(), bound)).reshape(p.shape))
+    return model
+
+
+def read_idx(path, header_bytes):
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+
+
+def load_mnist(data_dir):
+    images = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte"), 16).reshape(-1, 784)
+    labels = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte"), 8)
+    x = torch.from_numpy(images.astype(np.float32) / np.float32(255.0))
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+class Trainer:
+    def __init__(self, preset, data_dir):
+        self.preset = preset
+        self.model = make_model(preset["sizes"], torch.nn.ReLU if preset["name"] == "mlp" else torch.nn.Sigmoid)
+        images, labels = load_mnist(data_dir)
+        rows = preset["rows"]
+        self.images = images[:rows]
+        if preset["name"] == "mlp":
+            self.labels = labels[:rows]
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        else:
+            # Nielsen's network learns one-hot vectors (quadratic cost) with plain SGD, eta = 3.
+            self.labels = F.one_hot(labels[:rows], 10).to(torch.float32)
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=3.0)
+        self.steps_per_epoch = (rows + preset["batch"] - 1) // preset["batch"]
+
+    def forward(self, step):
+        batch = self.preset["batch"]
+        begin = (step % self.steps_per_epoch) * batch
+        x = self.images[begin:begin + batch]
+        y = self.labels[begin:begin + batch]
+        if self.preset["name"] == "mlp":
+            return F.cross_entropy(self.model(x), y)
+        # Nielsen's network has a sigmoid on its output layer too.
+        d = torch.sigmoid(self.model(x)) - y
+        return (d * d).sum() * (0.5 / x.shape[0])  # tapegrad's quadratic_cost, op for op
+
+    def train_step(self, step):
+        loss = self.forward(step)
+        self.optimizer.zero_grad(set_to_none=True)  # tapegrad's default too
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def set_threads(args):
+    torch.set_num_threads(args.threads)
+    lib = openblas()
+    if lib is not None and args.blas_threads:
+        lib.openblas_set_num_threads(args.blas_threads)
+    return dict(threads=args.threads, torch_threads=torch.get_num_threads(),
+                openblas_threads=lib.openblas_get_num_threads() if lib else None,
+                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", ""))
+
+
+def run_epochs(preset, args):
+    threads = set_threads(args)
+    trainer = Trainer(preset, args.data)
+    rss_before, peak_setup = current_rss_mib(), peak_rss_mib()
+    peak_reset = reset_peak_rss()
+    for s in range(args.warmup):
+        trainer.train_step(s)
+    steps = trainer.steps_per_epoch
+    for _ in range(args.epochs):
+        loss_sum = 0.0
+        faults = minor_faults()
+        start = time.perf_counter()
+        for s in range(steps):
+            loss_sum += trainer.train_step(s)
+        seconds = time.perf_counter() - start
+        faults = minor_faults() - faults
+        emit(workload=preset["name"], framework="torch", **threads, epoch_s=seconds, steps=steps,
+             us_per_step=seconds / steps * 1e6, mean_loss=loss_sum / steps,
+             page_faults_per_step=faults / steps, rss_before_mib=rss_before,
+             peak_rss_setup_mib=peak_setup,
+             peak_rss_train_mib=peak_rss_mib() if peak_reset else None)
+
+
+def run_soak(args):
+    threads = set_threads(args)
+    trainer = Trainer(MLP, args.data)
+    mark = min(100, args.steps)
+    rss_mark = heap_mark = 0.0
+    for s in range(1, args.steps + 1):
+        trainer.train_step(s - 1)
+        if s == mark:
+            rss_mark, heap_mark = current_rss_mib(), heap_bytes_in_use()
+    emit(workload="soak", framework="torch", **threads, steps=args.steps, mark_step=mark,
+         rss_mark_mib=rss_mark, rss_end_mib=current_rss_mib(), heap_mark_mib=heap_mark / 2 ** 20,
+         heap_end_mib=heap_bytes_in_use() / 2 ** 20, peak_rss_mib=peak_rss_mib())
+
+
+def run_chain(args):
+    torch.set_num_threads(1)
+    shape = [int(e) for e in args.shape.split("x")]
+    # c = 1, d = 0 keep the gradient above the float denormals (see tapegrad_bench.cpp).
+    c, d = torch.full(shape, 1.0), torch.full(shape, 0.0)
+    x0 = torch.full(shape, 0.5, requires_grad=True)
+    forward_s, backward_s = [], []
+    heap_per_op = 0.0
+    for rep in range(args.reps + 1):  # rep 0 warms up (as long as the timed chains by default)
+        ops = min(args.ops, args.warmup_ops) if rep == 0 else args.ops
+        x0.grad = None
+        heap0 = heap_bytes_in_use()
+        faults = minor_faults()
+        start = time.perf_counter()
+        x = x0
+        for i in range(ops):
+            r = i % 3
+            if r == 0:
+                x = x * c
+            elif r == 1:
+                x = x + d
+            else:
+                x = torch.tanh(x)
+        total = x.sum()
+        middle = time.perf_counter()
+        heap_per_op = (heap_bytes_in_use() - heap0) / ops
+        del x
+        total.backward()
+        end = time.perf_counter()
+        faults_per_op = (minor_faults() - faults) / ops
+        if rep == 0:
+            continue
+        forward_s.append(middle - start)
+        backward_s.append(end - middle)
+    per_op = 1e6 / args.ops
+    totals = sorted(f + b for f, b in zip(forward_s, backward_s))
+    emit(workload="chain", framework="torch", shape=args.shape, threads=1, ops=args.ops,
+         us_per_op=totals[len(totals) // 2] * per_op,
+         forward_us_per_op=sorted(forward_s)[len(forward_s) // 2] * per_op,
+         backward_us_per_op=sorted(backward_s)[len(backward_s) // 2] * per_op,
+         heap_bytes_per_op=heap_per_op, page_faults_per_op=faults_per_op, grad0=float(x0.grad.reshape(-1)[0]),
+         peak_rss_mib=peak_rss_mib())
+
+
+def run_info(_args):
+    lib = openblas()
+    emit(workload="info", framework="torch", torch=torch.__version__, numpy=np.__version__,
+         python=sys.version.split()[0],
+         openblas_config=lib.openblas_get_config().decode() if lib else None,
+         openblas_core=lib.openblas_get_corename().decode() if lib else None,
+         openblas_default_threads=lib.openblas_get_num_threads() if lib else None,
+         torch_default_threads=torch.get_num_threads(),
+         parallel_backend="OpenMP" if "OpenMP" in torch.__config__.parallel_info() else "other")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--blas-threads", type=int, default=0, help="0: leave OpenBLAS as the environment set it")
+    parser.add_argument("--data", default="datasets/mnist")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps before the epoch")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--shape", default="4")
+    parser.add_argument("--ops", type=int, default=10000)
+    parser.add_argument("--warmup-ops", type=int, default=None, help="length of the warm-up chain (default: --ops)")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args()
+    if args.warmup_ops is None:
+        args.warmup_ops = args.ops
+    if args.warmup is None:
+        args.warmup = 200 if args.command == "nielsen" else 20
+    {"info": run_info, "mlp": lambda a: run_epochs(MLP, a), "nielsen": lambda a: run_epochs(NIELSEN, a),
+     "chain": run_chain, "soak": run_soak}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

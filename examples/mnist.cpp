@@ -1,0 +1,259 @@
+// mnist: handwritten digits (or Fashion-MNIST clothes) classified by a multilayer perceptron.
+//
+//   mnist                       784-256-128-10 ReLU, Adam: >= 98% test accuracy in 10 epochs
+//   mnist --preset nielsen      784-30-10 sigmoid, quadratic cost, SGD eta 3.0: about 95%
+//   mnist --dataset fashion     the same on Fashion-MNIST
+// (the recipes are in mnist_train.hpp). Trains on the first 50,000 training images and
+// validates on the last 10,000 (--validation), tests on the 10,000 test images. After each
+// epoch it prints loss, accuracies, time and throughput, appends to metrics.csv, redraws the
+// curves and saves a checkpoint (model and optimizer state) atomically; --resume continues an
+// interrupted run from that checkpoint and ends with the weights an uninterrupted run would
+// have. At the end it prints and draws the test set's confusion matrix.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cli.hpp"
+#include "mnist_train.hpp"
+
+namespace nn = tg::nn;
+namespace plot = tg::training::plot;
+namespace training = tg::training;
+
+namespace {
+
+struct Settings {
+  examples::Flags flags;
+  std::string preset = "mlp";
+  std::string dataset = "mnist";
+  std::size_t validation = 10000;
+  std::size_t train_images = 0;  // 0: all that are not validation
+  std::size_t test_images = 0;   // 0: all
+  bool resume = false;
+};
+
+const std::vector<std::string> kFashionClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+/// Stops with a message that says how to get the data when the folder lacks it.
+void check_data(const std::string& dir, const std::string& dataset) {
+  for (const char* stem : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                           "t10k-labels-idx1-ubyte"}) {
+    const std::string path = dir + "/" + stem;
+    if (exists(path) || exists(path + ".gz")) continue;
+    if (dataset == "fashion")
+      tg::fail("Fashion-MNIST not found: ", path, "(.gz) is missing. Install it with\n"
+               "  apt-get install dataset-fashion-mnist\nor pass --data DIR.");
+    tg::fail("MNIST not found: ", path, " is missing. Fetch it, from the repository root, with\n"
+             "  bash scripts/fetch-mnist\nor pass --data DIR.");
+  }
+}
+
+std::string percent(double fraction) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
+  return buf;
+}
+
+/// The settings a checkpoint must share with the run that resumes it.
+training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::Preset& p) {
+  return {{"preset_nielsen", p.name == "nielsen"}, {"dataset_fashion", s.dataset == "fashion"},
+          {"seed", static_cast<double>(s.flags.seed)}, {"batch_size", static_cast<double>(p.batch_size)},
+          {"lr", p.lr}, {"validation", static_cast<double>(s.validation)},
+          {"train_images", static_cast<double>(s.train_images)}};
+}
+
+plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, const std::string& title) {
+  const auto epochs = log.column("epoch");
+  plot::LineChart loss{"Loss", "epoch", s.preset == "nielsen" ? "quadratic cost" : "cross-entropy",
+                       {{"training (mean over the epoch)", epochs, log.column("train_loss")},
+                        {"validation", epochs, log.column("val_loss")}}};
+  auto as_percent = [](std::vector<double> v) {
+    for (double& x : v) x *= 100;
+    return v;
+  };
+  plot::LineChart accuracy{"Accuracy", "epoch", "classified correctly",
+                           {{"training", epochs, as_percent(log.column("train_accuracy"))},
+                            {"validation", epochs, as_percent(log.column("val_accuracy"))},
+                            {"test", epochs, as_percent(log.column("test_accuracy"))}}};
+  accuracy.y_format = "%.1f%%";
+  accuracy.key = "bottom right";
+  return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
+}
+
+int run(Settings s, const CLI::App& app) {
+  examples::mnist::Preset p = examples::mnist::preset(s.preset);
+  examples::Flags& f = s.flags;
+  if (app.count("--epochs")) p.epochs = f.epochs;
+  if (app.count("--lr")) p.lr = f.lr;
+  if (app.count("--batch-size")) p.batch_size = f.batch_size;
+  if (app.count("--hidden")) p.hidden = f.hidden;
+  const std::string data_dir =
+      !f.data.empty() ? f.data : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir : tg::data::kDefaultMnistDir;
+  const std::string checkpoint = !f.save.empty() ? f.save : f.plot_dir + "/checkpoint.npz";
+  const std::vector<std::string> class_names =
+      s.dataset == "fashion" ? kFashionClasses : std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+  check_data(data_dir, s.dataset);
+  const tg::data::MnistSplit train_split = tg::data::load_mnist(data_dir, "train");
+  const tg::data::MnistSplit test_split = tg::data::load_mnist(data_dir, "test");
+  const tg::data::TensorDataset all_train = train_split.dataset();
+  if (s.validation >= all_train.size())
+    tg::fail("--validation ", s.validation, " leaves no training images (there are ", all_train.size(), ")");
+  const std::size_t train_end = all_train.size() - s.validation;
+  const tg::data::TensorDataset train =
+      all_train.slice(0, s.train_images ? std::min(s.train_images, train_end) : train_end);
+  const tg::data::TensorDataset validation = all_train.slice(train_end, all_train.size());
+  const tg::data::TensorDataset all_test = test_split.dataset();
+  const tg::data::TensorDataset test =
+      all_test.slice(0, s.test_images ? std::min(s.test_images, all_test.size()) : all_test.size());
+
+  tg::Generator gen(f.seed);
+  auto model = examples::mnist::make_model(p, 784, 10, gen);
+  auto optimizer = examples::mnist::make_optimizer(p, *model);
+  if (!f.load.empty()) {
+    training::load_weights(f.load, *model);
+    std::cout << "loaded weights from " << f.load << "\n";
+  }
+  if (!examples::make_plot_dir("mnist", f.plot_dir)) return 1;
+  const std::string metrics_path = f.plot_dir + "/metrics.csv";
+  training::MetricsLog log({"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+                            "test_accuracy", "train_seconds", "samples_per_second"});
+  std::size_t start_epoch = 0;
+  if (s.resume) {
+    if (!exists(checkpoint)) tg::fail("--resume: there is no checkpoint at ", checkpoint, " to resume from");
+    const training::CheckpointInfo info = training::read_checkpoint_info(checkpoint);
+    for (const auto& [key, value] : run_identity(s, p)) {
+      const auto found = info.find(key);
+      if (found == info.end() || found->second != value)
+        tg::fail("--resume: ", checkpoint, " was written by a run with ", key, " = ",
+                 found == info.end() ? std::string("(none)") : std::to_string(found->second), ", this run has ",
+                 std::to_string(value), "; resume with the same settings");
+    }
+    training::load_checkpoint(checkpoint, *model, optimizer.get());
+    start_epoch = static_cast<std::size_t>(info.at("epoch"));
+    if (exists(metrics_path)) {
+      const training::MetricsLog earlier = training::MetricsLog::read(metrics_path);
+      if (earlier.columns() == log.columns())
+        for (std::size_t i = 0; i < earlier.num_rows() && earlier.row(i)[0] <= static_cast<double>(start_epoch); ++i)
+          log.append(earlier.row(i));
+    }
+    std::cout << "resuming from " << checkpoint << " after epoch " << start_epoch << "\n";
+  }
+
+  const std::string title = std::string(s.dataset == "fashion" ? "Fashion-MNIST" : "MNIST") + ", preset " + p.name;
+  std::string layers = "784";
+  for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
+  std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
+            << " (lr " << p.lr << "), batches of " << p.batch_size << ", " << p.epochs << " epochs\n"
+            << "images: " << train.size() << " training, " << validation.size() << " validation, " << test.size()
+            << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";
+
+  tg::data::DataLoaderOptions loader_options;
+  loader_options.batch_size = p.batch_size;
+  loader_options.shuffle = true;
+  loader_options.seed = f.seed;
+  const tg::data::DataLoader loader(train, loader_options);
+  const training::LossFunction loss = [&p](const tg::Tensor& output, const tg::Tensor& labels) {
+    return examples::mnist::loss(p, output, labels);
+  };
+
+  bool plot_failure_reported = false;
+  for (std::size_t epoch = start_epoch + 1; epoch <= p.epochs; ++epoch) {
+    training::ProgressOptions progress_options;
+    progress_options.label = "epoch " + std::to_string(epoch) + "/" + std::to_string(p.epochs);
+    training::Progress progress(loader.num_batches(), progress_options);
+    const double train_loss = examples::mnist::train_epoch(*model, *optimizer, p, loader, epoch - 1, &progress);
+    progress.finish();
+    const double train_seconds = progress.elapsed();
+
+    const auto eval_start = std::chrono::steady_clock::now();
+    const auto on_train = training::evaluate(*model, train, loss, 10);
+    const auto on_validation = training::evaluate(*model, validation, loss, 10);
+    const auto on_test = training::evaluate(*model, test, loss, 10);
+    const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+
+    log.append({static_cast<double>(epoch), train_loss, on_train.accuracy, on_validation.loss, on_validation.accuracy,
+                on_test.loss, on_test.accuracy, train_seconds, progress.samples_per_second()});
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "epoch %2zu/%zu  loss %.4f  accuracy: train %s  validation %s  test %s  |  %s, %.0f samples/s "
+                  "(+%s evaluation)\n",
+                  epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(), percent(on_validation.accuracy).c_str(),
+                  percent(on_test.accuracy).c_str(), training::format_duration(train_seconds).c_str(),
+                  progress.samples_per_second(), training::format_duration(eval_seconds).c_str());
+    std::cout << line << std::flush;
+
+    training::CheckpointInfo info = run_identity(s, p);
+    info["epoch"] = static_cast<double>(epoch);
+    training::save_checkpoint(checkpoint, *model, *optimizer, info);
+    log.write(metrics_path);
+    // Redrawn every epoch, so a long run can be watched; a failure is reported once.
+    const plot::PlotResult curves = write_plots(log, s, title);
+    if (!curves.ok && !plot_failure_reported) std::cout << plot::describe(curves) << "\n";
+    plot_failure_reported = plot_failure_reported || !curves.ok;
+  }
+
+  const auto final_test = training::evaluate(*model, test, loss, 10);
+  std::cout << "\ntest accuracy " << percent(final_test.accuracy) << " (" << test.size() << " images)\n"
+            << "confusion matrix on the test set (rows: true class, columns: predicted):\n"
+            << final_test.confusion.to_string(class_names);
+  if (start_epoch < p.epochs) std::cout << "checkpoint: " << checkpoint << "\n";
+  if (log.num_rows() > 0) {
+    std::cout << "metrics: " << metrics_path << "\n" << plot::describe(write_plots(log, s, title)) << "\n";
+  }
+  std::cout << plot::describe(plot::heatmap(
+                   plot::confusion_heatmap(final_test.confusion, class_names, title + ": confusion matrix on the test set"),
+                   {f.plot_dir + "/confusion"}))
+            << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  s.flags.seed = 1;
+  s.flags.plot_dir = "out/mnist";
+  CLI::App app{"MNIST (or Fashion-MNIST) classified by a multilayer perceptron.", "mnist"};
+  app.add_option("--preset", s.preset,
+                 "mlp: 784-256-128-10 ReLU, cross-entropy, Adam lr 1e-3, batch 128, 10 epochs;\n"
+                 "nielsen: 784-30-10 sigmoid, quadratic cost, SGD eta 3.0, batch 10, 30 epochs")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mlp", "nielsen"}));
+  app.add_option("--dataset", s.dataset, "mnist or fashion (Fashion-MNIST)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mnist", "fashion"}));
+  examples::add_common_flags(app, s.flags);
+  // These four default to the preset's values.
+  app.get_option("--epochs")->default_str("preset's");
+  app.get_option("--lr")->default_str("preset's");
+  app.get_option("--batch-size")->default_str("preset's");
+  app.get_option("--hidden")->default_str("preset's");
+  app.get_option("--data")
+      ->description("folder with the four IDX files (default: datasets/mnist, or "
+                    "/usr/share/datasets/fashion-mnist for --dataset fashion)");
+  app.get_option("--save")->description("checkpoint written after every epoch")->default_str("<plot-dir>/checkpoint.npz");
+  app.add_flag("--resume", s.resume, "continue from the checkpoint (--save) with the same settings");
+  app.add_option("--validation", s.validation, "last training images held out for validation")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{59999}));
+  app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
+      ->capture_default_str();
+  app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();
+  if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
+  try {
+    examples::apply_threads(s.flags.threads);
+    return run(s, app);
+  } catch (const std::exception& e) {
+    std::cerr << "mnist: " << e.what() << "\n";
+    return 1;
+  }
+}

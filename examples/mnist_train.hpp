@@ -1,0 +1,88 @@
+// The two MNIST recipes of examples/mnist.cpp, as functions the tests can run too.
+//
+//   mlp:      784-256-128-10, ReLU, softmax cross-entropy, Adam (lr 1e-3), batches of 128,
+//             PyTorch's default initialisation.
+//   nielsen:  784-30-10, sigmoid hidden and output units, the quadratic cost
+//             0.5 ||a - y||^2 (averaged over the batch) against one-hot targets, plain SGD with
+//             eta 3.0 on mini-batches of 10, weights and biases drawn from N(0, 1), 30 epochs:
+//             Nielsen, "Neural Networks and Deep Learning", chapter 1 (network.py).
+// Both take pixels scaled to [0, 1] and train on the first 50,000 training images, keeping the
+// last 10,000 for validation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tapegrad/tapegrad.hpp"
+
+namespace examples::mnist {
+
+/// A recipe: network, loss, optimizer and schedule.
+struct Preset {
+  std::string name;
+  std::vector<std::size_t> hidden;
+  bool sigmoid = false;  ///< sigmoid units and quadratic cost (nielsen), else ReLU and cross-entropy
+  bool adam = false;     ///< Adam, else plain SGD
+  double lr = 0;
+  std::size_t batch_size = 0;
+  std::size_t epochs = 0;
+};
+
+/// The preset called name ("mlp" or "nielsen"); tg::Error for any other name.
+inline Preset preset(const std::string& name) {
+  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10};
+  if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30};
+  tg::fail("mnist: unknown preset '", name, "' (known: mlp, nielsen)");
+}
+
+/// The network of a preset over `inputs` features and `classes` outputs, initialised from gen.
+inline std::shared_ptr<tg::nn::MLP> make_model(const Preset& p, std::size_t inputs, std::size_t classes,
+                                               tg::Generator& gen) {
+  std::vector<std::size_t> sizes{inputs};
+  sizes.insert(sizes.end(), p.hidden.begin(), p.hidden.end());
+  sizes.push_back(classes);
+  if (!p.sigmoid) return std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU(), tg::nn::MLPOptions{}, &gen);
+  auto model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid(), tg::nn::MLPOptions{}, &gen);
+  model->layers->push_back(std::make_shared<tg::nn::Sigmoid>());  // sigmoid outputs
+  for (tg::Tensor& param : model->parameters()) tg::nn::init::normal_(param, 0.0, 1.0, &gen);
+  return model;
+}
+
+inline std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Preset& p, const tg::nn::Module& model) {
+  if (p.adam) return std::make_unique<tg::optim::Adam>(model.parameters(), tg::optim::AdamOptions(p.lr));
+  return std::make_unique<tg::optim::SGD>(model.parameters(), tg::optim::SGDOptions(p.lr));
+}
+
+/// The preset's loss of a batch (mean over the batch) for int64 labels.
+inline tg::Tensor loss(const Preset& p, const tg::Tensor& output, const tg::Tensor& labels) {
+  if (!p.sigmoid) return tg::nn::functional::cross_entropy(output, labels);
+  return tg::nn::functional::quadratic_cost(output, tg::data::one_hot(labels, output.size(1), output.dtype()));
+}
+
+/// One pass over the loader's batches of `epoch` (its order depends only on seed and epoch):
+/// zero_grad, loss, backward, step. Reports each batch to progress when given; returns the mean
+/// loss per sample over the epoch.
+inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const Preset& p,
+                          const tg::data::DataLoader& loader, std::size_t epoch,
+                          tg::training::Progress* progress = nullptr) {
+  model.train();
+  double loss_sum = 0;
+  std::size_t samples = 0;
+  for (const tg::data::Batch& batch : loader.epoch(epoch)) {
+    optimizer.zero_grad();
+    tg::Tensor batch_loss = loss(p, model(batch.input), batch.target);
+    batch_loss.backward();
+    optimizer.step();
+    const double value = batch_loss.item();
+    const std::size_t n = batch.input.size(0);
+    loss_sum += value * static_cast<double>(n);
+    samples += n;
+    if (progress) progress->step(n, value);
+  }
+  return samples ? loss_sum / static_cast<double>(samples) : 0.0;
+}
+
+}  // namespace examples::mnist

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# mnist: 2 epochs, then --resume to 3, must end with the checkpoint of a straight 3-epoch run.
+# Usage: resume_test.sh MNIST_BINARY DATA_DIR WORK_DIR. Exits 77 (skipped) without MNIST.
+set -euo pipefail
+mnist=$1 data=$2 work=$3
+if [[ ! -f $data/train-images-idx3-ubyte ]]; then
+  echo "SKIPPED: no MNIST in $data; fetch it with bash scripts/fetch-mnist"
+  exit 77
+fi
+rm -rf "$work"
+common=(--data "$data" --train-images 3000 --test-images 500 --hidden 32 --threads 1)
+"$mnist" "${common[@]}" --epochs 3 --plot-dir "$work/straight" >/dev/null
+"$mnist" "${common[@]}" --epochs 2 --plot-dir "$work/resumed" >/dev/null
+"$mnist" "${common[@]}" --epochs 3 --plot-dir "$work/resumed" --resume | grep "resuming from .* after epoch 2"
+cmp "$work/straight/checkpoint.npz" "$work/resumed/checkpoint.npz"
+# The metrics log holds every epoch once.
+[[ $(cut -d, -f1 "$work/resumed/metrics.csv" | tr '\n' ' ') == "epoch 1 2 3 " ]]
+# Resuming with other settings is refused.
+if "$mnist" "${common[@]}" --epochs 4 --plot-dir "$work/resumed" --resume --lr 0.01 2>"$work/err"; then exit 1; fi
+grep -q "resume with the same settings" "$work/err"
+echo "resumed run matches the uninterrupted one"

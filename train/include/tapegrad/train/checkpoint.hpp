@@ -1,0 +1,37 @@
+// Training checkpoints: a model, its optimizer's state and a few numbers (the epoch reached, the
+// settings of the run) in one .npz file, written atomically, so an interrupted run can resume
+// and end with exactly the weights of an uninterrupted one.
+//
+// Entries: "model.<name>" (Module::state_dict), "optim.<name>" (Optimizer::state_dict) and
+// "meta.<key>" (float64 scalars). The file opens with numpy.load like any .npz.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/optim/optimizer.hpp"
+
+namespace tg::training {
+
+/// Named numbers stored with a checkpoint (integers up to 2^53 are exact).
+using CheckpointInfo = std::map<std::string, double>;
+
+/// Writes model, optimizer and info to path atomically (temporary file, fsync, rename): a crash
+/// while saving leaves the previous checkpoint intact.
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
+                     const CheckpointInfo& info);
+
+/// Restores the model (strictly: every tensor present, same shapes) and, when given, the
+/// optimizer from a file written by save_checkpoint(), and returns its info. Throws tg::Error
+/// naming the file when it cannot be read or is not a checkpoint.
+CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer* optimizer);
+
+/// Loads model weights from either a checkpoint (its "model." entries) or a file written by
+/// Module::save(). Throws tg::Error naming the file and any mismatch.
+void load_weights(const std::string& path, nn::Module& model);
+
+/// The info of a checkpoint without loading anything else.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+}  // namespace tg::training
