@@ -107,6 +107,10 @@ TEST_CASE("idx: int64 conversion needs whole numbers in range") {
   const IdxArray b = read_idx_bytes({0, 0, 0x0D, 1, 0, 0, 0, 1, 0x40, 0x20, 0, 0}, "half.idx");
   CHECK_THROWS_WITH(b.to_tensor(kInt64), Catch::Contains("value 2.5 at index 0"));
   CHECK(read_idx_bytes({0, 0, 0x0C, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe}).to_tensor(kInt64).item() == -2);
+  // read_idx_tensor decodes straight into the tensor: the same refusal.
+  CHECK_THROWS_WITH(read_idx_tensor_bytes(floats, "labels.idx", kInt64),
+                    "read_idx: labels.idx: value nan at index 1 is not a whole number in int64 range");
+  CHECK(read_idx_tensor_bytes({0, 0, 0x0C, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe}, "m", kInt64).item() == -2);
 }
 
 TEST_CASE("idx: an empty array with huge other extents is refused (its strides would overflow)") {
