@@ -266,7 +266,7 @@ TEST_CASE("bad input: cross-entropy with a class index out of range or negative"
 }
 
 TEST_CASE("bad input: an empty batch", "[bad_input]") {
-  // Averaging over no samples has no answer: every loss says so instead of returning NaN.
+  // A mean over no samples has no answer: the losses say so instead of returning NaN.
   const Tensor logits = f64({0, 3});
   CHECK_BAD_INPUT(F::cross_entropy(logits, labels({})), "cross_entropy:", "empty batch", "(0,3)");
   CHECK_BAD_INPUT(F::cross_entropy(logits, labels({}), {}, nn::Reduction::sum), "cross_entropy:", "empty batch");
@@ -282,7 +282,7 @@ TEST_CASE("bad input: an empty batch", "[bad_input]") {
   nn::BatchNorm1d bn(3);
   CHECK_BAD_INPUT(bn(f32({0, 3})), "batch_norm:", "(0,3)");
   CHECK_BAD_INPUT(bn(f32({1, 3})), "batch_norm:", "more than 1 value", "(1,3)");
-  // Layers themselves map an empty batch to an empty batch (as PyTorch); only averaging refuses.
+  // Layers themselves map an empty batch to an empty batch (as PyTorch); only the losses refuse.
   nn::Linear layer(3, 2);
   CHECK(layer(f32({0, 3})).shape() == Shape{0, 2});
 }

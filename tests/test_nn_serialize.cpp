@@ -286,6 +286,19 @@ TEST_CASE("serialize: damaged files raise tg::Error naming the file and the prob
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(bad) && Catch::Contains("entry 'w.npy'") &&
                                                  (Catch::Contains("deflate") || Catch::Contains("CRC-32")));
   }
+  SECTION("a declared size deflate cannot reach is refused before allocating it") {
+    // Found by fuzz_checkpoint: an 8 KB file declaring a 4 GB entry made load_tensors allocate
+    // 4 GB (std::bad_alloc on a small machine) before inflating a byte.
+    nn::save_tensors(good, {{"w", arange(0, 64, 1, kFloat64)}}, /*compress=*/true);
+    std::string damaged = read_bytes(good);
+    const std::size_t central = damaged.rfind(std::string("\x50\x4b\x01\x02", 4));
+    REQUIRE(central != std::string::npos);
+    for (std::size_t pos : {std::size_t(22), central + 24})  // uncompressed size: local header, central record
+      for (int b = 0; b < 4; ++b) damaged[pos + static_cast<std::size_t>(b)] = b == 3 ? '\xf0' : '\0';
+    write_bytes(bad, damaged);
+    CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(bad) && Catch::Contains("entry 'w.npy'") &&
+                                                 Catch::Contains("cannot inflate to the declared 4026531840 bytes"));
+  }
   SECTION("a valid zip whose .npy header is wrong") {
     // Rewrite the header in place and fix the CRC-32 (local header at 14, central record at 16)
     // so that the zip layer accepts it and the .npy parser has to object.
@@ -308,6 +321,9 @@ TEST_CASE("serialize: damaged files raise tg::Error naming the file and the prob
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(bad) && Catch::Contains("unsupported .npy dtype '<c8'"));
     patch("(64,)", "(65,)");
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains("truncated .npy data: 512 bytes for shape (65)"));
+    // A zero-size shape whose other extents multiply past 2^62 (its strides would overflow).
+    patch("(64,), }" + std::string(22, ' '), "(0, 4294967296, 4294967296), }");  // same length: eats padding
+    CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains(".npy shape (0,4294967296,4294967296) is too large"));
     patch("NUMPY", "NUMPX");
     CHECK_THROWS_WITH(nn::load_tensors(bad), Catch::Contains("not a .npy array"));
   }

@@ -325,7 +325,7 @@ TEST_CASE("load_state_dict checks each parameter's state before changing anythin
 
   // L-BFGS keeps flat history vectors over all parameters: a wrong length would be read past its end.
   Tensor w = leaf({1, 2}), v = leaf({3});
-  LBFGS l({w, v}, LBFGSOptions(0.5).max_iter(2));
+  LBFGS l({w, v}, LBFGSOptions(0.5).max_iter(5));
   l.step([&] {
     l.zero_grad();
     Tensor loss = sum(w * w) + sum(v * v);
@@ -334,11 +334,33 @@ TEST_CASE("load_state_dict checks each parameter's state before changing anythin
   });
   StateDict ls = l.state_dict();
   REQUIRE(ls.at("state.0.d").shape() == Shape{3});
-  LBFGS fresh({leaf({1, 2}), leaf({3})}, LBFGSOptions(0.5).max_iter(2));
+  REQUIRE(ls.count("state.0.ro.0") == 1);
+  LBFGS fresh({leaf({1, 2}), leaf({3})}, LBFGSOptions(0.5).max_iter(5));
   fresh.load_state_dict(ls);
-  ls["state.0.old_dirs.0"] = tensor({1.0, 2.0}, kFloat64);
-  CHECK_THROWS_WITH(fresh.load_state_dict(ls), "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has shape (2); "
-                                               "expected (3), one value per parameter element");
+  StateDict bad_ls = ls;
+  bad_ls["state.0.old_dirs.0"] = tensor({1.0, 2.0}, kFloat64);
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has float64(2); "
+                                                   "expected (3), one float per parameter element");
+  // Found by fuzz_checkpoint: n_iter > 0 without the direction d made the next step read an empty
+  // vector out of bounds.
+  bad_ls = ls;
+  bad_ls.erase("state.0.d");
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.d' is missing, but n_iter > 0");
+  bad_ls = ls;
+  bad_ls.erase("state.0.ro.0");
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has no matching 'state.0.ro.0'");
+  bad_ls = ls;
+  bad_ls["state.0.n_iter"] = tensor(2.0, kFloat64);
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.n_iter' should be one int64 count, got float64()");
+  // The intact state still loads, and stepping from it works.
+  fresh.load_state_dict(ls);
+  CHECK_NOTHROW(fresh.step([&] {
+    fresh.zero_grad();
+    Tensor loss = Tensor();
+    for (auto& p : fresh.parameters()) loss = loss.defined() ? loss + sum(p * p) : sum(p * p);
+    loss.backward();
+    return loss;
+  }));
 }
 
 namespace {

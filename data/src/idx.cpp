@@ -82,11 +82,15 @@ IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>
   if (bytes.size() < h.offset)
     fail("read_idx: ", path, ": truncated header: expected ", h.offset, " bytes for ", ndim, " dimensions, found ",
          bytes.size());
+  // The product of the nonzero extents bounds every stride, even of an empty array: a (0, 2^32-1,
+  // 2^32-1) header holds no values but its strides would overflow.
+  std::size_t nonzero_product = 1;
   for (std::size_t d = 0; d < ndim; ++d) {
     const std::size_t extent = big_endian_u32(&bytes[4 + 4 * d]);
     h.shape.push_back(extent);
-    if (extent != 0 && h.count > (std::size_t(1) << 40) / extent)
+    if (extent != 0 && nonzero_product > (std::size_t(1) << 40) / extent)
       fail("read_idx: ", path, ": dimensions ", to_string(h.shape), " are implausibly large");
+    if (extent != 0) nonzero_product *= extent;
     h.count *= extent;
   }
   const std::size_t expected = h.offset + h.count * elem;
@@ -96,9 +100,21 @@ IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>
   return h;
 }
 
-/// The payload decoded, times scale, as T, in the header's shape (or `shape` when given).
+/// v as T; to int64 only a whole number in range (C++ leaves other float-to-int conversions
+/// undefined, and truncating a label would be silent garbage).
 template <class T>
-xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>& bytes, double scale) {
+T value_as(double v, std::size_t index, const std::string& path) {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    if (!(v >= -0x1p63 && v < 0x1p63) || v != std::floor(v))
+      fail("read_idx: ", path, ": value ", v, " at index ", index, " is not a whole number in int64 range");
+  }
+  return static_cast<T>(v);
+}
+
+/// The payload decoded, times scale, as T, in the header's shape.
+template <class T>
+xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>& bytes, double scale,
+                           const std::string& path) {
   xt::xarray<T> out = xt::xarray<T>::from_shape(h.shape);
   T* data = out.data();
   const unsigned char* p = bytes.data() + h.offset;
@@ -106,7 +122,7 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
     for (std::size_t i = 0; i < h.count; ++i) data[i] = static_cast<T>(p[i] * scale);
   } else {
     const std::size_t elem = element_bytes(h.type);
-    for (std::size_t i = 0; i < h.count; ++i, p += elem) data[i] = static_cast<T>(decode(h.type, p) * scale);
+    for (std::size_t i = 0; i < h.count; ++i, p += elem) data[i] = value_as<T>(decode(h.type, p) * scale, i, path);
   }
   return out;
 }
@@ -130,14 +146,18 @@ IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string
 }
 
 Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
+  return read_idx_tensor_bytes(read_file(path, "read_idx"), path, dtype, scale);
+}
+
+Tensor read_idx_tensor_bytes(std::vector<unsigned char> file_bytes, const std::string& path, DType dtype, double scale) {
   if (dtype == kInt64 && scale != 1.0) fail("read_idx_tensor: int64 needs scale 1");
   if (!is_floating(dtype) && dtype != kInt64) fail("read_idx_tensor: dtype must be float32, float64 or int64");
-  const std::vector<unsigned char> bytes = read_maybe_gzip(path, "read_idx");
+  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
   const IdxHeader h = parse_header(path, bytes);
   switch (dtype) {
-    case DType::float32: return Tensor(decode_array<float>(h, bytes, scale));
-    case DType::float64: return Tensor(decode_array<double>(h, bytes, scale));
-    default: return Tensor(decode_array<std::int64_t>(h, bytes, 1.0));
+    case DType::float32: return Tensor(decode_array<float>(h, bytes, scale, path));
+    case DType::float64: return Tensor(decode_array<double>(h, bytes, scale, path));
+    default: return Tensor(decode_array<std::int64_t>(h, bytes, 1.0, path));
   }
 }
 

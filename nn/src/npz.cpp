@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <limits>
 
 #include <xtensor/xmanipulation.hpp>
 #include <zlib.h>
@@ -87,6 +86,11 @@ std::string deflate_raw(const std::string& data, const std::string& where) {
 }
 
 std::string inflate_raw(const std::string& compressed, std::uint64_t size, const std::string& where) {
+  // Deflate expands at most 1032:1, so a larger declared size is a corrupted (or hostile) header:
+  // refusing it here keeps a small file from allocating gigabytes.
+  if (size / 1032 > compressed.size() + 1)
+    fail(where, ": corrupted zip: ", compressed.size(), " compressed bytes cannot inflate to the declared ", size,
+         " bytes");
   std::string out(size, '\0');
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail(where, ": zlib inflateInit2 failed");
@@ -225,9 +229,13 @@ Tensor decode_npy(const std::string& bytes, const std::string& where) {
   else if (descr == "|b1" || descr == "<b1") dtype = kBool;
   else fail(where, ": unsupported .npy dtype '", descr, "' (tapegrad reads <f4, <f8, <i8 and |b1)");
 
-  std::size_t numel = 1;
+  // The product of the nonzero extents bounds every stride, even of an empty array, and strides
+  // are signed: a (0, 2^40, 2^40) shape holds no values but its strides would overflow.
+  std::size_t numel = 1, nonzero_product = 1;
   for (std::size_t d : shape) {
-    if (d != 0 && numel > std::numeric_limits<std::size_t>::max() / d) fail(where, ": .npy shape too large");
+    if (d != 0 && nonzero_product > (std::size_t(1) << 62) / d)
+      fail(where, ": .npy shape ", to_string(shape), " is too large");
+    if (d != 0) nonzero_product *= d;
     numel *= d;
   }
   const std::size_t data_start = header_start + header_len;

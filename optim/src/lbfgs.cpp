@@ -59,14 +59,35 @@ LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions defaults)
 void LBFGS::check_loaded_state(const std::string& prefix, const Tensor&, const ParamState& state) const {
   std::size_t flat_size = 0;
   for (const auto& p : param_groups()[0].params()) flat_size += p.numel();
+  auto bad = [&](const std::string& name, const std::string& why) {
+    fail("LBFGS: load_state_dict: entry '", prefix, name, "' ", why);
+  };
+  auto has = [&](const std::string& name) { return state.count(name) != 0; };
   for (const auto& [name, value] : state) {
-    const std::string key = prefix + name;
-    const bool history_vector = name == "d" || name == "prev_flat_grad" || name.rfind("old_dirs.", 0) == 0 ||
-                                name.rfind("old_stps.", 0) == 0;
-    if (history_vector ? value.dim() != 1 || value.numel() != flat_size : value.numel() != 1)
-      fail("LBFGS: load_state_dict: entry '", key, "' has shape ", to_string(value.shape()), "; expected ",
-           history_vector ? "(" + std::to_string(flat_size) + "), one value per parameter element" : "one value");
-    if (value.dtype() == kBool) fail("LBFGS: load_state_dict: entry '", key, "' is a bool tensor");
+    const std::string shape = to_string(value.dtype()) + to_string(value.shape());
+    if (name == "func_evals" || name == "n_iter") {
+      if (value.dtype() != kInt64 || value.numel() != 1) bad(name, "should be one int64 count, got " + shape);
+    } else if (name == "d" || name == "prev_flat_grad" || name.rfind("old_dirs.", 0) == 0 ||
+               name.rfind("old_stps.", 0) == 0) {
+      if (!value.is_floating_point() || value.dim() != 1 || value.numel() != flat_size)
+        bad(name, "has " + shape + "; expected (" + std::to_string(flat_size) +
+                      "), one float per parameter element");
+    } else if (!value.is_floating_point() || value.numel() != 1) {
+      bad(name, "should be one float value, got " + shape);
+    }
+  }
+  // The history is all or nothing: after the first iteration d, prev_flat_grad, t, H_diag and
+  // prev_loss are all saved, before it none; ro.k, old_dirs.k and old_stps.k come in threes.
+  const bool started = has("n_iter") && state.at("n_iter").value<std::int64_t>().data()[0] > 0;
+  for (const char* name : {"d", "prev_flat_grad", "t", "H_diag", "prev_loss"})
+    if (has(name) != started) bad(name, started ? "is missing, but n_iter > 0" : "is present, but n_iter is 0");
+  for (const auto& entry : state) {
+    const std::string& name = entry.first;
+    const auto dot = name.find('.');
+    if (dot == std::string::npos) continue;
+    const std::string k = name.substr(dot + 1);
+    for (const char* part : {"ro.", "old_dirs.", "old_stps."})
+      if (!has(part + k)) bad(name, std::string("has no matching '") + prefix + part + k + "'");
   }
 }
 

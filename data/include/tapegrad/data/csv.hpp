@@ -23,7 +23,7 @@ struct CsvTable {
 };
 
 /// Integer labels are class indices, so the largest one is bounded (classes "0".."max" are made).
-inline constexpr std::int64_t kMaxCsvClasses = 1 << 20;
+inline constexpr std::int64_t kMaxCsvClasses = 1 << 16;
 
 /// Reads a comma-separated file whose first row names the columns: at least one feature column
 /// and the label column. `label_column` names the label column ("" = the last column). Labels

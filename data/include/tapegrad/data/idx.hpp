@@ -36,7 +36,11 @@ IdxArray read_idx_bytes(std::vector<unsigned char> bytes, const std::string& sou
 /// Reads an IDX file straight into a tensor of dtype (float32, float64 or int64), each value
 /// multiplied by scale, in the file's shape; the same checks and errors as read_idx(). Faster
 /// and smaller than read_idx(path).to_tensor() for big files (no array of doubles in between).
+/// int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises).
 Tensor read_idx_tensor(const std::string& path, DType dtype = kFloat32, double scale = 1.0);
+/// read_idx_tensor() of a file's bytes held in memory; `source` stands for the file name in messages.
+Tensor read_idx_tensor_bytes(std::vector<unsigned char> bytes, const std::string& source = "<memory>",
+                             DType dtype = kFloat32, double scale = 1.0);
 
 /// Writes an IDX file of unsigned bytes (type 0x08) atomically; `gzip` compresses it. Values
 /// must be integers in [0, 255]. (Used by tests and tools that make small MNIST-like files.)
