@@ -16,6 +16,8 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+#include "sampling.hpp"
+
 namespace tg {
 
 void NumpyRandomState::seed(std::uint64_t seed) {
@@ -32,20 +34,7 @@ double NumpyRandomState::next_double() {
 }
 
 double NumpyRandomState::next_gauss() {
-  if (has_gauss_) {
-    has_gauss_ = false;
-    return gauss_;
-  }
-  double x1, x2, r2;
-  do {
-    x1 = 2.0 * next_double() - 1.0;
-    x2 = 2.0 * next_double() - 1.0;
-    r2 = x1 * x1 + x2 * x2;
-  } while (r2 >= 1.0 || r2 == 0.0);
-  const double f = std::sqrt(-2.0 * std::log(r2) / r2);
-  gauss_ = f * x1;
-  has_gauss_ = true;
-  return f * x2;
+  return detail::polar_normal([this] { return next_double(); }, gauss_, has_gauss_);
 }
 
 std::uint64_t NumpyRandomState::next_uint64() {
@@ -56,8 +45,7 @@ std::uint64_t NumpyRandomState::next_uint64() {
 
 std::uint64_t NumpyRandomState::next_interval(std::uint64_t bound) {
   if (bound == 0) return 0;
-  std::uint64_t mask = bound;
-  for (int shift = 1; shift < 64; shift *= 2) mask |= mask >> shift;
+  const std::uint64_t mask = detail::mask_covering(bound);
   std::uint64_t v;
   if (bound <= 0xFFFFFFFFull) {
     do v = next_uint32() & mask; while (v > bound);

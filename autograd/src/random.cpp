@@ -18,6 +18,8 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+#include "sampling.hpp"
+
 namespace tg {
 
 // ---- Generator ------------------------------------------------------------------------------------
@@ -38,34 +40,12 @@ float Generator::next_float() {
 }
 
 double Generator::next_normal() {
-  if (has_cached_normal_) {
-    has_cached_normal_ = false;
-    return cached_normal_;
-  }
-  double u, v, s;
-  do {
-    u = 2.0 * next_double() - 1.0;
-    v = 2.0 * next_double() - 1.0;
-    s = u * u + v * v;
-  } while (s >= 1.0 || s == 0.0);
-  const double f = std::sqrt(-2.0 * std::log(s) / s);
-  cached_normal_ = f * u;
-  has_cached_normal_ = true;
-  return f * v;
+  return detail::polar_normal([this] { return next_double(); }, cached_normal_, has_cached_normal_);
 }
-
-namespace {
-/// The smallest 2^k - 1 that is >= bound.
-std::uint64_t mask_covering(std::uint64_t bound) {
-  std::uint64_t mask = bound;
-  for (int shift = 1; shift < 64; shift *= 2) mask |= mask >> shift;
-  return mask;
-}
-}  // namespace
 
 std::uint64_t Generator::next_below_or_equal(std::uint64_t bound) {
   if (bound == 0) return 0;
-  const std::uint64_t mask = mask_covering(bound);
+  const std::uint64_t mask = detail::mask_covering(bound);
   std::uint64_t v;
   do {
     v = next_u64() & mask;
