@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -73,16 +74,18 @@ training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::
 plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, const std::string& title) {
   const auto epochs = log.column("epoch");
   plot::LineChart loss{"Loss", "epoch", s.preset == "nielsen" ? "quadratic cost" : "cross-entropy",
-                       {{"training (mean over the epoch)", epochs, log.column("train_loss")},
-                        {"validation", epochs, log.column("val_loss")}}};
+                       {{"training (mean over the epoch)", epochs, log.column("train_loss")}}};
   auto as_percent = [](std::vector<double> v) {
     for (double& x : v) x *= 100;
     return v;
   };
   plot::LineChart accuracy{"Accuracy", "epoch", "classified correctly",
-                           {{"training", epochs, as_percent(log.column("train_accuracy"))},
-                            {"validation", epochs, as_percent(log.column("val_accuracy"))},
-                            {"test", epochs, as_percent(log.column("test_accuracy"))}}};
+                           {{"training", epochs, as_percent(log.column("train_accuracy"))}}};
+  if (s.validation > 0) {
+    loss.series.push_back({"validation", epochs, log.column("val_loss")});
+    accuracy.series.push_back({"validation", epochs, as_percent(log.column("val_accuracy"))});
+  }
+  accuracy.series.push_back({"test", epochs, as_percent(log.column("test_accuracy"))});
   accuracy.y_format = "%.1f%%";
   accuracy.key = "bottom right";
   return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
@@ -107,6 +110,7 @@ int run(Settings s, const CLI::App& app) {
   const tg::data::TensorDataset all_train = train_split.dataset();
   if (s.validation >= all_train.size())
     tg::fail("--validation ", s.validation, " leaves no training images (there are ", all_train.size(), ")");
+  const bool validating = s.validation > 0;
   const std::size_t train_end = all_train.size() - s.validation;
   const tg::data::TensorDataset train =
       all_train.slice(0, s.train_images ? std::min(s.train_images, train_end) : train_end);
@@ -176,7 +180,9 @@ int run(Settings s, const CLI::App& app) {
 
     const auto eval_start = std::chrono::steady_clock::now();
     const auto on_train = training::evaluate(*model, train, loss, 10);
-    const auto on_validation = training::evaluate(*model, validation, loss, 10);
+    training::Evaluation on_validation;  // NaN loss and accuracy without a validation set
+    on_validation.loss = on_validation.accuracy = std::nan("");
+    if (validating) on_validation = training::evaluate(*model, validation, loss, 10);
     const auto on_test = training::evaluate(*model, test, loss, 10);
     const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
 
@@ -186,7 +192,8 @@ int run(Settings s, const CLI::App& app) {
     std::snprintf(line, sizeof line,
                   "epoch %2zu/%zu  loss %.4f  accuracy: train %s  validation %s  test %s  |  %s, %.0f samples/s "
                   "(+%s evaluation)\n",
-                  epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(), percent(on_validation.accuracy).c_str(),
+                  epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(),
+                  validating ? percent(on_validation.accuracy).c_str() : "-",
                   percent(on_test.accuracy).c_str(), training::format_duration(train_seconds).c_str(),
                   progress.samples_per_second(), training::format_duration(eval_seconds).c_str());
     std::cout << line << std::flush;
@@ -242,9 +249,9 @@ int main(int argc, char** argv) {
                     "/usr/share/datasets/fashion-mnist for --dataset fashion)");
   app.get_option("--save")->description("checkpoint written after every epoch")->default_str("<plot-dir>/checkpoint.npz");
   app.add_flag("--resume", s.resume, "continue from the checkpoint (--save) with the same settings");
-  app.add_option("--validation", s.validation, "last training images held out for validation")
+  app.add_option("--validation", s.validation, "last training images held out for validation (0: train on all)")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{59999}));
+      ->check(CLI::Range(std::size_t{0}, std::size_t{59999}));
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();
