@@ -1,17 +1,20 @@
 // mnist: handwritten digits (or Fashion-MNIST clothes) classified by a multilayer perceptron.
 //
-//   mnist                       784-256-128-10 ReLU, Adam: >= 98% test accuracy in 10 epochs
+//   mnist                       784-256-128-10 ReLU, Adam: about 97.9% test accuracy in 10 epochs
 //   mnist --preset nielsen      784-30-10 sigmoid, quadratic cost, SGD eta 3.0: about 95%
 //   mnist --dataset fashion     the same on Fashion-MNIST
-// (the recipes are in mnist_train.hpp). Trains on the first 50,000 training images and
-// validates on the last 10,000 (--validation), tests on the 10,000 test images. After each
-// epoch it prints loss, accuracies, time and throughput, appends to metrics.csv, redraws the
+// (the recipes are in mnist_train.hpp). The mlp preset trains on all 60,000 training images,
+// the nielsen preset on the first 50,000, validating on the last 10,000 (--validation sets how
+// many are held out); both test on the 10,000 test images, which never choose anything. After
+// each epoch it prints loss, accuracies, time and throughput, appends to metrics.csv, redraws the
 // curves and saves a checkpoint (model and optimizer state) atomically; --resume continues an
 // interrupted run from that checkpoint and ends with the weights an uninterrupted run would
 // have. At the end it prints and draws the test set's confusion matrix.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -28,7 +31,7 @@ struct Settings {
   examples::Flags flags;
   std::string preset = "mlp";
   std::string dataset = "mnist";
-  std::size_t validation = 10000;
+  std::size_t validation = 0;    // --validation, when given (else the preset's)
   std::size_t train_images = 0;  // 0: all that are not validation
   std::size_t test_images = 0;   // 0: all
   bool resume = false;
@@ -66,23 +69,26 @@ std::string percent(double fraction) {
 training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::Preset& p) {
   return {{"preset_nielsen", p.name == "nielsen"}, {"dataset_fashion", s.dataset == "fashion"},
           {"seed", static_cast<double>(s.flags.seed)}, {"batch_size", static_cast<double>(p.batch_size)},
-          {"lr", p.lr}, {"validation", static_cast<double>(s.validation)},
+          {"lr", p.lr}, {"validation", static_cast<double>(p.validation)},
           {"train_images", static_cast<double>(s.train_images)}};
 }
 
-plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, const std::string& title) {
+plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, bool validating,
+                             const std::string& title) {
   const auto epochs = log.column("epoch");
   plot::LineChart loss{"Loss", "epoch", s.preset == "nielsen" ? "quadratic cost" : "cross-entropy",
-                       {{"training (mean over the epoch)", epochs, log.column("train_loss")},
-                        {"validation", epochs, log.column("val_loss")}}};
+                       {{"training (mean over the epoch)", epochs, log.column("train_loss")}}};
   auto as_percent = [](std::vector<double> v) {
     for (double& x : v) x *= 100;
     return v;
   };
   plot::LineChart accuracy{"Accuracy", "epoch", "classified correctly",
-                           {{"training", epochs, as_percent(log.column("train_accuracy"))},
-                            {"validation", epochs, as_percent(log.column("val_accuracy"))},
-                            {"test", epochs, as_percent(log.column("test_accuracy"))}}};
+                           {{"training", epochs, as_percent(log.column("train_accuracy"))}}};
+  if (validating) {
+    loss.series.push_back({"validation", epochs, log.column("val_loss")});
+    accuracy.series.push_back({"validation", epochs, as_percent(log.column("val_accuracy"))});
+  }
+  accuracy.series.push_back({"test", epochs, as_percent(log.column("test_accuracy"))});
   accuracy.y_format = "%.1f%%";
   accuracy.key = "bottom right";
   return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
@@ -95,6 +101,7 @@ int run(Settings s, const CLI::App& app) {
   if (app.count("--lr")) p.lr = f.lr;
   if (app.count("--batch-size")) p.batch_size = f.batch_size;
   if (app.count("--hidden")) p.hidden = f.hidden;
+  if (app.count("--validation")) p.validation = s.validation;
   const std::string data_dir =
       !f.data.empty() ? f.data : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir : tg::data::kDefaultMnistDir;
   const std::string checkpoint = !f.save.empty() ? f.save : f.plot_dir + "/checkpoint.npz";
@@ -105,9 +112,10 @@ int run(Settings s, const CLI::App& app) {
   const tg::data::MnistSplit train_split = tg::data::load_mnist(data_dir, "train");
   const tg::data::MnistSplit test_split = tg::data::load_mnist(data_dir, "test");
   const tg::data::TensorDataset all_train = train_split.dataset();
-  if (s.validation >= all_train.size())
-    tg::fail("--validation ", s.validation, " leaves no training images (there are ", all_train.size(), ")");
-  const std::size_t train_end = all_train.size() - s.validation;
+  if (p.validation >= all_train.size())
+    tg::fail("--validation ", p.validation, " leaves no training images (there are ", all_train.size(), ")");
+  const bool validating = p.validation > 0;
+  const std::size_t train_end = all_train.size() - p.validation;
   const tg::data::TensorDataset train =
       all_train.slice(0, s.train_images ? std::min(s.train_images, train_end) : train_end);
   const tg::data::TensorDataset validation = all_train.slice(train_end, all_train.size());
@@ -153,7 +161,8 @@ int run(Settings s, const CLI::App& app) {
   for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
   std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
             << " (lr " << p.lr << "), batches of " << p.batch_size << ", " << p.epochs << " epochs\n"
-            << "images: " << train.size() << " training, " << validation.size() << " validation, " << test.size()
+            << "images: " << train.size() << " training, "
+            << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
             << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";
 
   tg::data::DataLoaderOptions loader_options;
@@ -176,17 +185,19 @@ int run(Settings s, const CLI::App& app) {
 
     const auto eval_start = std::chrono::steady_clock::now();
     const auto on_train = training::evaluate(*model, train, loss, 10);
-    const auto on_validation = training::evaluate(*model, validation, loss, 10);
+    training::Evaluation on_validation;  // NaN loss and accuracy without a validation set
+    on_validation.loss = on_validation.accuracy = std::nan("");
+    if (validating) on_validation = training::evaluate(*model, validation, loss, 10);
     const auto on_test = training::evaluate(*model, test, loss, 10);
     const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
 
     log.append({static_cast<double>(epoch), train_loss, on_train.accuracy, on_validation.loss, on_validation.accuracy,
                 on_test.loss, on_test.accuracy, train_seconds, progress.samples_per_second()});
+    const std::string validation_column = validating ? "  validation " + percent(on_validation.accuracy) : "";
     char line[256];
     std::snprintf(line, sizeof line,
-                  "epoch %2zu/%zu  loss %.4f  accuracy: train %s  validation %s  test %s  |  %s, %.0f samples/s "
-                  "(+%s evaluation)\n",
-                  epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(), percent(on_validation.accuracy).c_str(),
+                  "epoch %2zu/%zu  loss %.4f  accuracy: train %s%s  test %s  |  %s, %.0f samples/s (+%s evaluation)\n",
+                  epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(), validation_column.c_str(),
                   percent(on_test.accuracy).c_str(), training::format_duration(train_seconds).c_str(),
                   progress.samples_per_second(), training::format_duration(eval_seconds).c_str());
     std::cout << line << std::flush;
@@ -196,18 +207,25 @@ int run(Settings s, const CLI::App& app) {
     training::save_checkpoint(checkpoint, *model, *optimizer, info);
     log.write(metrics_path);
     // Redrawn every epoch, so a long run can be watched; a failure is reported once.
-    const plot::PlotResult curves = write_plots(log, s, title);
+    const plot::PlotResult curves = write_plots(log, s, validating, title);
     if (!curves.ok && !plot_failure_reported) std::cout << plot::describe(curves) << "\n";
     plot_failure_reported = plot_failure_reported || !curves.ok;
   }
 
   const auto final_test = training::evaluate(*model, test, loss, 10);
-  std::cout << "\ntest accuracy " << percent(final_test.accuracy) << " (" << test.size() << " images)\n"
-            << "confusion matrix on the test set (rows: true class, columns: predicted):\n"
+  std::cout << "\ntest accuracy " << percent(final_test.accuracy) << " (" << test.size() << " images)\n";
+  if (validating && log.num_rows() > 0) {
+    // The epoch a validation-based selection would keep, with its test accuracy for comparison.
+    const auto val = log.column("val_accuracy");
+    const std::size_t best = static_cast<std::size_t>(std::max_element(val.begin(), val.end()) - val.begin());
+    std::cout << "best validation accuracy " << percent(val[best]) << " after epoch " << log.column("epoch")[best]
+              << " (test accuracy then " << percent(log.column("test_accuracy")[best]) << ")\n";
+  }
+  std::cout << "confusion matrix on the test set (rows: true class, columns: predicted):\n"
             << final_test.confusion.to_string(class_names);
   if (start_epoch < p.epochs) std::cout << "checkpoint: " << checkpoint << "\n";
   if (log.num_rows() > 0) {
-    std::cout << "metrics: " << metrics_path << "\n" << plot::describe(write_plots(log, s, title)) << "\n";
+    std::cout << "metrics: " << metrics_path << "\n" << plot::describe(write_plots(log, s, validating, title)) << "\n";
   }
   std::cout << plot::describe(plot::heatmap(
                    plot::confusion_heatmap(final_test.confusion, class_names, title + ": confusion matrix on the test set"),
@@ -242,9 +260,9 @@ int main(int argc, char** argv) {
                     "/usr/share/datasets/fashion-mnist for --dataset fashion)");
   app.get_option("--save")->description("checkpoint written after every epoch")->default_str("<plot-dir>/checkpoint.npz");
   app.add_flag("--resume", s.resume, "continue from the checkpoint (--save) with the same settings");
-  app.add_option("--validation", s.validation, "last training images held out for validation")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{59999}));
+  app.add_option("--validation", s.validation, "last training images held out for validation (0: none)")
+      ->default_str("preset's: 0 for mlp, 10000 for nielsen")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{59999}));
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();

@@ -1,13 +1,13 @@
 // The two MNIST recipes of examples/mnist.cpp, as functions the tests can run too.
 //
 //   mlp:      784-256-128-10, ReLU, softmax cross-entropy, Adam (lr 1e-3), batches of 128,
-//             PyTorch's default initialisation.
+//             PyTorch's default initialisation, 10 epochs on all 60,000 training images.
 //   nielsen:  784-30-10, sigmoid hidden and output units, the quadratic cost
 //             0.5 ||a - y||^2 (averaged over the batch) against one-hot targets, plain SGD with
 //             eta 3.0 on mini-batches of 10, weights and biases drawn from N(0, 1), 30 epochs:
-//             Nielsen, "Neural Networks and Deep Learning", chapter 1 (network.py).
-// Both take pixels scaled to [0, 1] and train on the first 50,000 training images, keeping the
-// last 10,000 for validation.
+//             Nielsen, "Neural Networks and Deep Learning", chapter 1 (network.py), which
+//             trains on the first 50,000 training images and keeps the last 10,000 for validation.
+// Both take pixels scaled to [0, 1].
 #pragma once
 
 #include <cstddef>
@@ -29,12 +29,13 @@ struct Preset {
   double lr = 0;
   std::size_t batch_size = 0;
   std::size_t epochs = 0;
+  std::size_t validation = 0;  ///< last training images held out for validation (0: none)
 };
 
 /// The preset called name ("mlp" or "nielsen"); tg::Error for any other name.
 inline Preset preset(const std::string& name) {
-  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10};
-  if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30};
+  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10, 0};
+  if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30, 10000};
   tg::fail("mnist: unknown preset '", name, "' (known: mlp, nielsen)");
 }
 

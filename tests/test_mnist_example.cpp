@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <xtensor/xmath.hpp>
 
 #include "../examples/mnist_train.hpp"
 
@@ -80,6 +83,62 @@ TEST_CASE("mnist example: a run resumed from a checkpoint ends with the uninterr
       CHECK(differs);
     }
     std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("mnist example: the mlp preset starts from nn.Linear's default initialisation") {
+  // PyTorch: weights kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), biases the same.
+  tg::Generator gen(5);
+  auto model = mnist::make_model(mnist::preset("mlp"), 784, 10, gen);
+  const auto named = model->named_parameters();
+  REQUIRE(named.size() == 6);
+  const std::size_t fan_in[] = {784, 256, 128};
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    INFO(named[i].first);
+    const xt::xarray<double> v = xt::cast<double>(named[i].second.value<float>());
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in[i / 2]));
+    const double largest = xt::amax(xt::abs(v))();
+    CHECK(largest <= bound);
+    if (v.size() >= 1000) {  // the weight matrices: spread over the whole interval, sd bound / sqrt(3)
+      CHECK(largest > 0.99 * bound);
+      CHECK(xt::stddev(v)() == Approx(bound / std::sqrt(3.0)).epsilon(0.05));
+      CHECK(std::abs(xt::mean(v)()) < 0.05 * bound);
+    }
+  }
+}
+
+TEST_CASE("mnist example: the nielsen preset does network.py's update") {
+  // network.py: weights and biases from N(0, 1); per mini-batch of m,
+  //   w <- w - eta/m * sum over the batch of the gradients of 0.5 ||a - y||^2.
+  mnist::Preset p = mnist::preset("nielsen");
+  tg::Generator gen(2);
+  auto big = mnist::make_model(p, 784, 10, gen);
+  const xt::xarray<double> w0 = xt::cast<double>(big->parameters()[0].value<float>());
+  CHECK(std::abs(xt::mean(w0)()) < 0.03);
+  CHECK(xt::stddev(w0)() == Approx(1.0).epsilon(0.03));
+
+  p.hidden = {5};
+  const tg::data::TensorDataset data = synthetic_data().slice(0, p.batch_size);  // one mini-batch of 10
+  auto model = mnist::make_model(p, 20, 3, gen);
+  auto optimizer = mnist::make_optimizer(p, *model);
+  std::vector<xt::xarray<double>> expected;
+  for (const auto& param : model->parameters()) expected.push_back(xt::cast<double>(param.value<float>()));
+  const tg::Tensor targets = tg::data::one_hot(data.targets(), 3, tg::kFloat32);
+  for (std::size_t i = 0; i < data.size(); ++i) {  // one sample at a time, as network.py's backprop
+    const auto b = static_cast<std::int64_t>(i);
+    const tg::Tensor d = (*model)(tg::slice(data.inputs(), 0, b, b + 1)) - tg::slice(targets, 0, b, b + 1);
+    const std::vector<tg::Tensor> grads = tg::grad({0.5 * tg::sum(d * d)}, model->parameters());
+    for (std::size_t k = 0; k < grads.size(); ++k)
+      expected[k] -= p.lr / static_cast<double>(data.size()) * xt::cast<double>(grads[k].value<float>());
+  }
+  tg::data::DataLoaderOptions options;
+  options.batch_size = p.batch_size;
+  mnist::train_epoch(*model, *optimizer, p, tg::data::DataLoader(data, options), 0);
+  const auto params = model->parameters();
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    INFO("parameter " << k);
+    const xt::xarray<double> got = xt::cast<double>(params[k].value<float>());
+    CHECK(xt::amax(xt::abs(got - expected[k]))() < 1e-5 * (1 + xt::amax(xt::abs(expected[k]))()));
   }
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""The mnist example's "mlp" recipe in PyTorch, to compare test accuracies with tapegrad's.
+
+784-256-128-10 ReLU (nn.Linear's default initialisation), cross-entropy, Adam (lr 1e-3, the
+other settings PyTorch's defaults), batches of 128 reshuffled every epoch (DataLoader,
+shuffle=True, the last partial batch kept), pixels / 255; trains on the first 50,000 training
+images, validates on the last 10,000 and tests on the 10,000 test images after every epoch, as
+examples/mnist.cpp does. Prints one JSON line per seed with the per-epoch accuracies.
+
+  /usr/bin/python3 examples/mnist_torch.py --seeds 1 2 3 4 5 [--data datasets/mnist]
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def read_idx(path, header_bytes):
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+
+
+def load(data_dir, prefix):
+    images = read_idx(os.path.join(data_dir, prefix + "-images-idx3-ubyte"), 16).reshape(-1, 784)
+    labels = read_idx(os.path.join(data_dir, prefix + "-labels-idx1-ubyte"), 8)
+    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64))
+
+
+@torch.no_grad()
+def accuracy(model, x, y):
+    return (model(x).argmax(1) == y).double().mean().item()
+
+
+def run(seed, args, train_x, train_y, test_x, test_y):
+    torch.manual_seed(seed)
+    end = len(train_x) - args.validation
+    train = torch.utils.data.TensorDataset(train_x[:end], train_y[:end])
+    val_x, val_y = train_x[end:], train_y[end:]
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
+                                torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)
+    val, test = [], []
+    for _ in range(args.epochs):
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        val.append(accuracy(model, val_x, val_y))
+        test.append(accuracy(model, test_x, test_y))
+    print(json.dumps(dict(framework="torch", seed=seed, validation=args.validation, val_accuracy=val,
+                          test_accuracy=test)), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--validation", type=int, default=10000, help="last training images held out")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", default="datasets/mnist")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    train_x, train_y = load(args.data, "train")
+    test_x, test_y = load(args.data, "t10k")
+    for seed in args.seeds:
+        run(seed, args, train_x, train_y, test_x, test_y)
+
+
+if __name__ == "__main__":
+    main()
