@@ -34,6 +34,7 @@ struct Settings {
   std::size_t validation = 0;    // --validation, when given (else the preset's)
   std::size_t train_images = 0;  // 0: all that are not validation
   std::size_t test_images = 0;   // 0: all
+  std::string init;              // --init, when given (else the preset's)
   bool resume = false;
 };
 
@@ -70,7 +71,9 @@ training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::
   return {{"preset_nielsen", p.name == "nielsen"}, {"dataset_fashion", s.dataset == "fashion"},
           {"seed", static_cast<double>(s.flags.seed)}, {"batch_size", static_cast<double>(p.batch_size)},
           {"lr", p.lr}, {"validation", static_cast<double>(p.validation)},
-          {"train_images", static_cast<double>(s.train_images)}};
+          {"train_images", static_cast<double>(s.train_images)}, 
+          {"init", static_cast<double>(std::find(examples::mnist::kInits.begin(), examples::mnist::kInits.end(), p.init) -
+                                       examples::mnist::kInits.begin())}};
 }
 
 plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, bool validating,
@@ -102,6 +105,7 @@ int run(Settings s, const CLI::App& app) {
   if (app.count("--batch-size")) p.batch_size = f.batch_size;
   if (app.count("--hidden")) p.hidden = f.hidden;
   if (app.count("--validation")) p.validation = s.validation;
+  if (app.count("--init")) p.init = s.init;
   const std::string data_dir =
       !f.data.empty() ? f.data : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir : tg::data::kDefaultMnistDir;
   const std::string checkpoint = !f.save.empty() ? f.save : f.plot_dir + "/checkpoint.npz";
@@ -160,7 +164,7 @@ int run(Settings s, const CLI::App& app) {
   std::string layers = "784";
   for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
   std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
-            << " (lr " << p.lr << "), batches of " << p.batch_size << ", " << p.epochs << " epochs\n"
+            << " (lr " << p.lr << "), batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
             << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";
@@ -263,6 +267,11 @@ int main(int argc, char** argv) {
   app.add_option("--validation", s.validation, "last training images held out for validation (0: none)")
       ->default_str("preset's: 0 for mlp, 10000 for nielsen")
       ->check(CLI::Range(std::size_t{0}, std::size_t{59999}));
+  app.add_option("--init", s.init,
+                 "default: nn.Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)); kaiming: N(0, 2/fan_in) weights,\n"
+                 "zero biases; normal: N(0, 1) weights and biases")
+      ->default_str("preset's: default for mlp, normal for nielsen")
+      ->check(CLI::IsMember(examples::mnist::kInits));
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """The mnist example's "mlp" recipe in PyTorch, to compare test accuracies with tapegrad's.
 
-784-256-128-10 ReLU (nn.Linear's default initialisation), cross-entropy, Adam (lr 1e-3, the
+784-256-128-10 ReLU (nn.Linear's default initialisation, or with --init kaiming He et al.'s
+N(0, 2 / fan_in) weights, kaiming_normal_(nonlinearity="relu"), and zero biases in all three
+layers), cross-entropy, Adam (lr 1e-3, the
 other settings PyTorch's defaults), batches of 128 reshuffled every epoch (DataLoader,
 shuffle=True, the last partial batch kept), pixels / 255; trains on the first 50,000 training
 images, validates on the last 10,000 and tests on the 10,000 test images after every epoch, as
 examples/mnist.cpp does. Prints one JSON line per seed with the per-epoch accuracies.
 
-  /usr/bin/python3 examples/mnist_torch.py --seeds 1 2 3 4 5 [--data datasets/mnist]
+  /usr/bin/python3 examples/mnist_torch.py --seeds 1 2 3 4 5 [--validation 0] [--init kaiming]
 """
 import argparse
 import json
@@ -41,6 +43,11 @@ def run(seed, args, train_x, train_y, test_x, test_y):
     val_x, val_y = train_x[end:], train_y[end:]
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
                                 torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    if args.init == "kaiming":
+        for layer in model:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+                torch.nn.init.zeros_(layer.bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True)
     val, test = [], []
@@ -53,7 +60,7 @@ def run(seed, args, train_x, train_y, test_x, test_y):
         model.eval()
         val.append(accuracy(model, val_x, val_y))
         test.append(accuracy(model, test_x, test_y))
-    print(json.dumps(dict(framework="torch", seed=seed, validation=args.validation, val_accuracy=val,
+    print(json.dumps(dict(framework="torch", seed=seed, init=args.init, validation=args.validation, val_accuracy=val,
                           test_accuracy=test)), flush=True)
 
 
@@ -63,6 +70,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--validation", type=int, default=10000, help="last training images held out")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--init", choices=["default", "kaiming"], default="default",
+                        help="default: nn.Linear's; kaiming: N(0, 2 / fan_in) weights, zero biases")
     parser.add_argument("--data", default="datasets/mnist")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

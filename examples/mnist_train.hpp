@@ -2,6 +2,7 @@
 //
 //   mlp:      784-256-128-10, ReLU, softmax cross-entropy, Adam (lr 1e-3), batches of 128,
 //             PyTorch's default initialisation, 10 epochs on all 60,000 training images.
+//             (init "kaiming" instead: He et al.'s N(0, 2 / fan_in) weights, zero biases.)
 //   nielsen:  784-30-10, sigmoid hidden and output units, the quadratic cost
 //             0.5 ||a - y||^2 (averaged over the batch) against one-hot targets, plain SGD with
 //             eta 3.0 on mini-batches of 10, weights and biases drawn from N(0, 1), 30 epochs:
@@ -30,12 +31,19 @@ struct Preset {
   std::size_t batch_size = 0;
   std::size_t epochs = 0;
   std::size_t validation = 0;  ///< last training images held out for validation (0: none)
+  /// How the parameters start: "default" (nn.Linear's: weights and biases from
+  /// U(-1/sqrt(fan_in), 1/sqrt(fan_in))), "kaiming" (He et al. 2015 for ReLU: weights from
+  /// N(0, 2 / fan_in), biases 0) or "normal" (weights and biases from N(0, 1), as network.py).
+  std::string init = "default";
 };
+
+/// The initialisations a preset can name.
+inline const std::vector<std::string> kInits = {"default", "kaiming", "normal"};
 
 /// The preset called name ("mlp" or "nielsen"); tg::Error for any other name.
 inline Preset preset(const std::string& name) {
-  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10, 0};
-  if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30, 10000};
+  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10, 0, "default"};
+  if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30, 10000, "normal"};
   tg::fail("mnist: unknown preset '", name, "' (known: mlp, nielsen)");
 }
 
@@ -45,10 +53,28 @@ inline std::shared_ptr<tg::nn::MLP> make_model(const Preset& p, std::size_t inpu
   std::vector<std::size_t> sizes{inputs};
   sizes.insert(sizes.end(), p.hidden.begin(), p.hidden.end());
   sizes.push_back(classes);
-  if (!p.sigmoid) return std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU(), tg::nn::MLPOptions{}, &gen);
-  auto model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid(), tg::nn::MLPOptions{}, &gen);
-  model->layers->push_back(std::make_shared<tg::nn::Sigmoid>());  // sigmoid outputs
-  for (tg::Tensor& param : model->parameters()) tg::nn::init::normal_(param, 0.0, 1.0, &gen);
+  std::shared_ptr<tg::nn::MLP> model;
+  if (p.sigmoid) {
+    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid(), tg::nn::MLPOptions{}, &gen);
+    model->layers->push_back(std::make_shared<tg::nn::Sigmoid>());  // sigmoid outputs
+  } else {
+    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU(), tg::nn::MLPOptions{}, &gen);
+  }
+  // The layers start with nn.Linear's default; the other inits redraw every parameter from gen.
+  if (p.init == "default") return model;
+  for (auto& [name, param] : model->named_parameters()) {
+    const bool weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
+    if (p.init == "normal") {
+      tg::nn::init::normal_(param, 0.0, 1.0, &gen);
+    } else if (p.init == "kaiming") {
+      // All three layers, the output layer too: its input is a ReLU output like the hidden
+      // layers', which is what the factor 2 in He et al.'s derivation compensates for.
+      if (weight) tg::nn::init::kaiming_normal_(param, 0.0, "fan_in", "relu", &gen);
+      else tg::nn::init::zeros_(param);
+    } else {
+      tg::fail("mnist: unknown init '", p.init, "' (known: default, kaiming, normal)");
+    }
+  }
   return model;
 }
 

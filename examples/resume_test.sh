@@ -18,6 +18,8 @@ cmp "$work/straight/checkpoint.npz" "$work/resumed/checkpoint.npz"
 # Resuming with other settings is refused.
 if "$mnist" "${common[@]}" --epochs 4 --plot-dir "$work/resumed" --resume --lr 0.01 2>"$work/err"; then exit 1; fi
 grep -q "resume with the same settings" "$work/err"
+if "$mnist" "${common[@]}" --epochs 4 --plot-dir "$work/resumed" --resume --init kaiming 2>"$work/err"; then exit 1; fi
+grep -q "init = 0.* this run has 1.*resume with the same settings" "$work/err"
 # With images held out for validation, it reports the epoch a validation-based selection keeps.
 "$mnist" "${common[@]}" --epochs 1 --validation 1000 --plot-dir "$work/validated" | grep -q "best validation accuracy .* after epoch 1"
 echo "resumed run matches the uninterrupted one"
