@@ -80,7 +80,7 @@ xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
 
 template <class T>
 std::shared_ptr<detail::TensorImpl> make_impl(xt::xarray<T>&& v, bool requires_grad) {
-  auto impl = std::make_shared<detail::TensorImpl>(detail::Value(std::move(v)));
+  auto impl = std::make_shared<detail::TensorImpl>(std::move(v));
   impl->requires_grad = requires_grad;
   return impl;
 }
