@@ -68,6 +68,8 @@ TEST_CASE("memory: 1,000 training steps grow neither the tape nor the resident s
   CHECK(tape.reserved_bytes() == tape_bytes_after_warmup);
 }
 
+// AddressSanitizer brings its own allocator, which mallopt does not steer.
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 namespace {
 /// Minor page faults of this process so far (first touches of fresh pages).
 long minor_faults() {
@@ -77,8 +79,6 @@ long minor_faults() {
 }
 }  // namespace
 
-// AddressSanitizer brings its own allocator, which mallopt does not steer.
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 TEST_CASE("memory: a freed 1 MiB tensor's pages serve the next one (no fresh page faults)") {
   const Shape shape{512, 512};  // 1 MiB of float32, over glibc's default 128 KiB mmap threshold
   { Tensor warm = full(shape, 1.0); }
