@@ -1,6 +1,7 @@
 // float32 agrees with float64 to float32 precision: a representative op of every family runs in
 // both dtypes on identical inputs (float64 values rounded to float32 first), and the outputs and
 // vector-Jacobian products are compared with the float32 tolerance of op_check.hpp.
+#include <cstring>
 #include <iostream>
 
 #include "op_check.hpp"
@@ -133,4 +134,60 @@ TEST_CASE("float32 and float64 never mix silently") {
   // Explicit conversion is differentiable both ways.
   Tensor x = random_leaf({3}, -1, 1);
   CHECK(tg::grad({sum(x.to(kFloat32) * 2.0)}, {x})[0].dtype() == kFloat64);
+}
+
+namespace {
+/// Distance in units in the last place between two finite floats of one sign.
+long ulps_apart(float a, float b) {
+  std::int32_t ia = 0, ib = 0;
+  std::memcpy(&ia, &a, sizeof ia);
+  std::memcpy(&ib, &b, sizeof ib);
+  return std::labs(static_cast<long>(ia) - static_cast<long>(ib));
+}
+
+Tensor float32_vector(const std::vector<float>& values) {
+  auto a = xt::xarray<float>::from_shape({values.size()});
+  std::copy(values.begin(), values.end(), a.data());
+  return Tensor(std::move(a));
+}
+}  // namespace
+
+TEST_CASE("float32 tanh, exp and sigmoid (vectorised) are within 3 ulp of float64, at any length") {
+  // Lengths 1..9 cover the four-lane body and every tail; the values sweep the interesting range.
+  std::size_t checked = 0;
+  for (std::size_t n = 1; n <= 9; ++n) {
+    std::vector<float> values(n * 257);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = -20.0f + 40.0f * static_cast<float>(i) / static_cast<float>(values.size());
+    const Tensor x = float32_vector(values);
+    const Tensor tanh_x = tanh(x), exp_x = exp(x), sigmoid_x = sigmoid(x);
+    const auto& t = tanh_x.value<float>();
+    const auto& e = exp_x.value<float>();
+    const auto& s = sigmoid_x.value<float>();
+    for (std::size_t i = 0; i < values.size(); ++i, ++checked) {
+      const double v = values[i];
+      INFO("x = " << v);
+      CHECK(ulps_apart(t(i), static_cast<float>(std::tanh(v))) <= 3);
+      CHECK(ulps_apart(e(i), static_cast<float>(std::exp(v))) <= 3);
+      CHECK(ulps_apart(s(i), static_cast<float>(1 / (1 + std::exp(-v)))) <= 3);
+    }
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  const Tensor special = float32_vector({-inf, inf, -1000.0f, 1000.0f, 0.0f, std::nanf("")});
+  const Tensor tanh_x = tanh(special), exp_x = exp(special), sigmoid_x = sigmoid(special);
+  const auto& t = tanh_x.value<float>();
+  const auto& e = exp_x.value<float>();
+  const auto& s = sigmoid_x.value<float>();
+  CHECK(t(0) == -1.0f);
+  CHECK(t(1) == 1.0f);
+  CHECK(e(0) == 0.0f);
+  CHECK(e(1) == inf);
+  CHECK(s(2) == 0.0f);  // exp(1000) overflows to inf: exactly 0, never NaN
+  CHECK(s(3) == 1.0f);
+  CHECK(t(4) == 0.0f);
+  CHECK(e(4) == 1.0f);
+  CHECK(std::isnan(t(5)));
+  CHECK(std::isnan(e(5)));
+  CHECK(std::isnan(s(5)));
+  std::cout << "float32 tanh/exp/sigmoid: " << checked << " values within 3 ulp of float64\n";
 }

@@ -75,6 +75,23 @@ xt::xarray<T> fold(const xt::xarray<T>& v, const std::vector<std::size_t>& axes,
     for (std::size_t i = 0; i < n; ++i) out[0] = f(out[0], src[i]);
     return r;
   }
+  // Fast paths that accumulate in the same order as the walk below (so give the same bits):
+  // reduced axes all leading (bias gradients: a sum over the batch; the inner loop vectorises)
+  // or all trailing (row sums).
+  const std::size_t groups = r.size();
+  const bool leading = !axes.empty() && axes.back() == axes.size() - 1;
+  const bool trailing = !axes.empty() && axes.front() == nd - axes.size();
+  if ((leading || trailing) && groups > 0) {
+    const std::size_t k = n / groups;  // elements per output
+    if (leading) {
+      for (std::size_t row = 0; row < k; ++row)
+        for (std::size_t j = 0; j < groups; ++j) out[j] = f(out[j], src[row * groups + j]);
+    } else {
+      for (std::size_t g = 0; g < groups; ++g)
+        for (std::size_t j = 0; j < k; ++j) out[g] = f(out[g], src[g * k + j]);
+    }
+    return r;
+  }
   // Walk the input in row-major order, moving the output position by `stride` (0 on reduced axes).
   std::vector<std::size_t> stride(nd, 0), pos(nd, 0);
   for (std::size_t d = nd, s = 1; d-- > 0;) {

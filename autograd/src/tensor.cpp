@@ -51,6 +51,14 @@ std::size_t element_size(DType dtype) {
 namespace {
 std::atomic<DType> g_default_dtype{DType::float32};
 }
+
+namespace detail {
+bool apply_memory_policy();  // memory.cpp
+}
+namespace {
+// Here rather than in memory.cpp so that every program using tensors links it in.
+[[maybe_unused]] const bool g_keeps_freed_memory = detail::apply_memory_policy();
+}
 DType default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
 void set_default_dtype(DType dtype) {
   if (!is_floating(dtype)) fail("set_default_dtype: expected float32 or float64, got ", to_string(dtype));
@@ -80,7 +88,7 @@ xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
 
 template <class T>
 std::shared_ptr<detail::TensorImpl> make_impl(xt::xarray<T>&& v, bool requires_grad) {
-  auto impl = std::make_shared<detail::TensorImpl>(detail::Value(std::move(v)));
+  auto impl = std::make_shared<detail::TensorImpl>(std::move(v));
   impl->requires_grad = requires_grad;
   return impl;
 }

@@ -28,21 +28,43 @@ Adadelta::Adadelta(std::vector<Tensor> params, AdadeltaOptions defaults)
     : Adadelta(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What Adadelta's element loop reads (plain arrays and constants, so it vectorises).
+template <class T>
+struct AdadeltaLoop {
+  T* x;
+  const T* grad;
+  T* sq;
+  T* acc;
+  std::size_t n;
+  T rho, one_minus_rho, eps, minus_lr, weight_decay;
+  bool maximize, decay;
+};
+
+template <class T>
+TG_VECTORIZE void adadelta_elements(AdadeltaLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    a.sq[i] = fused(a.one_minus_rho * g, g, a.sq[i] * a.rho);
+    const T delta = std::sqrt(a.acc[i] + a.eps) / std::sqrt(a.sq[i] + a.eps) * g;
+    a.acc[i] = fused(a.one_minus_rho * delta, delta, a.acc[i] * a.rho);
+    a.x[i] = fused(a.minus_lr, delta, a.x[i]);
+  }
+}
+
 template <class T>
 void adadelta_update(detail::ParamUpdate<T>& p, const AdadeltaOptions& o) {
   ++p.counter("step");
-  T* sq = p.buffer("square_avg");
-  T* acc = p.buffer("acc_delta");
-  const T rho = T(o.rho()), one_minus_rho = T(1 - o.rho()), eps = T(o.eps());
-  const T minus_lr = T(-o.lr()), weight_decay = T(o.weight_decay());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    sq[i] = fused(one_minus_rho * g, g, sq[i] * rho);
-    const T delta = std::sqrt(acc[i] + eps) / std::sqrt(sq[i] + eps) * g;
-    acc[i] = fused(one_minus_rho * delta, delta, acc[i] * rho);
-    p.x[i] = fused(minus_lr, delta, p.x[i]);
-  }
+  AdadeltaLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.sq = p.buffer("square_avg");
+  a.acc = p.buffer("acc_delta");
+  a.n = p.n;
+  a.rho = T(o.rho()), a.one_minus_rho = T(1 - o.rho()), a.eps = T(o.eps());
+  a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay());
+  a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
+  adadelta_elements(a);
 }
 }  // namespace
 

@@ -34,18 +34,39 @@ Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions defaults)
     : Adagrad(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What Adagrad's element loop reads (plain arrays and constants, so it vectorises).
+template <class T>
+struct AdagradLoop {
+  T* x;
+  const T* grad;
+  T* sum;
+  std::size_t n;
+  T minus_clr, weight_decay, eps;
+  bool maximize, decay;
+};
+
+template <class T>
+TG_VECTORIZE void adagrad_elements(AdagradLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    a.sum[i] = fused(g, g, a.sum[i]);
+    a.x[i] = a.x[i] + a.minus_clr * g / (std::sqrt(a.sum[i]) + a.eps);
+  }
+}
+
 template <class T>
 void adagrad_update(detail::ParamUpdate<T>& p, const AdagradOptions& o) {
   const std::int64_t step = ++p.counter("step");
-  T* sum = p.buffer("sum", o.initial_accumulator_value());
   const double clr = o.lr() / (1 + static_cast<double>(step - 1) * o.lr_decay());
-  const T minus_clr = T(-clr), weight_decay = T(o.weight_decay()), eps = T(o.eps());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    sum[i] = fused(g, g, sum[i]);
-    p.x[i] = p.x[i] + minus_clr * g / (std::sqrt(sum[i]) + eps);
-  }
+  AdagradLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.sum = p.buffer("sum", o.initial_accumulator_value());
+  a.n = p.n;
+  a.minus_clr = T(-clr), a.weight_decay = T(o.weight_decay()), a.eps = T(o.eps());
+  a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
+  adagrad_elements(a);
 }
 }  // namespace
 

@@ -23,37 +23,63 @@ void validate_adam(const char* name, const Options& o) {
   check_option(o.weight_decay() >= 0, name, "weight_decay", o.weight_decay(), "must be >= 0");
 }
 
+/// What Adam's element loop reads, computed once per parameter by adam_update.
+template <class T>
+struct AdamLoop {
+  T* x;
+  const T* grad;
+  T* m;
+  T* v;
+  T* vmax;  // amsgrad only
+  std::size_t n;
+  T b1, one_minus_b1, b2, one_minus_b2, eps, weight_decay, decay_factor;
+  T minus_step_size, bias_correction2_sqrt;
+  bool maximize, coupled_decay;
+};
+
+/// Adam's element loop. It gets plain arrays (and throws nothing) so that it vectorises;
+/// amsgrad is a template parameter because its conditional store would keep it from vectorising.
+template <bool decoupled, bool amsgrad, class T>
+TG_VECTORIZE void adam_elements(AdamLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    if constexpr (decoupled) {
+      a.x[i] = a.x[i] * a.decay_factor;
+    } else if (a.coupled_decay) {
+      g = fused(a.weight_decay, a.x[i], g);
+    }
+    a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
+    a.v[i] = fused(a.one_minus_b2 * g, g, a.v[i] * a.b2);
+    T second = a.v[i];
+    if constexpr (amsgrad) second = a.vmax[i] = std::max(a.vmax[i], a.v[i]);
+    const T denom = std::sqrt(second) / a.bias_correction2_sqrt + a.eps;
+    a.x[i] = a.x[i] + a.minus_step_size * a.m[i] / denom;
+  }
+}
+
 /// One Adam step of one parameter; AdamW (decoupled) shrinks x instead of adding to g.
 template <class T, class Options>
 void adam_update(detail::ParamUpdate<T>& p, const Options& o) {
   constexpr bool decoupled = std::is_same_v<Options, AdamWOptions>;
   const auto [beta1, beta2] = o.betas();
   const std::int64_t step = ++p.counter("step");
-  T* m = p.buffer("exp_avg");
-  T* v = p.buffer("exp_avg_sq");
-  T* vmax = o.amsgrad() ? p.buffer("max_exp_avg_sq") : nullptr;
-
   const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
-  const T minus_step_size = T(-(o.lr() / bias_correction1));
-  const T bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-  const T b1 = T(beta1), one_minus_b1 = T(1 - beta1), b2 = T(beta2), one_minus_b2 = T(1 - beta2);
-  const T eps = T(o.eps()), weight_decay = T(o.weight_decay());
-  const T decay_factor = T(1 - o.lr() * o.weight_decay());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if constexpr (decoupled) {
-      p.x[i] = p.x[i] * decay_factor;
-    } else if (o.weight_decay() != 0) {
-      g = fused(weight_decay, p.x[i], g);
-    }
-    m[i] = fused(one_minus_b1, g, m[i] * b1);
-    v[i] = fused(one_minus_b2 * g, g, v[i] * b2);
-    T second = v[i];
-    if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
-    const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
-    p.x[i] = p.x[i] + minus_step_size * m[i] / denom;
-  }
+  AdamLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.m = p.buffer("exp_avg");
+  a.v = p.buffer("exp_avg_sq");
+  a.vmax = o.amsgrad() ? p.buffer("max_exp_avg_sq") : nullptr;
+  a.n = p.n;
+  a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2), a.one_minus_b2 = T(1 - beta2);
+  a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay());
+  a.decay_factor = T(1 - o.lr() * o.weight_decay());
+  a.minus_step_size = T(-(o.lr() / bias_correction1));
+  a.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
+  a.maximize = o.maximize(), a.coupled_decay = !decoupled && o.weight_decay() != 0;
+  if (a.vmax) adam_elements<decoupled, true>(a);
+  else adam_elements<decoupled, false>(a);
 }
 }  // namespace
 

@@ -31,23 +31,45 @@ Adamax::Adamax(std::vector<Tensor> params, AdamaxOptions defaults)
     : Adamax(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What Adamax's element loop reads (plain arrays and constants, so it vectorises).
+template <class T>
+struct AdamaxLoop {
+  T* x;
+  const T* grad;
+  T* m;
+  T* u;
+  std::size_t n;
+  T minus_clr, b1, one_minus_b1, b2, eps, weight_decay;
+  bool maximize, decay;
+};
+
+template <class T>
+TG_VECTORIZE void adamax_elements(AdamaxLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
+    a.u[i] = std::max(a.u[i] * a.b2, std::abs(g) + a.eps);
+    a.x[i] = a.x[i] + a.minus_clr * a.m[i] / a.u[i];
+  }
+}
+
 template <class T>
 void adamax_update(detail::ParamUpdate<T>& p, const AdamaxOptions& o) {
   const auto [beta1, beta2] = o.betas();
   const std::int64_t step = ++p.counter("step");
-  T* m = p.buffer("exp_avg");
-  T* u = p.buffer("exp_inf");
   const double bias_correction = 1 - std::pow(beta1, static_cast<double>(step));
-  const T minus_clr = T(-(o.lr() / bias_correction));
-  const T b1 = T(beta1), one_minus_b1 = T(1 - beta1), b2 = T(beta2);
-  const T eps = T(o.eps()), weight_decay = T(o.weight_decay());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    m[i] = fused(one_minus_b1, g, m[i] * b1);
-    u[i] = std::max(u[i] * b2, std::abs(g) + eps);
-    p.x[i] = p.x[i] + minus_clr * m[i] / u[i];
-  }
+  AdamaxLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.m = p.buffer("exp_avg");
+  a.u = p.buffer("exp_inf");
+  a.n = p.n;
+  a.minus_clr = T(-(o.lr() / bias_correction));
+  a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2);
+  a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay());
+  a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
+  adamax_elements(a);
 }
 }  // namespace
 

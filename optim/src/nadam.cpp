@@ -37,35 +37,59 @@ NAdam::NAdam(std::vector<Tensor> params, NAdamOptions defaults)
     : NAdam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What NAdam's element loop reads (plain arrays and constants, so it vectorises).
+template <class T>
+struct NAdamLoop {
+  T* x;
+  const T* grad;
+  T* m;
+  T* v;
+  std::size_t n;
+  T grad_coef, momentum_coef, b1, one_minus_b1, b2, one_minus_b2, eps, weight_decay, bc2;
+  T decay_factor;
+  bool maximize, decoupled, coupled_decay;
+};
+
+template <class T>
+TG_VECTORIZE void nadam_elements(NAdamLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    T x = a.decoupled ? a.x[i] * a.decay_factor : a.x[i];
+    if (a.coupled_decay) g = fused(a.weight_decay, x, g);
+    a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
+    a.v[i] = fused(a.one_minus_b2 * g, g, a.v[i] * a.b2);
+    const T denom = std::sqrt(a.v[i] / a.bc2) + a.eps;
+    x = x + a.grad_coef * g / denom;
+    a.x[i] = x + a.momentum_coef * a.m[i] / denom;
+  }
+}
+
 template <class T>
 void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
   const auto [beta1, beta2] = o.betas();
   const double t = static_cast<double>(++p.counter("step"));
   double& mu_product = p.scalar("mu_product", 1.0);
-  T* m = p.buffer("exp_avg");
-  T* v = p.buffer("exp_avg_sq");
+  NAdamLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.m = p.buffer("exp_avg");
+  a.v = p.buffer("exp_avg_sq");
+  a.n = p.n;
 
   const double bias_correction2 = 1 - std::pow(beta2, t);
   const double mu = beta1 * (1 - 0.5 * std::pow(0.96, t * o.momentum_decay()));
   const double mu_next = beta1 * (1 - 0.5 * std::pow(0.96, (t + 1) * o.momentum_decay()));
   mu_product *= mu;
   const double mu_product_next = mu_product * mu_next;
-  const T grad_coef = T(-o.lr() * (1 - mu) / (1 - mu_product));
-  const T momentum_coef = T(-o.lr() * mu_next / (1 - mu_product_next));
+  a.grad_coef = T(-o.lr() * (1 - mu) / (1 - mu_product));
+  a.momentum_coef = T(-o.lr() * mu_next / (1 - mu_product_next));
 
-  const T b1 = T(beta1), one_minus_b1 = T(1 - beta1), b2 = T(beta2), one_minus_b2 = T(1 - beta2);
-  const T eps = T(o.eps()), weight_decay = T(o.weight_decay()), bc2 = T(bias_correction2);
-  const T decay_factor = T(1 - o.lr() * o.weight_decay());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.decoupled_weight_decay()) p.x[i] = p.x[i] * decay_factor;
-    else if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    m[i] = fused(one_minus_b1, g, m[i] * b1);
-    v[i] = fused(one_minus_b2 * g, g, v[i] * b2);
-    const T denom = std::sqrt(v[i] / bc2) + eps;
-    p.x[i] = p.x[i] + grad_coef * g / denom;
-    p.x[i] = p.x[i] + momentum_coef * m[i] / denom;
-  }
+  a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2), a.one_minus_b2 = T(1 - beta2);
+  a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay()), a.bc2 = T(bias_correction2);
+  a.decay_factor = T(1 - o.lr() * o.weight_decay());
+  a.maximize = o.maximize(), a.decoupled = o.decoupled_weight_decay();
+  a.coupled_decay = !a.decoupled && o.weight_decay() != 0;
+  nadam_elements(a);
 }
 }  // namespace
 

@@ -30,31 +30,62 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions defaults)
     : RMSprop(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What RMSprop's element loop reads (plain arrays and constants, so it vectorises).
+template <class T>
+struct RMSpropLoop {
+  T* x;
+  const T* grad;
+  T* sq;
+  T* ga;   // centered only
+  T* buf;  // momentum > 0 only
+  std::size_t n;
+  T alpha, one_minus_alpha, eps, minus_lr, weight_decay, momentum;
+  bool maximize, decay;
+};
+
+/// RMSprop's element loop; centered and has_momentum are template parameters because
+/// conditional stores into their buffers would keep it from vectorising.
+template <bool centered, bool has_momentum, class T>
+TG_VECTORIZE void rmsprop_elements(RMSpropLoop<T> a) {
+  for (std::size_t i = 0; i < a.n; ++i) {
+    T g = a.maximize ? -a.grad[i] : a.grad[i];
+    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    a.sq[i] = fused(a.one_minus_alpha * g, g, a.sq[i] * a.alpha);
+    T avg;
+    if constexpr (centered) {
+      a.ga[i] = fused(a.one_minus_alpha, g, a.ga[i] * a.alpha);
+      avg = std::sqrt(fused(-a.ga[i], a.ga[i], a.sq[i])) + a.eps;
+    } else {
+      avg = std::sqrt(a.sq[i]) + a.eps;
+    }
+    if constexpr (has_momentum) {
+      a.buf[i] = a.buf[i] * a.momentum + g / avg;
+      a.x[i] = fused(a.minus_lr, a.buf[i], a.x[i]);
+    } else {
+      a.x[i] = a.x[i] + a.minus_lr * g / avg;
+    }
+  }
+}
+
 template <class T>
 void rmsprop_update(detail::ParamUpdate<T>& p, const RMSpropOptions& o) {
   ++p.counter("step");
-  T* sq = p.buffer("square_avg");
-  T* ga = o.centered() ? p.buffer("grad_avg") : nullptr;
-  T* buf = o.momentum() > 0 ? p.buffer("momentum_buffer") : nullptr;
-  const T alpha = T(o.alpha()), one_minus_alpha = T(1 - o.alpha()), eps = T(o.eps());
-  const T minus_lr = T(-o.lr()), weight_decay = T(o.weight_decay()), momentum = T(o.momentum());
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    sq[i] = fused(one_minus_alpha * g, g, sq[i] * alpha);
-    T avg;
-    if (ga) {
-      ga[i] = fused(one_minus_alpha, g, ga[i] * alpha);
-      avg = std::sqrt(fused(-ga[i], ga[i], sq[i])) + eps;
-    } else {
-      avg = std::sqrt(sq[i]) + eps;
-    }
-    if (buf) {
-      buf[i] = buf[i] * momentum + g / avg;
-      p.x[i] = fused(minus_lr, buf[i], p.x[i]);
-    } else {
-      p.x[i] = p.x[i] + minus_lr * g / avg;
-    }
+  RMSpropLoop<T> a{};
+  a.x = p.x;
+  a.grad = p.grad;
+  a.sq = p.buffer("square_avg");
+  a.ga = o.centered() ? p.buffer("grad_avg") : nullptr;
+  a.buf = o.momentum() > 0 ? p.buffer("momentum_buffer") : nullptr;
+  a.n = p.n;
+  a.alpha = T(o.alpha()), a.one_minus_alpha = T(1 - o.alpha()), a.eps = T(o.eps());
+  a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay()), a.momentum = T(o.momentum());
+  a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
+  if (a.ga) {
+    if (a.buf) rmsprop_elements<true, true>(a);
+    else rmsprop_elements<true, false>(a);
+  } else {
+    if (a.buf) rmsprop_elements<false, true>(a);
+    else rmsprop_elements<false, false>(a);
   }
 }
 }  // namespace

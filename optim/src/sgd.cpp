@@ -29,21 +29,46 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions defaults)
     : SGD(std::vector<ParamGroup>{ParamGroup(std::move(params))}, std::move(defaults)) {}
 
 namespace {
+/// What SGD's element loop reads, computed once per parameter by sgd_update.
+template <class T>
+struct SGDLoop {
+  T* x;
+  const T* grad;
+  T* buf;  // the momentum buffer, when momentum != 0
+  std::size_t n;
+  T minus_lr, weight_decay, momentum, undamped;
+  bool maximize, decay, first, nesterov;
+};
+
+/// SGD's element loop. It gets plain arrays (and throws nothing) so that it vectorises;
+/// has_momentum is a template parameter because the conditional store into the momentum
+/// buffer would keep it from vectorising.
+template <bool has_momentum, class T>
+TG_VECTORIZE void sgd_elements(SGDLoop<T> s) {
+  for (std::size_t i = 0; i < s.n; ++i) {
+    T g = s.maximize ? -s.grad[i] : s.grad[i];
+    if (s.decay) g = fused(s.weight_decay, s.x[i], g);
+    if constexpr (has_momentum) {
+      s.buf[i] = s.first ? g : fused(s.undamped, g, s.buf[i] * s.momentum);
+      g = s.nesterov ? fused(s.momentum, s.buf[i], g) : s.buf[i];
+    }
+    s.x[i] = fused(s.minus_lr, g, s.x[i]);
+  }
+}
+
 template <class T>
 void sgd_update(detail::ParamUpdate<T>& p, const SGDOptions& o) {
-  const T minus_lr = T(-o.lr()), weight_decay = T(o.weight_decay()), momentum = T(o.momentum());
-  const T undamped = T(1 - o.dampening());
-  const bool first = !p.has("momentum_buffer");
-  T* buf = o.momentum() != 0 ? p.buffer("momentum_buffer") : nullptr;
-  for (std::size_t i = 0; i < p.n; ++i) {
-    T g = o.maximize() ? -p.grad[i] : p.grad[i];
-    if (o.weight_decay() != 0) g = fused(weight_decay, p.x[i], g);
-    if (buf) {
-      buf[i] = first ? g : fused(undamped, g, buf[i] * momentum);
-      g = o.nesterov() ? fused(momentum, buf[i], g) : buf[i];
-    }
-    p.x[i] = fused(minus_lr, g, p.x[i]);
-  }
+  SGDLoop<T> s{};
+  s.x = p.x;
+  s.grad = p.grad;
+  s.first = !p.has("momentum_buffer");
+  s.buf = o.momentum() != 0 ? p.buffer("momentum_buffer") : nullptr;
+  s.n = p.n;
+  s.minus_lr = T(-o.lr()), s.weight_decay = T(o.weight_decay()), s.momentum = T(o.momentum());
+  s.undamped = T(1 - o.dampening());
+  s.maximize = o.maximize(), s.decay = o.weight_decay() != 0, s.nesterov = o.nesterov();
+  if (s.buf) sgd_elements<true>(s);
+  else sgd_elements<false>(s);
 }
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "tapegrad/function.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/gradcheck.hpp"
+#include "tapegrad/memory.hpp"
 #include "tapegrad/numpy_random.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"

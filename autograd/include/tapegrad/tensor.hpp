@@ -183,6 +183,10 @@ struct TensorImpl {
   bool requires_grad = false;
   std::string name;
   explicit TensorImpl(Value v) : value(std::move(v)) {}
+  /// Moves the array straight into the variant: an xarray move swaps its shape and strides
+  /// element by element, a noticeable cost for small tensors, so it is done once, not twice.
+  template <class T>
+  explicit TensorImpl(xt::xarray<T>&& a) : value(std::in_place_type<xt::xarray<T>>, std::move(a)) {}
 };
 }  // namespace detail
 
