@@ -251,12 +251,22 @@ Tensor sigmoid(const Tensor& x) {
   });
 }
 
+namespace {
+/// grad where x > 0, else 0: ReLU's derivative applied to grad in one pass (the same values as
+/// where(gt(x, 0), grad, 0) without the mask and scalar tensors; PyTorch's threshold_backward).
+/// Linear in grad, so its own derivative is itself; piecewise constant in x (no gradient).
+Tensor relu_backward(const Tensor& grad, const Tensor& x) {
+  Tensor out = binary("relu_backward", grad, x, [](auto g, auto v) { return v > 0 ? g : decltype(g)(0); });
+  return record("relu_backward", std::move(out), {grad, x}, [](BackwardContext& c) {
+    if (c.needs_grad(0)) c.set_grad(0, relu_backward(c.grad(), c.input(1)));
+  });
+}
+}  // namespace
+
 Tensor relu(const Tensor& x) {
   // NOTE: written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
   Tensor out = unary("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
-  return record("relu", std::move(out), {x}, [](BackwardContext& c) {
-    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), 0.0));
-  });
+  return record("relu", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, relu_backward(c.grad(), c.input(0))); });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
