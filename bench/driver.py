@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TG = os.path.join(ROOT, "build", "bench", "bench", "tapegrad_bench")
+TG = os.path.join(ROOT, "build", "bench-release", "bench", "tapegrad_bench")
 TORCH = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_bench.py")]
 
 
@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--no-soak", action="store_true")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     parser.add_argument("--render", metavar="RESULTS_JSON",
-                        help="rewrite the report from a saved build/bench/results.json without running anything")
+                        help="rewrite the report from a saved build/bench-release/results.json without running anything")
     args = parser.parse_args()
     runs = 2 if args.quick and args.runs == 5 else args.runs
 
@@ -156,7 +156,7 @@ def main():
     if args.only:
         keep = set(args.only.split(","))
         groups = [g for g in groups if g["key"] in keep]
-    log_path = os.path.join(ROOT, "build", "bench", "bench-log.txt")
+    log_path = os.path.join(ROOT, "build", "bench-release", "bench-log.txt")
     log = open(log_path, "w")
     start_load = command_output(["uptime"])
     started = datetime.datetime.now().astimezone()
@@ -183,7 +183,7 @@ def main():
     end_load = command_output(["uptime"])
     info_tg["first_touch_end"] = run(tg("info"), {}, log)[0]["first_touch_us_per_page"]
     argv = sys.argv[1:]
-    with open(os.path.join(ROOT, "build", "bench", "results.json"), "w") as f:
+    with open(os.path.join(ROOT, "build", "bench-release", "results.json"), "w") as f:
         json.dump(dict(groups=groups, soak=soak, args=vars(args), runs=runs, started=started.isoformat(),
                        start_load=start_load, end_load=end_load, loads=loads, info_tg=info_tg,
                        info_torch=info_torch, argv=argv), f)
@@ -194,7 +194,7 @@ def main():
         with open(args.output, "w") as f:
             f.write(report)
         print(f"bench: wrote {os.path.relpath(args.output, ROOT)} (raw JSON lines in {os.path.relpath(log_path, ROOT)},"
-              " all results in build/bench/results.json)")
+              " all results in build/bench-release/results.json)")
 
 
 def render(groups, soak, args, runs, started, start_load, end_load, loads, info_tg, info_torch, argv):
