@@ -17,12 +17,17 @@
 #include <vector>
 
 #include "tapegrad/tapegrad.hpp"
+#include "temp_files.hpp"
 
 using namespace tg;
 namespace F = tg::nn::functional;
 namespace fs = std::filesystem;
 
 namespace {
+
+using tg::testing::read_bytes;
+using tg::testing::TempDir;
+using tg::testing::write_bytes;
 
 /// Matches a message that starts with `op` and contains every one of `parts`.
 class Mentions : public Catch::MatcherBase<std::string> {
@@ -62,27 +67,6 @@ Tensor labels(std::vector<std::int64_t> v) {
   return Tensor(std::move(a));
 }
 
-/// A scratch directory, removed at the end of the test case.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tapegrad_bad_input_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 /// `n` bytes from a fixed-seed generator: the same "random" file on every run.
 std::string random_bytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 gen(seed);

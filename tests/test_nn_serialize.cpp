@@ -18,37 +18,16 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "temp_files.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory for one test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("tapegrad_nn_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using tg::testing::read_bytes;
+using tg::testing::TempDir;
+using tg::testing::write_bytes;
 
 /// True when a and b have the same dtype, shape and bytes (NaN payloads and -0.0 included).
 bool bit_identical(const Tensor& a, const Tensor& b) {

@@ -19,30 +19,16 @@
 #include <thread>
 
 #include "tapegrad/tapegrad.hpp"
+#include "temp_files.hpp"
 
 using namespace tg;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A scratch directory, removed at the end of the test case.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tapegrad_recovery_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using tg::testing::read_bytes;
+using tg::testing::TempDir;
+using tg::testing::write_bytes;
 
 /// Temporary files save_tensors left behind for `path` ("<path>.tmp.<pid>").
 std::size_t leftover_temporaries(const fs::path& dir, const std::string& name) {
