@@ -36,6 +36,17 @@ void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, const floa
 void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const double* x, double* y) {
   cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, x, 1, 0.0, y, 1);
 }
+/// c (m x n) += a (m x k) b^T, with b stored (n, k): the product of affine.
+void blas_gemm_acc(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+  if (m == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, b, K, a, 1, 1.0f, c, 1);
+  else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 1.0f, c, N);
+}
+void blas_gemm_acc(std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
+  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+  if (m == 1) cblas_dgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0, b, K, a, 1, 1.0, c, 1);
+  else cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 1.0, c, N);
+}
 float blas_dot(int n, const float* a, const float* b) { return cblas_sdot(n, a, 1, b, 1); }
 double blas_dot(int n, const double* a, const double* b) { return cblas_ddot(n, a, 1, b, 1); }
 
@@ -160,6 +171,38 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return reshape(bmm(a3, b3), as_i64(out));
 }
 
+namespace {
+
+/// y = x W^T + b for 2-D x (rows, in), weight (out, in), bias (out): linear's op with a bias.
+Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::require_same_floating("affine", x, weight);
+  detail::require_same_floating("affine", x, bias);
+  if (x.dim() != 2 || weight.dim() != 2 || bias.dim() != 1 || x.shape()[1] != weight.shape()[1] ||
+      bias.shape()[0] != weight.shape()[0])
+    fail("affine: expects x (rows, in), weight (out, in) and bias (out), got shapes ", to_string(x.shape()), ", ",
+         to_string(weight.shape()), " and ", to_string(bias.shape()));
+  const std::size_t rows = x.shape()[0], out = weight.shape()[0], in = x.shape()[1];
+  Tensor y = detail::visit_floating("affine", x, [&](const auto& xv) {
+    using T = elem_t<decltype(xv)>;
+    const T* b = bias.value<T>().data();
+    auto r = detail::empty_array<T>(Shape{rows, out});
+    // Every row of y starts as b and BLAS adds x W^T to it (beta = 1), as PyTorch's addmm does:
+    // one pass over y instead of a product, a broadcast add and the product's zeroing.
+    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, r.data() + i * out);
+    if (rows && out && in) blas_gemm_acc(rows, out, in, xv.data(), weight.value<T>().data(), r.data());
+    return Tensor(std::move(r));
+  });
+  // y = x W^T + b:  dx = G W,  dW = G^T x,  db = G summed over the rows.
+  return record("affine", std::move(y), {x, weight, bias}, [](BackwardContext& c) {
+    const Tensor &X = c.input(0), &W = c.input(1), &G = c.grad();
+    if (c.needs_grad(0)) c.set_grad(0, mm(G, W));
+    if (c.needs_grad(1)) c.set_grad(1, mm(G, X, true, false));
+    if (c.needs_grad(2)) c.set_grad(2, sum(G, {0}));
+  });
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::require_same_floating("linear", x, weight);
   if (weight.dim() != 2) fail("linear: weight must be 2-D (out, in), got shape ", to_string(weight.shape()));
@@ -171,15 +214,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])
       fail("linear: bias of shape ", to_string(bias.shape()), " does not match weight of shape ", to_string(weight.shape()));
   }
-  Tensor y;
-  if (x.dim() == 2) {
-    y = mm(x, weight, false, true);
-  } else {
-    Shape out = x.shape();
-    out.back() = weight.shape()[0];
-    y = reshape(mm(reshape(x, {-1, static_cast<std::int64_t>(weight.shape()[1])}), weight, false, true), as_i64(out));
-  }
-  return bias.defined() ? y + bias : y;
+  const auto in = static_cast<std::int64_t>(weight.shape()[1]);
+  const Tensor x2 = x.dim() == 2 ? x : reshape(x, {-1, in});
+  Tensor y = bias.defined() ? affine(x2, weight, bias) : mm(x2, weight, false, true);
+  if (x.dim() == 2) return y;
+  Shape out = x.shape();
+  out.back() = weight.shape()[0];
+  return reshape(y, as_i64(out));
 }
 
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
