@@ -98,13 +98,33 @@ TEST_CASE("mm and bmm: every transpose flag, including vector-shaped products") 
 
 TEST_CASE("linear: x W^T + b for 1-D, 2-D and 3-D x, with and without bias") {
   Tensor W = random_leaf({4, 3}, -1, 1, 50), b = random_leaf({4}, -1, 1, 51);
-  for (const Shape& xs : {Shape{3}, Shape{5, 3}, Shape{2, 2, 3}}) {
+  // 1 row (gemv), 3 rows < 4 outputs (computed as W x^T), 5 and 20 rows (x W^T), 3-D x.
+  for (const Shape& xs : {Shape{3}, Shape{3, 3}, Shape{5, 3}, Shape{20, 3}, Shape{2, 2, 3}}) {
     Tensor x = random_leaf(xs, -1, 1, 52);
     Shape out = xs;
     out.back() = 4;
     CHECK(linear(x, W, b).shape() == out);
     check_gradients("linear " + to_string(xs), [](const Inputs& v) { return linear(v[0], v[1], v[2]); }, {x, W, b});
     check_gradients("linear no bias " + to_string(xs), [](const Inputs& v) { return linear(v[0], v[1]); }, {x, W});
+  }
+  // Each path against a float64 loop, in float32 too.
+  for (const DType dtype : {kFloat64, kFloat32}) {
+    for (const std::size_t rows : {1, 3, 15, 16, 40}) {
+      const std::size_t in = 37, out = 24;
+      Generator gen(rows);
+      const Tensor xr = rand({rows, in}, dtype, &gen), wr = rand({out, in}, dtype, &gen), br = rand({out}, dtype, &gen);
+      const Tensor y = linear(xr, wr, br).to(kFloat64);
+      const Tensor x64 = xr.to(kFloat64), w64 = wr.to(kFloat64), b64 = br.to(kFloat64);
+      double worst = 0;
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < out; ++j) {
+          double expected = b64.value<double>()(j);
+          for (std::size_t k = 0; k < in; ++k) expected += x64.value<double>()(i, k) * w64.value<double>()(j, k);
+          worst = std::max(worst, std::abs(y.value<double>()(i, j) - expected));
+        }
+      INFO("rows " << rows << ", " << to_string(dtype));
+      CHECK(worst < (dtype == kFloat32 ? 1e-5 : 1e-13));
+    }
   }
   // By hand: x = (1, 2), W = ((1, 0), (1, 1)), b = (0.5, -1): y = (1.5, 2).
   Tensor x = param({1.0, 2.0}), w = param({{1.0, 0.0}, {1.0, 1.0}}), bias = param({0.5, -1.0});

@@ -220,12 +220,22 @@ Tensor cos(const Tensor& x) {
   return record("cos", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); });
 }
 
+namespace {
+/// grad * (1 - y^2) in one pass: tanh's derivative (y its output) applied to grad.
+/// d/dgrad = 1 - y^2, d/dy = -2 y grad.
+Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
+  Tensor out = binary("tanh_backward", grad, y, [](auto g, auto v) { return g * (decltype(v)(1) - v * v); });
+  return record("tanh_backward", std::move(out), {grad, y}, [](BackwardContext& c) {
+    const Tensor &g = c.input(0), &y = c.input(1);
+    if (c.needs_grad(0)) c.set_grad(0, tanh_backward(c.grad(), y));
+    if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * y * -2.0);
+  });
+}
+}  // namespace
+
 Tensor tanh(const Tensor& x) {
   Tensor out = unary_vectorized("tanh", x, detail::tanh_f32, [](auto v) { return std::tanh(v); });
-  return record("tanh", std::move(out), {x}, [](BackwardContext& c) {
-    const Tensor& y = c.output();
-    c.set_grad(0, c.grad() * (1.0 - y * y));
-  });
+  return record("tanh", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, tanh_backward(c.grad(), c.output())); });
 }
 
 Tensor erf(const Tensor& x) {
@@ -238,6 +248,19 @@ Tensor erf(const Tensor& x) {
 
 // ---- Activations ---------------------------------------------------------------------------------
 
+namespace {
+/// grad * (y (1 - y)) in one pass: the sigmoid's derivative (y its output) applied to grad.
+/// d/dgrad = y (1 - y), d/dy = grad (1 - 2 y).
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
+  Tensor out = binary("sigmoid_backward", grad, y, [](auto g, auto v) { return g * (v * (decltype(v)(1) - v)); });
+  return record("sigmoid_backward", std::move(out), {grad, y}, [](BackwardContext& c) {
+    const Tensor &g = c.input(0), &y = c.input(1);
+    if (c.needs_grad(0)) c.set_grad(0, sigmoid_backward(c.grad(), y));
+    if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * (1.0 - y * 2.0));
+  });
+}
+}  // namespace
+
 Tensor sigmoid(const Tensor& x) {
   // NOTE: 1 / (1 + exp(-x)) as PyTorch and NumPy code compute it; for very negative x, exp(-x)
   // overflows to inf and the result is exactly 0, never NaN.
@@ -245,10 +268,7 @@ Tensor sigmoid(const Tensor& x) {
     using T = decltype(v);
     return T(1) / (T(1) + std::exp(-v));
   });
-  return record("sigmoid", std::move(out), {x}, [](BackwardContext& c) {
-    const Tensor& y = c.output();
-    c.set_grad(0, c.grad() * (y * (1.0 - y)));
-  });
+  return record("sigmoid", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, sigmoid_backward(c.grad(), c.output())); });
 }
 
 namespace {

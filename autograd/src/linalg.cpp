@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include <vector>
+
 #include <xtensor/xmanipulation.hpp>
 
 #include "kernels.hpp"
@@ -36,17 +38,46 @@ void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, const floa
 void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const double* x, double* y) {
   cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, x, 1, 0.0, y, 1);
 }
-/// c (m x n) += a (m x k) b^T, with b stored (n, k): the product of affine.
-void blas_gemm_acc(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
-  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
-  if (m == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, b, K, a, 1, 1.0f, c, 1);
-  else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 1.0f, c, N);
+// cblas gemm/gemv with a beta, by element type.
+void blas_gemm_beta(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
+                    const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
-void blas_gemm_acc(std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
-  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
-  if (m == 1) cblas_dgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0, b, K, a, 1, 1.0, c, 1);
-  else cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 1.0, c, N);
+void blas_gemm_beta(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
+                    const double* b, int ldb, double beta, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
+void blas_gemv_acc(int rows, int cols, const float* a, const float* x, float* y) {
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, a, cols, x, 1, 1.0f, y, 1);
+}
+void blas_gemv_acc(int rows, int cols, const double* a, const double* x, double* y) {
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, a, cols, x, 1, 1.0, y, 1);
+}
+
+/// y (rows x out) = x (rows x in) w^T + b, w stored (out, in): the forward of affine. BLAS adds
+/// the product to y pre-filled with b (beta = 1, as PyTorch's addmm): one pass over y instead of
+/// a product, a broadcast add and the product's zeroing of y.
+template <class T>
+void affine_kernel(std::size_t rows, std::size_t out, std::size_t in, const T* x, const T* w, const T* b, T* y) {
+  const int R = static_cast<int>(rows), O = static_cast<int>(out), I = static_cast<int>(in);
+  if (rows == 1 || in == 0) {
+    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
+    if (in > 0) blas_gemv_acc(O, I, w, x, y);
+  } else if (rows < 16 && out > rows) {
+    // Few rows (a small batch): OpenBLAS's kernels block 16 rows of the left operand at a time and
+    // waste most of a block on 10 rows, so y^T = w x^T + b is computed instead (10 x 784 by 784 x 30:
+    // 15 us as x w^T, 10.7 us as w x^T) and transposed into y.
+    std::vector<T> yt(rows * out);
+    for (std::size_t j = 0; j < out; ++j) std::fill_n(yt.data() + j * rows, rows, b[j]);
+    blas_gemm_beta(CblasNoTrans, CblasTrans, O, R, I, w, I, x, I, T(1), yt.data(), R);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < out; ++j) y[i * out + j] = yt[j * rows + i];
+  } else {
+    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
+    blas_gemm_beta(CblasNoTrans, CblasTrans, R, O, I, x, I, w, I, T(1), y, O);
+  }
+}
+
 float blas_dot(int n, const float* a, const float* b) { return cblas_sdot(n, a, 1, b, 1); }
 double blas_dot(int n, const double* a, const double* b) { return cblas_ddot(n, a, 1, b, 1); }
 
@@ -186,10 +217,7 @@ Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     using T = elem_t<decltype(xv)>;
     const T* b = bias.value<T>().data();
     auto r = detail::empty_array<T>(Shape{rows, out});
-    // Every row of y starts as b and BLAS adds x W^T to it (beta = 1), as PyTorch's addmm does:
-    // one pass over y instead of a product, a broadcast add and the product's zeroing.
-    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, r.data() + i * out);
-    if (rows && out && in) blas_gemm_acc(rows, out, in, xv.data(), weight.value<T>().data(), r.data());
+    if (rows && out) affine_kernel(rows, out, in, xv.data(), weight.value<T>().data(), b, r.data());
     return Tensor(std::move(r));
   });
   // y = x W^T + b:  dx = G W,  dW = G^T x,  db = G summed over the rows.
