@@ -10,6 +10,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "tapegrad/error.hpp"
+#include "tapegrad/memory.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
 
@@ -56,11 +57,13 @@ decltype(auto) visit_floating(const char* op, const Tensor& t, F&& f) {
   return f(std::get<xt::xarray<double>>(value_of(t)));
 }
 
-/// An uninitialised array of shape s.
+/// An uninitialised array of shape s; from 4 MiB on advised onto huge pages (tapegrad/memory.hpp).
 template <class T, class S>
 xt::xarray<T> empty_array(const S& s) {
   using shape_type = typename xt::xarray<T>::shape_type;
-  return xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
+  auto a = xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
+  advise_huge_pages(a.data(), a.size() * sizeof(T));
+  return a;
 }
 
 /// Elementwise r[i] = f(x[i]).

@@ -4,8 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <cstdint>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
 #endif
 
 namespace tg {
@@ -22,6 +27,19 @@ void set_keep_freed_memory(bool on) {
 }
 
 namespace detail {
+void advise_huge_pages(void* data, std::size_t bytes) {
+#if defined(__linux__)
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  if (bytes < 2 * kHuge) return;  // also keeps the syscall off the many small tensors
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
 /// Applies the default (on) unless TAPEGRAD_KEEP_FREED_MEMORY=0; run once at load by tensor.cpp.
 bool apply_memory_policy() {
   const char* env = std::getenv("TAPEGRAD_KEEP_FREED_MEMORY");

@@ -11,6 +11,7 @@
 #include <xtensor/xadapt.hpp>
 
 #include "tapegrad/file_io.hpp"
+#include "tapegrad/memory.hpp"
 
 namespace tg::data {
 
@@ -117,6 +118,7 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
                            const std::string& path) {
   xt::xarray<T> out = xt::xarray<T>::from_shape(h.shape);
   T* data = out.data();
+  tg::detail::advise_huge_pages(data, h.count * sizeof(T));  // tapegrad/memory.hpp
   const unsigned char* p = bytes.data() + h.offset;
   if (h.type == 0x08) {  // unsigned bytes (all of MNIST): no decoding needed
     for (std::size_t i = 0; i < h.count; ++i) data[i] = static_cast<T>(p[i] * scale);

@@ -1,6 +1,8 @@
 // How tapegrad asks the C allocator to treat freed tensor memory.
 #pragma once
 
+#include <cstddef>
+
 namespace tg {
 
 /// Whether memory freed by tensors stays in the process for the next tensors (default: on).
@@ -15,5 +17,14 @@ namespace tg {
 /// the environment has TAPEGRAD_KEEP_FREED_MEMORY=0, and does nothing on other C libraries.
 /// The cost: the process keeps its peak heap size (RSS does not fall after a peak).
 void set_keep_freed_memory(bool on);
+
+namespace detail {
+/// Asks the kernel to back the 2 MiB-aligned part of [data, data + bytes) with transparent huge
+/// pages when bytes >= 4 MiB (NumPy does the same for its large arrays). Call before the first
+/// write. Does nothing elsewhere than Linux or for smaller blocks. Why: on the development VM a
+/// freshly written array in 4 KiB pages read at ~1.7 GB/s on its first pass (MNIST's 188 MB
+/// training images: 0.11 s, then 0.006 s), in huge pages at full speed from the start.
+void advise_huge_pages(void* data, std::size_t bytes);
+}  // namespace detail
 
 }  // namespace tg
