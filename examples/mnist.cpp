@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "cli.hpp"
 #include "mnist_train.hpp"
@@ -35,6 +36,7 @@ struct Settings {
   std::size_t train_images = 0;  // 0: all that are not validation
   std::size_t test_images = 0;   // 0: all
   std::string init;              // --init, when given (else the preset's)
+  double dropout = 0;            // --dropout, when given (else the preset's)
   bool resume = false;
 };
 
@@ -60,6 +62,12 @@ void check_data(const std::string& dir, const std::string& dataset) {
   }
 }
 
+std::string format_number(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
 std::string percent(double fraction) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
@@ -70,7 +78,7 @@ std::string percent(double fraction) {
 training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::Preset& p) {
   return {{"preset_nielsen", p.name == "nielsen"}, {"dataset_fashion", s.dataset == "fashion"},
           {"seed", static_cast<double>(s.flags.seed)}, {"batch_size", static_cast<double>(p.batch_size)},
-          {"lr", p.lr}, {"validation", static_cast<double>(p.validation)},
+          {"lr", p.lr}, {"validation", static_cast<double>(p.validation)}, {"dropout", p.dropout},
           {"train_images", static_cast<double>(s.train_images)}, 
           {"init", static_cast<double>(std::find(examples::mnist::kInits.begin(), examples::mnist::kInits.end(), p.init) -
                                        examples::mnist::kInits.begin())}};
@@ -106,6 +114,7 @@ int run(Settings s, const CLI::App& app) {
   if (app.count("--hidden")) p.hidden = f.hidden;
   if (app.count("--validation")) p.validation = s.validation;
   if (app.count("--init")) p.init = s.init;
+  if (app.count("--dropout")) p.dropout = s.dropout;
   const std::string data_dir =
       !f.data.empty() ? f.data : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir : tg::data::kDefaultMnistDir;
   const std::string checkpoint = !f.save.empty() ? f.save : f.plot_dir + "/checkpoint.npz";
@@ -164,7 +173,8 @@ int run(Settings s, const CLI::App& app) {
   std::string layers = "784";
   for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
   std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
-            << " (lr " << p.lr << "), batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
+            << " (lr " << p.lr << ")" << (p.dropout > 0 ? ", dropout " + format_number(p.dropout) : std::string())
+            << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
             << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";
@@ -246,7 +256,7 @@ int main(int argc, char** argv) {
   s.flags.plot_dir = "out/mnist";
   CLI::App app{"MNIST (or Fashion-MNIST) classified by a multilayer perceptron.", "mnist"};
   app.add_option("--preset", s.preset,
-                 "mlp: 784-256-128-10 ReLU, cross-entropy, Adam lr 1e-3, batch 128, 10 epochs;\n"
+                 "mlp: 784-256-128-10 ReLU, dropout 0.2, cross-entropy, Adam lr 1e-3, batch 128, 10 epochs;\n"
                  "nielsen: 784-30-10 sigmoid, quadratic cost, SGD eta 3.0, batch 10, 30 epochs")
       ->capture_default_str()
       ->check(CLI::IsMember({"mlp", "nielsen"}));
@@ -272,6 +282,9 @@ int main(int argc, char** argv) {
                  "zero biases; normal: N(0, 1) weights and biases")
       ->default_str("preset's: default for mlp, normal for nielsen")
       ->check(CLI::IsMember(examples::mnist::kInits));
+  app.add_option("--dropout", s.dropout, "probability of zeroing a hidden unit while training (0: no dropout)")
+      ->default_str("preset's: 0.2 for mlp, 0 for nielsen")
+      ->check(CLI::Range(0.0, 0.99));
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();

@@ -1,7 +1,10 @@
 // The two MNIST recipes of examples/mnist.cpp, as functions the tests can run too.
 //
 //   mlp:      784-256-128-10, ReLU, softmax cross-entropy, Adam (lr 1e-3), batches of 128,
-//             PyTorch's default initialisation, 10 epochs on all 60,000 training images.
+//             PyTorch's default initialisation, dropout 0.2 after each hidden ReLU while
+//             training, 10 epochs on all 60,000 training images. (Dropout p was chosen by the
+//             final validation accuracy of 50,000/10,000 runs over seeds 1-5 among 0, 0.1, 0.2
+//             and 0.3; see README.)
 //             (init "kaiming" instead: He et al.'s N(0, 2 / fan_in) weights, zero biases.)
 //   nielsen:  784-30-10, sigmoid hidden and output units, the quadratic cost
 //             0.5 ||a - y||^2 (averaged over the batch) against one-hot targets, plain SGD with
@@ -35,6 +38,7 @@ struct Preset {
   /// U(-1/sqrt(fan_in), 1/sqrt(fan_in))), "kaiming" (He et al. 2015 for ReLU: weights from
   /// N(0, 2 / fan_in), biases 0) or "normal" (weights and biases from N(0, 1), as network.py).
   std::string init = "default";
+  double dropout = 0;  ///< > 0: dropout with this probability after each hidden activation
 };
 
 /// The initialisations a preset can name.
@@ -42,7 +46,7 @@ inline const std::vector<std::string> kInits = {"default", "kaiming", "normal"};
 
 /// The preset called name ("mlp" or "nielsen"); tg::Error for any other name.
 inline Preset preset(const std::string& name) {
-  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10, 0, "default"};
+  if (name == "mlp") return {"mlp", {256, 128}, false, true, 1e-3, 128, 10, 0, "default", 0.2};
   if (name == "nielsen") return {"nielsen", {30}, true, false, 3.0, 10, 30, 10000, "normal"};
   tg::fail("mnist: unknown preset '", name, "' (known: mlp, nielsen)");
 }
@@ -53,12 +57,14 @@ inline std::shared_ptr<tg::nn::MLP> make_model(const Preset& p, std::size_t inpu
   std::vector<std::size_t> sizes{inputs};
   sizes.insert(sizes.end(), p.hidden.begin(), p.hidden.end());
   sizes.push_back(classes);
+  tg::nn::MLPOptions options;
+  options.dropout = p.dropout;
   std::shared_ptr<tg::nn::MLP> model;
   if (p.sigmoid) {
-    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid(), tg::nn::MLPOptions{}, &gen);
+    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::Sigmoid(), options, &gen);
     model->layers->push_back(std::make_shared<tg::nn::Sigmoid>());  // sigmoid outputs
   } else {
-    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU(), tg::nn::MLPOptions{}, &gen);
+    model = std::make_shared<tg::nn::MLP>(sizes, tg::nn::ReLU(), options, &gen);
   }
   // The layers start with nn.Linear's default; the other inits redraw every parameter from gen.
   if (p.init == "default") return model;
@@ -89,13 +95,30 @@ inline tg::Tensor loss(const Preset& p, const tg::Tensor& output, const tg::Tens
   return tg::nn::functional::quadratic_cost(output, tg::data::one_hot(labels, output.size(1), output.dtype()));
 }
 
-/// One pass over the loader's batches of `epoch` (its order depends only on seed and epoch):
-/// zero_grad, loss, backward, step. Reports each batch to progress when given; returns the mean
+/// Gives every Dropout layer of model a generator seeded from (seed, epoch, its position), so the
+/// masks of an epoch do not depend on what ran before it: a run resumed from the checkpoint of
+/// an epoch draws the masks an uninterrupted run draws.
+inline void seed_dropout(tg::nn::Module& model, std::uint64_t seed, std::size_t epoch) {
+  std::uint64_t layer = 0;
+  model.apply([&](tg::nn::Module& m) {
+    if (auto* dropout = dynamic_cast<tg::nn::Dropout*>(&m)) {
+      // Distinct, well-mixed seeds per (seed, epoch, layer) (splitmix64's finaliser).
+      std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (1 + epoch * 1024 + layer++);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      dropout->seed(z ^ (z >> 31));
+    }
+  });
+}
+
+/// One pass over the loader's batches of `epoch` (its order depends only on seed and epoch, and
+/// so do the dropout masks): zero_grad, loss, backward, step. Reports each batch to progress when given; returns the mean
 /// loss per sample over the epoch.
 inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const Preset& p,
                           const tg::data::DataLoader& loader, std::size_t epoch,
                           tg::training::Progress* progress = nullptr) {
   model.train();
+  seed_dropout(model, loader.options().seed, epoch);
   double loss_sum = 0;
   std::size_t samples = 0;
   for (const tg::data::Batch& batch : loader.epoch(epoch)) {
