@@ -23,39 +23,36 @@ using elem_t = typename std::decay_t<A>::value_type;
 
 std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
-// cblas by element type. c = a b is computed as c = 0, then c += a b (beta = 1): the same bits
-// as beta = 0, whose zeroing pass OpenBLAS 0.3.21 runs slower than memset with 2 threads (the
-// 256x784 weight gradient of the MNIST mlp: 323 us as one call, 295 us with memset first).
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
-               const float* b, int ldb, float* c, int ldc) {
-  std::fill_n(c, static_cast<std::size_t>(m) * static_cast<std::size_t>(ldc), 0.0f);
+// c += op(a) op(b) and c += a x (beta = 1), by element type.
+void blas_gemm_acc(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
+                   const float* b, int ldb, float* c, int ldc) {
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
-               const double* b, int ldb, double* c, int ldc) {
-  std::fill_n(c, static_cast<std::size_t>(m) * static_cast<std::size_t>(ldc), 0.0);
+void blas_gemm_acc(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
+                   const double* b, int ldb, double* c, int ldc) {
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 1.0, c, ldc);
-}
-void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, const float* x, float* y) {
-  cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, cols, x, 1, 0.0f, y, 1);
-}
-void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const double* x, double* y) {
-  cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, x, 1, 0.0, y, 1);
-}
-// cblas gemm/gemv with a beta, by element type.
-void blas_gemm_beta(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
-                    const float* b, int ldb, float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-}
-void blas_gemm_beta(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
-                    const double* b, int ldb, double beta, double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 void blas_gemv_acc(int rows, int cols, const float* a, const float* x, float* y) {
   cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, a, cols, x, 1, 1.0f, y, 1);
 }
 void blas_gemv_acc(int rows, int cols, const double* a, const double* x, double* y) {
   cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, a, cols, x, 1, 1.0, y, 1);
+}
+
+// c = op(a) op(b), computed as c = 0, then c += op(a) op(b): the same bits as beta = 0, whose
+// zeroing pass OpenBLAS 0.3.21 runs slower than memset with 2 threads (the 256x784 weight
+// gradient of the MNIST mlp: 323 us as one call, 295 us with memset first).
+template <class T>
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const T* a, int lda, const T* b,
+               int ldb, T* c, int ldc) {
+  std::fill_n(c, static_cast<std::size_t>(m) * static_cast<std::size_t>(ldc), T(0));
+  blas_gemm_acc(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const float* a, const float* x, float* y) {
+  cblas_sgemv(CblasRowMajor, t, rows, cols, 1.0f, a, cols, x, 1, 0.0f, y, 1);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const double* x, double* y) {
+  cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, a, cols, x, 1, 0.0, y, 1);
 }
 
 /// y (rows x out) = x (rows x in) w^T + b, w stored (out, in): the forward of affine. BLAS adds
@@ -73,12 +70,12 @@ void affine_kernel(std::size_t rows, std::size_t out, std::size_t in, const T* x
     // 15 us as x w^T, 10.7 us as w x^T) and transposed into y.
     std::vector<T> yt(rows * out);
     for (std::size_t j = 0; j < out; ++j) std::fill_n(yt.data() + j * rows, rows, b[j]);
-    blas_gemm_beta(CblasNoTrans, CblasTrans, O, R, I, w, I, x, I, T(1), yt.data(), R);
+    blas_gemm_acc(CblasNoTrans, CblasTrans, O, R, I, w, I, x, I, yt.data(), R);
     for (std::size_t i = 0; i < rows; ++i)
       for (std::size_t j = 0; j < out; ++j) y[i * out + j] = yt[j * rows + i];
   } else {
     for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
-    blas_gemm_beta(CblasNoTrans, CblasTrans, R, O, I, x, I, w, I, T(1), y, O);
+    blas_gemm_acc(CblasNoTrans, CblasTrans, R, O, I, x, I, w, I, y, O);
   }
 }
 
@@ -208,14 +205,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 namespace {
 
-/// y = x W^T + b for 2-D x (rows, in), weight (out, in), bias (out): linear's op with a bias.
+/// y = x W^T + b for 2-D x (rows, in), weight (out, in), bias (out): linear's op with a bias
+/// (linear has checked dtypes and shapes).
 Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  detail::require_same_floating("affine", x, weight);
-  detail::require_same_floating("affine", x, bias);
-  if (x.dim() != 2 || weight.dim() != 2 || bias.dim() != 1 || x.shape()[1] != weight.shape()[1] ||
-      bias.shape()[0] != weight.shape()[0])
-    fail("affine: expects x (rows, in), weight (out, in) and bias (out), got shapes ", to_string(x.shape()), ", ",
-         to_string(weight.shape()), " and ", to_string(bias.shape()));
   const std::size_t rows = x.shape()[0], out = weight.shape()[0], in = x.shape()[1];
   Tensor y = detail::visit_floating("affine", x, [&](const auto& xv) {
     using T = elem_t<decltype(xv)>;
