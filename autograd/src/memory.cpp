@@ -1,10 +1,9 @@
 // The C allocator's policy for freed tensor memory (see tapegrad/memory.hpp).
 #include "tapegrad/memory.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-
-#include <cstdint>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
