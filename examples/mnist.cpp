@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 #include "cli.hpp"
 #include "mnist_train.hpp"
@@ -60,12 +59,6 @@ void check_data(const std::string& dir, const std::string& dataset) {
     tg::fail("MNIST not found: ", path, " is missing. Fetch it, from the repository root, with\n"
              "  bash scripts/fetch-mnist\nor pass --data DIR.");
   }
-}
-
-std::string format_number(double x) {
-  std::ostringstream out;
-  out << x;
-  return out.str();
 }
 
 std::string percent(double fraction) {
@@ -173,8 +166,9 @@ int run(Settings s, const CLI::App& app) {
   std::string layers = "784";
   for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
   std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
-            << " (lr " << p.lr << ")" << (p.dropout > 0 ? ", dropout " + format_number(p.dropout) : std::string())
-            << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
+            << " (lr " << p.lr << ")";
+  if (p.dropout > 0) std::cout << ", dropout " << p.dropout;
+  std::cout << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
             << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";

@@ -61,10 +61,7 @@ void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const dou
 template <class T>
 void affine_kernel(std::size_t rows, std::size_t out, std::size_t in, const T* x, const T* w, const T* b, T* y) {
   const int R = static_cast<int>(rows), O = static_cast<int>(out), I = static_cast<int>(in);
-  if (rows == 1 || in == 0) {
-    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
-    if (in > 0) blas_gemv_acc(O, I, w, x, y);
-  } else if (rows < 16 && out > rows) {
+  if (rows > 1 && rows < 16 && out > rows && in > 0) {
     // Few rows (a small batch): OpenBLAS's kernels block 16 rows of the left operand at a time and
     // waste most of a block on 10 rows, so y^T = w x^T + b is computed instead (10 x 784 by 784 x 30:
     // 15 us as x w^T, 10.7 us as w x^T) and transposed into y.
@@ -73,10 +70,12 @@ void affine_kernel(std::size_t rows, std::size_t out, std::size_t in, const T* x
     blas_gemm_acc(CblasNoTrans, CblasTrans, O, R, I, w, I, x, I, yt.data(), R);
     for (std::size_t i = 0; i < rows; ++i)
       for (std::size_t j = 0; j < out; ++j) y[i * out + j] = yt[j * rows + i];
-  } else {
-    for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
-    blas_gemm_acc(CblasNoTrans, CblasTrans, R, O, I, x, I, w, I, y, O);
+    return;
   }
+  for (std::size_t i = 0; i < rows; ++i) std::copy(b, b + out, y + i * out);
+  if (in == 0) return;
+  if (rows == 1) blas_gemv_acc(O, I, w, x, y);
+  else blas_gemm_acc(CblasNoTrans, CblasTrans, R, O, I, x, I, w, I, y, O);
 }
 
 float blas_dot(int n, const float* a, const float* b) { return cblas_sdot(n, a, 1, b, 1); }
