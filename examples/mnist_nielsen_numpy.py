@@ -12,20 +12,15 @@ the training data reshuffled every epoch; trains on the first 50,000 training im
 """
 import argparse
 import json
-import os
 
 import numpy as np
 
-
-def read_idx(path, header_bytes):
-    with open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+import mnist_idx
 
 
 def load(data_dir, prefix):
-    images = read_idx(os.path.join(data_dir, prefix + "-images-idx3-ubyte"), 16).reshape(-1, 784)
-    labels = read_idx(os.path.join(data_dir, prefix + "-labels-idx1-ubyte"), 8)
-    return images / 255.0, labels.astype(np.int64)
+    images, labels = mnist_idx.load(data_dir, prefix)
+    return images / 255.0, labels
 
 
 def sigmoid(z):

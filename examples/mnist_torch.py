@@ -13,22 +13,17 @@ examples/mnist.cpp does. Prints one JSON line per seed with the per-epoch accura
 """
 import argparse
 import json
-import os
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def read_idx(path, header_bytes):
-    with open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+import mnist_idx
 
 
 def load(data_dir, prefix):
-    images = read_idx(os.path.join(data_dir, prefix + "-images-idx3-ubyte"), 16).reshape(-1, 784)
-    labels = read_idx(os.path.join(data_dir, prefix + "-labels-idx1-ubyte"), 8)
-    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64))
+    images, labels = mnist_idx.load(data_dir, prefix)
+    return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels)
 
 
 @torch.no_grad()
