@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <xtensor/xmath.hpp>
 
@@ -25,6 +27,20 @@ tg::data::TensorDataset synthetic_data() {
   const tg::Tensor w = tg::randn({20, 3}, tg::kFloat32, &gen);
   return tg::data::TensorDataset(x, tg::argmax(tg::matmul(x, w), 1));
 }
+
+/// The mlp preset's initial parameters under `init` (seed 5), by name, as float64 values, in
+/// the order weight, bias of each of the three layers; parameter i has fan-in kMlpFanIn[i / 2].
+std::vector<std::pair<std::string, xt::xarray<double>>> mlp_initial_parameters(const std::string& init) {
+  mnist::Preset p = mnist::preset("mlp");
+  p.init = init;
+  tg::Generator gen(5);
+  auto model = mnist::make_model(p, 784, 10, gen);
+  std::vector<std::pair<std::string, xt::xarray<double>>> out;
+  for (const auto& [name, param] : model->named_parameters())
+    out.emplace_back(name, xt::cast<double>(param.value<float>()));
+  return out;
+}
+constexpr std::size_t kMlpFanIn[] = {784, 256, 128};
 
 std::vector<xt::xarray<float>> parameter_values(const tg::nn::Module& model) {
   std::vector<xt::xarray<float>> out;
@@ -88,17 +104,12 @@ TEST_CASE("mnist example: a run resumed from a checkpoint ends with the uninterr
 
 TEST_CASE("mnist example: init default is nn.Linear's default initialisation") {
   // PyTorch: weights kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), biases the same.
-  mnist::Preset p = mnist::preset("mlp");
-  p.init = "default";
-  tg::Generator gen(5);
-  auto model = mnist::make_model(p, 784, 10, gen);
-  const auto named = model->named_parameters();
+  const auto named = mlp_initial_parameters("default");
   REQUIRE(named.size() == 6);
-  const std::size_t fan_in[] = {784, 256, 128};
   for (std::size_t i = 0; i < named.size(); ++i) {
     INFO(named[i].first);
-    const xt::xarray<double> v = xt::cast<double>(named[i].second.value<float>());
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in[i / 2]));
+    const xt::xarray<double>& v = named[i].second;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(kMlpFanIn[i / 2]));
     const double largest = xt::amax(xt::abs(v))();
     CHECK(largest <= bound);
     if (v.size() >= 1000) {  // the weight matrices: spread over the whole interval, sd bound / sqrt(3)
@@ -111,21 +122,16 @@ TEST_CASE("mnist example: init default is nn.Linear's default initialisation") {
 
 TEST_CASE("mnist example: init kaiming draws N(0, 2 / fan_in) weights and zero biases") {
   // He et al. (2015), torch.nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu").
-  mnist::Preset p = mnist::preset("mlp");
-  p.init = "kaiming";
-  tg::Generator gen(5);
-  auto model = mnist::make_model(p, 784, 10, gen);
-  const auto named = model->named_parameters();
+  const auto named = mlp_initial_parameters("kaiming");
   REQUIRE(named.size() == 6);
-  const std::size_t fan_in[] = {784, 256, 128};
   for (std::size_t i = 0; i < named.size(); ++i) {
     INFO(named[i].first);
-    const xt::xarray<double> v = xt::cast<double>(named[i].second.value<float>());
+    const xt::xarray<double>& v = named[i].second;
     if (i % 2 == 1) {
       CHECK(xt::amax(xt::abs(v))() == 0.0);
       continue;
     }
-    const double sd = std::sqrt(2.0 / static_cast<double>(fan_in[i / 2]));
+    const double sd = std::sqrt(2.0 / static_cast<double>(kMlpFanIn[i / 2]));
     // n = 1,280 to 200,704 draws: the sample sd has a relative sd of 1 / sqrt(2n) and the mean
     // an sd of sd / sqrt(n), both allowed 4 of those; a normal (unlike U(-b, b) of the same
     // variance, whose largest value is sqrt(3) sd) has some draw beyond 2.5 sd.
