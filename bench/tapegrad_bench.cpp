@@ -8,7 +8,7 @@
 //   gemm    --threads N          the sgemm calls of one "mlp" epoch alone (the GEMM floor)
 //   soak    --steps 1000         "mlp" steps: RSS, heap and tape size at step 100 and at the end
 //
-// The thread count is OpenBLAS's (tapegrad has no threads of its own).
+// The thread count is OpenBLAS's, which tapegrad's own pool for long elementwise loops follows.
 #include <cblas.h>
 
 #include <algorithm>

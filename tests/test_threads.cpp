@@ -1,8 +1,19 @@
 // Thread safety as documented: each thread records on its own tape, so two threads training
-// their own models get exactly the results of the same runs done one after the other.
+// their own models get exactly the results of the same runs done one after the other. And the
+// pool that splits long elementwise loops (autograd/src/parallel.hpp) covers every element once
+// and changes no bits.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <thread>
+
+#include "parallel.hpp"
 
 #include "tapegrad/tapegrad.hpp"
 
@@ -43,4 +54,162 @@ TEST_CASE("threads: concurrent training is bit-identical to sequential training"
     CHECK(bool(b_par[i] == b_seq[i]));
   }
   CHECK(bool(a_seq[0] != b_seq[0]));  // the two runs really differ
+}
+
+namespace {
+/// Sets the thread count for one scope and restores the previous one.
+struct ThreadCount {
+  int before = get_num_threads();
+  explicit ThreadCount(int n) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(before); }
+};
+
+/// How many times parallel_for ran each index of [0, n), and the chunks it used.
+struct Coverage {
+  std::vector<std::atomic<int>> runs;
+  std::mutex mutex;
+  std::vector<std::pair<std::size_t, std::size_t>> chunks;
+  std::set<std::thread::id> threads;
+  explicit Coverage(std::size_t n) : runs(n) {}
+  void run(std::size_t min_chunk, const std::function<void()>& inside = {}) {
+    detail::parallel_for(runs.size(), min_chunk, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) runs[i].fetch_add(1, std::memory_order_relaxed);
+      if (inside) inside();
+      std::lock_guard<std::mutex> lock(mutex);
+      chunks.emplace_back(begin, end);
+      threads.insert(std::this_thread::get_id());
+    });
+  }
+  bool each_once() const {
+    return std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& r) { return r.load() == 1; });
+  }
+};
+}  // namespace
+
+TEST_CASE("threads: parallel_for runs every index once, in chunks on 16-element boundaries") {
+  const ThreadCount two(2);
+  const std::size_t min_chunk = 1000;
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1999}, std::size_t{2000},
+                              std::size_t{2017}, std::size_t{100003}}) {
+    INFO("n = " << n);
+    Coverage c(n);
+    c.run(min_chunk);
+    CHECK(c.each_once());
+    if (n < 2 * min_chunk) {
+      CHECK(c.chunks.size() == 1);  // inline: the whole range at once
+      continue;
+    }
+    CHECK(c.chunks.size() > 1);
+    for (const auto& [begin, end] : c.chunks) {
+      CHECK(begin % 16 == 0);
+      CHECK((end == n || end % 16 == 0));
+      CHECK(end - begin >= std::min<std::size_t>(min_chunk, n - begin));
+    }
+  }
+}
+
+TEST_CASE("threads: with 2 threads a worker really takes chunks; with 1 the caller runs alone") {
+  const std::size_t n = 1 << 16;
+  const auto slow = [] { std::this_thread::sleep_for(std::chrono::microseconds(200)); };
+  {
+    const ThreadCount two(2);
+    bool worker_helped = false;
+    for (int attempt = 0; attempt < 100 && !worker_helped; ++attempt) {  // a worker may wake late
+      Coverage c(n);
+      c.run(1024, slow);
+      REQUIRE(c.each_once());
+      worker_helped = c.threads.size() > 1;
+    }
+    CHECK(worker_helped);
+  }
+  const ThreadCount one(1);
+  Coverage c(n);
+  c.run(1024, slow);
+  CHECK(c.each_once());
+  CHECK(c.chunks.size() == 1);
+}
+
+TEST_CASE("threads: parallel_for from two threads at once, and nested in its own body") {
+  const ThreadCount two(2);
+  const std::size_t n = 50000;
+  std::atomic<int> failures{0};
+  auto hammer = [&] {
+    for (int i = 0; i < 50; ++i) {
+      Coverage c(n);
+      c.run(1024);
+      if (!c.each_once()) ++failures;
+    }
+  };
+  std::thread a(hammer), b(hammer);
+  a.join();
+  b.join();
+  CHECK(failures.load() == 0);
+
+  std::atomic<int> inner_failures{0};
+  Coverage outer(n);
+  outer.run(1024, [&] {  // a loop started inside a chunk runs inline instead of waiting on the pool
+    Coverage inner(5000);
+    inner.run(100);
+    if (!inner.each_once()) ++inner_failures;
+  });
+  CHECK(outer.each_once());
+  CHECK(inner_failures.load() == 0);
+}
+
+TEST_CASE("threads: a forked child can run parallel loops") {
+  const ThreadCount two(2);
+  Coverage warm(100000);  // the parent's workers exist before the fork
+  warm.run(1024);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(20);  // a hang fails the test instead of stalling the suite
+    Coverage c(100000);
+    c.run(1024);
+    ::_exit(c.each_once() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+namespace {
+/// Three steps of `make`'s optimizer on a 70,000-element parameter (long enough to be split
+/// across threads) with `threads` threads; returns the parameter.
+xt::xarray<float> optimize(int threads, const std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>& make) {
+  const ThreadCount count(threads);
+  Generator gen(3);
+  Tensor p = randn({70000}, kFloat32, &gen).requires_grad_();
+  const Tensor c = randn({70000}, kFloat32, &gen);
+  auto opt = make({p});
+  for (int step = 0; step < 3; ++step) {
+    opt->zero_grad();
+    sum(p * p * c).backward();
+    opt->step();
+  }
+  return p.value<float>();
+}
+}  // namespace
+
+TEST_CASE("threads: every optimizer's update gives the same bits on 1 and 2 threads") {
+  using Make = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
+  const std::vector<std::pair<const char*, Make>> optimizers = {
+      {"Adam amsgrad", [](auto p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions(1e-2).amsgrad(true).weight_decay(0.1)); }},
+      {"AdamW", [](auto p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(1e-2)); }},
+      {"SGD nesterov", [](auto p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(1e-2).momentum(0.9).nesterov(true)); }},
+      {"RMSprop centered", [](auto p) { return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions(1e-2).centered(true).momentum(0.5)); }},
+      {"Adagrad", [](auto p) { return std::make_unique<optim::Adagrad>(p, optim::AdagradOptions(1e-2).lr_decay(0.1)); }},
+      {"Adadelta", [](auto p) { return std::make_unique<optim::Adadelta>(p, optim::AdadeltaOptions(1.0).weight_decay(0.1)); }},
+      {"Adamax", [](auto p) { return std::make_unique<optim::Adamax>(p, optim::AdamaxOptions(1e-2)); }},
+      {"NAdam", [](auto p) { return std::make_unique<optim::NAdam>(p, optim::NAdamOptions(1e-2)); }},
+  };
+  Generator gen(3);
+  const xt::xarray<float> start = randn({70000}, kFloat32, &gen).value<float>();
+  for (const auto& [name, make] : optimizers) {
+    INFO(name);
+    const xt::xarray<float> one = optimize(1, make), two = optimize(2, make);
+    CHECK(bool(one == two));
+    CHECK(bool(one != start));  // the steps did something
+  }
 }

@@ -9,6 +9,7 @@
 #include <xtensor/xbroadcast.hpp>
 
 #include "kernels.hpp"
+#include "parallel.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/tape.hpp"
 
@@ -70,6 +71,12 @@ std::pair<std::size_t, std::size_t> resolve_slice(const char* op, std::size_t n,
 template <class T, bool kScatter>
 void slice_copy(const T* full, T* sliced, std::size_t outer, std::size_t n_full, std::size_t inner,
                 std::size_t begin, std::size_t count, std::size_t step) {
+  if (!kScatter && outer == 1 && step == 1) {  // one block, e.g. a batch of rows: copied on all threads
+    const T* from = full + begin * inner;
+    detail::parallel_for(count * inner, detail::kParallelMinChunk,
+                         [&](std::size_t b, std::size_t e) { std::copy(from + b, from + e, sliced + b); });
+    return;
+  }
   for (std::size_t o = 0; o < outer; ++o)
     for (std::size_t j = 0; j < count; ++j) {
       const std::size_t src = (o * n_full + begin + j * step) * inner;

@@ -41,8 +41,8 @@ struct AdadeltaLoop {
 };
 
 template <class T>
-TG_VECTORIZE void adadelta_elements(AdadeltaLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void adadelta_elements(AdadeltaLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     if (a.decay) g = fused(a.weight_decay, a.x[i], g);
     a.sq[i] = fused(a.one_minus_rho * g, g, a.sq[i] * a.rho);
@@ -64,7 +64,7 @@ void adadelta_update(detail::ParamUpdate<T>& p, const AdadeltaOptions& o) {
   a.rho = T(o.rho()), a.one_minus_rho = T(1 - o.rho()), a.eps = T(o.eps());
   a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  adadelta_elements(a);
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adadelta_elements(a, begin, end); });
 }
 }  // namespace
 

@@ -46,8 +46,8 @@ struct AdagradLoop {
 };
 
 template <class T>
-TG_VECTORIZE void adagrad_elements(AdagradLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void adagrad_elements(AdagradLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     if (a.decay) g = fused(a.weight_decay, a.x[i], g);
     a.sum[i] = fused(g, g, a.sum[i]);
@@ -66,7 +66,7 @@ void adagrad_update(detail::ParamUpdate<T>& p, const AdagradOptions& o) {
   a.n = p.n;
   a.minus_clr = T(-clr), a.weight_decay = T(o.weight_decay()), a.eps = T(o.eps());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  adagrad_elements(a);
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adagrad_elements(a, begin, end); });
 }
 }  // namespace
 

@@ -40,8 +40,8 @@ struct AdamLoop {
 /// Adam's element loop. It gets plain arrays (and throws nothing) so that it vectorises;
 /// amsgrad is a template parameter because its conditional store would keep it from vectorising.
 template <bool decoupled, bool amsgrad, class T>
-TG_VECTORIZE void adam_elements(AdamLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void adam_elements(AdamLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     if constexpr (decoupled) {
       a.x[i] = a.x[i] * a.decay_factor;
@@ -78,8 +78,10 @@ void adam_update(detail::ParamUpdate<T>& p, const Options& o) {
   a.minus_step_size = T(-(o.lr() / bias_correction1));
   a.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
   a.maximize = o.maximize(), a.coupled_decay = !decoupled && o.weight_decay() != 0;
-  if (a.vmax) adam_elements<decoupled, true>(a);
-  else adam_elements<decoupled, false>(a);
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+    if (a.vmax) adam_elements<decoupled, true>(a, begin, end);
+    else adam_elements<decoupled, false>(a, begin, end);
+  });
 }
 }  // namespace
 

@@ -44,8 +44,8 @@ struct AdamaxLoop {
 };
 
 template <class T>
-TG_VECTORIZE void adamax_elements(AdamaxLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void adamax_elements(AdamaxLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     if (a.decay) g = fused(a.weight_decay, a.x[i], g);
     a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
@@ -69,7 +69,7 @@ void adamax_update(detail::ParamUpdate<T>& p, const AdamaxOptions& o) {
   a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2);
   a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  adamax_elements(a);
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adamax_elements(a, begin, end); });
 }
 }  // namespace
 

@@ -51,8 +51,8 @@ struct NAdamLoop {
 };
 
 template <class T>
-TG_VECTORIZE void nadam_elements(NAdamLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void nadam_elements(NAdamLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     T x = a.decoupled ? a.x[i] * a.decay_factor : a.x[i];
     if (a.coupled_decay) g = fused(a.weight_decay, x, g);
@@ -89,7 +89,7 @@ void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
   a.decay_factor = T(1 - o.lr() * o.weight_decay());
   a.maximize = o.maximize(), a.decoupled = o.decoupled_weight_decay();
   a.coupled_decay = !a.decoupled && o.weight_decay() != 0;
-  nadam_elements(a);
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { nadam_elements(a, begin, end); });
 }
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "parallel.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 
 namespace tg::optim::detail {
@@ -52,6 +53,14 @@ struct ParamUpdate {
     return it->second.template mutable_value<double>().data()[0];
   }
 };
+
+/// Runs elements(begin, end) over a parameter's n elements; long parameters are split across
+/// the threads (tapegrad/threads.hpp). Each element's update is independent of the others, so
+/// the result is the same bits on any number of threads.
+template <class F>
+void for_elements(std::size_t n, F&& elements) {
+  tg::detail::parallel_for(n, tg::detail::kParallelMinChunk, elements);
+}
 
 /// Calls update(ParamUpdate<T>&) with T the parameter's element type.
 template <class F>

@@ -46,8 +46,8 @@ struct RMSpropLoop {
 /// RMSprop's element loop; centered and has_momentum are template parameters because
 /// conditional stores into their buffers would keep it from vectorising.
 template <bool centered, bool has_momentum, class T>
-TG_VECTORIZE void rmsprop_elements(RMSpropLoop<T> a) {
-  for (std::size_t i = 0; i < a.n; ++i) {
+TG_VECTORIZE void rmsprop_elements(RMSpropLoop<T> a, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = a.maximize ? -a.grad[i] : a.grad[i];
     if (a.decay) g = fused(a.weight_decay, a.x[i], g);
     a.sq[i] = fused(a.one_minus_alpha * g, g, a.sq[i] * a.alpha);
@@ -80,13 +80,15 @@ void rmsprop_update(detail::ParamUpdate<T>& p, const RMSpropOptions& o) {
   a.alpha = T(o.alpha()), a.one_minus_alpha = T(1 - o.alpha()), a.eps = T(o.eps());
   a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay()), a.momentum = T(o.momentum());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  if (a.ga) {
-    if (a.buf) rmsprop_elements<true, true>(a);
-    else rmsprop_elements<true, false>(a);
-  } else {
-    if (a.buf) rmsprop_elements<false, true>(a);
-    else rmsprop_elements<false, false>(a);
-  }
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+    if (a.ga) {
+      if (a.buf) rmsprop_elements<true, true>(a, begin, end);
+      else rmsprop_elements<true, false>(a, begin, end);
+    } else {
+      if (a.buf) rmsprop_elements<false, true>(a, begin, end);
+      else rmsprop_elements<false, false>(a, begin, end);
+    }
+  });
 }
 }  // namespace
 

@@ -44,8 +44,8 @@ struct SGDLoop {
 /// has_momentum is a template parameter because the conditional store into the momentum
 /// buffer would keep it from vectorising.
 template <bool has_momentum, class T>
-TG_VECTORIZE void sgd_elements(SGDLoop<T> s) {
-  for (std::size_t i = 0; i < s.n; ++i) {
+TG_VECTORIZE void sgd_elements(SGDLoop<T> s, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
     T g = s.maximize ? -s.grad[i] : s.grad[i];
     if (s.decay) g = fused(s.weight_decay, s.x[i], g);
     if constexpr (has_momentum) {
@@ -67,8 +67,10 @@ void sgd_update(detail::ParamUpdate<T>& p, const SGDOptions& o) {
   s.minus_lr = T(-o.lr()), s.weight_decay = T(o.weight_decay()), s.momentum = T(o.momentum());
   s.undamped = T(1 - o.dampening());
   s.maximize = o.maximize(), s.decay = o.weight_decay() != 0, s.nesterov = o.nesterov();
-  if (s.buf) sgd_elements<true>(s);
-  else sgd_elements<false>(s);
+  detail::for_elements(s.n, [&s](std::size_t begin, std::size_t end) {
+    if (s.buf) sgd_elements<true>(s, begin, end);
+    else sgd_elements<false>(s, begin, end);
+  });
 }
 }  // namespace
 

@@ -1,0 +1,163 @@
+// A small pool of worker threads for long elementwise loops (see parallel.hpp).
+//
+// One loop runs at a time. Its chunks are claimed through one atomic word that holds the loop's
+// generation, its chunk count and the next free chunk, so a worker that wakes late cannot claim a
+// chunk of a loop that has already moved on. The calling thread claims chunks as well and then
+// waits only for chunks already being worked on. Idle workers poll briefly with sched_yield (as
+// OpenBLAS's own threads do, so the two pools share a core politely), then sleep.
+#include "parallel.hpp"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tg::detail {
+namespace {
+
+constexpr std::size_t kAlign = 16;  // elements per chunk boundary (64 bytes of float32)
+constexpr std::size_t kChunksPerThread = 4;
+// Long enough to catch the next parameter's loop of an optimizer step; short, because a worker
+// polling on a core OpenBLAS's threads compute on slows the products (on the mlp step, 5 ms of
+// polling cost more in GEMM time than it saved; 30 us and waking by futex did best).
+constexpr auto kPollBeforeSleep = std::chrono::microseconds(30);
+
+// The claim word: generation (32 bits) | chunk count (16 bits) | next unclaimed chunk (16 bits).
+constexpr std::uint64_t generation_of(std::uint64_t word) { return word >> 32; }
+constexpr std::uint64_t count_of(std::uint64_t word) { return (word >> 16) & 0xffff; }
+constexpr std::uint64_t next_of(std::uint64_t word) { return word & 0xffff; }
+
+// True on the pool's workers and on a thread while it runs a loop: a loop started from inside a
+// chunk runs inline (the pool is busy with the outer loop).
+thread_local bool inside_loop = false;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+class Pool {
+ public:
+  void run(std::size_t n, std::size_t min_chunk, RangeFunction body, void* context) {
+    const int threads = openblas_get_num_threads();
+    min_chunk = std::max(min_chunk, kAlign);
+    if (threads < 2 || n < 2 * min_chunk || inside_loop) {
+      body(context, 0, n);
+      return;
+    }
+    std::unique_lock<std::mutex> one_loop(dispatch_, std::try_to_lock);
+    if (!one_loop.owns_lock()) {  // another thread's loop has the workers
+      body(context, 0, n);
+      return;
+    }
+    inside_loop = true;
+    grow(static_cast<std::size_t>(threads) - 1);
+    std::size_t chunks = std::min<std::size_t>(kChunksPerThread * static_cast<std::size_t>(threads), n / min_chunk);
+    chunk_ = (n + chunks - 1) / chunks;
+    chunk_ = (chunk_ + kAlign - 1) / kAlign * kAlign;
+    chunks = (n + chunk_ - 1) / chunk_;
+    n_ = n, body_ = body, context_ = context;
+    done_.store(0, std::memory_order_relaxed);
+    const std::uint64_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & 0xffffffff;
+    claim_.store((generation << 32) | (chunks << 16), std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      wake_.notify_all();
+    }
+    work_on(generation);
+    while (done_.load(std::memory_order_acquire) < chunks) cpu_relax();
+    inside_loop = false;
+  }
+
+ private:
+  /// Runs unclaimed chunks of loop `generation` until none is left.
+  void work_on(std::uint64_t generation) {
+    std::uint64_t word = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      if (generation_of(word) != generation || next_of(word) >= count_of(word)) return;
+      if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel)) continue;
+      // The loop cannot finish while this chunk is unfinished, so its fields are stable here.
+      const std::size_t begin = next_of(word) * chunk_;
+      body_(context_, begin, std::min(n_, begin + chunk_));
+      done_.fetch_add(1, std::memory_order_release);
+      word = claim_.load(std::memory_order_acquire);
+    }
+  }
+
+  void grow(std::size_t workers) {
+    while (started_ < workers) {
+      std::thread([this] { worker(); }).detach();
+      ++started_;
+    }
+  }
+
+  void worker() {
+    inside_loop = true;
+    std::uint64_t seen = generation_of(claim_.load(std::memory_order_acquire));
+    for (;;) {
+      wait_for_loop_after(seen);
+      seen = generation_of(claim_.load(std::memory_order_acquire));
+      work_on(seen);
+    }
+  }
+
+  void wait_for_loop_after(std::uint64_t seen) {
+    const auto give_up = std::chrono::steady_clock::now() + kPollBeforeSleep;
+    for (unsigned polls = 0;; ++polls) {
+      if (generation_of(claim_.load(std::memory_order_acquire)) != seen) return;
+      sched_yield();
+      if (polls % 64 == 63 && std::chrono::steady_clock::now() > give_up) break;
+    }
+    std::unique_lock<std::mutex> lock(sleep_mutex_);
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    wake_.wait(lock, [&] { return generation_of(claim_.load(std::memory_order_seq_cst)) != seen; });
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  std::mutex dispatch_;  // held by the thread running a loop
+  std::size_t started_ = 0;
+  std::atomic<std::uint64_t> claim_{0};
+  std::atomic<std::size_t> done_{0};
+  std::size_t n_ = 0, chunk_ = 0;
+  RangeFunction body_ = nullptr;
+  void* context_ = nullptr;
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  std::atomic<int> sleepers_{0};
+};
+
+// Never destroyed: detached workers may still be polling it while the process exits. A child
+// made by fork() has none of the parent's workers (and maybe a mutex a worker held), so it
+// starts a pool of its own; the parent's copy stays referenced so leak checkers stay quiet.
+std::atomic<Pool*> current_pool{nullptr};
+Pool* pool_before_fork = nullptr;
+
+Pool* the_pool() {
+  static const bool created = [] {
+    current_pool.store(new Pool);
+    pthread_atfork(nullptr, nullptr, [] {
+      pool_before_fork = current_pool.load();
+      current_pool.store(new Pool);
+    });
+    return true;
+  }();
+  (void)created;
+  return current_pool.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+void parallel_for_range(std::size_t n, std::size_t min_chunk, RangeFunction body, void* context) {
+  the_pool()->run(n, min_chunk, body, context);
+}
+
+}  // namespace tg::detail
