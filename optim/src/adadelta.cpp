@@ -40,11 +40,14 @@ struct AdadeltaLoop {
   bool maximize, decay;
 };
 
-template <class T>
+/// Adadelta's element loop; decay is a template parameter because a select on it keeps GCC 12
+/// from vectorising.
+template <bool decay, class T>
 TG_VECTORIZE void adadelta_elements(AdadeltaLoop<T> a, std::size_t begin, std::size_t end) {
+  const T sign = a.maximize ? T(-1) : T(1);  // g * -1 is exactly -g; a select would not vectorise
   for (std::size_t i = begin; i < end; ++i) {
-    T g = a.maximize ? -a.grad[i] : a.grad[i];
-    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    T g = sign * a.grad[i];
+    if constexpr (decay) g = fused(a.weight_decay, a.x[i], g);
     a.sq[i] = fused(a.one_minus_rho * g, g, a.sq[i] * a.rho);
     const T delta = std::sqrt(a.acc[i] + a.eps) / std::sqrt(a.sq[i] + a.eps) * g;
     a.acc[i] = fused(a.one_minus_rho * delta, delta, a.acc[i] * a.rho);
@@ -64,7 +67,10 @@ void adadelta_update(detail::ParamUpdate<T>& p, const AdadeltaOptions& o) {
   a.rho = T(o.rho()), a.one_minus_rho = T(1 - o.rho()), a.eps = T(o.eps());
   a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adadelta_elements(a, begin, end); });
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+    if (a.decay) adadelta_elements<true>(a, begin, end);
+    else adadelta_elements<false>(a, begin, end);
+  });
 }
 }  // namespace
 

@@ -38,16 +38,15 @@ struct AdamLoop {
 };
 
 /// Adam's element loop. It gets plain arrays (and throws nothing) so that it vectorises;
-/// amsgrad is a template parameter because its conditional store would keep it from vectorising.
-template <bool decoupled, bool amsgrad, class T>
+/// amsgrad and the kind of weight decay are template parameters because a conditional store or
+/// a select would keep GCC 12 from vectorising it.
+template <bool decoupled, bool coupled_decay, bool amsgrad, class T>
 TG_VECTORIZE void adam_elements(AdamLoop<T> a, std::size_t begin, std::size_t end) {
+  const T sign = a.maximize ? T(-1) : T(1);  // g * -1 is exactly -g; a select would not vectorise
   for (std::size_t i = begin; i < end; ++i) {
-    T g = a.maximize ? -a.grad[i] : a.grad[i];
-    if constexpr (decoupled) {
-      a.x[i] = a.x[i] * a.decay_factor;
-    } else if (a.coupled_decay) {
-      g = fused(a.weight_decay, a.x[i], g);
-    }
+    T g = sign * a.grad[i];
+    if constexpr (decoupled) a.x[i] = a.x[i] * a.decay_factor;
+    if constexpr (coupled_decay) g = fused(a.weight_decay, a.x[i], g);
     a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
     a.v[i] = fused(a.one_minus_b2 * g, g, a.v[i] * a.b2);
     T second = a.v[i];
@@ -79,8 +78,13 @@ void adam_update(detail::ParamUpdate<T>& p, const Options& o) {
   a.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
   a.maximize = o.maximize(), a.coupled_decay = !decoupled && o.weight_decay() != 0;
   detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
-    if (a.vmax) adam_elements<decoupled, true>(a, begin, end);
-    else adam_elements<decoupled, false>(a, begin, end);
+    if (a.vmax) {
+      if (a.coupled_decay) adam_elements<decoupled, true, true>(a, begin, end);
+      else adam_elements<decoupled, false, true>(a, begin, end);
+    } else {
+      if (a.coupled_decay) adam_elements<decoupled, true, false>(a, begin, end);
+      else adam_elements<decoupled, false, false>(a, begin, end);
+    }
   });
 }
 }  // namespace

@@ -50,12 +50,16 @@ struct NAdamLoop {
   bool maximize, decoupled, coupled_decay;
 };
 
-template <class T>
+/// NAdam's element loop; the two kinds of weight decay are template parameters because selects
+/// on them keep GCC 12 from vectorising.
+template <bool decoupled, bool coupled_decay, class T>
 TG_VECTORIZE void nadam_elements(NAdamLoop<T> a, std::size_t begin, std::size_t end) {
+  const T sign = a.maximize ? T(-1) : T(1);  // g * -1 is exactly -g; a select would not vectorise
   for (std::size_t i = begin; i < end; ++i) {
-    T g = a.maximize ? -a.grad[i] : a.grad[i];
-    T x = a.decoupled ? a.x[i] * a.decay_factor : a.x[i];
-    if (a.coupled_decay) g = fused(a.weight_decay, x, g);
+    T g = sign * a.grad[i];
+    T x = a.x[i];
+    if constexpr (decoupled) x = x * a.decay_factor;
+    if constexpr (coupled_decay) g = fused(a.weight_decay, x, g);
     a.m[i] = fused(a.one_minus_b1, g, a.m[i] * a.b1);
     a.v[i] = fused(a.one_minus_b2 * g, g, a.v[i] * a.b2);
     const T denom = std::sqrt(a.v[i] / a.bc2) + a.eps;
@@ -89,7 +93,11 @@ void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
   a.decay_factor = T(1 - o.lr() * o.weight_decay());
   a.maximize = o.maximize(), a.decoupled = o.decoupled_weight_decay();
   a.coupled_decay = !a.decoupled && o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { nadam_elements(a, begin, end); });
+  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+    if (a.decoupled) nadam_elements<true, false>(a, begin, end);
+    else if (a.coupled_decay) nadam_elements<false, true>(a, begin, end);
+    else nadam_elements<false, false>(a, begin, end);
+  });
 }
 }  // namespace
 

@@ -43,13 +43,14 @@ struct RMSpropLoop {
   bool maximize, decay;
 };
 
-/// RMSprop's element loop; centered and has_momentum are template parameters because
-/// conditional stores into their buffers would keep it from vectorising.
-template <bool centered, bool has_momentum, class T>
+/// RMSprop's element loop; centered, has_momentum and decay are template parameters because
+/// conditional stores into their buffers, or selects, would keep GCC 12 from vectorising it.
+template <bool centered, bool has_momentum, bool decay, class T>
 TG_VECTORIZE void rmsprop_elements(RMSpropLoop<T> a, std::size_t begin, std::size_t end) {
+  const T sign = a.maximize ? T(-1) : T(1);  // g * -1 is exactly -g; a select would not vectorise
   for (std::size_t i = begin; i < end; ++i) {
-    T g = a.maximize ? -a.grad[i] : a.grad[i];
-    if (a.decay) g = fused(a.weight_decay, a.x[i], g);
+    T g = sign * a.grad[i];
+    if constexpr (decay) g = fused(a.weight_decay, a.x[i], g);
     a.sq[i] = fused(a.one_minus_alpha * g, g, a.sq[i] * a.alpha);
     T avg;
     if constexpr (centered) {
@@ -67,6 +68,13 @@ TG_VECTORIZE void rmsprop_elements(RMSpropLoop<T> a, std::size_t begin, std::siz
   }
 }
 
+/// rmsprop_elements with decay chosen at run time.
+template <bool centered, bool has_momentum, class T>
+void rmsprop_range(const RMSpropLoop<T>& a, std::size_t begin, std::size_t end) {
+  if (a.decay) rmsprop_elements<centered, has_momentum, true>(a, begin, end);
+  else rmsprop_elements<centered, has_momentum, false>(a, begin, end);
+}
+
 template <class T>
 void rmsprop_update(detail::ParamUpdate<T>& p, const RMSpropOptions& o) {
   ++p.counter("step");
@@ -82,11 +90,11 @@ void rmsprop_update(detail::ParamUpdate<T>& p, const RMSpropOptions& o) {
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
   detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
     if (a.ga) {
-      if (a.buf) rmsprop_elements<true, true>(a, begin, end);
-      else rmsprop_elements<true, false>(a, begin, end);
+      if (a.buf) rmsprop_range<true, true>(a, begin, end);
+      else rmsprop_range<true, false>(a, begin, end);
     } else {
-      if (a.buf) rmsprop_elements<false, true>(a, begin, end);
-      else rmsprop_elements<false, false>(a, begin, end);
+      if (a.buf) rmsprop_range<false, true>(a, begin, end);
+      else rmsprop_range<false, false>(a, begin, end);
     }
   });
 }
