@@ -8,7 +8,8 @@
 //   gemm    --threads N          the sgemm calls of one "mlp" epoch alone (the GEMM floor)
 //   soak    --steps 1000         "mlp" steps: RSS, heap and tape size at step 100 and at the end
 //
-// The thread count is OpenBLAS's, which tapegrad's own pool for long elementwise loops follows.
+// tapegrad's thread count is tg::set_num_threads (its pool; OpenBLAS runs on one thread); the
+// GEMM floor sets OpenBLAS's own thread count, as it measures OpenBLAS alone.
 #include <cblas.h>
 
 #include <algorithm>
@@ -114,14 +115,16 @@ class Trainer {
 };
 
 void print_threads(bench::JsonLine& line, long threads) {
-  line.add("threads", static_cast<double>(threads)).add("openblas_threads", openblas_get_num_threads());
+  line.add("threads", static_cast<double>(threads))
+      .add("tapegrad_threads", tg::get_num_threads())
+      .add("openblas_threads", openblas_get_num_threads());
 }
 
 /// One warm-up of `warmup` steps, then `epochs` timed epochs (each reported); `steps` > 0 cuts
 /// each epoch short (for profiling).
 int run_epochs(const Preset& preset, const bench::Options& opt) {
   const long threads = opt.integer("threads");
-  openblas_set_num_threads(static_cast<int>(threads));
+  tg::set_num_threads(static_cast<int>(threads));
   Trainer trainer(preset, opt.str("data"));
   const double rss_before = bench::current_rss_mib();
   const double peak_before = bench::peak_rss_mib();
@@ -168,7 +171,7 @@ int run_epochs(const Preset& preset, const bench::Options& opt) {
 /// RSS, heap and tape size over a long run of "mlp" steps (a leak shows as growth after step 100).
 int run_soak(const bench::Options& opt) {
   const long threads = opt.integer("threads");
-  openblas_set_num_threads(static_cast<int>(threads));
+  tg::set_num_threads(static_cast<int>(threads));
   Trainer trainer(kMlp, opt.str("data"));
   const auto total = static_cast<std::size_t>(opt.integer("steps"));
   const std::size_t mark = std::min<std::size_t>(100, total);
@@ -224,7 +227,7 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
   const auto chain_ops = static_cast<std::size_t>(opt.integer("ops"));
   const auto warmup_ops = static_cast<std::size_t>(opt.integer("warmup-ops"));
   const auto reps = static_cast<std::size_t>(std::max(1L, opt.integer("reps")));
-  openblas_set_num_threads(1);
+  tg::set_num_threads(1);
   const Tensor c = tg::full(shape, 1.0), d = tg::full(shape, 0.0);
   Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
   tg::Tape& tape = tg::Tape::current();

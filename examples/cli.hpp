@@ -30,7 +30,7 @@ struct Flags {
   std::size_t batch_size = 32;
   std::vector<std::size_t> hidden;  ///< hidden layer sizes, e.g. {256, 128}
   std::uint64_t seed = 1;
-  int threads = 0;                  ///< 0: OpenBLAS decides (OPENBLAS_NUM_THREADS or one per core)
+  int threads = 0;                  ///< 0: the default (OPENBLAS_NUM_THREADS or one per core)
   std::string data;
   std::string save;
   std::string load;
@@ -65,7 +65,7 @@ inline void add_common_flags(CLI::App& app, Flags& flags) {
   app.add_option("--seed", flags.seed, "random seed (initial weights, shuffling, splits)")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{0xFFFFFFFF}));  // NumPy's seed range
-  app.add_option("--threads", flags.threads, "threads for matrix products (0: OpenBLAS's default)")
+  app.add_option("--threads", flags.threads, "threads (0: OPENBLAS_NUM_THREADS, else one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
   app.add_option("--data", flags.data, "where the data set is")->capture_default_str();
@@ -90,7 +90,7 @@ inline int parse_flags(CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
-/// Applies --threads (0 leaves OpenBLAS's own choice).
+/// Applies --threads (0 leaves the default).
 inline void apply_threads(int threads) {
   if (threads > 0) tg::set_num_threads(threads);
 }

@@ -171,7 +171,7 @@ int run(Settings s, const CLI::App& app) {
   std::cout << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
-            << " test; " << tg::get_num_threads() << " BLAS thread(s)\n";
+            << " test; " << tg::get_num_threads() << " thread(s)\n";
 
   tg::data::DataLoaderOptions loader_options;
   loader_options.batch_size = p.batch_size;

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -211,5 +213,56 @@ TEST_CASE("threads: every optimizer's update gives the same bits on 1 and 2 thre
     const xt::xarray<float> one = optimize(1, make), two = optimize(2, make);
     CHECK(bool(one == two));
     CHECK(bool(one != start));  // the steps did something
+  }
+}
+
+TEST_CASE("threads: parallel_tasks runs every task once, on a worker too") {
+  const ThreadCount two(2);
+  bool worker_helped = false;
+  for (int attempt = 0; attempt < 100 && !worker_helped; ++attempt) {
+    std::vector<std::atomic<int>> runs(5);
+    std::mutex mutex;
+    std::set<std::thread::id> threads;
+    detail::parallel_tasks(runs.size(), [&](std::size_t task) {
+      runs[task].fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::lock_guard<std::mutex> lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    });
+    for (const auto& r : runs) REQUIRE(r.load() == 1);
+    worker_helped = threads.size() > 1;
+  }
+  CHECK(worker_helped);
+}
+
+TEST_CASE("threads: matrix products split over 2 threads agree with 1 thread") {
+  // Large enough to be split: by columns of the result when it is at least as wide as tall, by
+  // rows otherwise; widths that are not a multiple of the 64-byte part boundary; every transpose.
+  // The parts may round differently from one call (OpenBLAS's kernels treat the edge tiles of a
+  // call in their own order), so agreement is to float rounding, not bit for bit; a misplaced
+  // part would differ by the size of the entries.
+  const std::vector<std::array<std::size_t, 3>> shapes = {{128, 256, 784}, {300, 37, 200}, {70, 130, 90}};
+  Generator gen(5);
+  for (const DType dtype : {kFloat32, kFloat64}) {
+    for (const auto& [m, n, k] : shapes) {
+      for (const bool ta : {false, true}) {
+        for (const bool tb : {false, true}) {
+          INFO(to_string(dtype) << " m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb);
+          const Tensor a = randn(ta ? Shape{k, m} : Shape{m, k}, dtype, &gen);
+          const Tensor b = randn(tb ? Shape{n, k} : Shape{k, n}, dtype, &gen);
+          Tensor one, two;
+          {
+            const ThreadCount count(1);
+            one = mm(a, b, ta, tb);
+          }
+          {
+            const ThreadCount count(2);
+            two = mm(a, b, ta, tb);
+          }
+          const double tolerance = (dtype == kFloat32 ? 1e-5 : 1e-13) * std::sqrt(static_cast<double>(k));
+          CHECK(max(abs(one - two)).item() <= tolerance);
+        }
+      }
+    }
   }
 }

@@ -4,11 +4,14 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <vector>
 
 #include <xtensor/xmanipulation.hpp>
 
 #include "kernels.hpp"
+#include "parallel.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
@@ -23,14 +26,50 @@ using elem_t = typename std::decay_t<A>::value_type;
 
 std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
-// c += op(a) op(b) and c += a x (beta = 1), by element type.
-void blas_gemm_acc(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
-                   const float* b, int ldb, float* c, int ldc) {
+// c += op(a) op(b) (beta = 1) as one single-threaded OpenBLAS call, by element type.
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
+               const float* b, int ldb, float* c, int ldc) {
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
-void blas_gemm_acc(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
-                   const double* b, int ldb, double* c, int ldc) {
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
+               const double* b, int ldb, double* c, int ldc) {
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 1.0, c, ldc);
+}
+
+/// Products smaller than this (multiply-adds) stay on one thread, as OpenBLAS's own threading
+/// keeps them (65536 x GEMM_MULTITHREAD_THRESHOLD 4).
+constexpr double kSplitMacs = 262144;
+
+/// c += op(a) op(b). With 2 or more threads a large product is split into one part per thread,
+/// by columns of c (rows when c has more rows than columns) on 64-byte boundaries, each part one
+/// single-threaded OpenBLAS call on a thread of tapegrad's pool. The products run as fast as on
+/// OpenBLAS's own threads (the mlp epoch's: 0.418-0.422 against 0.423-0.428 s), and the pool's
+/// worker, the only thread spinning between products, is then reliably free for the elementwise
+/// loops (bench/PROFILE.md, session 4). Like OpenBLAS's own split, the parts may round the
+/// entries near their edges differently from one call (its kernels handle a call's edge tiles in
+/// their own order).
+template <class T>
+void blas_gemm_acc(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const T* a, int lda, const T* b,
+                   int ldb, T* c, int ldc) {
+  const int threads = detail::num_threads();
+  const bool by_columns = n >= m;
+  const int extent = by_columns ? n : m;
+  const int align = by_columns ? static_cast<int>(64 / sizeof(T)) : 1;
+  const int parts = std::min(threads, extent / align);
+  if (parts < 2 || static_cast<double>(m) * n * k < kSplitMacs) {
+    gemm_call(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
+  const int step = ((extent + parts - 1) / parts + align - 1) / align * align;
+  detail::parallel_tasks(static_cast<std::size_t>((extent + step - 1) / step), [&](std::size_t part) {
+    const int begin = static_cast<int>(part) * step, count = std::min(step, extent - begin);
+    if (by_columns)  // columns of op(b): b + begin, or rows b + begin * ldb when b is transposed
+      gemm_call(ta, tb, m, count, k, a, lda, tb == CblasNoTrans ? b + begin : b + std::ptrdiff_t{begin} * ldb, ldb,
+                c + begin, ldc);
+    else  // rows of op(a)
+      gemm_call(ta, tb, count, n, k, ta == CblasNoTrans ? a + std::ptrdiff_t{begin} * lda : a + begin, lda, b, ldb,
+                c + std::ptrdiff_t{begin} * ldc, ldc);
+  });
 }
 void blas_gemv_acc(int rows, int cols, const float* a, const float* x, float* y) {
   cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, a, cols, x, 1, 1.0f, y, 1);

@@ -1,13 +1,13 @@
-// A small pool of worker threads for long elementwise loops (see parallel.hpp).
+// A small pool of worker threads for long elementwise loops and large matrix products (see
+// parallel.hpp).
 //
 // One loop runs at a time. Its chunks are claimed through one atomic word that holds the loop's
 // generation, its chunk count and the next free chunk, so a worker that wakes late cannot claim a
 // chunk of a loop that has already moved on. The calling thread claims chunks as well and then
-// waits only for chunks already being worked on. Idle workers poll briefly with sched_yield (as
-// OpenBLAS's own threads do, so the two pools share a core politely), then sleep.
+// waits only for chunks already being worked on. Idle workers poll with sched_yield for a while
+// (so a short loop or product soon after finds them awake), then sleep.
 #include "parallel.hpp"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -25,10 +25,11 @@ namespace {
 
 constexpr std::size_t kAlign = 16;  // elements per chunk boundary (64 bytes of float32)
 constexpr std::size_t kChunksPerThread = 4;
-// Long enough to catch the next parameter's loop of an optimizer step; short, because a worker
-// polling on a core OpenBLAS's threads compute on slows the products (on the mlp step, 5 ms of
-// polling cost more in GEMM time than it saved; 30 us and waking by futex did best).
-constexpr auto kPollBeforeSleep = std::chrono::microseconds(30);
+// Idle workers poll this long before they sleep: waking a sleeping thread takes 50-100 us on
+// the benchmark VM, longer than most loops. With OpenBLAS on one thread (threads.cpp) the pool's
+// workers are the only threads polling, and sched_yield hands the core to any other thread that
+// wants it (OpenBLAS's own threads poll the same way, for about 0.1 s).
+constexpr auto kPollBeforeSleep = std::chrono::milliseconds(10);
 
 // The claim word: generation (32 bits) | chunk count (16 bits) | next unclaimed chunk (16 bits).
 constexpr std::uint64_t generation_of(std::uint64_t word) { return word >> 32; }
@@ -48,24 +49,39 @@ inline void cpu_relax() {
 class Pool {
  public:
   void run(std::size_t n, std::size_t min_chunk, RangeFunction body, void* context) {
-    const int threads = openblas_get_num_threads();
+    const int threads = num_threads();
     min_chunk = std::max(min_chunk, kAlign);
-    if (threads < 2 || n < 2 * min_chunk || inside_loop) {
+    if (threads < 2 || n < 2 * min_chunk) {
       body(context, 0, n);
       return;
     }
+    std::size_t chunks = std::min<std::size_t>(kChunksPerThread * static_cast<std::size_t>(threads), n / min_chunk);
+    std::size_t chunk = (n + chunks - 1) / chunks;
+    chunk = (chunk + kAlign - 1) / kAlign * kAlign;
+    dispatch(threads, n, chunk, body, context);
+  }
+
+  void run_tasks(std::size_t tasks, RangeFunction body, void* context) {
+    const int threads = num_threads();
+    if (threads < 2 || tasks < 2) {
+      body(context, 0, tasks);
+      return;
+    }
+    dispatch(threads, tasks, 1, body, context);
+  }
+
+ private:
+  /// Runs body over [0, n) in chunks of `chunk` on `threads` threads, this one included.
+  void dispatch(int threads, std::size_t n, std::size_t chunk, RangeFunction body, void* context) {
+    const std::size_t chunks = (n + chunk - 1) / chunk;
     std::unique_lock<std::mutex> one_loop(dispatch_, std::try_to_lock);
-    if (!one_loop.owns_lock()) {  // another thread's loop has the workers
+    if (inside_loop || !one_loop.owns_lock()) {  // nested, or another thread's loop has the workers
       body(context, 0, n);
       return;
     }
     inside_loop = true;
     grow(static_cast<std::size_t>(threads) - 1);
-    std::size_t chunks = std::min<std::size_t>(kChunksPerThread * static_cast<std::size_t>(threads), n / min_chunk);
-    chunk_ = (n + chunks - 1) / chunks;
-    chunk_ = (chunk_ + kAlign - 1) / kAlign * kAlign;
-    chunks = (n + chunk_ - 1) / chunk_;
-    n_ = n, body_ = body, context_ = context;
+    n_ = n, chunk_ = chunk, body_ = body, context_ = context;
     done_.store(0, std::memory_order_relaxed);
     const std::uint64_t generation = (generation_of(claim_.load(std::memory_order_relaxed)) + 1) & 0xffffffff;
     claim_.store((generation << 32) | (chunks << 16), std::memory_order_seq_cst);
@@ -78,7 +94,6 @@ class Pool {
     inside_loop = false;
   }
 
- private:
   /// Runs unclaimed chunks of loop `generation` until none is left.
   void work_on(std::uint64_t generation) {
     std::uint64_t word = claim_.load(std::memory_order_acquire);
@@ -158,6 +173,10 @@ Pool* the_pool() {
 
 void parallel_for_range(std::size_t n, std::size_t min_chunk, RangeFunction body, void* context) {
   the_pool()->run(n, min_chunk, body, context);
+}
+
+void parallel_tasks_range(std::size_t tasks, RangeFunction body, void* context) {
+  the_pool()->run_tasks(tasks, body, context);
 }
 
 }  // namespace tg::detail

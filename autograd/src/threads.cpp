@@ -1,17 +1,47 @@
-// Thread count of the BLAS backend.
+// The one thread count of the library: the pool of parallel.cpp splits long elementwise loops and
+// large matrix products over it, and OpenBLAS itself runs on one thread (two pools spinning on
+// the same cores slow each other down; see bench/PROFILE.md, session 4).
 #include "tapegrad/threads.hpp"
 
 #include <cblas.h>
 
+#include <atomic>
+#include <mutex>
+
+#include "parallel.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tg {
+namespace {
+std::atomic<int> thread_count{0};
+std::once_flag taken_from_openblas;
+
+/// On first use the count is OpenBLAS's (OPENBLAS_NUM_THREADS, else one per core), and OpenBLAS
+/// is set to one thread from then on.
+void take_count_from_openblas() {
+  std::call_once(taken_from_openblas, [] {
+    thread_count.store(openblas_get_num_threads() > 1 ? openblas_get_num_threads() : 1);
+    openblas_set_num_threads(1);
+  });
+}
+}  // namespace
 
 void set_num_threads(int n) {
   if (n < 1) fail("set_num_threads: need at least 1 thread, got ", n);
-  openblas_set_num_threads(n);
+  take_count_from_openblas();
+  thread_count.store(n);
+  openblas_set_num_threads(1);
 }
 
-int get_num_threads() { return openblas_get_num_threads(); }
+int get_num_threads() { return detail::num_threads(); }
+
+namespace detail {
+int num_threads() {
+  const int n = thread_count.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+  take_count_from_openblas();
+  return thread_count.load();
+}
+}  // namespace detail
 
 }  // namespace tg

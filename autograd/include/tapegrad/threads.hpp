@@ -1,16 +1,19 @@
-// The number of threads tapegrad uses: OpenBLAS's thread count, for matrix products and for the
-// long elementwise loops (optimizer updates, batch copies) that tapegrad splits itself.
+// The number of threads tapegrad uses, for matrix products and for long elementwise loops.
 #pragma once
 
 namespace tg {
 
-/// Sets how many threads OpenBLAS uses for matrix products (openblas_set_num_threads); n >= 1.
-/// tapegrad's own pool splits optimizer updates and contiguous copies of at least 32,768
-/// elements over the same number of threads (results are the same bits on any count).
-/// Applies to the whole process. Without a call, OpenBLAS decides (OPENBLAS_NUM_THREADS, else
-/// one per core). Throws tg::Error for n < 1.
+/// Sets how many threads tapegrad uses (n >= 1; throws tg::Error otherwise). Applies to the whole
+/// process. tapegrad's own pool splits large matrix products (one single-threaded OpenBLAS call
+/// per thread), optimizer updates and contiguous copies of at least 32,768 elements over them.
+/// OpenBLAS itself is set to one thread once tapegrad first asks for the count, so that two
+/// pools do not spin against each other; a program that also calls BLAS directly and wants it
+/// threaded sets openblas_set_num_threads after that.
+/// Without a call, the count is OpenBLAS's default at that moment: OPENBLAS_NUM_THREADS if set,
+/// else one per core. Elementwise results are the same bits on any count; products may differ in
+/// the last bits, as with OpenBLAS's own threads.
 void set_num_threads(int n);
-/// The number of threads OpenBLAS currently uses (openblas_get_num_threads).
+/// The number of threads tapegrad uses.
 int get_num_threads();
 
 }  // namespace tg
