@@ -53,12 +53,12 @@ def make_groups(args):
             ]
         groups.append(dict(
             key=f"mlp@{budget}", title=f"1. MNIST mlp epoch, {budget} thread{'s' * (budget > 1)}", unit="s/epoch",
-            target=0.8, settings=[setting(f"OpenBLAS {budget}", "tapegrad",
+            target=0.8, settings=[setting(f"{budget} thread{'s' * (budget > 1)}", "tapegrad",
                                           tg("mlp", "--threads", str(budget), *data), budget, "epoch_s"),
                                   *torch_settings]))
     groups.append(dict(
         key="nielsen@1", title="2. MNIST nielsen epoch, 1 thread", unit="s/epoch", target=0.3,
-        settings=[setting("OpenBLAS 1", "tapegrad", tg("nielsen", "--threads", "1", *data), 1, "epoch_s"),
+        settings=[setting("1 thread", "tapegrad", tg("nielsen", "--threads", "1", *data), 1, "epoch_s"),
                   setting("torch 1 + OpenBLAS 1", "torch",
                           torch("nielsen", "--threads", "1", "--blas-threads", "1", *data), 1, "epoch_s")]))
     for shape, target, reps in (("4", 0.25, chain_small), ("256x256", 0.5, ["--reps", "1"])):
@@ -232,7 +232,9 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
       f"{' (same library in the torch process)' if info_torch.get('openblas_config') == info_tg['openblas_config'] else ''}")
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     w("- Environment, left as found for both frameworks: " + ", ".join(f"`{k}={v}`" for k, v in env.items()))
-    w("- Threads: tapegrad's thread count is OpenBLAS's (`OPENBLAS_NUM_THREADS` and `openblas_set_num_threads`)."
+    w("- Threads: tapegrad's setting `N threads` is `tg::set_num_threads(N)`: its own pool of N threads splits"
+      " large products (one single-threaded OpenBLAS call per thread) and long elementwise loops, and OpenBLAS"
+      " runs on one thread; the GEMM floor uses OpenBLAS's own pool at N (`openblas_set_num_threads`)."
       " PyTorch settings are written `torch T + OpenBLAS B`: `torch.set_num_threads(T)` (ATen's OpenMP pool)"
       " and OpenBLAS's own pool at B. `OMP_WAIT_POLICY` is unset unless the setting says otherwise.\n")
 
