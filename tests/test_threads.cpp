@@ -88,6 +88,14 @@ struct Coverage {
 };
 }  // namespace
 
+TEST_CASE("threads: set_num_threads takes 1 to 1024 and says so otherwise") {
+  const ThreadCount keep(get_num_threads());
+  CHECK_THROWS_WITH(set_num_threads(0), Catch::Contains("set_num_threads: need 1 to 1024 threads, got 0"));
+  CHECK_THROWS_WITH(set_num_threads(1025), Catch::Contains("got 1025"));
+  set_num_threads(3);
+  CHECK(get_num_threads() == 3);
+}
+
 TEST_CASE("threads: parallel_for runs every index once, in chunks on 16-element boundaries") {
   const ThreadCount two(2);
   const std::size_t min_chunk = 1000;

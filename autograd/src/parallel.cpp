@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -108,10 +109,15 @@ class Pool {
     }
   }
 
-  void grow(std::size_t workers) {
-    while (started_ < workers) {
-      std::thread([this] { worker(); }).detach();
-      ++started_;
+  /// Starts workers up to `workers`. If the system refuses a thread, the loop runs on the threads
+  /// there are (the caller alone at worst): chunks go to whoever claims them.
+  void grow(std::size_t workers) noexcept {
+    try {
+      while (started_ < workers) {
+        std::thread([this] { worker(); }).detach();
+        ++started_;
+      }
+    } catch (const std::system_error&) {
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -13,6 +14,7 @@
 
 namespace tg {
 namespace {
+constexpr int kMaxThreads = 1024;  // the pool's claim word counts up to 65,535 chunks of a loop
 std::atomic<int> thread_count{0};
 std::once_flag taken_from_openblas;
 
@@ -20,14 +22,14 @@ std::once_flag taken_from_openblas;
 /// is set to one thread from then on.
 void take_count_from_openblas() {
   std::call_once(taken_from_openblas, [] {
-    thread_count.store(openblas_get_num_threads() > 1 ? openblas_get_num_threads() : 1);
+    thread_count.store(std::clamp(openblas_get_num_threads(), 1, kMaxThreads));
     openblas_set_num_threads(1);
   });
 }
 }  // namespace
 
 void set_num_threads(int n) {
-  if (n < 1) fail("set_num_threads: need at least 1 thread, got ", n);
+  if (n < 1 || n > kMaxThreads) fail("set_num_threads: need 1 to ", kMaxThreads, " threads, got ", n);
   take_count_from_openblas();
   thread_count.store(n);
   openblas_set_num_threads(1);

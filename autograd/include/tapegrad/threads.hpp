@@ -3,7 +3,7 @@
 
 namespace tg {
 
-/// Sets how many threads tapegrad uses (n >= 1; throws tg::Error otherwise). Applies to the whole
+/// Sets how many threads tapegrad uses (1 to 1024; throws tg::Error otherwise). Applies to the whole
 /// process. tapegrad's own pool splits large matrix products (one single-threaded OpenBLAS call
 /// per thread), optimizer updates and contiguous copies of at least 32,768 elements over them.
 /// OpenBLAS itself is set to one thread once tapegrad first asks for the count, so that two
