@@ -35,7 +35,6 @@ struct AdadeltaLoop {
   const T* grad;
   T* sq;
   T* acc;
-  std::size_t n;
   T rho, one_minus_rho, eps, minus_lr, weight_decay;
   bool maximize, decay;
 };
@@ -63,11 +62,10 @@ void adadelta_update(detail::ParamUpdate<T>& p, const AdadeltaOptions& o) {
   a.grad = p.grad;
   a.sq = p.buffer("square_avg");
   a.acc = p.buffer("acc_delta");
-  a.n = p.n;
   a.rho = T(o.rho()), a.one_minus_rho = T(1 - o.rho()), a.eps = T(o.eps());
   a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) {
     if (a.decay) adadelta_elements<true>(a, begin, end);
     else adadelta_elements<false>(a, begin, end);
   });

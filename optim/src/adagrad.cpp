@@ -40,7 +40,6 @@ struct AdagradLoop {
   T* x;
   const T* grad;
   T* sum;
-  std::size_t n;
   T minus_clr, weight_decay, eps;
   bool maximize, decay;
 };
@@ -63,10 +62,9 @@ void adagrad_update(detail::ParamUpdate<T>& p, const AdagradOptions& o) {
   a.x = p.x;
   a.grad = p.grad;
   a.sum = p.buffer("sum", o.initial_accumulator_value());
-  a.n = p.n;
   a.minus_clr = T(-clr), a.weight_decay = T(o.weight_decay()), a.eps = T(o.eps());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adagrad_elements(a, begin, end); });
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) { adagrad_elements(a, begin, end); });
 }
 }  // namespace
 

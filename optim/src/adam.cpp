@@ -31,7 +31,6 @@ struct AdamLoop {
   T* m;
   T* v;
   T* vmax;  // amsgrad only
-  std::size_t n;
   T b1, one_minus_b1, b2, one_minus_b2, eps, weight_decay, decay_factor;
   T minus_step_size, bias_correction2_sqrt;
   bool maximize, coupled_decay;
@@ -70,14 +69,13 @@ void adam_update(detail::ParamUpdate<T>& p, const Options& o) {
   a.m = p.buffer("exp_avg");
   a.v = p.buffer("exp_avg_sq");
   a.vmax = o.amsgrad() ? p.buffer("max_exp_avg_sq") : nullptr;
-  a.n = p.n;
   a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2), a.one_minus_b2 = T(1 - beta2);
   a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay());
   a.decay_factor = T(1 - o.lr() * o.weight_decay());
   a.minus_step_size = T(-(o.lr() / bias_correction1));
   a.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
   a.maximize = o.maximize(), a.coupled_decay = !decoupled && o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) {
     if (a.vmax) {
       if (a.coupled_decay) adam_elements<decoupled, true, true>(a, begin, end);
       else adam_elements<decoupled, false, true>(a, begin, end);

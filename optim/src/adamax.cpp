@@ -38,7 +38,6 @@ struct AdamaxLoop {
   const T* grad;
   T* m;
   T* u;
-  std::size_t n;
   T minus_clr, b1, one_minus_b1, b2, eps, weight_decay;
   bool maximize, decay;
 };
@@ -64,12 +63,11 @@ void adamax_update(detail::ParamUpdate<T>& p, const AdamaxOptions& o) {
   a.grad = p.grad;
   a.m = p.buffer("exp_avg");
   a.u = p.buffer("exp_inf");
-  a.n = p.n;
   a.minus_clr = T(-(o.lr() / bias_correction));
   a.b1 = T(beta1), a.one_minus_b1 = T(1 - beta1), a.b2 = T(beta2);
   a.eps = T(o.eps()), a.weight_decay = T(o.weight_decay());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) { adamax_elements(a, begin, end); });
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) { adamax_elements(a, begin, end); });
 }
 }  // namespace
 

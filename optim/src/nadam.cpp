@@ -44,7 +44,6 @@ struct NAdamLoop {
   const T* grad;
   T* m;
   T* v;
-  std::size_t n;
   T grad_coef, momentum_coef, b1, one_minus_b1, b2, one_minus_b2, eps, weight_decay, bc2;
   T decay_factor;
   bool maximize, decoupled, coupled_decay;
@@ -78,7 +77,6 @@ void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
   a.grad = p.grad;
   a.m = p.buffer("exp_avg");
   a.v = p.buffer("exp_avg_sq");
-  a.n = p.n;
 
   const double bias_correction2 = 1 - std::pow(beta2, t);
   const double mu = beta1 * (1 - 0.5 * std::pow(0.96, t * o.momentum_decay()));
@@ -93,7 +91,7 @@ void nadam_update(detail::ParamUpdate<T>& p, const NAdamOptions& o) {
   a.decay_factor = T(1 - o.lr() * o.weight_decay());
   a.maximize = o.maximize(), a.decoupled = o.decoupled_weight_decay();
   a.coupled_decay = !a.decoupled && o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) {
     if (a.decoupled) nadam_elements<true, false>(a, begin, end);
     else if (a.coupled_decay) nadam_elements<false, true>(a, begin, end);
     else nadam_elements<false, false>(a, begin, end);

@@ -38,7 +38,6 @@ struct RMSpropLoop {
   T* sq;
   T* ga;   // centered only
   T* buf;  // momentum > 0 only
-  std::size_t n;
   T alpha, one_minus_alpha, eps, minus_lr, weight_decay, momentum;
   bool maximize, decay;
 };
@@ -84,11 +83,10 @@ void rmsprop_update(detail::ParamUpdate<T>& p, const RMSpropOptions& o) {
   a.sq = p.buffer("square_avg");
   a.ga = o.centered() ? p.buffer("grad_avg") : nullptr;
   a.buf = o.momentum() > 0 ? p.buffer("momentum_buffer") : nullptr;
-  a.n = p.n;
   a.alpha = T(o.alpha()), a.one_minus_alpha = T(1 - o.alpha()), a.eps = T(o.eps());
   a.minus_lr = T(-o.lr()), a.weight_decay = T(o.weight_decay()), a.momentum = T(o.momentum());
   a.maximize = o.maximize(), a.decay = o.weight_decay() != 0;
-  detail::for_elements(a.n, [&a](std::size_t begin, std::size_t end) {
+  detail::for_elements(p.n, [&a](std::size_t begin, std::size_t end) {
     if (a.ga) {
       if (a.buf) rmsprop_range<true, true>(a, begin, end);
       else rmsprop_range<true, false>(a, begin, end);

@@ -35,7 +35,6 @@ struct SGDLoop {
   T* x;
   const T* grad;
   T* buf;  // the momentum buffer, when momentum != 0
-  std::size_t n;
   T minus_lr, weight_decay, momentum, undamped;
   bool maximize, decay, first, nesterov;
 };
@@ -63,11 +62,10 @@ void sgd_update(detail::ParamUpdate<T>& p, const SGDOptions& o) {
   s.grad = p.grad;
   s.first = !p.has("momentum_buffer");
   s.buf = o.momentum() != 0 ? p.buffer("momentum_buffer") : nullptr;
-  s.n = p.n;
   s.minus_lr = T(-o.lr()), s.weight_decay = T(o.weight_decay()), s.momentum = T(o.momentum());
   s.undamped = T(1 - o.dampening());
   s.maximize = o.maximize(), s.decay = o.weight_decay() != 0, s.nesterov = o.nesterov();
-  detail::for_elements(s.n, [&s](std::size_t begin, std::size_t end) {
+  detail::for_elements(p.n, [&s](std::size_t begin, std::size_t end) {
     if (s.buf) sgd_elements<true>(s, begin, end);
     else sgd_elements<false>(s, begin, end);
   });
