@@ -32,7 +32,7 @@ void set_num_threads(int n) {
   if (n < 1 || n > kMaxThreads) fail("set_num_threads: need 1 to ", kMaxThreads, " threads, got ", n);
   take_count_from_openblas();
   thread_count.store(n);
-  openblas_set_num_threads(1);
+  openblas_set_num_threads(1);  // again: the program may have threaded OpenBLAS since first use
 }
 
 int get_num_threads() { return detail::num_threads(); }
