@@ -112,8 +112,8 @@ inline void seed_dropout(tg::nn::Module& model, std::uint64_t seed, std::size_t 
 }
 
 /// One pass over the loader's batches of `epoch` (its order depends only on seed and epoch, and
-/// so do the dropout masks): zero_grad, loss, backward, step. Reports each batch to progress when given; returns the mean
-/// loss per sample over the epoch.
+/// so do the dropout masks): zero_grad, loss, backward, step. Reports each batch to progress
+/// when given; returns the mean loss per sample over the epoch.
 inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const Preset& p,
                           const tg::data::DataLoader& loader, std::size_t epoch,
                           tg::training::Progress* progress = nullptr) {

@@ -185,9 +185,11 @@ TEST_CASE("threads: a forked child can run parallel loops") {
 }
 
 namespace {
+using MakeOptimizer = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
+
 /// Three steps of `make`'s optimizer on a 70,000-element parameter (long enough to be split
 /// across threads) with `threads` threads; returns the parameter.
-xt::xarray<float> optimize(int threads, const std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>& make) {
+xt::xarray<float> optimize(int threads, const MakeOptimizer& make) {
   const ThreadCount count(threads);
   Generator gen(3);
   Tensor p = randn({70000}, kFloat32, &gen).requires_grad_();
@@ -203,8 +205,7 @@ xt::xarray<float> optimize(int threads, const std::function<std::unique_ptr<opti
 }  // namespace
 
 TEST_CASE("threads: every optimizer's update gives the same bits on 1 and 2 threads") {
-  using Make = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
-  const std::vector<std::pair<const char*, Make>> optimizers = {
+  const std::vector<std::pair<const char*, MakeOptimizer>> optimizers = {
       {"Adam amsgrad", [](auto p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions(1e-2).amsgrad(true).weight_decay(0.1)); }},
       {"AdamW", [](auto p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(1e-2)); }},
       {"SGD nesterov", [](auto p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(1e-2).momentum(0.9).nesterov(true)); }},
