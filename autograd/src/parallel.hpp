@@ -48,8 +48,10 @@ void parallel_tasks(std::size_t tasks, F&& task) {
       const_cast<void*>(static_cast<const void*>(std::addressof(task))));
 }
 
-/// Elementwise loops shorter than this run on one thread: waking a worker and sharing cache
-/// lines costs more than the loop (measured on the mlp step: see bench/PROFILE.md).
+/// Elementwise loops of fewer than two chunks of this many elements run on one thread: a short
+/// loop ends before a sleeping worker wakes (50-100 us here, bench/PROFILE.md, session 4). The
+/// value was set, not tuned: on the mlp it splits the 200,704- and 32,768-element weights and
+/// leaves the biases and the 1,280-element last layer.
 constexpr std::size_t kParallelMinChunk = 16384;
 
 }  // namespace tg::detail
