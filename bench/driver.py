@@ -374,21 +374,20 @@ def memory(w, by_key, soak):
     if c:
         t = c["settings"][0]["results"][0]
         p = c["settings"][1]["results"][0]
-        w(f"- Tape bytes per recorded op (chain of 10,000 on (4,)): {t['tape_bytes_per_op']:.0f} (node blocks:"
-          f" sizeof(Node) = {t['sizeof_node']:.0f}, sizeof(TensorImpl) = {t['sizeof_tensor_impl']:.0f}). Heap held per"
+        w(f"- Node bytes per recorded op (chain of 10,000 on (4,)): sizeof(Node) = {t['sizeof_node']:.0f},"
+          f" sizeof(TensorImpl) = {t['sizeof_tensor_impl']:.0f}. Heap held per"
           f" recorded op after the forward (glibc malloc, everything the graph keeps): tapegrad"
           f" {t['heap_bytes_per_op']:.0f} B, PyTorch {p['heap_bytes_per_op']:.0f} B (PyTorch's count excludes"
           " Python objects, which are freed as the chain goes).")
     if mlp_tape := by_key.get("mlp@1"):
         r = mlp_tape["settings"][0]["results"][0]
-        w(f"- mlp: {r['tape_nodes_per_step']:.0f} nodes per step in {r['tape_reserved_bytes']:.0f} reserved tape bytes"
-          " (node blocks of 256 are reserved whole).")
+        w(f"- mlp: {r['tape_nodes_per_step']:.0f} nodes per step, {r['tape_reserved_bytes']:.0f} bytes of nodes"
+          " (freed with the step's graph; their memory is reused by the next step).")
     for s in soak:
         w(f"- Growth over {s['steps']} mlp steps, {s['framework']}: RSS {s['rss_mark_mib']:.1f} MiB after step"
           f" {s['mark_step']} → {s['rss_end_mib']:.1f} MiB after step {s['steps']}; malloc heap in use"
           f" {s['heap_mark_mib']:.2f} → {s['heap_end_mib']:.2f} MiB"
-          + (f"; tape nodes after each step between {s['tape_nodes_min']:.0f} and {s['tape_nodes_max']:.0f},"
-             f" reserved tape bytes {s['tape_reserved_mark_bytes']:.0f} → {s['tape_reserved_end_bytes']:.0f}"
+          + (f"; live nodes after each step between {s['tape_nodes_min']:.0f} and {s['tape_nodes_max']:.0f}"
              if s["framework"] == "tapegrad" else ""))
     w("")
 

@@ -130,14 +130,13 @@ int run_epochs(const Preset& preset, const bench::Options& opt) {
   const double peak_before = bench::peak_rss_mib();
   const bool peak_reset = bench::reset_peak_rss();
 
-  // Tape size of one step's graph, measured on a step that is not timed.
-  tg::Tape& tape = tg::Tape::current();
-  const std::size_t nodes_before = tape.num_nodes();
+  // Size of one step's graph, measured on a step that is not timed.
+  const std::size_t nodes_before = tg::detail::live_nodes();
   double nodes_per_step = 0, tape_bytes = 0;
   {
     const Tensor loss = trainer.forward(0);
-    nodes_per_step = static_cast<double>(tape.num_nodes() - nodes_before);
-    tape_bytes = static_cast<double>(tape.reserved_bytes());
+    nodes_per_step = static_cast<double>(tg::detail::live_nodes() - nodes_before);
+    tape_bytes = nodes_per_step * static_cast<double>(sizeof(tg::Node));
   }
   for (long s = 0; s < opt.integer("warmup"); ++s) trainer.train_step(static_cast<std::size_t>(s));
 
@@ -175,17 +174,15 @@ int run_soak(const bench::Options& opt) {
   Trainer trainer(kMlp, opt.str("data"));
   const auto total = static_cast<std::size_t>(opt.integer("steps"));
   const std::size_t mark = std::min<std::size_t>(100, total);
-  tg::Tape& tape = tg::Tape::current();
-  double rss_mark = 0, heap_mark = 0, reserved_mark = 0;
+  double rss_mark = 0, heap_mark = 0;
   std::size_t nodes_min = SIZE_MAX, nodes_max = 0;
   for (std::size_t s = 1; s <= total; ++s) {
     trainer.train_step(s - 1);
-    nodes_min = std::min(nodes_min, tape.num_nodes());
-    nodes_max = std::max(nodes_max, tape.num_nodes());
+    nodes_min = std::min(nodes_min, tg::detail::live_nodes());
+    nodes_max = std::max(nodes_max, tg::detail::live_nodes());
     if (s == mark) {
       rss_mark = bench::current_rss_mib();
       heap_mark = bench::heap_bytes_in_use();
-      reserved_mark = static_cast<double>(tape.reserved_bytes());
     }
   }
   bench::JsonLine line;
@@ -199,8 +196,6 @@ int run_soak(const bench::Options& opt) {
       .add("heap_end_mib", bench::heap_bytes_in_use() / (1024.0 * 1024.0))
       .add("tape_nodes_min", static_cast<double>(nodes_min))
       .add("tape_nodes_max", static_cast<double>(nodes_max))
-      .add("tape_reserved_mark_bytes", reserved_mark)
-      .add("tape_reserved_end_bytes", static_cast<double>(tape.reserved_bytes()))
       .add("peak_rss_mib", bench::peak_rss_mib())
       .print();
   return 0;
@@ -230,7 +225,6 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
   tg::set_num_threads(1);
   const Tensor c = tg::full(shape, 1.0), d = tg::full(shape, 0.0);
   Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
-  tg::Tape& tape = tg::Tape::current();
   std::vector<double> forward_s, backward_s;
   double heap_per_op = 0, tape_per_op = 0, faults_per_op = 0, grad0 = 0;
   // Rep 0 warms up; by default it is as long as the timed chains, so they measure the steady
@@ -253,7 +247,7 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
     const Tensor total = tg::sum(x);
     const double middle = bench::now_seconds();
     heap_per_op = (bench::heap_bytes_in_use() - heap0) / static_cast<double>(ops);
-    tape_per_op = static_cast<double>(tape.reserved_bytes()) / static_cast<double>(tape.num_nodes());
+    tape_per_op = static_cast<double>(sizeof(tg::Node));
     x = Tensor();
     total.backward();
     const double end = bench::now_seconds();

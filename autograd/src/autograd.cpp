@@ -1,18 +1,137 @@
-// The reverse sweep over the tape.
+// The reverse sweep: one task per backward()/grad() call.
 //
-// Gradients flow from the roots' nodes towards the start of the tape. A node's adjoint is
-// complete when the sweep reaches it, because every consumer of its output was recorded later
-// and has already been swept. Gradients for leaves go to grad() (backward) or to the slots that
-// grad() asked for (capture); nothing else is touched.
+// A task finds the nodes reachable from the roots, marks the ones on a path to a requested
+// input (grad()) or to a leaf (backward()), and runs those in descending sequence number, a
+// topological order (tape.hpp). Each node's adjoint lives in the task, and is complete when the
+// node's turn comes because every consumer has a larger number. Each leaf's gradient is summed
+// in the task and delivered once, when the last node that feeds it has run: into grad()
+// (backward, under a lock), or into the result (grad()). Nothing else is written, so tasks nest
+// (a backward that calls grad) and run on several threads at once.
 #include "tapegrad/autograd.hpp"
 
+#include <algorithm>
+#include <mutex>
+#include <functional>
+
+#include "hooks.hpp"
 #include "kernels.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tg {
+
+// ---- Hooks ---------------------------------------------------------------------------------------
+
+namespace detail {
+
+Tensor HookList::run_on_grad(Tensor grad) {
+  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& h : on_grad) hooks.push_back(h.second);
+  }
+  for (const auto& h : hooks) {
+    Tensor replaced = h(grad);
+    if (replaced.defined()) {
+      if (replaced.dtype() != grad.dtype() || replaced.shape() != grad.shape())
+        fail("hook: returned a gradient ", to_string(replaced.dtype()), to_string(replaced.shape()),
+             " for a gradient ", to_string(grad.dtype()), to_string(grad.shape()));
+      grad = std::move(replaced);
+    }
+  }
+  return grad;
+}
+
+void HookList::run_after_accumulate(const Tensor& leaf) {
+  std::vector<std::function<void(const Tensor&)>> hooks;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& h : after_accumulate) hooks.push_back(h.second);
+  }
+  for (const auto& h : hooks) h(leaf);
+}
+
+bool HookList::has_after_accumulate() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return !after_accumulate.empty();
+}
+
+}  // namespace detail
+
 namespace {
+
+std::mutex g_hook_install;  // creating a tensor's or node's HookList
+
+template <class Fn, class Member>
+HookHandle add_hook(std::shared_ptr<detail::HookList>& slot, std::atomic<bool>& flag, Member member,
+                    Fn fn) {
+  std::shared_ptr<detail::HookList> list;
+  {
+    std::lock_guard<std::mutex> lock(g_hook_install);
+    if (!slot) slot = std::make_shared<detail::HookList>();
+    list = slot;
+  }
+  flag.store(true, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(list->mutex);
+  const std::uint64_t id = list->next_id++;
+  ((*list).*member).emplace_back(id, std::move(fn));
+  return HookHandle(list, id);
+}
+
+std::shared_ptr<detail::HookList> hooks_of(const std::shared_ptr<detail::HookList>& slot,
+                                           const std::atomic<bool>& flag) {
+  if (!flag.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard<std::mutex> lock(g_hook_install);
+  return slot;
+}
+
+/// Leaves' grad() is written under one of these (two threads may backward into one leaf).
+std::mutex& grad_lock(const void* leaf) {
+  static std::mutex locks[64];
+  return locks[(reinterpret_cast<std::uintptr_t>(leaf) >> 6) % 64];
+}
+
+}  // namespace
+
+HookHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+  detail::TensorImpl& impl = const_cast<detail::TensorImpl&>(checked());
+  if (!impl.requires_grad)
+    fail("register_hook: the tensor (", to_string(dtype()), to_string(shape()),
+         ") does not require grad, so no gradient will reach it");
+  if (!hook) fail("register_hook: empty hook");
+  if (Node* n = impl.grad_fn)
+    return add_hook(n->hooks, n->has_hooks, &detail::HookList::on_grad, std::move(hook));
+  return add_hook(impl.hooks, impl.has_hooks, &detail::HookList::on_grad, std::move(hook));
+}
+
+HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+  detail::TensorImpl& impl = const_cast<detail::TensorImpl&>(checked());
+  if (impl.grad_fn || !impl.requires_grad)
+    fail("register_post_accumulate_grad_hook: only leaves that require grad accumulate a "
+         "gradient; this tensor ", impl.grad_fn ? "is the output of '" + grad_fn_name() + "'"
+                                                : std::string("does not require grad"));
+  if (!hook) fail("register_post_accumulate_grad_hook: empty hook");
+  return add_hook(impl.hooks, impl.has_hooks, &detail::HookList::after_accumulate, std::move(hook));
+}
+
+void HookHandle::remove() {
+  std::shared_ptr<detail::HookList> list = list_.lock();
+  list_.reset();
+  if (!list) return;
+  std::lock_guard<std::mutex> lock(list->mutex);
+  auto drop = [&](auto& v) {
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& h) { return h.first == id_; }), v.end());
+  };
+  drop(list->on_grad);
+  drop(list->after_accumulate);
+}
+
+// ---- The task ------------------------------------------------------------------------------------
+
+namespace {
+
+thread_local detail::SweepStats t_last_sweep;
 
 void accumulate(Tensor& slot, Tensor g) {
   if (!slot.defined()) slot = std::move(g);
@@ -22,23 +141,14 @@ void accumulate(Tensor& slot, Tensor g) {
 struct SweepOptions {
   bool retain_graph = false;
   bool create_graph = false;
-  bool into_leaf_grads = true;  // backward(): leaves' grad(); grad(): only captured inputs
+  bool into_leaf_grads = true;  // backward(): leaves' grad(); grad(): only the requested inputs
   const char* caller = "backward";
 };
 
-void deliver(detail::TensorImpl* impl, Tensor g, const SweepOptions& opt) {
-  if (impl->node) {
-    accumulate(impl->node->adjoint, std::move(g));
-  } else if (impl->capture) {
-    accumulate(*impl->capture, std::move(g));
-  } else if (opt.into_leaf_grads && impl->requires_grad) {
-    if (!impl->grad.defined()) {
-      // Own the stored gradient: g may be shared with another input (add passes grad through).
-      impl->grad = (g.impl_ptr().use_count() > 1 && !opt.create_graph) ? g.detach() : std::move(g);
-    } else {
-      impl->grad = impl->grad + g;
-    }
-  }
+[[noreturn]] void freed(const char* caller, const Node* n) {
+  fail(caller, ": the graph through '", n->name, "' (output shape ", to_string(n->output_shape.to_shape()),
+       ") was already freed by an earlier backward; pass retain_graph=true to the first backward "
+       "to run backward through it again");
 }
 
 Tensor seed_gradient(const char* caller, const Tensor& root, const Tensor* given, std::size_t i) {
@@ -55,143 +165,371 @@ Tensor seed_gradient(const char* caller, const Tensor& root, const Tensor* given
   return ones_like(root);
 }
 
-void sweep(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
-           const SweepOptions& opt) {
-  if (!root_grads.empty() && root_grads.size() != roots.size())
-    fail(opt.caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
-  Tape& tape = Tape::current();
-  std::uint64_t top = 0;
-  bool any_node = false;
+/// Pointer -> index, open addressing (a task looks up every edge; a node-based map would
+/// allocate per node).
+class PtrIndex {
+ public:
+  static constexpr std::uint32_t kAbsent = 0xffffffffu;
+  /// The index of p, inserting `next` for a new p; `added` says which.
+  std::uint32_t find_or_add(const void* p, std::uint32_t next, bool& added) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    std::size_t i = slot_of(p);
+    while (slots_[i].key) {
+      if (slots_[i].key == p) {
+        added = false;
+        return slots_[i].value;
+      }
+      i = (i + 1) & (slots_.size() - 1);
+    }
+    slots_[i] = {p, next};
+    ++count_;
+    added = true;
+    return next;
+  }
+  std::uint32_t find(const void* p) const {
+    if (slots_.empty()) return kAbsent;
+    for (std::size_t i = slot_of(p); slots_[i].key; i = (i + 1) & (slots_.size() - 1))
+      if (slots_[i].key == p) return slots_[i].value;
+    return kAbsent;
+  }
 
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    std::uint32_t value = 0;
+  };
+  std::size_t slot_of(const void* p) const {
+    const auto h = (reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(h >> 20) & (slots_.size() - 1);
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 32 : old.size() * 2, Slot{});
+    count_ = 0;
+    for (const Slot& s : old) {
+      if (!s.key) continue;
+      std::size_t i = slot_of(s.key);
+      while (slots_[i].key) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = s;
+      ++count_;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::size_t count_ = 0;
+};
+
+class GraphTask {
+ public:
+  explicit GraphTask(const SweepOptions& opt) : opt_(opt) {}
+
+  /// grad(): the gradient of each requested input.
+  std::vector<Tensor> results;
+
+  void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
+           const std::vector<Tensor>* inputs);
+
+ private:
+  /// Where input i of a node sends its gradient in this task.
+  struct Edge {
+    enum Kind : std::uint8_t { none, node, leaf } kind = none;
+    std::uint32_t index = 0;
+  };
+  struct TaskNode {
+    Node* node;
+    Tensor adjoint;
+    std::uint32_t first_edge = 0;  // its inputs' edges: edges_[first_edge, + num_inputs)
+    int target = -1;               // grad(): index of the input this node's output is
+    bool needed = false;
+  };
+  struct TaskLeaf {
+    detail::TensorImpl* impl;
+    Tensor sum;
+    std::size_t pending = 0;  // needed nodes that feed it and have not run
+    int target = -1;
+    bool counted = false;     // backward: requires grad; grad(): requested
+    bool done = false;
+  };
+
+  std::uint32_t node_index(Node* n) {
+    bool added;
+    const auto k = node_ids_.find_or_add(n, static_cast<std::uint32_t>(nodes_.size()), added);
+    if (added) {
+      nodes_.push_back(TaskNode{n, Tensor()});
+      stack_.push_back(k);
+    }
+    return k;
+  }
+  std::uint32_t leaf_index(detail::TensorImpl* impl) {
+    bool added;
+    const auto k = leaf_ids_.find_or_add(impl, static_cast<std::uint32_t>(leaves_.size()), added);
+    if (added) leaves_.push_back(TaskLeaf{impl, Tensor()});
+    return k;
+  }
+  bool edge_needed(const Edge& e) const {
+    if (e.kind == Edge::node) return nodes_[e.index].needed;
+    return e.kind == Edge::leaf && leaves_[e.index].counted;
+  }
+  void discover();
+  void execute(TaskNode& tn);
+  void finish_leaf(TaskLeaf& leaf);
+
+  const SweepOptions& opt_;
+  std::vector<TaskNode> nodes_;
+  std::vector<TaskLeaf> leaves_;
+  std::vector<Edge> edges_;
+  PtrIndex node_ids_, leaf_ids_;
+  std::vector<std::uint32_t> stack_;
+  std::vector<detail::NodeRef> keep_;  // the roots' nodes stay alive while the task runs
+  std::vector<Node*> ran_;             // nodes to release at the end (without retain_graph)
+  std::size_t closures_run_ = 0;
+};
+
+void GraphTask::discover() {
+  while (!stack_.empty()) {
+    const std::uint32_t k = stack_.back();
+    stack_.pop_back();
+    Node* n = nodes_[k].node;
+    nodes_[k].first_edge = static_cast<std::uint32_t>(edges_.size());
+    for (std::size_t i = 0; i < n->num_inputs; ++i) {
+      const Node::Input& in = n->input(i);
+      Edge e;
+      if (in.producer) e = {Edge::node, node_index(in.producer.get())};
+      else if (in.leaf.defined()) e = {Edge::leaf, leaf_index(in.leaf.impl())};
+      edges_.push_back(e);
+    }
+  }
+}
+
+void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
+                    const std::vector<Tensor>* inputs) {
+  if (!root_grads.empty() && root_grads.size() != roots.size())
+    fail(opt_.caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
   std::vector<Tensor> seeds;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
-    detail::require_defined(opt.caller, root);
+    detail::require_defined(opt_.caller, root);
     if (!root.requires_grad())
-      fail(opt.caller, ": output ", i, " (shape ", to_string(root.shape()),
+      fail(opt_.caller, ": output ", i, " (shape ", to_string(root.shape()),
            ") does not require grad and has no grad_fn");
-    const Node* node = root.impl()->node;
-    if (node && node->tape != &tape)
-      fail(opt.caller, ": output ", i, " was recorded on another thread's tape");
-    if (node && node->state != Node::State::live)
-      fail(opt.caller, ": the graph of '", node->name, "' (output shape ", to_string(root.shape()),
-           ") was already freed by an earlier backward; pass retain_graph=true to the first "
-           "backward to run backward through it again");
-    seeds.push_back(seed_gradient(opt.caller, root, root_grads.empty() ? nullptr : &root_grads[i], i));
+    if (Node* n = root.impl()->grad_fn; n && n->released.load(std::memory_order_acquire))
+      freed(opt_.caller, n);
+    seeds.push_back(seed_gradient(opt_.caller, root, root_grads.empty() ? nullptr : &root_grads[i], i));
   }
 
-  const bool previous_mode = is_grad_enabled();
-  set_grad_enabled(opt.create_graph);
-  tape.pause_collect();
-  std::vector<Node*> swept;
-  auto cleanup = [&](bool ok) {
-    set_grad_enabled(previous_mode);
-    tape.resume_collect();
-    if (any_node)
-      for (std::uint64_t i = top + 1; i-- > tape.begin_index();) tape.at(i).adjoint = Tensor();
-    if (ok && !opt.retain_graph)
-      for (Node* n : swept) {
-        n->release();
-        n->state = Node::State::freed;
-      }
-  };
-  try {
-    for (std::size_t i = 0; i < roots.size(); ++i) {
-      detail::TensorImpl* impl = roots[i].impl();
-      if (impl->node) {
-        top = any_node ? std::max(top, impl->node->index) : impl->node->index;
-        any_node = true;
-      }
-      deliver(impl, seeds[i], opt);
+  // Reachable nodes and leaves, seeded adjoints.
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    detail::TensorImpl* impl = roots[i].impl();
+    if (impl->grad_fn) {
+      keep_.emplace_back(impl->grad_fn);
+      const std::uint32_t k = node_index(impl->grad_fn);
+      discover();
+      accumulate(nodes_[k].adjoint, seeds[i]);
+    } else {
+      accumulate(leaves_[leaf_index(impl)].sum, seeds[i]);
     }
-    std::vector<Tensor> grads;
-    if (any_node) {
-      for (std::uint64_t idx = top + 1; idx-- > tape.begin_index();) {
-        Node& n = tape.at(idx);
-        if (!n.adjoint.defined()) continue;
-        if (n.state != Node::State::live)
-          fail(opt.caller, ": '", n.name, "' (output shape ", to_string(n.output.shape()),
-               ") was already freed by an earlier backward; pass retain_graph=true to the first "
-               "backward to run backward through it again");
-        if (detail::TensorImpl* out = n.output.impl(); out->capture) accumulate(*out->capture, n.adjoint);
-        grads.assign(n.num_inputs(), Tensor());
-        BackwardContext ctx(n, grads);
-        {
-          detail::BackwardScope scope(n.name);
-          n.backward(ctx);
-        }
-        for (std::size_t i = 0; i < grads.size(); ++i) {
-          if (!grads[i].defined()) continue;
-          const Tensor& in = n.input(i);
-          if (!in.requires_grad()) continue;
-          Tensor g = std::move(grads[i]);
-          if (g.dtype() != in.dtype())
-            fail(n.name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
-                 " but the input is ", to_string(in.dtype()));
-          if (!detail::same_shape(g, in)) g = sum_to(g, in.shape());
-          {
-            detail::BackwardScope scope(n.name);
-            detail::check_anomaly(n.name, g, "gradient");
-          }
-          deliver(in.impl(), std::move(g), opt);
-        }
-        n.adjoint = Tensor();
-        swept.push_back(&n);
-      }
-    }
-  } catch (...) {
-    cleanup(false);
-    throw;
   }
-  cleanup(true);
-  if (!opt.retain_graph) tape.collect();
+
+  // Targets: every leaf that requires grad (backward) or the requested inputs (grad).
+  if (inputs) {
+    results.assign(inputs->size(), Tensor());
+    for (std::size_t j = 0; j < inputs->size(); ++j) {
+      detail::TensorImpl* impl = (*inputs)[j].impl();
+      if (impl->grad_fn) {
+        const auto k = node_ids_.find(impl->grad_fn);
+        if (k != PtrIndex::kAbsent && nodes_[k].target < 0) nodes_[k].target = static_cast<int>(j);
+      } else {
+        const auto k = leaf_ids_.find(impl);
+        if (k != PtrIndex::kAbsent && leaves_[k].target < 0) {
+          leaves_[k].target = static_cast<int>(j);
+          leaves_[k].counted = true;
+        }
+      }
+    }
+  } else {
+    for (TaskLeaf& l : leaves_) l.counted = l.impl->requires_grad;
+  }
+
+  // Descending sequence numbers (discovery order already is, for chains).
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(nodes_.size());
+  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = {nodes_[k].node->sequence, k};
+  if (!std::is_sorted(order.begin(), order.end(), std::greater<>()))
+    std::sort(order.begin(), order.end(), std::greater<>());
+
+  // Needed nodes (ascending: inputs first), then how many of them feed each leaf.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TaskNode& tn = nodes_[it->second];
+    const std::size_t count = tn.node->num_inputs;
+    // A released node has lost its edges: a gradient reaching it must raise, not vanish.
+    bool needed = tn.target >= 0 || tn.node->released.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < count && !needed; ++i) needed = edge_needed(edges_[tn.first_edge + i]);
+    tn.needed = needed;
+    if (!needed) continue;
+    for (std::size_t i = 0; i < count; ++i) {
+      const Edge& e = edges_[tn.first_edge + i];
+      if (e.kind == Edge::leaf && leaves_[e.index].counted) ++leaves_[e.index].pending;
+    }
+  }
+
+  struct ModeGuard {
+    bool previous;
+    ~ModeGuard() { set_grad_enabled(previous); }
+  } mode_guard{is_grad_enabled()};
+  set_grad_enabled(opt_.create_graph);
+
+  for (const auto& entry : order) {
+    TaskNode& tn = nodes_[entry.second];
+    if (tn.needed) execute(tn);
+  }
+  for (TaskLeaf& l : leaves_)
+    if (l.counted && !l.done && l.pending == 0) finish_leaf(l);
+  // Only a backward that completed frees what it swept: after an error (a NaN caught by anomaly
+  // detection, a failed hook) the graph is as it was, so the caller can look or try again.
+  // Inputs first: a node's consumers (larger numbers) still hold it when it is released.
+  for (auto it = ran_.rbegin(); it != ran_.rend(); ++it) (*it)->release_saved();
+  t_last_sweep = {nodes_.size(), closures_run_};
+}
+
+void GraphTask::execute(TaskNode& tn) {
+  Node* n = tn.node;
+  const std::size_t count = n->num_inputs;
+  // The adjoint leaves the task as this node runs, so its memory goes as soon as possible.
+  Tensor adjoint = std::move(tn.adjoint);
+  bool ran = false;
+  if (adjoint.defined()) {
+    if (n->released.load(std::memory_order_acquire)) freed(opt_.caller, n);
+    if (auto hooks = hooks_of(n->hooks, n->has_hooks)) adjoint = hooks->run_on_grad(std::move(adjoint));
+    if (tn.target >= 0) accumulate(results[static_cast<std::size_t>(tn.target)], adjoint);
+    // Which inputs need a gradient in this task. Small arrays on the stack: a nested task
+    // (a backward that calls grad) gets its own.
+    constexpr std::size_t kSmall = 4;
+    Tensor small_grads[kSmall];
+    char small_needs[kSmall] = {};
+    std::vector<Tensor> big_grads;
+    std::vector<char> big_needs;
+    if (count > kSmall) {
+      big_grads.resize(count);
+      big_needs.assign(count, 0);
+    }
+    Tensor* grads = count > kSmall ? big_grads.data() : small_grads;
+    char* needs = count > kSmall ? big_needs.data() : small_needs;
+    bool any = false;
+    for (std::size_t i = 0; i < count; ++i) {
+      needs[i] = edge_needed(edges_[tn.first_edge + i]);
+      any = any || needs[i];
+    }
+    if (any) {
+      {
+        BackwardContext ctx(*n, grads, needs, adjoint);
+        detail::BackwardScope scope(n->name);
+        n->backward(ctx);
+      }
+      ran = true;
+      ++closures_run_;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!grads[i].defined() || !needs[i]) continue;
+        const Node::Input& in = n->input(i);
+        Tensor g = std::move(grads[i]);
+        if (g.dtype() != in.dtype)
+          fail(n->name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
+               " but the input is ", to_string(in.dtype));
+        // The input's shape: its producer's output shape, or the leaf's.
+        const bool fits = std::visit(
+            [&](const auto& a) {
+              const auto& gs = a.shape();
+              if (in.producer) return in.producer->output_shape.equals(gs.data(), gs.size());
+              return std::visit(
+                  [&](const auto& l) {
+                    return l.shape().size() == gs.size() &&
+                           std::equal(gs.begin(), gs.end(), l.shape().begin());
+                  },
+                  in.leaf.impl()->value);
+            },
+            g.impl()->value);
+        if (!fits) g = sum_to(g, in.producer ? in.producer->output_shape.to_shape() : in.leaf.shape());
+        {
+          detail::BackwardScope scope(n->name);
+          detail::check_anomaly(n->name, g, "gradient");
+        }
+        const Edge& e = edges_[tn.first_edge + i];
+        if (e.kind == Edge::node) accumulate(nodes_[e.index].adjoint, std::move(g));
+        else accumulate(leaves_[e.index].sum, std::move(g));
+      }
+    }
+  }
+  // Leaves fed by this node: complete once their last feeder has run.
+  for (std::size_t i = 0; i < count; ++i) {
+    const Edge& e = edges_[tn.first_edge + i];
+    if (e.kind != Edge::leaf) continue;
+    TaskLeaf& l = leaves_[e.index];
+    if (l.counted && --l.pending == 0) finish_leaf(l);
+  }
+  if (ran && !opt_.retain_graph) ran_.push_back(n);
+}
+
+void GraphTask::finish_leaf(TaskLeaf& l) {
+  l.done = true;
+  if (!l.sum.defined()) return;
+  Tensor g = std::move(l.sum);
+  detail::TensorImpl* impl = l.impl;
+  const auto hooks = hooks_of(impl->hooks, impl->has_hooks);
+  if (hooks) g = hooks->run_on_grad(std::move(g));
+  if (!opt_.into_leaf_grads) {
+    if (l.target >= 0) results[static_cast<std::size_t>(l.target)] = std::move(g);
+    return;
+  }
+  if (!impl->requires_grad) return;
+  {
+    std::lock_guard<std::mutex> lock(grad_lock(impl));
+    if (!impl->grad.defined()) {
+      // Own the stored gradient: g may be shared with another input (add passes grad through).
+      impl->grad = (g.use_count() > 1 && !opt_.create_graph) ? g.detach() : std::move(g);
+    } else {
+      impl->grad = impl->grad + g;
+    }
+  }
+  if (hooks && hooks->has_after_accumulate()) {
+    detail::retain(impl);
+    hooks->run_after_accumulate(Tensor::adopt(impl));
+  }
 }
 
 }  // namespace
+
+detail::SweepStats detail::last_sweep_stats() { return t_last_sweep; }
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
               std::optional<bool> retain_graph, bool create_graph) {
   SweepOptions opt;
   opt.create_graph = create_graph;
   opt.retain_graph = retain_graph.value_or(create_graph);
-  sweep(tensors, grad_tensors, opt);
+  GraphTask task(opt);
+  task.run(tensors, grad_tensors, nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
                          bool create_graph, bool allow_unused) {
-  std::vector<Tensor> results(inputs.size());
   for (std::size_t j = 0; j < inputs.size(); ++j) {
     detail::require_defined("grad", inputs[j]);
     if (!inputs[j].requires_grad())
       fail("grad: input ", j, " (shape ", to_string(inputs[j].shape()),
            ") does not require grad, so it has no gradient");
   }
-  // Each distinct input gets a slot; a repeated input copies the first one's result afterwards.
-  std::vector<std::size_t> first_of(inputs.size());
-  for (std::size_t j = 0; j < inputs.size(); ++j) {
-    first_of[j] = j;
-    for (std::size_t k = 0; k < j; ++k)
-      if (inputs[k].is_same(inputs[j])) { first_of[j] = k; break; }
-    if (first_of[j] == j) inputs[j].impl()->capture = &results[j];
-  }
-  auto clear = [&] {
-    for (std::size_t j = 0; j < inputs.size(); ++j) inputs[j].impl()->capture = nullptr;
-  };
   SweepOptions opt;
   opt.create_graph = create_graph;
   opt.retain_graph = retain_graph.value_or(create_graph);
   opt.into_leaf_grads = false;
   opt.caller = "grad";
-  try {
-    sweep(outputs, grad_outputs, opt);
-  } catch (...) {
-    clear();
-    throw;
-  }
-  clear();
+  GraphTask task(opt);
+  task.run(outputs, grad_outputs, &inputs);
+  std::vector<Tensor> results = std::move(task.results);
+  // A repeated input gets the first occurrence's gradient.
   for (std::size_t j = 0; j < inputs.size(); ++j) {
-    if (first_of[j] != j) results[j] = results[first_of[j]];
+    for (std::size_t k = 0; k < j; ++k)
+      if (inputs[k].is_same(inputs[j])) {
+        results[j] = results[k];
+        break;
+      }
     if (!results[j].defined() && !allow_unused)
       fail("grad: input ", j, " (shape ", to_string(inputs[j].shape()),
            ") is not used to compute the outputs; pass allow_unused=true to get an undefined "

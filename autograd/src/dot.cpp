@@ -1,4 +1,4 @@
-// Graphviz export of recorded graphs. Walks the tape backwards from the roots (no recursion).
+// Graphviz export of recorded graphs. Walks the nodes from the roots' back (no recursion).
 #include "tapegrad/dot.hpp"
 
 #include <map>
@@ -16,6 +16,12 @@ namespace {
 std::string id_of(const detail::TensorImpl* impl) {
   std::ostringstream os;
   os << "t" << static_cast<const void*>(impl);
+  return os.str();
+}
+
+std::string id_of(const Node* node) {
+  std::ostringstream os;
+  os << "n" << static_cast<const void*>(node);
   return os.str();
 }
 
@@ -40,40 +46,38 @@ void write_leaf(std::ostream& os, const Tensor& t) {
 
 void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
   os << "digraph tapegrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
-  std::set<const Node*> marked;
+  std::set<const Node*> seen;
   std::set<const detail::TensorImpl*> leaves_written;
-  std::uint64_t top = 0;
-  bool any = false;
-  Tape& tape = Tape::current();
+  std::vector<const Node*> stack;
   for (const Tensor& r : roots) {
     if (!r.defined()) continue;
-    const Node* n = r.impl()->node;
+    const Node* n = r.impl()->grad_fn;
     if (!n) {
       if (leaves_written.insert(r.impl()).second) write_leaf(os, r);
-      continue;
+    } else if (seen.insert(n).second) {
+      stack.push_back(n);
     }
-    if (n->tape != &tape) fail("write_dot: a root was recorded on another thread's tape");
-    marked.insert(n);
-    top = any ? std::max(top, n->index) : n->index;
-    any = true;
   }
-  if (any) {
-    for (std::uint64_t i = top + 1; i-- > tape.begin_index();) {
-      const Node& n = tape.at(i);
-      if (!marked.count(&n)) continue;
-      const std::string id = id_of(n.output.impl());
-      os << "  " << id << " [shape=box, style=\"rounded" << (n.state == Node::State::freed ? ",dashed" : "")
-         << "\", label=\"" << escape(n.name) << "\\n" << to_string(n.output.shape()) << "\"];\n";
-      for (std::size_t k = 0; k < n.num_inputs(); ++k) {
-        const Tensor& in = n.input(k);
-        if (!in.defined()) continue;
-        if (const Node* p = in.impl()->node) {
-          marked.insert(p);
-        } else if (leaves_written.insert(in.impl()).second) {
-          write_leaf(os, in);
-        }
-        os << "  " << id_of(in.impl()) << " -> " << id << ";\n";
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    const std::string id = id_of(n);
+    const bool freed = n->released.load();
+    os << "  " << id << " [shape=box, style=\"rounded" << (freed ? ",dashed" : "")
+       << "\", label=\"" << escape(n->name) << "\\n" << to_string(n->output_shape.to_shape())
+       << "\"];\n";
+    for (std::size_t k = 0; k < n->num_inputs; ++k) {
+      const Node::Input& in = n->input(k);
+      if (const Node* p = in.producer.get()) {
+        if (seen.insert(p).second) stack.push_back(p);
+        os << "  " << id_of(p) << " -> " << id << ";\n";
+        continue;
       }
+      // A leaf that requires grad, or a constant the backward reads.
+      const Tensor& t = in.leaf.defined() ? in.leaf : in.saved;
+      if (!t.defined() || !t.is_leaf()) continue;
+      if (leaves_written.insert(t.impl()).second) write_leaf(os, t);
+      os << "  " << id_of(t.impl()) << " -> " << id << ";\n";
     }
   }
   os << "}\n";

@@ -11,14 +11,14 @@
 
 namespace tg {
 
+using detail::as_i64;
+using detail::elem_t;
+
 using detail::map;
 using detail::visit_floating;
 using detail::zip;
 
 namespace {
-
-template <class A>
-using elem_t = typename std::decay_t<A>::value_type;
 
 /// f applied to every element of a floating tensor.
 template <class F>
@@ -80,7 +80,7 @@ Tensor mask_as(const Tensor& mask, const Tensor& like) { return mask.to(like.dty
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  return record("add", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("add", std::move(out), {a, b}, kSaveNone, [](BackwardContext& c) {
     c.set_grad(0, c.grad());
     c.set_grad(1, c.grad());
   });
@@ -88,7 +88,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  return record("sub", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("sub", std::move(out), {a, b}, kSaveNone, [](BackwardContext& c) {
     c.set_grad(0, c.grad());
     if (c.needs_grad(1)) c.set_grad(1, -c.grad());
   });
@@ -96,7 +96,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  return record("mul", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("mul", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     if (c.needs_grad(0)) c.set_grad(0, c.grad() * c.input(1));
     if (c.needs_grad(1)) c.set_grad(1, c.grad() * c.input(0));
   });
@@ -104,7 +104,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  return record("div", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("div", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor& b = c.input(1);
     if (c.needs_grad(0)) c.set_grad(0, c.grad() / b);
     if (c.needs_grad(1)) c.set_grad(1, -c.grad() * c.input(0) / (b * b));
@@ -113,28 +113,28 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, double s) {
   Tensor out = with_scalar("add", a, s, [](auto x, auto y) { return x + y; });
-  return record("add_scalar", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, c.grad()); });
+  return record("add_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, c.grad()); });
 }
 
 Tensor mul(const Tensor& a, double s) {
   Tensor out = with_scalar("mul", a, s, [](auto x, auto y) { return x * y; });
-  return record("mul_scalar", std::move(out), {a}, [s](BackwardContext& c) { c.set_grad(0, c.grad() * s); });
+  return record("mul_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() * s); });
 }
 
 Tensor div(const Tensor& a, double s) {
   Tensor out = with_scalar("div", a, s, [](auto x, auto y) { return x / y; });
-  return record("div_scalar", std::move(out), {a}, [s](BackwardContext& c) { c.set_grad(0, c.grad() / s); });
+  return record("div_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() / s); });
 }
 
 Tensor rsub(const Tensor& a, double s) {
   Tensor out = with_scalar("rsub", a, s, [](auto x, auto y) { return y - x; });
-  return record("rsub_scalar", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+  return record("rsub_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
 }
 
 Tensor rdiv(const Tensor& a, double s) {
   Tensor out = with_scalar("rdiv", a, s, [](auto x, auto y) { return y / x; });
   // d(s/a)/da = -s/a^2
-  return record("rdiv_scalar", std::move(out), {a}, [s](BackwardContext& c) {
+  return record("rdiv_scalar", std::move(out), {a}, kSaveInput0, [s](BackwardContext& c) {
     const Tensor& a = c.input(0);
     c.set_grad(0, c.grad() * (-s) / (a * a));
   });
@@ -142,14 +142,14 @@ Tensor rdiv(const Tensor& a, double s) {
 
 Tensor neg(const Tensor& a) {
   Tensor out = unary("neg", a, [](auto x) { return -x; });
-  return record("neg", std::move(out), {a}, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+  return record("neg", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
 }
 
 // ---- Powers, exponentials, logarithms ------------------------------------------------------------
 
 Tensor pow(const Tensor& a, double p) {
   Tensor out = with_scalar("pow", a, p, [](auto x, auto y) { return std::pow(x, y); });
-  return record("pow_scalar", std::move(out), {a}, [p](BackwardContext& c) {
+  return record("pow_scalar", std::move(out), {a}, kSaveInput0, [p](BackwardContext& c) {
     if (p == 0.0) return c.set_grad(0, zeros_like(c.input(0)));
     if (p == 1.0) return c.set_grad(0, c.grad());
     if (p == 2.0) return c.set_grad(0, c.grad() * c.input(0) * 2.0);
@@ -159,7 +159,7 @@ Tensor pow(const Tensor& a, double p) {
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
-  return record("pow", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("pow", std::move(out), {a, b}, kSaveInput0 | kSaveInput1 | kSaveOutput, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
     if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
@@ -173,7 +173,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 
 Tensor pow(double base, const Tensor& a) {
   Tensor out = with_scalar("pow", a, base, [](auto x, auto s) { return std::pow(s, x); });
-  return record("rpow_scalar", std::move(out), {a}, [base](BackwardContext& c) {
+  return record("rpow_scalar", std::move(out), {a}, kSaveInput0 | kSaveOutput, [base](BackwardContext& c) {
     Tensor g = c.grad() * c.output() * std::log(base);
     if (base == 0.0) g = where(ge(c.input(0), 0.0), 0.0, g);
     c.set_grad(0, g);
@@ -182,17 +182,17 @@ Tensor pow(double base, const Tensor& a) {
 
 Tensor exp(const Tensor& x) {
   Tensor out = unary_vectorized("exp", x, detail::exp_f32, [](auto v) { return std::exp(v); });
-  return record("exp", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() * c.output()); });
+  return record("exp", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, c.grad() * c.output()); });
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = unary("log", x, [](auto v) { return std::log(v); });
-  return record("log", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); });
+  return record("log", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); });
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = unary("sqrt", x, [](auto v) { return std::sqrt(v); });
-  return record("sqrt", std::move(out), {x}, [](BackwardContext& c) {
+  return record("sqrt", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) {
     c.set_grad(0, c.grad() / (c.output() * 2.0));
   });
 }
@@ -203,7 +203,7 @@ Tensor sign(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   Tensor out = unary("abs", x, [](auto v) { return std::abs(v); });
-  return record("abs", std::move(out), {x}, [](BackwardContext& c) {
+  return record("abs", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) {
     c.set_grad(0, c.grad() * sign(c.input(0)));
   });
 }
@@ -212,12 +212,12 @@ Tensor abs(const Tensor& x) {
 
 Tensor sin(const Tensor& x) {
   Tensor out = unary("sin", x, [](auto v) { return std::sin(v); });
-  return record("sin", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, c.grad() * cos(c.input(0))); });
+  return record("sin", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() * cos(c.input(0))); });
 }
 
 Tensor cos(const Tensor& x) {
   Tensor out = unary("cos", x, [](auto v) { return std::cos(v); });
-  return record("cos", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); });
+  return record("cos", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); });
 }
 
 namespace {
@@ -225,7 +225,7 @@ namespace {
 /// d/dgrad = 1 - y^2, d/dy = -2 y grad.
 Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
   Tensor out = binary("tanh_backward", grad, y, [](auto g, auto v) { return g * (decltype(v)(1) - v * v); });
-  return record("tanh_backward", std::move(out), {grad, y}, [](BackwardContext& c) {
+  return record("tanh_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &g = c.input(0), &y = c.input(1);
     if (c.needs_grad(0)) c.set_grad(0, tanh_backward(c.grad(), y));
     if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * y * -2.0);
@@ -235,12 +235,12 @@ Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
 
 Tensor tanh(const Tensor& x) {
   Tensor out = unary_vectorized("tanh", x, detail::tanh_f32, [](auto v) { return std::tanh(v); });
-  return record("tanh", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, tanh_backward(c.grad(), c.output())); });
+  return record("tanh", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, tanh_backward(c.grad(), c.output())); });
 }
 
 Tensor erf(const Tensor& x) {
   Tensor out = unary("erf", x, [](auto v) { return std::erf(v); });
-  return record("erf", std::move(out), {x}, [](BackwardContext& c) {
+  return record("erf", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) {
     const Tensor& x = c.input(0);
     c.set_grad(0, c.grad() * exp(-(x * x)) * (2.0 / std::sqrt(M_PI)));
   });
@@ -253,7 +253,7 @@ namespace {
 /// d/dgrad = y (1 - y), d/dy = grad (1 - 2 y).
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
   Tensor out = binary("sigmoid_backward", grad, y, [](auto g, auto v) { return g * (v * (decltype(v)(1) - v)); });
-  return record("sigmoid_backward", std::move(out), {grad, y}, [](BackwardContext& c) {
+  return record("sigmoid_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &g = c.input(0), &y = c.input(1);
     if (c.needs_grad(0)) c.set_grad(0, sigmoid_backward(c.grad(), y));
     if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * (1.0 - y * 2.0));
@@ -268,7 +268,7 @@ Tensor sigmoid(const Tensor& x) {
     using T = decltype(v);
     return T(1) / (T(1) + std::exp(-v));
   });
-  return record("sigmoid", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, sigmoid_backward(c.grad(), c.output())); });
+  return record("sigmoid", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, sigmoid_backward(c.grad(), c.output())); });
 }
 
 namespace {
@@ -277,7 +277,7 @@ namespace {
 /// Linear in grad, so its own derivative is itself; piecewise constant in x (no gradient).
 Tensor relu_backward(const Tensor& grad, const Tensor& x) {
   Tensor out = binary("relu_backward", grad, x, [](auto g, auto v) { return v > 0 ? g : decltype(g)(0); });
-  return record("relu_backward", std::move(out), {grad, x}, [](BackwardContext& c) {
+  return record("relu_backward", std::move(out), {grad, x}, kSaveInput1, [](BackwardContext& c) {
     if (c.needs_grad(0)) c.set_grad(0, relu_backward(c.grad(), c.input(1)));
   });
 }
@@ -286,12 +286,12 @@ Tensor relu_backward(const Tensor& grad, const Tensor& x) {
 Tensor relu(const Tensor& x) {
   // NOTE: written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
   Tensor out = unary("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
-  return record("relu", std::move(out), {x}, [](BackwardContext& c) { c.set_grad(0, relu_backward(c.grad(), c.input(0))); });
+  return record("relu", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, relu_backward(c.grad(), c.input(0))); });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor out = with_scalar("leaky_relu", x, slope, [](auto v, auto s) { return v > 0 ? v : v * s; });
-  return record("leaky_relu", std::move(out), {x}, [slope](BackwardContext& c) {
+  return record("leaky_relu", std::move(out), {x}, kSaveInput0, [slope](BackwardContext& c) {
     c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * slope));
   });
 }
@@ -299,7 +299,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 Tensor elu(const Tensor& x, double alpha) {
   Tensor out = with_scalar("elu", x, alpha, [](auto v, auto a) { return v > 0 ? v : a * std::expm1(v); });
   // For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = output + alpha.
-  return record("elu", std::move(out), {x}, [alpha](BackwardContext& c) {
+  return record("elu", std::move(out), {x}, kSaveInput0 | kSaveOutput, [alpha](BackwardContext& c) {
     c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * (c.output() + alpha)));
   });
 }
@@ -316,7 +316,7 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
       return (std::max(bx, T(0)) + std::log1p(std::exp(-std::abs(bx)))) / b;
     }));
   });
-  return record("softplus", std::move(out), {x}, [beta, threshold](BackwardContext& c) {
+  return record("softplus", std::move(out), {x}, kSaveInput0, [beta, threshold](BackwardContext& c) {
     const Tensor bx = c.input(0) * beta;
     c.set_grad(0, where(gt(bx, threshold), c.grad(), c.grad() * sigmoid(bx)));
   });
@@ -341,7 +341,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
     const T l = static_cast<T>(lo), h = static_cast<T>(hi);
     return Tensor(map(v, [&](T e) { return e < l ? l : (e > h ? h : e); }));
   });
-  return record("clamp", std::move(out), {x}, [lo, hi](BackwardContext& c) {
+  return record("clamp", std::move(out), {x}, kSaveInput0, [lo, hi](BackwardContext& c) {
     const Tensor& x = c.input(0);
     c.set_grad(0, where(logical_and(ge(x, lo), le(x, hi)), c.grad(), 0.0));
   });
@@ -350,7 +350,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 Tensor maximum(const Tensor& a, const Tensor& b) {
   // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
   Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
-  return record("maximum", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("maximum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;
     if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(gt(a, b), a) + tie));
@@ -360,7 +360,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
-  return record("minimum", std::move(out), {a, b}, [](BackwardContext& c) {
+  return record("minimum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     const Tensor tie = mask_as(eq(a, b), a) * 0.5;
     if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(lt(a, b), a) + tie));
@@ -408,7 +408,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     xt::xarray<T> r = xt::where(cv, av, bv);
     return Tensor(std::move(r));
   });
-  return record("where", std::move(out), {cond, a, b}, [](BackwardContext& c) {
+  return record("where", std::move(out), {cond, a, b}, kSaveInput0, [](BackwardContext& c) {
     const Tensor& cond = c.input(0);
     if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));
     if (c.needs_grad(2)) c.set_grad(2, where(cond, 0.0, c.grad()));

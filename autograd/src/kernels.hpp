@@ -16,6 +16,13 @@
 
 namespace tg::detail {
 
+/// The element type of an xarray (or of a const reference to one), inside generic lambdas.
+template <class A>
+using elem_t = typename std::decay_t<A>::value_type;
+
+/// A shape as reshape() takes it.
+inline std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
+
 template <class T>
 Shape shape_of(const xt::xarray<T>& a) {
   return Shape(a.shape().begin(), a.shape().end());

@@ -19,12 +19,10 @@
 
 namespace tg {
 
+using detail::as_i64;
+using detail::elem_t;
+
 namespace {
-
-template <class A>
-using elem_t = typename std::decay_t<A>::value_type;
-
-std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
 // c += op(a) op(b) (beta = 1) as one single-threaded OpenBLAS call, by element type.
 void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
@@ -178,7 +176,7 @@ Tensor gemm_batched(const char* op, const Tensor& a, const Tensor& b, bool ta, b
 Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor out = gemm_batched("mm", a, b, ta, tb, false);
   // C = op(A) op(B):  dA = G op(B)^T (or its transpose), dB = op(A)^T G (or its transpose).
-  return record("mm", std::move(out), {a, b}, [ta, tb](BackwardContext& c) {
+  return record("mm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [ta, tb](BackwardContext& c) {
     const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
     if (c.needs_grad(0)) c.set_grad(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
     if (c.needs_grad(1)) c.set_grad(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
@@ -187,7 +185,7 @@ Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor out = gemm_batched("bmm", a, b, ta, tb, true);
-  return record("bmm", std::move(out), {a, b}, [ta, tb](BackwardContext& c) {
+  return record("bmm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [ta, tb](BackwardContext& c) {
     const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
     if (c.needs_grad(0)) c.set_grad(0, ta ? bmm(B, G, tb, true) : bmm(G, B, false, !tb));
     if (c.needs_grad(1)) c.set_grad(1, tb ? bmm(G, A, true, ta) : bmm(A, G, !ta, false));
@@ -255,7 +253,7 @@ Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return Tensor(std::move(r));
   });
   // y = x W^T + b:  dx = G W,  dW = G^T x,  db = G summed over the rows.
-  return record("affine", std::move(y), {x, weight, bias}, [](BackwardContext& c) {
+  return record("affine", std::move(y), {x, weight, bias}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &X = c.input(0), &W = c.input(1), &G = c.grad();
     if (c.needs_grad(0)) c.set_grad(0, mm(G, W));
     if (c.needs_grad(1)) c.set_grad(1, mm(G, X, true, false));
@@ -299,7 +297,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   }
   bool identity = true;
   for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == i;
-  if (identity) return x;
+  if (identity) return reshape(x, std::vector<std::int64_t>(s.begin(), s.end()));  // still a copy
   Tensor out = std::visit(
       [&](const auto& v) {
         using T = elem_t<decltype(v)>;
@@ -309,7 +307,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
       x.impl()->value);
   std::vector<int> inverse(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
-  return record("permute", std::move(out), {x}, [inverse](BackwardContext& c) {
+  return record("permute", std::move(out), {x}, kSaveNone, [inverse](BackwardContext& c) {
     c.set_grad(0, permute(c.grad(), inverse));
   });
 }

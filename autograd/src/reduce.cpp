@@ -14,10 +14,10 @@
 
 namespace tg {
 
-namespace {
+using detail::as_i64;
+using detail::elem_t;
 
-template <class A>
-using elem_t = typename std::decay_t<A>::value_type;
+namespace {
 
 /// Sorted, unique, non-negative axes; empty input means every axis.
 std::vector<std::size_t> resolve_axes(const char* op, const Axes& axes, const Shape& shape) {
@@ -43,8 +43,6 @@ Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bo
   }
   return out;
 }
-
-std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
 /// Number of elements folded into each output element.
 std::size_t reduced_count(const Shape& shape, const std::vector<std::size_t>& axes) {
@@ -214,7 +212,7 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
   Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](auto acc, auto e) { return acc + e; });
-  return record("sum", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+  return record("sum", std::move(out), {x}, kSaveNone, [shape, axes](BackwardContext& c) {
     c.set_grad(0, expand_back(c.grad(), shape, axes));
   });
 }
@@ -252,7 +250,7 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("prod", axes_in, shape);
   Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](auto acc, auto e) { return acc * e; });
-  return record("prod", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+  return record("prod", std::move(out), {x}, kSaveInput0 | kSaveOutput, [shape, axes](BackwardContext& c) {
     const Tensor& x = c.input(0);
     const Tensor g = expand_back(c.grad(), shape, axes);
     const Tensor zero = eq(x, 0.0);
@@ -302,7 +300,7 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
     r.reshape(reduced_shape(shape, axes, keepdim));
     return Tensor(std::move(r));
   });
-  return record("logsumexp", std::move(out), {x}, [shape, axes](BackwardContext& c) {
+  return record("logsumexp", std::move(out), {x}, kSaveInput0, [shape, axes](BackwardContext& c) {
     // d lse / dx = softmax(x) over the reduced axes. NOTE: not exp(x - lse): lse carries a
     // rounding error of ulp(lse), which exp(x - lse) turns into a relative error of that size
     // (1e-4 in float32 at |x| = 1000); softmax shifts by the exact maximum instead.
@@ -327,7 +325,7 @@ Tensor extremum_all(const char* op, const Tensor& x) {
     }
     return Tensor(xt::xarray<T>(best));
   });
-  return record(op, std::move(out), {x}, [](BackwardContext& c) {
+  return record(op, std::move(out), {x}, kSaveInput0 | kSaveOutput, [](BackwardContext& c) {
     const Tensor& x = c.input(0);
     const Tensor mask = eq(x, expand(c.output(), x.shape())).to(x.dtype());
     c.set_grad(0, mask * (c.grad() / sum(mask)));
@@ -400,7 +398,7 @@ Tensor softmax(const Tensor& x, int axis) {
       out = e / sum(e, {ax}, true);
     }
   }
-  return record("softmax", std::move(out), {x}, [ax](BackwardContext& c) {
+  return record("softmax", std::move(out), {x}, kSaveOutput, [ax](BackwardContext& c) {
     // dx = y * (g - sum(g * y))
     const Tensor& y = c.output();
     c.set_grad(0, y * (c.grad() - sum(c.grad() * y, {ax}, true)));
@@ -422,7 +420,7 @@ Tensor log_softmax(const Tensor& x, int axis) {
       out = shifted - log(sum(exp(shifted), {ax}, true));
     }
   }
-  return record("log_softmax", std::move(out), {x}, [ax](BackwardContext& c) {
+  return record("log_softmax", std::move(out), {x}, kSaveOutput, [ax](BackwardContext& c) {
     // dx = g - softmax(x) * sum(g)
     c.set_grad(0, c.grad() - exp(c.output()) * sum(c.grad(), {ax}, true));
   });

@@ -15,12 +15,10 @@
 
 namespace tg {
 
+using detail::as_i64;
+using detail::elem_t;
+
 namespace {
-
-template <class A>
-using elem_t = typename std::decay_t<A>::value_type;
-
-std::vector<std::int64_t> as_i64(const Shape& s) { return std::vector<std::int64_t>(s.begin(), s.end()); }
 
 /// Calls f(xarray<T> const&) for any dtype.
 template <class F>
@@ -104,7 +102,7 @@ Tensor slice_impl(const Tensor& x, std::size_t axis, std::size_t begin, std::siz
                          begin, count, step);
     return Tensor(std::move(r));
   });
-  return record("slice", std::move(out), {x}, [shape, axis, begin, count, step](BackwardContext& c) {
+  return record("slice", std::move(out), {x}, kSaveNone, [shape, axis, begin, count, step](BackwardContext& c) {
     c.set_grad(0, slice_backward(c.grad(), shape, axis, begin, count, step));
   });
 }
@@ -118,7 +116,7 @@ Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, 
                         inner_of(in_shape, axis), begin, count, step);
     return Tensor(std::move(r));
   });
-  return record("slice_backward", std::move(out), {g}, [axis, begin, count, step](BackwardContext& c) {
+  return record("slice_backward", std::move(out), {g}, kSaveNone, [axis, begin, count, step](BackwardContext& c) {
     c.set_grad(0, slice_impl(c.grad(), axis, begin, count, step));
   });
 }
@@ -156,14 +154,14 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
     fail("reshape: cannot reshape a tensor of shape ", to_string(from), " (", n, " elements) into ",
          describe(), " (", known, " elements)");
   }
-  if (to == from && !x.requires_grad()) return x;
+  // Always a new tensor, even for the same shape: shape ops never alias (tensor.hpp).
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     auto r = detail::empty_array<T>(to);
     std::copy(v.data(), v.data() + v.size(), r.data());
     return Tensor(std::move(r));
   });
-  return record("reshape", std::move(out), {x}, [from](BackwardContext& c) {
+  return record("reshape", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
     c.set_grad(0, reshape(c.grad(), as_i64(from)));
   });
 }
@@ -195,9 +193,9 @@ Tensor squeeze(const Tensor& x) {
 Tensor squeeze(const Tensor& x, int axis) {
   detail::require_defined("squeeze", x);
   const Shape s = x.shape();
-  if (s.empty()) return x;
+  if (s.empty()) return reshape(x, {});
   const std::size_t a = detail::normalize_axis("squeeze", axis, s.size(), s);
-  if (s[a] != 1) return x;
+  if (s[a] != 1) return reshape(x, as_i64(s));
   Shape to = s;
   to.erase(to.begin() + static_cast<std::ptrdiff_t>(a));
   return reshape(x, as_i64(to));
@@ -214,7 +212,7 @@ Tensor unsqueeze(const Tensor& x, int axis) {
 Tensor expand(const Tensor& x, const Shape& shape) {
   detail::require_defined("expand", x);
   const Shape from = x.shape();
-  if (from == shape) return x;
+  if (from == shape) return reshape(x, as_i64(shape));  // a copy, as every shape op
   bool ok = from.size() <= shape.size();
   for (std::size_t i = 0; ok && i < from.size(); ++i) {
     const std::size_t d = from[from.size() - 1 - i], t = shape[shape.size() - 1 - i];
@@ -226,7 +224,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     xt::xarray<T> r = xt::broadcast(v, shape);
     return Tensor(std::move(r));
   });
-  return record("expand", std::move(out), {x}, [from](BackwardContext& c) {
+  return record("expand", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
     c.set_grad(0, sum_to(c.grad(), from));
   });
 }
@@ -300,7 +298,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
       }
     return Tensor(std::move(r));
   });
-  return record("index_select", std::move(out), {x, index}, [s, a](BackwardContext& c) {
+  return record("index_select", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
     c.set_grad(0, index_add(s, static_cast<int>(a), c.input(1), c.grad()));
   });
 }
@@ -325,7 +323,7 @@ Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor
       }
     return Tensor(std::move(r));
   });
-  return record("index_add", std::move(out), {src, index}, [a](BackwardContext& c) {
+  return record("index_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
     c.set_grad(0, index_select(c.grad(), static_cast<int>(a), c.input(1)));
   });
 }
@@ -391,7 +389,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
     for_each_gather(s, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[k] = v.data()[flat]; });
     return Tensor(std::move(r));
   });
-  return record("gather", std::move(out), {x, index}, [s, a](BackwardContext& c) {
+  return record("gather", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
     c.set_grad(0, scatter_add(s, static_cast<int>(a), c.input(1), c.grad()));
   });
 }
@@ -410,7 +408,7 @@ Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tens
     for_each_gather(shape, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[flat] += v.data()[k]; });
     return Tensor(std::move(r));
   });
-  return record("scatter_add", std::move(out), {src, index}, [a](BackwardContext& c) {
+  return record("scatter_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
     c.set_grad(0, gather(c.grad(), static_cast<int>(a), c.input(1)));
   });
 }
@@ -448,7 +446,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int axis) {
     }
     return Tensor(std::move(r));
   });
-  return record("cat", std::move(out), tensors, [a, extents](BackwardContext& c) {
+  return record("cat", std::move(out), tensors, kSaveNone, [a, extents](BackwardContext& c) {
     std::size_t begin = 0;
     for (std::size_t k = 0; k < extents.size(); ++k) {
       if (c.needs_grad(k)) c.set_grad(k, slice_impl(c.grad(), a, begin, extents[k], 1));

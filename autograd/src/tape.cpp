@@ -1,8 +1,9 @@
-// The thread-local tape, grad mode and anomaly detection.
+// Nodes: their pool, reference counts and recording; grad mode and anomaly detection.
 #include "tapegrad/tape.hpp"
 
 #include <cmath>
 
+#include "hooks.hpp"
 #include "kernels.hpp"
 
 namespace tg {
@@ -11,6 +12,9 @@ namespace {
 thread_local bool t_grad_enabled = true;
 thread_local bool t_anomaly_enabled = false;
 thread_local const char* t_backward_of = nullptr;  // op whose backward is running (for messages)
+
+std::atomic<std::uint64_t> g_sequence{0};
+std::atomic<std::size_t> g_live_nodes{0};
 }  // namespace
 
 bool is_grad_enabled() { return t_grad_enabled; }
@@ -18,137 +22,211 @@ void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 bool is_anomaly_enabled() { return t_anomaly_enabled; }
 void set_anomaly_enabled(bool enabled) { t_anomaly_enabled = enabled; }
 
-// ---- Node ----------------------------------------------------------------------------------------
+// ---- Node memory ---------------------------------------------------------------------------------
 
-void Node::set_inputs(const Tensor* first, std::size_t count) {
-  num_inputs_ = count;
-  for (std::size_t i = 0; i < count && i < kInlineInputs; ++i) inline_inputs_[i] = first[i];
-  if (count > kInlineInputs) more_inputs_.assign(first + kInlineInputs, first + count);
-}
+namespace {
 
-void Node::release() {
-  backward.reset();
-  for (auto& t : inline_inputs_) t = Tensor();
-  std::vector<Tensor>().swap(more_inputs_);
-  num_inputs_ = 0;
-  adjoint = Tensor();
-}
-
-// ---- Tape ----------------------------------------------------------------------------------------
-
-Tape& Tape::current() {
-  thread_local Tape tape;
-  return tape;
-}
-
-Tape::~Tape() {
-  // Tensors that outlive their thread's tape become leaves with their values intact.
-  for (std::uint64_t i = end_; i-- > begin_;) {
-    Node& n = at(i);
-    if (n.state == Node::State::dead) continue;
-    n.release();
-    if (n.output.defined()) {
-      n.output.impl()->node = nullptr;
-      n.output.impl()->requires_grad = false;
-    }
-    n.output = Tensor();
+/// Freed node memory of this thread, reused by the next nodes it records. Bounded, so a thread
+/// that frees another thread's large graph does not hoard it.
+struct NodePool {
+  static constexpr std::size_t kMaxFree = 4096;
+  std::vector<void*> free;
+  ~NodePool() {
+    for (void* p : free) ::operator delete(p);
+    free.clear();
+    free.shrink_to_fit();
+    alive = false;
   }
-}
+  static thread_local bool alive;  // false once this thread's pool is destroyed (thread exit)
+};
+thread_local bool NodePool::alive = true;
+thread_local NodePool t_pool;
 
-Node& Tape::at(std::uint64_t index) {
-  const std::uint64_t offset = index - begin_;
-  return blocks_[offset / kBlockSize][offset % kBlockSize];
-}
-
-Node& Tape::append(const char* name, Tensor output, const Tensor* inputs, std::size_t count) {
-  if (end_ >= next_collect_ && paused_ == 0) {
-    collect();
-    next_collect_ = end_ + std::max<std::uint64_t>(4096, 2 * num_alive_);
+void* allocate_node() {
+  if (NodePool::alive && !t_pool.free.empty()) {
+    void* p = t_pool.free.back();
+    t_pool.free.pop_back();
+    return p;
   }
-  const std::uint64_t offset = end_ - begin_;
-  if (offset / kBlockSize >= blocks_.size()) {
-    if (!spare_blocks_.empty()) {
-      blocks_.push_back(std::move(spare_blocks_.back()));
-      spare_blocks_.pop_back();
-    } else {
-      blocks_.push_back(std::make_unique<Node[]>(kBlockSize));
+  return ::operator new(sizeof(Node));
+}
+
+void deallocate_node(void* p) noexcept {
+  if (NodePool::alive && t_pool.free.size() < NodePool::kMaxFree) {
+    try {
+      t_pool.free.push_back(p);
+      return;
+    } catch (...) {
     }
   }
-  Node& n = at(end_);
-  n.name = name;
-  n.tape = this;
-  n.index = end_++;
-  n.state = Node::State::live;
-  n.set_inputs(inputs, count);
-  detail::TensorImpl* impl = output.impl();
-  impl->node = &n;
-  impl->requires_grad = true;
-  n.output = std::move(output);
-  ++num_alive_;
-  ++total_recorded_;
-  return n;
+  ::operator delete(p);
 }
 
-void Tape::collect() {
-  // Newest first: a dead node releases its inputs before their producers are looked at.
-  for (std::uint64_t i = end_; i-- > begin_;) {
-    Node& n = at(i);
-    if (n.state == Node::State::dead) continue;
-    if (n.output.impl_ptr().use_count() > 1) continue;
-    n.release();
-    n.output.impl()->node = nullptr;
-    n.output = Tensor();
-    n.state = Node::State::dead;
-    --num_alive_;
-  }
-  trim();
+// Nodes whose count reached zero while another node was being freed on this thread: freeing
+// a chain is a loop here instead of a recursion through destructors.
+thread_local Node* t_to_free = nullptr;
+thread_local bool t_freeing = false;
+
+void destroy(Node* n) noexcept {
+  n->~Node();
+  deallocate_node(n);
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Tape::trim() {
-  while (end_ > begin_ && at(end_ - 1).state == Node::State::dead) --end_;
-  // Whole leading blocks of dead nodes go back to the spare list.
-  std::size_t drop = 0;
-  while (drop < blocks_.size() && begin_ + (drop + 1) * kBlockSize <= end_) {
-    const Node* block = blocks_[drop].get();
-    bool all_dead = true;
-    for (std::size_t k = 0; k < kBlockSize && all_dead; ++k)
-      all_dead = block[k].state == Node::State::dead;
-    if (!all_dead) break;
-    ++drop;
-  }
-  if (end_ == begin_) {
-    drop = blocks_.size();
-  }
-  for (std::size_t k = 0; k < drop; ++k) spare_blocks_.push_back(std::move(blocks_[k]));
-  blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(drop));
-  if (end_ == begin_) {
-    begin_ = end_ = 0;
-  } else {
-    begin_ += drop * kBlockSize;
-  }
-  // Keep a few spare blocks for the next step, return the rest.
-  const std::size_t keep = std::max<std::size_t>(4, blocks_.size());
-  if (spare_blocks_.size() > keep) spare_blocks_.resize(keep);
-}
-
-std::size_t Tape::reserved_bytes() const {
-  return (blocks_.size() + spare_blocks_.size()) * kBlockSize * sizeof(Node);
-}
+}  // namespace
 
 namespace detail {
 
-bool should_record(const char* name, const Tensor* inputs, std::size_t count) {
+void retain(Node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void release(Node* node) noexcept {
+  if (node->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  node->next_to_free = t_to_free;
+  t_to_free = node;
+  if (t_freeing) return;
+  t_freeing = true;
+  while (Node* n = t_to_free) {
+    t_to_free = n->next_to_free;
+    destroy(n);
+  }
+  t_freeing = false;
+}
+
+std::size_t live_nodes() { return g_live_nodes.load(std::memory_order_relaxed); }
+
+namespace {
+struct OutputLock {
+  explicit OutputLock(Node* n) : n_(n) {
+    while (n_->output_lock.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  ~OutputLock() { n_->output_lock.clear(std::memory_order_release); }
+  Node* n_;
+};
+}  // namespace
+
+void last_handle_gone(TensorImpl* impl) noexcept {
+  Node* n = impl->grad_fn;
+  if (n && n->saves_output) {
+    bool kept;
+    {
+      OutputLock lock(n);
+      kept = n->output == impl;
+    }
+    // The node keeps the impl for its backward; the impl no longer keeps the node.
+    if (kept) return release(n);
+  }
+  delete impl;
+}
+
+}  // namespace detail
+
+detail::TensorImpl::~TensorImpl() {
+  if (grad_fn) detail::release(grad_fn);
+}
+
+void detail::SmallShape::assign(const std::size_t* dims, std::size_t n) {
+  n_ = n;
+  if (n <= kInline) std::copy(dims, dims + n, inline_);
+  else big_.assign(dims, dims + n);
+}
+
+bool detail::SmallShape::equals(const std::size_t* dims, std::size_t n) const {
+  return n == n_ && std::equal(dims, dims + n, data());
+}
+
+void Node::resize_inputs(std::size_t n) {
+  num_inputs = static_cast<std::uint32_t>(n);
+  if (n > kInline) more_inputs_.resize(n - kInline);
+}
+
+void Node::release_saved() noexcept {
+  backward.reset();
+  for (std::size_t i = 0; i < num_inputs; ++i) input(i) = Input();
+  std::vector<Input>().swap(more_inputs_);
+  if (saves_output) {
+    detail::TensorImpl* orphan = nullptr;
+    {
+      detail::OutputLock lock(this);
+      // Still referenced by handles: they own it (and this node) from now on.
+      if (output && output->handles.load(std::memory_order_acquire) == 0) orphan = output;
+      output = nullptr;
+    }
+    if (orphan) {
+      orphan->grad_fn = nullptr;  // its reference to this node went with its last handle
+      delete orphan;
+    }
+  }
+  released.store(true, std::memory_order_release);
+}
+
+Node::~Node() {
+  if (saves_output && output) {
+    // No handle is left (a handle would own a reference to this node).
+    output->grad_fn = nullptr;
+    delete output;
+  }
+}
+
+// ---- Saved tensors -------------------------------------------------------------------------------
+
+namespace {
+[[noreturn]] void modified(const char* op, const std::string& what, const Tensor& t,
+                           std::uint32_t saved, std::uint32_t now) {
+  fail(op, " backward: ", what, " (", to_string(t.dtype()), to_string(t.shape()),
+       "), saved for the gradient, was modified by an in-place operation: it is at version ", now,
+       ", expected version ", saved, ". Compute the gradient before writing to it, or write to "
+       "a clone()");
+}
+}  // namespace
+
+const Tensor& BackwardContext::input(std::size_t i) const {
+  if (i >= node_.num_inputs) fail(node_.name, " backward: no input ", i);
+  const Node::Input& in = node_.input(i);
+  if (!in.saved.defined()) {
+    if (node_.released.load(std::memory_order_acquire))
+      fail(node_.name, " backward: its saved tensors were freed by an earlier backward; pass "
+           "retain_graph=true to the first backward to run backward through it again");
+    fail(node_.name, " backward: input ", i, " was not saved for backward (the op's Save flags "
+         "must name every tensor its backward reads)");
+  }
+  const std::uint32_t now = in.saved.version();
+  if (now != in.version) modified(node_.name, "input " + std::to_string(i), in.saved, in.version, now);
+  return in.saved;
+}
+
+const Tensor& BackwardContext::output() const {
+  if (output_.defined()) return output_;
+  if (!node_.saves_output)
+    fail(node_.name, " backward: the output was not saved for backward (the op's Save flags must "
+         "include kSaveOutput)");
+  detail::TensorImpl* impl;
+  {
+    detail::OutputLock lock(&node_);
+    impl = node_.output;
+    // A handle again: if the last one had gone, the impl takes back its reference to the node.
+    if (impl && impl->handles.fetch_add(1, std::memory_order_acq_rel) == 0) detail::retain(&node_);
+  }
+  if (!impl)
+    fail(node_.name, " backward: its saved output was freed by an earlier backward; pass "
+         "retain_graph=true to the first backward to run backward through it again");
+  output_ = Tensor::adopt(impl);
+  const std::uint32_t now = output_.version();
+  if (now != node_.output_version) modified(node_.name, "its output", output_, node_.output_version, now);
+  return output_;
+}
+
+// ---- Recording -----------------------------------------------------------------------------------
+
+namespace detail {
+
+bool should_record(const Tensor* inputs, std::size_t count) {
   if (!is_grad_enabled()) return false;
-  bool any = false;
   for (std::size_t i = 0; i < count; ++i) {
     const TensorImpl* impl = inputs[i].impl();
-    if (!impl || !impl->requires_grad) continue;
-    any = true;
-    if (impl->node && impl->node->tape != &Tape::current())
-      fail(name, ": input ", i, " was recorded on another thread's tape; detach() it before "
-           "using it on this thread");
+    if (impl && impl->requires_grad) return true;
   }
-  return any;
+  return false;
 }
 
 void check_anomaly(const char* name, const Tensor& t, const char* what) {
@@ -175,14 +253,50 @@ void check_anomaly(const char* name, const Tensor& t, const char* what) {
 BackwardScope::BackwardScope(const char* name) : previous_(t_backward_of) { t_backward_of = name; }
 BackwardScope::~BackwardScope() { t_backward_of = previous_; }
 
-
-Node& append_node(const char* name, Tensor output, const Tensor* inputs, std::size_t count) {
+Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::size_t count,
+                  Save saves) {
   check_anomaly(name, output, "output");
-  if (output.impl_ptr().use_count() > 1 || !output.is_leaf()) {
+  if (output.use_count() > 1 || !output.is_leaf() || output.impl()->hooks) {
     // The output is shared (an op returned an input, or kept a copy): record on a fresh handle.
-    output = Tensor(std::make_shared<TensorImpl>(output.impl()->value));
+    output = Tensor::adopt(new TensorImpl(output.impl()->value));
   }
-  return Tape::current().append(name, std::move(output), inputs, count);
+  Node* n = new (allocate_node()) Node();
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  n->name = name;
+  n->sequence = g_sequence.fetch_add(1, std::memory_order_relaxed);
+  try {
+    n->resize_inputs(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const Tensor& t = inputs[i];
+      Node::Input& in = n->input(i);
+      if (!t.defined()) continue;
+      TensorImpl* impl = t.impl();
+      in.dtype = t.dtype();
+      if (impl->requires_grad) {
+        if (impl->grad_fn) in.producer = NodeRef(impl->grad_fn);
+        else in.leaf = t;
+      }
+      const bool save = i < 31 ? (saves & (1u << i)) != 0 : saves == kSaveAll;
+      if (save) {
+        in.saved = t;
+        in.version = t.version();
+      }
+    }
+  } catch (...) {
+    release(n);
+    throw;
+  }
+  TensorImpl* out = output.impl();
+  std::visit([&](const auto& a) { n->output_shape.assign(a.shape().data(), a.shape().size()); },
+             out->value);
+  if (saves & kSaveOutput) {
+    n->saves_output = true;
+    n->output = out;
+    n->output_version = out->version.load(std::memory_order_relaxed);
+  }
+  out->grad_fn = n;  // the reference n was made with
+  out->requires_grad = true;
+  return *n;
 }
 
 }  // namespace detail

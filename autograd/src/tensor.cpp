@@ -87,8 +87,8 @@ xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
 }
 
 template <class T>
-std::shared_ptr<detail::TensorImpl> make_impl(xt::xarray<T>&& v, bool requires_grad) {
-  auto impl = std::make_shared<detail::TensorImpl>(std::move(v));
+detail::TensorImpl* make_impl(xt::xarray<T>&& v, bool requires_grad) {
+  auto* impl = new detail::TensorImpl(std::move(v));
   impl->requires_grad = requires_grad;
   return impl;
 }
@@ -143,7 +143,7 @@ bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
   auto& impl = const_cast<detail::TensorImpl&>(checked());
-  if (impl.node) fail("requires_grad_: only leaves can change requires_grad (this is the output of '",
+  if (impl.grad_fn) fail("requires_grad_: only leaves can change requires_grad (this is the output of '",
                       grad_fn_name(), "'); use detach() for a leaf copy");
   if (on && !is_floating(dtype()))
     fail("requires_grad_: only float32/float64 tensors can require grad, not ", to_string(dtype()));
@@ -151,7 +151,7 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return checked().node == nullptr; }
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
 
 Tensor Tensor::grad() const { return checked().grad; }
 
@@ -167,14 +167,17 @@ void Tensor::zero_grad(bool set_to_none) {
   auto& impl = const_cast<detail::TensorImpl&>(checked());
   if (set_to_none || !impl.grad.defined()) {
     impl.grad = Tensor();
-  } else {
-    impl.grad = impl.grad.detach();
+  } else if (impl.grad.use_count() == 1 && impl.grad.is_leaf()) {
     std::visit([](auto& a) { std::fill(a.begin(), a.end(), 0); }, impl.grad.impl_->value);
+    impl.grad.bump_version();
+  } else {
+    // Someone else holds this gradient (or it is in a graph): give the leaf fresh zeros.
+    impl.grad = zeros_like(impl.grad);
   }
 }
 
 Tensor Tensor::detach() const {
-  return Tensor(std::make_shared<detail::TensorImpl>(checked().value));
+  return Tensor::adopt(new detail::TensorImpl(checked().value));
 }
 
 Tensor Tensor::clone() const {
@@ -194,15 +197,15 @@ Tensor Tensor::to(DType target) const {
   };
   Tensor out = std::visit(convert, checked().value);
   if (!is_floating(from) || !is_floating(target)) return out;
-  return record("to", std::move(out), {*this}, [from](BackwardContext& c) {
+  return record("to", std::move(out), {*this}, kSaveNone, [from](BackwardContext& c) {
     c.set_grad(0, c.grad().to(from));
   });
 }
 
-void Tensor::backward(const Tensor& grad, bool retain_graph, bool create_graph) const {
+void Tensor::backward(const Tensor& grad, std::optional<bool> retain_graph, bool create_graph) const {
   std::vector<Tensor> grads;
   if (grad.defined()) grads.push_back(grad);
-  tg::backward({*this}, grads, retain_graph || create_graph, create_graph);
+  tg::backward({*this}, grads, retain_graph, create_graph);
 }
 
 const std::string& Tensor::name() const { return checked().name; }
@@ -212,7 +215,7 @@ Tensor& Tensor::set_name(std::string name) {
 }
 std::string Tensor::grad_fn_name() const {
   const auto& impl = checked();
-  return impl.node ? impl.node->name : "";
+  return impl.grad_fn ? impl.grad_fn->name : "";
 }
 
 Tensor Tensor::sum() const { return tg::sum(*this); }

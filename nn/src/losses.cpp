@@ -147,7 +147,7 @@ Tensor bce_pointwise(const Tensor& p, const Tensor& t) {
     NoGradGuard no_grad;
     out = -(t * clamp(log(p), -100.0, INFINITY) + (1.0 - t) * clamp(log(1.0 - p), -100.0, INFINITY));
   }
-  return record("binary_cross_entropy", std::move(out), {p, t}, [](BackwardContext& c) {
+  return record("binary_cross_entropy", std::move(out), {p, t}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
     const Tensor &p = c.input(0), &t = c.input(1);
     // d/dp = (p - t) / max(p (1 - p), 1e-12): finite at p = 0 or 1, like PyTorch.
     if (c.needs_grad(0)) c.set_grad(0, c.grad() * (p - t) / clamp(p * (1.0 - p), 1e-12, INFINITY));

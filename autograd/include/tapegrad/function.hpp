@@ -15,7 +15,10 @@
 //
 // forward runs under NoGradGuard; backward returns one gradient per tensor argument of apply (an
 // undefined tensor for "no gradient"). Because backward is written with tapegrad ops, the op takes
-// part in higher-order differentiation (create_graph) with no extra work.
+// part in higher-order differentiation (create_graph) with no extra work. backward may itself
+// use autograd (grad(), backward() on a graph it builds under EnableGradGuard), as activation
+// checkpointing does. Tensors saved with save_for_backward are checked against their version: a
+// saved tensor written in place before backward raises tg::Error.
 #pragma once
 
 #include <memory>
@@ -38,7 +41,7 @@ class FunctionContext {
   const std::vector<Tensor>& saved() const { return saved_; }
   /// Non-tensor values for backward (e.g. a scalar argument).
   std::unordered_map<std::string, double> values;
-  /// The op's output, available inside backward.
+  /// The op's output, available inside backward when save_for_backward included it.
   const Tensor& output() const { return output_; }
   /// Which tensor arguments require grad (valid in backward).
   bool needs_input_grad(std::size_t i) const { return i < needs_.size() && needs_[i]; }
@@ -46,7 +49,9 @@ class FunctionContext {
  private:
   template <class> friend class Function;
   std::vector<Tensor> saved_;
+  std::vector<std::uint32_t> saved_versions_;
   std::vector<std::size_t> saved_output_slots_;  // saved entries that were the output itself
+  std::vector<Shape> input_shapes_;
   Tensor output_;
   std::vector<bool> needs_;
 };
@@ -74,24 +79,37 @@ class Function {
         ctx->saved_[k] = Tensor();
         ctx->saved_output_slots_.push_back(k);
       }
+    for (const Tensor& t : ctx->saved_)
+      ctx->saved_versions_.push_back(t.defined() ? t.version() : 0);
+    for (const Tensor& t : inputs) ctx->input_shapes_.push_back(t.defined() ? t.shape() : Shape{});
     for (const Tensor& t : inputs)
       if (t.is_same(out)) out = out.detach();
-    return record(op_name(), std::move(out), inputs, [ctx](BackwardContext& c) {
-      ctx->output_ = c.output();
-      for (auto k : ctx->saved_output_slots_) ctx->saved_[k] = c.output();
-      ctx->needs_.assign(c.num_inputs(), false);
-      for (std::size_t i = 0; i < c.num_inputs(); ++i) ctx->needs_[i] = c.needs_grad(i);
-      std::vector<Tensor> grads = Derived::backward(*ctx, c.grad());
-      ctx->output_ = Tensor();
-      for (auto k : ctx->saved_output_slots_) ctx->saved_[k] = Tensor();
+    const Save saves = ctx->saved_output_slots_.empty() ? kSaveNone : kSaveOutput;
+    return record(op_name(), std::move(out), inputs, saves, [ctx](BackwardContext& c) {
+      // A local copy of the context: a nested or concurrent backward of this node gets its own.
+      FunctionContext local = *ctx;
+      for (std::size_t k = 0; k < local.saved_.size(); ++k) {
+        const Tensor& t = local.saved_[k];
+        if (t.defined() && t.version() != local.saved_versions_[k])
+          fail(op_name(), " backward: saved tensor ", k, " (", to_string(t.dtype()),
+               to_string(t.shape()), ") was modified by an in-place operation: it is at version ",
+               t.version(), ", expected version ", local.saved_versions_[k]);
+      }
+      if (!local.saved_output_slots_.empty()) {
+        local.output_ = c.output();
+        for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;
+      }
+      local.needs_.assign(c.num_inputs(), false);
+      for (std::size_t i = 0; i < c.num_inputs(); ++i) local.needs_[i] = c.needs_grad(i);
+      std::vector<Tensor> grads = Derived::backward(local, c.grad());
       if (grads.size() != c.num_inputs())
         fail(op_name(), " backward: returned ", grads.size(), " gradients for ", c.num_inputs(),
              " tensor inputs");
       for (std::size_t i = 0; i < grads.size(); ++i) {
         if (!grads[i].defined()) continue;
-        if (!c.input(i).defined() || grads[i].shape() != c.input(i).shape())
+        if (grads[i].shape() != local.input_shapes_[i])
           fail(op_name(), " backward: gradient ", i, " has shape ", to_string(grads[i].shape()),
-               " but the input has shape ", to_string(c.input(i).shape()));
+               " but the input has shape ", to_string(local.input_shapes_[i]));
         c.set_grad(i, std::move(grads[i]));
       }
     });

@@ -1,23 +1,31 @@
-// The tape: a flat, append-only record of the differentiable ops one thread has run.
+// The tape: the graph of recorded ops, one node per op, linked from outputs back to inputs.
 //
 // Invariants
-// - Nodes are appended in creation order, which is already a topological order: a node's inputs
-//   are leaves or outputs of earlier nodes. backward() walks the tape from the root's node back
-//   to the start; nothing recurses over the graph and nothing is sorted.
-// - A node owns its output tensor and holds its inputs. A backward closure may capture more
-//   tensors, but never the node's own output (it reads BackwardContext::output()), so ownership
-//   never forms a cycle.
-// - A node is dead once nothing but the tape refers to its output. collect() finds dead nodes
-//   in one reverse pass (later nodes release their inputs before earlier ones are looked at) and
-//   recycles whole blocks of nodes, so a loop that records and backwards the same graph each
-//   step reuses the same node memory and closures live inline in the nodes (no allocation).
-// - backward() without retain_graph frees the nodes it swept: their closures and inputs are
-//   released at once, and a second backward through them raises tg::Error.
-// - Each thread records on its own tape. A tensor recorded on one thread cannot join another
-//   thread's graph (detach() it first); tensors without history move freely.
+// - Ownership runs backwards, from outputs to inputs, so it never forms a cycle: a tensor owns
+//   a reference to its producer node (grad_fn); a node owns references to its inputs' producers
+//   and to the leaves whose gradient it feeds, and a handle on each tensor its backward reads.
+//   A node never owns its output's handle: a node whose backward reads its output keeps the
+//   output impl alive without a handle (tensor.hpp) and hands out a handle during backward.
+// - A node is freed the moment its last reference goes: no scan, no collect. Freeing a long
+//   chain is iterative (a per-thread list of nodes to free), so it cannot overflow the stack.
+//   Node memory comes from a per-thread free list, so a loop that records and frees the same
+//   graph each step allocates no node memory after the first step. A node may be freed on a
+//   thread other than the one that made it.
+// - Each node gets a sequence number from one process-wide counter when it is recorded. An
+//   op's inputs exist before the op runs, so a node's number is larger than its inputs' nodes'
+//   numbers, whichever threads recorded them: descending numbers are a topological order.
+// - A node saves only the inputs (and output) its backward reads, declared at record time
+//   (`Save` flags), each with the version it had then; the backward reads them through
+//   BackwardContext, which raises tg::Error if a saved tensor was written in place since.
+// - backward()/grad() run as a per-call task (autograd.cpp) with their own gradient storage:
+//   nothing in a node or a tensor changes while a sweep runs, except .grad of leaves (under a
+//   lock) and, without retain_graph, the swept nodes' saved state, which is released. So a
+//   backward may call backward/grad (re-entrant), and threads may differentiate graphs that
+//   share nodes or leaves at the same time.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -32,7 +40,6 @@
 namespace tg {
 
 class BackwardContext;
-class Tape;
 
 namespace detail {
 
@@ -74,106 +81,139 @@ class Closure {
   alignas(std::max_align_t) unsigned char storage_[kInlineBytes];
 };
 
-}  // namespace detail
+void retain(Node* node) noexcept;
+void release(Node* node) noexcept;
 
-/// One recorded op: its name, output, inputs, backward closure and (during a sweep) the
-/// gradient flowing into its output.
-struct Node {
-  enum class State : std::uint8_t { live, freed, dead };
-
-  const char* name = "";
-  Tensor output;
-  Tensor adjoint;  // d(root)/d(output), only during backward
-  detail::Closure backward;
-  Tape* tape = nullptr;
-  std::uint64_t index = 0;
-  State state = State::dead;
-
-  std::size_t num_inputs() const { return num_inputs_; }
-  const Tensor& input(std::size_t i) const {
-    return i < kInlineInputs ? inline_inputs_[i] : more_inputs_[i - kInlineInputs];
+/// An owning pointer to a node (intrusive count).
+class NodeRef {
+ public:
+  NodeRef() = default;
+  explicit NodeRef(Node* n) noexcept : n_(n) { if (n_) retain(n_); }
+  NodeRef(const NodeRef& o) noexcept : NodeRef(o.n_) {}
+  NodeRef(NodeRef&& o) noexcept : n_(o.n_) { o.n_ = nullptr; }
+  NodeRef& operator=(NodeRef o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
   }
-  void set_inputs(const Tensor* first, std::size_t count);
-  void release();  // drops closure, inputs, adjoint (the output stays)
+  ~NodeRef() { if (n_) release(n_); }
+  Node* get() const { return n_; }
+  Node* operator->() const { return n_; }
+  explicit operator bool() const { return n_ != nullptr; }
 
  private:
-  static constexpr std::size_t kInlineInputs = 3;
-  std::array<Tensor, kInlineInputs> inline_inputs_;
-  std::vector<Tensor> more_inputs_;
-  std::size_t num_inputs_ = 0;
+  Node* n_ = nullptr;
 };
 
-/// Handed to a backward closure: the upstream gradient, the node's output and inputs, and where
-/// to put each input's gradient. Gradients may have the broadcast shape; the engine sums them
-/// back to the input's shape.
+}  // namespace detail
+
+/// What a node keeps for its backward: bit i saves input i, kSaveOutput the output. An op
+/// declares exactly what its backward reads; reading anything else raises tg::Error.
+enum Save : std::uint32_t {
+  kSaveNone = 0,
+  kSaveInput0 = 1u << 0,
+  kSaveInput1 = 1u << 1,
+  kSaveInput2 = 1u << 2,
+  kSaveOutput = 1u << 31,
+  kSaveAll = 0xffffffffu,  // every input and the output (custom code that does not say)
+};
+constexpr Save operator|(Save a, Save b) { return static_cast<Save>(std::uint32_t(a) | std::uint32_t(b)); }
+
+namespace detail {
+/// A shape stored without allocating up to six axes (a node's output shape).
+class SmallShape {
+ public:
+  void assign(const std::size_t* dims, std::size_t n);
+  std::size_t size() const { return n_; }
+  const std::size_t* data() const { return n_ <= kInline ? inline_ : big_.data(); }
+  bool equals(const std::size_t* dims, std::size_t n) const;
+  Shape to_shape() const { return Shape(data(), data() + n_); }
+
+ private:
+  static constexpr std::size_t kInline = 6;
+  std::size_t inline_[kInline] = {};
+  std::size_t n_ = 0;
+  std::vector<std::size_t> big_;
+};
+}  // namespace detail
+
+/// One recorded op. Built by record(); read by the sweep and by BackwardContext.
+struct Node {
+  /// One input of the op: where its gradient goes, and its value if the backward reads it.
+  struct Input {
+    detail::NodeRef producer;  // the input's grad_fn, when it has one and requires grad
+    Tensor leaf;               // the input itself, when it is a leaf that requires grad
+    Tensor saved;              // the input, when the backward reads it
+    std::uint32_t version = 0; // saved's version when recorded
+    DType dtype = DType::float32;
+    bool requires_grad() const { return producer || leaf.defined(); }
+  };
+
+  std::atomic<std::uint32_t> refs{1};
+  std::uint32_t num_inputs = 0;
+  const char* name = "";
+  std::uint64_t sequence = 0;
+  detail::SmallShape output_shape;
+  detail::Closure backward;
+  /// The output impl, when the backward reads the output (kSaveOutput); guarded by output_lock.
+  detail::TensorImpl* output = nullptr;
+  std::uint32_t output_version = 0;
+  std::atomic_flag output_lock = ATOMIC_FLAG_INIT;
+  bool saves_output = false;
+  /// Set when a backward without retain_graph has run it: saved state and edges are gone.
+  std::atomic<bool> released{false};
+  std::shared_ptr<detail::HookList> hooks;  // register_hook on the output (non-leaf)
+  std::atomic<bool> has_hooks{false};       // hooks is set (read without a lock)
+  Node* next_to_free = nullptr;             // the per-thread list of nodes being freed
+
+  Input& input(std::size_t i) { return i < kInline ? inline_inputs_[i] : more_inputs_[i - kInline]; }
+  const Input& input(std::size_t i) const {
+    return i < kInline ? inline_inputs_[i] : more_inputs_[i - kInline];
+  }
+  /// Makes room for n inputs (reset to defaults).
+  void resize_inputs(std::size_t n);
+  /// Drops the closure, saved tensors and edges (after a backward without retain_graph).
+  void release_saved() noexcept;
+  ~Node();
+
+ private:
+  static constexpr std::size_t kInline = 3;
+  std::array<Input, kInline> inline_inputs_;
+  std::vector<Input> more_inputs_;
+};
+
+/// Handed to a backward closure: the upstream gradient, the saved tensors, and where to put
+/// each input's gradient. Gradients may have the broadcast shape; the engine sums them back to
+/// the input's shape.
 class BackwardContext {
  public:
-  BackwardContext(Node& node, std::vector<Tensor>& grads) : node_(node), grads_(grads) {}
-  /// Gradient of the root with respect to this node's output (same shape as output()).
-  const Tensor& grad() const { return node_.adjoint; }
-  const Tensor& output() const { return node_.output; }
-  const Tensor& input(std::size_t i) const { return node_.input(i); }
-  std::size_t num_inputs() const { return node_.num_inputs(); }
-  /// True when input i takes part in differentiation (skip computing its gradient otherwise).
-  bool needs_grad(std::size_t i) const {
-    const Tensor& in = node_.input(i);
-    return in.defined() && in.requires_grad();
-  }
+  BackwardContext(Node& node, Tensor* grads, const char* needs, const Tensor& grad)
+      : node_(node), grads_(grads), needs_(needs), grad_(grad) {}
+  /// Gradient of the root with respect to this node's output (same shape as the output).
+  const Tensor& grad() const { return grad_; }
+  /// The op's output (the op must save it: kSaveOutput). Checked against its version.
+  const Tensor& output() const;
+  /// Input i (the op must save it). Checked against its version.
+  const Tensor& input(std::size_t i) const;
+  std::size_t num_inputs() const { return node_.num_inputs; }
+  /// True when this sweep needs input i's gradient (skip computing it otherwise).
+  bool needs_grad(std::size_t i) const { return i < node_.num_inputs && needs_[i]; }
   /// Sets the gradient for input i (an undefined tensor means zero).
-  void set_grad(std::size_t i, Tensor grad) { grads_[i] = std::move(grad); }
+  void set_grad(std::size_t i, Tensor grad) {
+    if (i < node_.num_inputs) grads_[i] = std::move(grad);
+  }
   const char* name() const { return node_.name; }
 
  private:
   Node& node_;
-  std::vector<Tensor>& grads_;
-};
-
-/// The recording of one thread. Most code never touches it directly: ops call record().
-class Tape {
- public:
-  Tape() = default;
-  ~Tape();
-  Tape(const Tape&) = delete;
-  Tape& operator=(const Tape&) = delete;
-
-  /// The calling thread's tape.
-  static Tape& current();
-
-  /// Appends a node (state live); the output becomes its product and requires grad.
-  Node& append(const char* name, Tensor output, const Tensor* inputs, std::size_t count);
-  Node& at(std::uint64_t index);
-  /// Index one past the newest node.
-  std::uint64_t end_index() const { return end_; }
-  std::uint64_t begin_index() const { return begin_; }
-  /// Number of nodes not yet dead (live or freed).
-  std::size_t num_nodes() const { return num_alive_; }
-  /// Bytes held by node blocks (including recycled ones).
-  std::size_t reserved_bytes() const;
-  /// Releases dead nodes and recycles blocks; runs by itself after backward and as the tape grows.
-  void collect();
-  /// Nodes recorded since the tape was created (for statistics).
-  std::uint64_t total_recorded() const { return total_recorded_; }
-  /// While a sweep runs, append() must not collect (nodes being swept are referenced by index).
-  void pause_collect() { ++paused_; }
-  void resume_collect() { --paused_; }
-
- private:
-  static constexpr std::size_t kBlockSize = 256;
-  void trim();
-  std::vector<std::unique_ptr<Node[]>> blocks_;
-  std::vector<std::unique_ptr<Node[]>> spare_blocks_;
-  std::uint64_t begin_ = 0;  // index of blocks_[0][0]
-  std::uint64_t end_ = 0;
-  std::size_t num_alive_ = 0;
-  std::uint64_t next_collect_ = 4096;
-  std::uint64_t total_recorded_ = 0;
-  int paused_ = 0;
+  Tensor* grads_;
+  const char* needs_;
+  const Tensor& grad_;
+  mutable Tensor output_;
 };
 
 namespace detail {
 /// True when an op with these inputs must be recorded (grad mode on, some input requires grad).
-/// Throws if an input belongs to another thread's graph.
-bool should_record(const char* name, const Tensor* inputs, std::size_t count);
+bool should_record(const Tensor* inputs, std::size_t count);
 /// Under anomaly detection, throws if t holds NaN/Inf ("what" says forward output or gradient).
 void check_anomaly(const char* name, const Tensor& t, const char* what);
 /// Marks the backward of an op as running, so anomaly messages name it.
@@ -187,33 +227,61 @@ class BackwardScope {
  private:
   const char* previous_;
 };
-Node& append_node(const char* name, Tensor output, const Tensor* inputs, std::size_t count);
+/// Makes the node of a recorded op; `output` becomes its product (and is returned).
+Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::size_t count,
+                  Save saves);
+/// Nodes alive in this process (for tests and benchmarks).
+std::size_t live_nodes();
+/// What the last backward()/grad() that finished on this thread did: nodes it reached from the
+/// roots, and backward closures it ran (after pruning to what the requested inputs need).
+struct SweepStats {
+  std::size_t reached = 0;
+  std::size_t run = 0;
+};
+SweepStats last_sweep_stats();
 }  // namespace detail
 
 /// Records an op: `output` was computed from `inputs` by the forward pass; `backward` is a
 /// callable `void(BackwardContext&)` that sets each input's gradient using tapegrad ops (so the
-/// same formula serves first and higher order). Returns the output (now requiring grad) or,
-/// when nothing needs recording, the output unchanged.
+/// same formula serves first and higher order); `saves` names what it reads. Returns the output
+/// (now requiring grad) or, when nothing needs recording, the output unchanged.
 template <class F>
 Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t count,
-              F&& backward) {
-  if (!detail::should_record(name, inputs, count)) {
+              Save saves, F&& backward) {
+  if (!detail::should_record(inputs, count)) {
     detail::check_anomaly(name, output, "output");
     return output;
   }
-  Node& node = detail::append_node(name, std::move(output), inputs, count);
+  Node& node = detail::append_node(name, output, inputs, count, saves);
   node.backward.emplace(std::forward<F>(backward));
-  return node.output;
+  return output;
 }
 
 template <class F>
+Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, Save saves,
+              F&& backward) {
+  return record(name, std::move(output), inputs.begin(), inputs.size(), saves,
+                std::forward<F>(backward));
+}
+
+template <class F>
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, Save saves,
+              F&& backward) {
+  return record(name, std::move(output), inputs.data(), inputs.size(), saves,
+                std::forward<F>(backward));
+}
+
+/// As above, saving every input and the output.
+template <class F>
 Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, F&& backward) {
-  return record(name, std::move(output), inputs.begin(), inputs.size(), std::forward<F>(backward));
+  return record(name, std::move(output), inputs.begin(), inputs.size(), kSaveAll,
+                std::forward<F>(backward));
 }
 
 template <class F>
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, F&& backward) {
-  return record(name, std::move(output), inputs.data(), inputs.size(), std::forward<F>(backward));
+  return record(name, std::move(output), inputs.data(), inputs.size(), kSaveAll,
+                std::forward<F>(backward));
 }
 
 }  // namespace tg

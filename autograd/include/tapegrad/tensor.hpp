@@ -2,17 +2,28 @@
 //
 // Invariants
 // - A Tensor is a handle: copying it shares the same value, gradient and graph position (as in
-//   libtorch). `detach()` and `clone()` make new tensors; `detach()` copies the values (a tensor
-//   owns one xt::xarray, so there is no storage to share), which differs from libtorch.
+//   libtorch). Handles count references on their TensorImpl (atomically: handles may be copied
+//   and dropped on any thread).
+// - Every op returns a new tensor. No op returns its input object or shares its values: shape
+//   ops (reshape, view, squeeze, expand, transpose, slice, ...) copy, and `detach()` copies too.
+//   A tensor owns one contiguous row-major xt::xarray, so there is no storage to share (this
+//   differs from libtorch, whose views alias).
 // - A tensor either is a leaf (made by a factory, or by an op that was not recorded) or has a
-//   producer node on the tape of the thread that recorded it. Only leaves keep a `grad()`.
+//   producer node, its grad_fn. The tensor owns a reference to its grad_fn; a node owns its
+//   inputs' producers. So a graph lives exactly as long as some tensor can reach it, on whatever
+//   thread; nothing scans for dead nodes. Only leaves keep a `grad()`.
+// - Every tensor has a version, bumped by every in-place write (`mutable_value`, optimizer
+//   steps, load_state_dict, initialisers). A node records the version of each tensor its backward
+//   reads, and raises tg::Error if the tensor was written since (as PyTorch's saved variables).
 // - dtype is float32 (the default), float64, int64 (indices, class targets) or bool (masks).
 //   Only floating tensors can require grad. Ops never mix float32 and float64 silently.
-// - Values are always row-major and contiguous.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <optional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -64,8 +75,13 @@ struct TensorOptions {
 
 class Tensor;
 struct Node;
+class HookHandle;
 namespace detail {
 struct TensorImpl;
+struct HookList;
+/// Handle reference counting (out of line where the last handle may free a graph).
+void retain(TensorImpl* impl) noexcept;
+void release(TensorImpl* impl) noexcept;
 using Value = std::variant<xt::xarray<float>, xt::xarray<double>, xt::xarray<std::int64_t>,
                            xt::xarray<bool>>;
 template <class T> inline constexpr bool is_element_v =
@@ -77,7 +93,27 @@ template <class T> inline constexpr bool is_element_v =
 class Tensor {
  public:
   /// An undefined tensor (like a null handle): `defined()` is false.
-  Tensor() = default;
+  Tensor() noexcept : impl_(nullptr) {}
+  Tensor(const Tensor& other) noexcept : impl_(other.impl_) {
+    if (impl_) detail::retain(impl_);
+  }
+  Tensor(Tensor&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
+  Tensor& operator=(const Tensor& other) noexcept {
+    Tensor(other).swap(*this);
+    return *this;
+  }
+  Tensor& operator=(Tensor&& other) noexcept {
+    Tensor(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~Tensor() {
+    if (impl_) detail::release(impl_);
+  }
+  void swap(Tensor& other) noexcept {
+    detail::TensorImpl* t = impl_;
+    impl_ = other.impl_;
+    other.impl_ = t;
+  }
   /// Takes an xtensor array (moved, not copied, when passed an rvalue).
   Tensor(xt::xarray<float> value, bool requires_grad = false);
   Tensor(xt::xarray<double> value, bool requires_grad = false);
@@ -104,9 +140,14 @@ class Tensor {
 
   /// The values as an xtensor array; T must be the tensor's element type.
   template <class T> const xt::xarray<T>& value() const;
-  /// Writable values, for in-place updates of leaves (optimizers, initialisers). Bypasses autograd:
-  /// never modify a tensor that a recorded op saved for backward.
+  /// Writable values, for in-place updates (optimizers, initialisers). Bumps the version, so a
+  /// backward that saved this tensor before the write raises tg::Error instead of using the new
+  /// values. Call it again for a later write: each call counts as one in-place write.
   template <class T> xt::xarray<T>& mutable_value();
+  /// Number of in-place writes so far (torch's `_version`).
+  std::uint32_t version() const;
+  /// Records an in-place write made through a reference obtained earlier.
+  void bump_version();
   /// The values converted to double (any dtype).
   xt::xarray<double> to_double() const;
 
@@ -119,7 +160,8 @@ class Tensor {
   Tensor grad() const;
   /// Replaces the accumulated gradient (shape and dtype must match; undefined clears it).
   void set_grad(const Tensor& grad);
-  /// Clears the gradient: undefined (set_to_none) or zero-filled in place.
+  /// Clears the gradient: undefined (set_to_none), or zero-filled in place when nothing else
+  /// holds it (else replaced by fresh zeros, so a handle taken earlier keeps its values).
   void zero_grad(bool set_to_none = true);
   /// A new leaf with a copy of the values and no history.
   Tensor detach() const;
@@ -130,10 +172,19 @@ class Tensor {
   Tensor to(DType dtype) const;
 
   /// Reverse-mode sweep from this tensor. A non-scalar tensor needs `grad` (same shape).
-  /// retain_graph keeps the graph for another backward; create_graph records the derivative
-  /// computation so it can be differentiated again (and implies retain_graph).
-  void backward(const Tensor& grad = {}, bool retain_graph = false,
+  /// retain_graph keeps the graph for another backward (default: create_graph, as PyTorch);
+  /// create_graph records the derivative computation so it can be differentiated again.
+  void backward(const Tensor& grad = {}, std::optional<bool> retain_graph = std::nullopt,
                 bool create_graph = false) const;
+
+  /// Calls hook(gradient) whenever the gradient with respect to this tensor is computed (by
+  /// backward or grad), before it is used or accumulated; a defined result replaces it. Hooks
+  /// run in registration order. The handle removes the hook.
+  HookHandle register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  /// For a leaf: calls hook(*this) after backward() has accumulated this backward's gradient
+  /// into grad() (once per backward, when every contribution is in). Data-parallel training
+  /// starts communicating a gradient here while the rest of backward runs.
+  HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
 
   /// Name used in graph exports and messages (parameters get their dotted names).
   const std::string& name() const;
@@ -165,30 +216,74 @@ class Tensor {
 
   /// Identity of the underlying tensor (two handles to the same tensor).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
-  detail::TensorImpl* impl() const { return impl_.get(); }
-  const std::shared_ptr<detail::TensorImpl>& impl_ptr() const { return impl_; }
-  explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
+  detail::TensorImpl* impl() const { return impl_; }
+  /// Number of handles to this tensor (for the engine's ownership decisions).
+  long use_count() const;
+  /// Takes over a new impl (its count already 1), or adds a handle to a live one.
+  static Tensor adopt(detail::TensorImpl* fresh) noexcept;
 
  private:
   const detail::TensorImpl& checked() const;
-  std::shared_ptr<detail::TensorImpl> impl_;
+  detail::TensorImpl* impl_;
+};
+
+/// Removes a hook registered with register_hook or register_post_accumulate_grad_hook.
+/// Removing twice, or after the tensor is gone, does nothing.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  HookHandle(std::weak_ptr<detail::HookList> list, std::uint64_t id) : list_(std::move(list)), id_(id) {}
+  void remove();
+
+ private:
+  std::weak_ptr<detail::HookList> list_;
+  std::uint64_t id_ = 0;
 };
 
 namespace detail {
+/// What a Tensor handle points to. Ownership (see tape.hpp for the node side):
+/// - `handles` counts Tensor handles. While it is above zero the impl owns one reference to
+///   grad_fn. When it drops to zero the impl is freed, unless grad_fn saved this impl as its
+///   output for backward: then the node keeps the impl (values and all) and frees it when the
+///   node goes or releases its saved state; backward may hand out handles to it again.
+/// - `version` counts in-place writes.
 struct TensorImpl {
+  std::atomic<long> handles{1};
+  std::atomic<std::uint32_t> version{0};
   Value value;
-  Tensor grad;                // accumulated gradient (leaves)
-  Node* node = nullptr;       // producer on a tape; the node owns this impl, so it outlives it
-  Tensor* capture = nullptr;  // set by tg::grad() during a sweep: where this leaf's gradient goes
+  Tensor grad;            // accumulated gradient (leaves)
+  Node* grad_fn = nullptr;
   bool requires_grad = false;
   std::string name;
+  std::shared_ptr<HookList> hooks;  // register_hook / post-accumulate hooks, usually none
+  std::atomic<bool> has_hooks{false};  // hooks is set (read without a lock)
   explicit TensorImpl(Value v) : value(std::move(v)) {}
   /// Moves the array straight into the variant: an xarray move swaps its shape and strides
   /// element by element, a noticeable cost for small tensors, so it is done once, not twice.
   template <class T>
   explicit TensorImpl(xt::xarray<T>&& a) : value(std::in_place_type<xt::xarray<T>>, std::move(a)) {}
+  ~TensorImpl();
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
 };
+
+inline void retain(TensorImpl* impl) noexcept { impl->handles.fetch_add(1, std::memory_order_relaxed); }
+/// Frees the impl (or hands it to the node that saved it) when the last handle goes.
+void last_handle_gone(TensorImpl* impl) noexcept;
+inline void release(TensorImpl* impl) noexcept {
+  if (impl->handles.fetch_sub(1, std::memory_order_acq_rel) == 1) last_handle_gone(impl);
+}
 }  // namespace detail
+
+inline Tensor Tensor::adopt(detail::TensorImpl* fresh) noexcept {
+  Tensor t;
+  t.impl_ = fresh;
+  return t;
+}
+
+inline long Tensor::use_count() const {
+  return impl_ ? impl_->handles.load(std::memory_order_relaxed) : 0;
+}
 
 template <class T>
 const xt::xarray<T>& Tensor::value() const {
@@ -199,7 +294,16 @@ const xt::xarray<T>& Tensor::value() const {
 
 template <class T>
 xt::xarray<T>& Tensor::mutable_value() {
-  return const_cast<xt::xarray<T>&>(value<T>());
+  auto& v = const_cast<xt::xarray<T>&>(value<T>());
+  bump_version();
+  return v;
+}
+
+inline std::uint32_t Tensor::version() const {
+  return checked().version.load(std::memory_order_relaxed);
+}
+inline void Tensor::bump_version() {
+  const_cast<detail::TensorImpl&>(checked()).version.fetch_add(1, std::memory_order_relaxed);
 }
 
 /// Prints dtype, shape and values (and grad_fn / requires_grad), e.g. for debugging.

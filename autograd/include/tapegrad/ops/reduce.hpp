@@ -34,13 +34,15 @@ Tensor min(const Tensor& x, int axis, bool keepdim = false);
 Tensor argmax(const Tensor& x, int axis, bool keepdim = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 
-/// exp(x - logsumexp(x)) along axis.
+/// exp(x) / sum(exp(x)) along axis, computed as exp(x - max) / sum(exp(x - max)).
 /// A zero-size x gives a zero-size result (nothing to normalise), as in PyTorch.
 Tensor softmax(const Tensor& x, int axis);
 /// x - logsumexp(x) along axis, stable for inputs of any magnitude.
 Tensor log_softmax(const Tensor& x, int axis);
 
 /// Sums a (broadcast) gradient back to `shape`: the reverse of broadcasting. Differentiable.
+/// When x already has that shape it returns x itself (the one op that aliases: the engine calls
+/// it on every gradient, and a copy there would cost a pass over each).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
 }  // namespace tg

@@ -1,0 +1,28 @@
+// Hooks registered on a tensor: called with its gradient (may replace it), or after a leaf's
+// grad() has been accumulated. Private to the engine; users see Tensor::register_hook.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/tensor.hpp"
+
+namespace tg::detail {
+
+struct HookList {
+  std::mutex mutex;
+  std::uint64_t next_id = 1;
+  std::vector<std::pair<std::uint64_t, std::function<Tensor(const Tensor&)>>> on_grad;
+  std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> after_accumulate;
+
+  /// Runs the gradient hooks in order; each defined result replaces the gradient.
+  Tensor run_on_grad(Tensor grad);
+  /// Runs the post-accumulate hooks with the leaf.
+  void run_after_accumulate(const Tensor& leaf);
+  bool has_after_accumulate();
+};
+
+}  // namespace tg::detail
