@@ -166,61 +166,81 @@ Tensor seed_gradient(const char* caller, const Tensor& root, const Tensor* given
 }
 
 /// Pointer -> index, open addressing (a task looks up every edge; a node-based map would
-/// allocate per node).
+/// allocate per node). Nodes are keyed by their sequence number, so the nodes of one graph
+/// (recorded one after the other) sit in neighbouring slots and a sweep reads the index almost
+/// in order instead of at random.
 class PtrIndex {
  public:
   static constexpr std::uint32_t kAbsent = 0xffffffffu;
+  /// Empties the index in O(1): slots of an older generation count as empty.
+  void clear() {
+    count_ = 0;
+    if (++generation_ == 0) {
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      generation_ = 1;
+    }
+  }
   /// The index of p, inserting `next` for a new p; `added` says which.
-  std::uint32_t find_or_add(const void* p, std::uint32_t next, bool& added) {
+  std::uint32_t find_or_add(const void* p, std::uint64_t hash, std::uint32_t next, bool& added) {
     if ((count_ + 1) * 2 > slots_.size()) grow();
-    std::size_t i = slot_of(p);
-    while (slots_[i].key) {
+    std::size_t i = hash & (slots_.size() - 1);
+    while (slots_[i].generation == generation_) {
       if (slots_[i].key == p) {
         added = false;
         return slots_[i].value;
       }
       i = (i + 1) & (slots_.size() - 1);
     }
-    slots_[i] = {p, next};
+    slots_[i] = {p, next, generation_, hash};
     ++count_;
     added = true;
     return next;
   }
-  std::uint32_t find(const void* p) const {
+  std::uint32_t find(const void* p, std::uint64_t hash) const {
     if (slots_.empty()) return kAbsent;
-    for (std::size_t i = slot_of(p); slots_[i].key; i = (i + 1) & (slots_.size() - 1))
+    for (std::size_t i = hash & (slots_.size() - 1); slots_[i].generation == generation_;
+         i = (i + 1) & (slots_.size() - 1))
       if (slots_[i].key == p) return slots_[i].value;
     return kAbsent;
   }
+  /// A hash for keys that have no sequence number of their own (leaves).
+  static std::uint64_t hash_pointer(const void* p) {
+    return ((reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull) >> 20;
+  }
+  std::size_t capacity() const { return slots_.size(); }
 
  private:
   struct Slot {
     const void* key = nullptr;
     std::uint32_t value = 0;
+    std::uint32_t generation = 0;
+    std::uint64_t hash = 0;
   };
-  std::size_t slot_of(const void* p) const {
-    const auto h = (reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::size_t>(h >> 20) & (slots_.size() - 1);
-  }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 32 : old.size() * 2, Slot{});
+    const std::uint32_t old_generation = generation_;
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    generation_ = 1;
     count_ = 0;
     for (const Slot& s : old) {
-      if (!s.key) continue;
-      std::size_t i = slot_of(s.key);
-      while (slots_[i].key) i = (i + 1) & (slots_.size() - 1);
-      slots_[i] = s;
+      if (s.generation != old_generation) continue;
+      std::size_t i = s.hash & (slots_.size() - 1);
+      while (slots_[i].generation == generation_) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = {s.key, s.value, generation_, s.hash};
       ++count_;
     }
   }
   std::vector<Slot> slots_;
   std::size_t count_ = 0;
+  std::uint32_t generation_ = 1;
 };
 
 class GraphTask {
  public:
-  explicit GraphTask(const SweepOptions& opt) : opt_(opt) {}
+  /// A task of this thread's pool, ready for one sweep. Tasks are reused so that a training
+  /// loop's sweeps find their vectors and index already sized; a nested sweep takes another.
+  static GraphTask* acquire(const SweepOptions& opt);
+  static void give_back(GraphTask* task) noexcept;
 
   /// grad(): the gradient of each requested input.
   std::vector<Tensor> results;
@@ -237,9 +257,12 @@ class GraphTask {
   struct TaskNode {
     Node* node;
     Tensor adjoint;
+    std::uint64_t sequence = 0;    // copied from the node, so later passes stay in the task
+    std::uint32_t num_inputs = 0;
     std::uint32_t first_edge = 0;  // its inputs' edges: edges_[first_edge, + num_inputs)
     int target = -1;               // grad(): index of the input this node's output is
     bool needed = false;
+    bool released = false;
   };
   struct TaskLeaf {
     detail::TensorImpl* impl;
@@ -252,17 +275,28 @@ class GraphTask {
 
   std::uint32_t node_index(Node* n) {
     bool added;
-    const auto k = node_ids_.find_or_add(n, static_cast<std::uint32_t>(nodes_.size()), added);
+    const auto k = node_ids_.find_or_add(n, n->sequence, static_cast<std::uint32_t>(nodes_.size()), added);
     if (added) {
-      nodes_.push_back(TaskNode{n, Tensor()});
+      TaskNode tn{n, Tensor()};
+      tn.sequence = n->sequence;
+      tn.num_inputs = n->num_inputs;
+      tn.released = n->released.load(std::memory_order_acquire);
+      // backward() needs every node it reaches (each leads to a leaf that required grad);
+      // grad() decides after discovery.
+      tn.needed = !prune_;
+      nodes_.push_back(std::move(tn));
       stack_.push_back(k);
     }
     return k;
   }
   std::uint32_t leaf_index(detail::TensorImpl* impl) {
     bool added;
-    const auto k = leaf_ids_.find_or_add(impl, static_cast<std::uint32_t>(leaves_.size()), added);
-    if (added) leaves_.push_back(TaskLeaf{impl, Tensor()});
+    const auto k = leaf_ids_.find_or_add(impl, PtrIndex::hash_pointer(impl),
+                                         static_cast<std::uint32_t>(leaves_.size()), added);
+    if (added) {
+      leaves_.push_back(TaskLeaf{impl, Tensor()});
+      if (!prune_) leaves_.back().counted = impl->requires_grad;
+    }
     return k;
   }
   bool edge_needed(const Edge& e) const {
@@ -273,7 +307,10 @@ class GraphTask {
   void execute(TaskNode& tn);
   void finish_leaf(TaskLeaf& leaf);
 
-  const SweepOptions& opt_;
+  void clear() noexcept;
+
+  const SweepOptions* opt_ = nullptr;
+  bool prune_ = false;  // grad(): keep only the nodes on a path to a requested input
   std::vector<TaskNode> nodes_;
   std::vector<TaskLeaf> leaves_;
   std::vector<Edge> edges_;
@@ -282,7 +319,60 @@ class GraphTask {
   std::vector<detail::NodeRef> keep_;  // the roots' nodes stay alive while the task runs
   std::vector<Node*> ran_;             // nodes to release at the end (without retain_graph)
   std::size_t closures_run_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;
 };
+
+namespace {
+struct TaskPool {
+  std::vector<GraphTask*> free;
+  ~TaskPool() {
+    for (GraphTask* t : free) delete t;
+  }
+};
+thread_local TaskPool t_tasks;
+}  // namespace
+
+GraphTask* GraphTask::acquire(const SweepOptions& opt) {
+  GraphTask* t;
+  if (t_tasks.free.empty()) {
+    t = new GraphTask();
+  } else {
+    t = t_tasks.free.back();
+    t_tasks.free.pop_back();
+  }
+  t->opt_ = &opt;
+  return t;
+}
+
+void GraphTask::give_back(GraphTask* task) noexcept {
+  task->clear();
+  // A sweep over a huge graph does not keep its memory; a few tasks serve any nesting.
+  constexpr std::size_t kKeepEntries = std::size_t{1} << 16;
+  if (task->node_ids_.capacity() > 2 * kKeepEntries || t_tasks.free.size() >= 4) {
+    delete task;
+    return;
+  }
+  try {
+    t_tasks.free.push_back(task);
+  } catch (...) {
+    delete task;
+  }
+}
+
+void GraphTask::clear() noexcept {
+  results.clear();
+  nodes_.clear();
+  leaves_.clear();
+  edges_.clear();
+  node_ids_.clear();
+  leaf_ids_.clear();
+  stack_.clear();
+  keep_.clear();
+  ran_.clear();
+  order_.clear();
+  closures_run_ = 0;
+  prune_ = false;
+}
 
 void GraphTask::discover() {
   while (!stack_.empty()) {
@@ -293,8 +383,12 @@ void GraphTask::discover() {
     for (std::size_t i = 0; i < n->num_inputs; ++i) {
       const Node::Input& in = n->input(i);
       Edge e;
-      if (in.producer) e = {Edge::node, node_index(in.producer.get())};
-      else if (in.leaf.defined()) e = {Edge::leaf, leaf_index(in.leaf.impl())};
+      if (in.producer) {
+        e = {Edge::node, node_index(in.producer.get())};
+      } else if (in.leaf.defined()) {
+        e = {Edge::leaf, leaf_index(in.leaf.impl())};
+        if (!prune_ && leaves_[e.index].counted) ++leaves_[e.index].pending;
+      }
       edges_.push_back(e);
     }
   }
@@ -303,17 +397,18 @@ void GraphTask::discover() {
 void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
                     const std::vector<Tensor>* inputs) {
   if (!root_grads.empty() && root_grads.size() != roots.size())
-    fail(opt_.caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
+    fail(opt_->caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
+  prune_ = inputs != nullptr;
   std::vector<Tensor> seeds;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
-    detail::require_defined(opt_.caller, root);
+    detail::require_defined(opt_->caller, root);
     if (!root.requires_grad())
-      fail(opt_.caller, ": output ", i, " (shape ", to_string(root.shape()),
+      fail(opt_->caller, ": output ", i, " (shape ", to_string(root.shape()),
            ") does not require grad and has no grad_fn");
     if (Node* n = root.impl()->grad_fn; n && n->released.load(std::memory_order_acquire))
-      freed(opt_.caller, n);
-    seeds.push_back(seed_gradient(opt_.caller, root, root_grads.empty() ? nullptr : &root_grads[i], i));
+      freed(opt_->caller, n);
+    seeds.push_back(seed_gradient(opt_->caller, root, root_grads.empty() ? nullptr : &root_grads[i], i));
   }
 
   // Reachable nodes and leaves, seeded adjoints.
@@ -335,32 +430,31 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
     for (std::size_t j = 0; j < inputs->size(); ++j) {
       detail::TensorImpl* impl = (*inputs)[j].impl();
       if (impl->grad_fn) {
-        const auto k = node_ids_.find(impl->grad_fn);
+        const auto k = node_ids_.find(impl->grad_fn, impl->grad_fn->sequence);
         if (k != PtrIndex::kAbsent && nodes_[k].target < 0) nodes_[k].target = static_cast<int>(j);
       } else {
-        const auto k = leaf_ids_.find(impl);
+        const auto k = leaf_ids_.find(impl, PtrIndex::hash_pointer(impl));
         if (k != PtrIndex::kAbsent && leaves_[k].target < 0) {
           leaves_[k].target = static_cast<int>(j);
           leaves_[k].counted = true;
         }
       }
     }
-  } else {
-    for (TaskLeaf& l : leaves_) l.counted = l.impl->requires_grad;
   }
 
   // Descending sequence numbers (discovery order already is, for chains).
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(nodes_.size());
-  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = {nodes_[k].node->sequence, k};
+  std::vector<std::pair<std::uint64_t, std::uint32_t>>& order = order_;
+  order.resize(nodes_.size());
+  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = {nodes_[k].sequence, k};
   if (!std::is_sorted(order.begin(), order.end(), std::greater<>()))
     std::sort(order.begin(), order.end(), std::greater<>());
 
-  // Needed nodes (ascending: inputs first), then how many of them feed each leaf.
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+  // grad(): the needed nodes (ascending: inputs first), then how many of them feed each leaf.
+  for (auto it = order.rbegin(); prune_ && it != order.rend(); ++it) {
     TaskNode& tn = nodes_[it->second];
-    const std::size_t count = tn.node->num_inputs;
+    const std::size_t count = tn.num_inputs;
     // A released node has lost its edges: a gradient reaching it must raise, not vanish.
-    bool needed = tn.target >= 0 || tn.node->released.load(std::memory_order_acquire);
+    bool needed = tn.target >= 0 || tn.released;
     for (std::size_t i = 0; i < count && !needed; ++i) needed = edge_needed(edges_[tn.first_edge + i]);
     tn.needed = needed;
     if (!needed) continue;
@@ -374,7 +468,7 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
     bool previous;
     ~ModeGuard() { set_grad_enabled(previous); }
   } mode_guard{is_grad_enabled()};
-  set_grad_enabled(opt_.create_graph);
+  set_grad_enabled(opt_->create_graph);
 
   for (const auto& entry : order) {
     TaskNode& tn = nodes_[entry.second];
@@ -391,12 +485,12 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
 
 void GraphTask::execute(TaskNode& tn) {
   Node* n = tn.node;
-  const std::size_t count = n->num_inputs;
+  const std::size_t count = tn.num_inputs;
   // The adjoint leaves the task as this node runs, so its memory goes as soon as possible.
   Tensor adjoint = std::move(tn.adjoint);
   bool ran = false;
   if (adjoint.defined()) {
-    if (n->released.load(std::memory_order_acquire)) freed(opt_.caller, n);
+    if (tn.released) freed(opt_->caller, n);
     if (auto hooks = hooks_of(n->hooks, n->has_hooks)) adjoint = hooks->run_on_grad(std::move(adjoint));
     if (tn.target >= 0) accumulate(results[static_cast<std::size_t>(tn.target)], adjoint);
     // Which inputs need a gradient in this task. Small arrays on the stack: a nested task
@@ -463,7 +557,7 @@ void GraphTask::execute(TaskNode& tn) {
     TaskLeaf& l = leaves_[e.index];
     if (l.counted && --l.pending == 0) finish_leaf(l);
   }
-  if (ran && !opt_.retain_graph) ran_.push_back(n);
+  if (ran && !opt_->retain_graph) ran_.push_back(n);
 }
 
 void GraphTask::finish_leaf(TaskLeaf& l) {
@@ -473,7 +567,7 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
   detail::TensorImpl* impl = l.impl;
   const auto hooks = hooks_of(impl->hooks, impl->has_hooks);
   if (hooks) g = hooks->run_on_grad(std::move(g));
-  if (!opt_.into_leaf_grads) {
+  if (!opt_->into_leaf_grads) {
     if (l.target >= 0) results[static_cast<std::size_t>(l.target)] = std::move(g);
     return;
   }
@@ -482,7 +576,7 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
     std::lock_guard<std::mutex> lock(grad_lock(impl));
     if (!impl->grad.defined()) {
       // Own the stored gradient: g may be shared with another input (add passes grad through).
-      impl->grad = (g.use_count() > 1 && !opt_.create_graph) ? g.detach() : std::move(g);
+      impl->grad = (g.use_count() > 1 && !opt_->create_graph) ? g.detach() : std::move(g);
     } else {
       impl->grad = impl->grad + g;
     }
@@ -493,6 +587,19 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
   }
 }
 
+/// Takes a task from the pool for one call and gives it back, also on an exception.
+class TaskHandle {
+ public:
+  explicit TaskHandle(const SweepOptions& opt) : task_(GraphTask::acquire(opt)) {}
+  ~TaskHandle() { GraphTask::give_back(task_); }
+  TaskHandle(const TaskHandle&) = delete;
+  TaskHandle& operator=(const TaskHandle&) = delete;
+  GraphTask* operator->() const { return task_; }
+
+ private:
+  GraphTask* task_;
+};
+
 }  // namespace
 
 detail::SweepStats detail::last_sweep_stats() { return t_last_sweep; }
@@ -502,8 +609,8 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
   SweepOptions opt;
   opt.create_graph = create_graph;
   opt.retain_graph = retain_graph.value_or(create_graph);
-  GraphTask task(opt);
-  task.run(tensors, grad_tensors, nullptr);
+  TaskHandle task(opt);
+  task->run(tensors, grad_tensors, nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -520,9 +627,9 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   opt.retain_graph = retain_graph.value_or(create_graph);
   opt.into_leaf_grads = false;
   opt.caller = "grad";
-  GraphTask task(opt);
-  task.run(outputs, grad_outputs, &inputs);
-  std::vector<Tensor> results = std::move(task.results);
+  TaskHandle task(opt);
+  task->run(outputs, grad_outputs, &inputs);
+  std::vector<Tensor> results = std::move(task->results);
   // A repeated input gets the first occurrence's gradient.
   for (std::size_t j = 0; j < inputs.size(); ++j) {
     for (std::size_t k = 0; k < j; ++k)

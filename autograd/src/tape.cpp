@@ -1,7 +1,9 @@
 // Nodes: their pool, reference counts and recording; grad mode and anomaly detection.
 #include "tapegrad/tape.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "hooks.hpp"
 #include "kernels.hpp"
@@ -13,8 +15,47 @@ thread_local bool t_grad_enabled = true;
 thread_local bool t_anomaly_enabled = false;
 thread_local const char* t_backward_of = nullptr;  // op whose backward is running (for messages)
 
-std::atomic<std::uint64_t> g_sequence{0};
-std::atomic<std::size_t> g_live_nodes{0};
+// Sequence numbers are handed out in blocks, so recording a node costs no atomic operation: a
+// thread takes the next block from the process-wide counter when its block runs out, or when
+// an input's node has a number at least its next one (that node came from a newer block of
+// another thread; any block taken later is above it). So a node's number is always larger than
+// its inputs' nodes' numbers.
+constexpr std::uint64_t kSequenceBlock = 4096;
+std::atomic<std::uint64_t> g_next_block{0};
+thread_local std::uint64_t t_next_sequence = 0;
+thread_local std::uint64_t t_sequence_end = 0;
+
+std::uint64_t next_sequence(std::uint64_t above) {
+  if (t_next_sequence == t_sequence_end || above >= t_next_sequence) {
+    t_next_sequence = g_next_block.fetch_add(kSequenceBlock, std::memory_order_relaxed);
+    t_sequence_end = t_next_sequence + kSequenceBlock;
+  }
+  return t_next_sequence++;
+}
+
+// Nodes alive = made - freed, each counted per thread without atomic read-modify-writes (only
+// the owning thread writes its counters); live_nodes() adds them up.
+struct NodeCounts {
+  std::atomic<std::int64_t> made{0}, freed{0};
+  NodeCounts();
+  ~NodeCounts();
+  void bump(std::atomic<std::int64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+};
+std::mutex g_counts_mutex;
+std::vector<NodeCounts*> g_counts;
+std::int64_t g_counts_of_ended_threads = 0;  // made - freed of threads that have ended
+NodeCounts::NodeCounts() {
+  std::lock_guard<std::mutex> lock(g_counts_mutex);
+  g_counts.push_back(this);
+}
+thread_local bool t_counts_alive = true;  // false once this thread's NodeCounts is destroyed
+NodeCounts::~NodeCounts() {
+  t_counts_alive = false;
+  std::lock_guard<std::mutex> lock(g_counts_mutex);
+  g_counts_of_ended_threads += made.load() - freed.load();
+  g_counts.erase(std::find(g_counts.begin(), g_counts.end(), this));
+}
+thread_local NodeCounts t_counts;
 }  // namespace
 
 bool is_grad_enabled() { return t_grad_enabled; }
@@ -29,7 +70,7 @@ namespace {
 /// Freed node memory of this thread, reused by the next nodes it records. Bounded, so a thread
 /// that frees another thread's large graph does not hoard it.
 struct NodePool {
-  static constexpr std::size_t kMaxFree = 4096;
+  static constexpr std::size_t kMaxFree = 16384;
   std::vector<void*> free;
   ~NodePool() {
     for (void* p : free) ::operator delete(p);
@@ -70,7 +111,12 @@ thread_local bool t_freeing = false;
 void destroy(Node* n) noexcept {
   n->~Node();
   deallocate_node(n);
-  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  if (t_counts_alive) {
+    t_counts.bump(t_counts.freed);
+  } else {
+    std::lock_guard<std::mutex> lock(g_counts_mutex);
+    --g_counts_of_ended_threads;
+  }
 }
 
 }  // namespace
@@ -92,7 +138,12 @@ void release(Node* node) noexcept {
   t_freeing = false;
 }
 
-std::size_t live_nodes() { return g_live_nodes.load(std::memory_order_relaxed); }
+std::size_t live_nodes() {
+  std::lock_guard<std::mutex> lock(g_counts_mutex);
+  std::int64_t live = g_counts_of_ended_threads;
+  for (const NodeCounts* c : g_counts) live += c->made.load() - c->freed.load();
+  return static_cast<std::size_t>(live);
+}
 
 namespace {
 struct OutputLock {
@@ -127,8 +178,12 @@ detail::TensorImpl::~TensorImpl() {
 
 void detail::SmallShape::assign(const std::size_t* dims, std::size_t n) {
   n_ = n;
-  if (n <= kInline) std::copy(dims, dims + n, inline_);
-  else big_.assign(dims, dims + n);
+  if (n <= kInline) {
+    std::copy(dims, dims + n, inline_);
+  } else {
+    big_.reset(new std::size_t[n]);
+    std::copy(dims, dims + n, big_.get());
+  }
 }
 
 bool detail::SmallShape::equals(const std::size_t* dims, std::size_t n) const {
@@ -261,9 +316,18 @@ Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::s
     output = Tensor::adopt(new TensorImpl(output.impl()->value));
   }
   Node* n = new (allocate_node()) Node();
-  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  if (t_counts_alive) {
+    t_counts.bump(t_counts.made);
+  } else {
+    std::lock_guard<std::mutex> lock(g_counts_mutex);
+    ++g_counts_of_ended_threads;
+  }
   n->name = name;
-  n->sequence = g_sequence.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t above = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    if (const TensorImpl* impl = inputs[i].impl(); impl && impl->grad_fn)
+      above = std::max(above, impl->grad_fn->sequence);
+  n->sequence = next_sequence(above);
   try {
     n->resize_inputs(count);
     for (std::size_t i = 0; i < count; ++i) {

@@ -124,7 +124,7 @@ class SmallShape {
  public:
   void assign(const std::size_t* dims, std::size_t n);
   std::size_t size() const { return n_; }
-  const std::size_t* data() const { return n_ <= kInline ? inline_ : big_.data(); }
+  const std::size_t* data() const { return n_ <= kInline ? inline_ : big_.get(); }
   bool equals(const std::size_t* dims, std::size_t n) const;
   Shape to_shape() const { return Shape(data(), data() + n_); }
 
@@ -132,7 +132,7 @@ class SmallShape {
   static constexpr std::size_t kInline = 6;
   std::size_t inline_[kInline] = {};
   std::size_t n_ = 0;
-  std::vector<std::size_t> big_;
+  std::unique_ptr<std::size_t[]> big_;
 };
 }  // namespace detail
 
@@ -148,21 +148,22 @@ struct Node {
     bool requires_grad() const { return producer || leaf.defined(); }
   };
 
+  // What a sweep reads of every node comes first (one or two cache lines), the rest after.
   std::atomic<std::uint32_t> refs{1};
   std::uint32_t num_inputs = 0;
-  const char* name = "";
   std::uint64_t sequence = 0;
+  const char* name = "";
+  /// Set when a backward without retain_graph has run it: saved state and edges are gone.
+  std::atomic<bool> released{false};
+  std::atomic<bool> has_hooks{false};  // hooks is set (read without a lock)
+  bool saves_output = false;
+  std::atomic_flag output_lock = ATOMIC_FLAG_INIT;
+  std::uint32_t output_version = 0;
   detail::SmallShape output_shape;
   detail::Closure backward;
   /// The output impl, when the backward reads the output (kSaveOutput); guarded by output_lock.
   detail::TensorImpl* output = nullptr;
-  std::uint32_t output_version = 0;
-  std::atomic_flag output_lock = ATOMIC_FLAG_INIT;
-  bool saves_output = false;
-  /// Set when a backward without retain_graph has run it: saved state and edges are gone.
-  std::atomic<bool> released{false};
   std::shared_ptr<detail::HookList> hooks;  // register_hook on the output (non-leaf)
-  std::atomic<bool> has_hooks{false};       // hooks is set (read without a lock)
   Node* next_to_free = nullptr;             // the per-thread list of nodes being freed
 
   Input& input(std::size_t i) { return i < kInline ? inline_inputs_[i] : more_inputs_[i - kInline]; }
