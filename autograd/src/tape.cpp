@@ -225,15 +225,15 @@ Node::~Node() {
 
 // ---- Saved tensors -------------------------------------------------------------------------------
 
-namespace {
-[[noreturn]] void modified(const char* op, const std::string& what, const Tensor& t,
-                           std::uint32_t saved, std::uint32_t now) {
+void detail::check_saved_version(const char* op, const std::string& what, const Tensor& t,
+                                 std::uint32_t saved_version) {
+  const std::uint32_t now = t.version();
+  if (now == saved_version) return;
   fail(op, " backward: ", what, " (", to_string(t.dtype()), to_string(t.shape()),
        "), saved for the gradient, was modified by an in-place operation: it is at version ", now,
-       ", expected version ", saved, ". Compute the gradient before writing to it, or write to "
-       "a clone()");
+       ", expected version ", saved_version, ". Compute the gradient before writing to it, or "
+       "write to a clone()");
 }
-}  // namespace
 
 const Tensor& BackwardContext::input(std::size_t i) const {
   if (i >= node_.num_inputs) fail(node_.name, " backward: no input ", i);
@@ -245,8 +245,7 @@ const Tensor& BackwardContext::input(std::size_t i) const {
     fail(node_.name, " backward: input ", i, " was not saved for backward (the op's Save flags "
          "must name every tensor its backward reads)");
   }
-  const std::uint32_t now = in.saved.version();
-  if (now != in.version) modified(node_.name, "input " + std::to_string(i), in.saved, in.version, now);
+  detail::check_saved_version(node_.name, "input " + std::to_string(i), in.saved, in.version);
   return in.saved;
 }
 
@@ -266,8 +265,7 @@ const Tensor& BackwardContext::output() const {
     fail(node_.name, " backward: its saved output was freed by an earlier backward; pass "
          "retain_graph=true to the first backward to run backward through it again");
   output_ = Tensor::adopt(impl);
-  const std::uint32_t now = output_.version();
-  if (now != node_.output_version) modified(node_.name, "its output", output_, node_.output_version, now);
+  detail::check_saved_version(node_.name, "its output", output_, node_.output_version);
   return output_;
 }
 

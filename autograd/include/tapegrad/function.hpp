@@ -88,13 +88,10 @@ class Function {
     return record(op_name(), std::move(out), inputs, saves, [ctx](BackwardContext& c) {
       // A local copy of the context: a nested or concurrent backward of this node gets its own.
       FunctionContext local = *ctx;
-      for (std::size_t k = 0; k < local.saved_.size(); ++k) {
-        const Tensor& t = local.saved_[k];
-        if (t.defined() && t.version() != local.saved_versions_[k])
-          fail(op_name(), " backward: saved tensor ", k, " (", to_string(t.dtype()),
-               to_string(t.shape()), ") was modified by an in-place operation: it is at version ",
-               t.version(), ", expected version ", local.saved_versions_[k]);
-      }
+      for (std::size_t k = 0; k < local.saved_.size(); ++k)
+        if (local.saved_[k].defined())
+          detail::check_saved_version(op_name(), "saved tensor " + std::to_string(k), local.saved_[k],
+                                      local.saved_versions_[k]);
       if (!local.saved_output_slots_.empty()) {
         local.output_ = c.output();
         for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;

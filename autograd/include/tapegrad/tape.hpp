@@ -145,7 +145,6 @@ struct Node {
     Tensor saved;              // the input, when the backward reads it
     std::uint32_t version = 0; // saved's version when recorded
     DType dtype = DType::float32;
-    bool requires_grad() const { return producer || leaf.defined(); }
   };
 
   // What a sweep reads of every node comes first (one or two cache lines), the rest after.
@@ -231,6 +230,10 @@ class BackwardScope {
 /// Makes the node of a recorded op; `output` becomes its product (and is returned).
 Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::size_t count,
                   Save saves);
+/// Raises tg::Error unless t is still at the version it had when `op` saved it ("what" names
+/// it, e.g. "input 1"): one message for built-in ops and custom Functions.
+void check_saved_version(const char* op, const std::string& what, const Tensor& t,
+                         std::uint32_t saved_version);
 /// Nodes alive in this process (for tests and benchmarks).
 std::size_t live_nodes();
 /// What the last backward()/grad() that finished on this thread did: nodes it reached from the
