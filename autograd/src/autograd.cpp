@@ -527,18 +527,11 @@ void GraphTask::execute(TaskNode& tn) {
           fail(n->name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
                " but the input is ", to_string(in.dtype));
         // The input's shape: its producer's output shape, or the leaf's.
-        const bool fits = std::visit(
-            [&](const auto& a) {
-              const auto& gs = a.shape();
-              if (in.producer) return in.producer->output_shape.equals(gs.data(), gs.size());
-              return std::visit(
-                  [&](const auto& l) {
-                    return l.shape().size() == gs.size() &&
-                           std::equal(gs.begin(), gs.end(), l.shape().begin());
-                  },
-                  in.leaf.impl()->value);
-            },
-            g.impl()->value);
+        const bool fits =
+            in.producer ? std::visit([&](const auto& a) {
+                            return in.producer->output_shape.equals(a.shape().data(), a.shape().size());
+                          }, g.impl()->value)
+                        : detail::same_shape(g, in.leaf);
         if (!fits) g = sum_to(g, in.producer ? in.producer->output_shape.to_shape() : in.leaf.shape());
         {
           detail::BackwardScope scope(n->name);
