@@ -27,6 +27,8 @@
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 namespace {
 

@@ -16,6 +16,7 @@
 
 #include "cli.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace nn = tg::nn;
 namespace plot = tg::training::plot;
@@ -45,8 +46,8 @@ Points make_clusters(tg::NumpyRandomState& numpy) {
 /// Points from a CSV file with two feature columns and a label column.
 Points read_points(const std::string& path) {
   const tg::data::CsvTable table = tg::data::read_csv(path);
-  if (table.features.shape(1) != 2)
-    tg::fail("clusters: ", path, " has ", table.features.shape(1), " feature columns; expected 2 (x1, x2, label)");
+  if (table.features.size(1) != 2)
+    tg::fail("clusters: ", path, " has ", table.features.size(1), " feature columns; expected 2 (x1, x2, label)");
   return {table.feature_tensor(tg::kFloat64), table.label_tensor(), table.classes};
 }
 

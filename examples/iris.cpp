@@ -40,7 +40,7 @@ tg::Tensor quadratic_cost_per_flower(const tg::Tensor& output, const tg::Tensor&
 int run(const examples::Flags& flags) {
   tg::set_default_dtype(tg::kFloat64);
   const tg::data::CsvTable table = tg::data::read_csv(flags.data);
-  const std::size_t classes = table.classes.size(), features = table.features.shape(1);
+  const std::size_t classes = table.classes.size(), features = table.features.size(1);
   const tg::Tensor targets = tg::data::one_hot(table.label_tensor(), classes, tg::kFloat64);
   const auto [train_raw, test_raw] =
       tg::data::train_validation_split({table.feature_tensor(tg::kFloat64), targets}, 1.0 / 3.0, flags.seed);

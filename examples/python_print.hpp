@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+#include "tapegrad/xtensor.hpp"
 
 namespace examples {
 

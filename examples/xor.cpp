@@ -16,6 +16,7 @@
 
 #include "python_print.hpp"
 #include "xor_train.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace examples {
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace fs = std::filesystem;
 using namespace tg;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,17 @@
 #include <xtensor/xio.hpp>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::testing {
+
+/// What operator<< prints for v (a module's repr, for example).
+template <class T>
+std::string streamed(const T& v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
 
 /// Normwise relative error max|actual - expected| / max|expected| (absolute when expected is 0).
 inline double rel_error(const xt::xarray<double>& actual, const xt::xarray<double>& expected) {

@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::testing {
 

@@ -10,6 +10,7 @@
 #include <xtensor/xjson.hpp>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::testing {
 

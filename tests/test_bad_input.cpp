@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 #include "temp_files.hpp"
 
 using namespace tg;

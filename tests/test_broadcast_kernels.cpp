@@ -4,6 +4,7 @@
 #include <xtensor/xrandom.hpp>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 

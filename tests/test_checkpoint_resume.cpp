@@ -5,6 +5,7 @@
 
 #include "tapegrad/nn.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 

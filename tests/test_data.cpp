@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::data;
@@ -131,7 +132,7 @@ TEST_CASE("csv: features, string labels and header") {
   CHECK(t.feature_names == std::vector<std::string>{"sepal_length", "sepal_width"});
   CHECK(t.label_name == "species");
   CHECK(t.features.shape()[0] == 3);
-  CHECK(t.features(1, 0) == 7.0);
+  CHECK(t.features.value<double>()(1, 0) == 7.0);
   CHECK(t.labels == std::vector<std::int64_t>{0, 1, 0});
   CHECK(t.classes == std::vector<std::string>{"setosa", "versicolor"});
   CHECK(t.label_tensor().dtype() == kInt64);
@@ -144,7 +145,7 @@ TEST_CASE("csv: integer labels in a named column") {
   const CsvTable t = read_csv(dir.file("t.csv"), "label");
   CHECK(t.labels == std::vector<std::int64_t>{2, 0});
   CHECK(t.classes.size() == 3);
-  CHECK(t.features(1, 0) == 1.5);
+  CHECK(t.features.value<double>()(1, 0) == 1.5);
 }
 
 TEST_CASE("csv: bad files name file, line and column") {

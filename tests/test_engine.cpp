@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 using namespace tg;
 

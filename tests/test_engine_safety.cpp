@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 using namespace tg;
 

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 using namespace tg;
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 namespace F = tg::nn::functional;

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 using namespace tg;
 

@@ -15,6 +15,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "../examples/mnist_train.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace mnist = examples::mnist;
 

@@ -16,6 +16,7 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using tg::testing::check_rel;

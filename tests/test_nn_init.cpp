@@ -9,6 +9,7 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 namespace init = tg::nn::init;

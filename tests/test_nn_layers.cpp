@@ -9,6 +9,7 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using tg::testing::check_rel;
@@ -99,8 +100,8 @@ TEST_CASE("activations: modules match their formulas and pass gradcheck") {
   expect(softmax0, e / col_sums);
   nn::LogSoftmax log_softmax1;  // dim = -1
   expect(log_softmax1, xv - xt::log(row_sums));
-  CHECK(tg::detail::cat(leaky) == "LeakyReLU(negative_slope=0.2)");
-  CHECK(tg::detail::cat(gelu_tanh) == "GELU(approximate='tanh')");
+  CHECK(tg::testing::streamed(leaky) == "LeakyReLU(negative_slope=0.2)");
+  CHECK(tg::testing::streamed(gelu_tanh) == "GELU(approximate='tanh')");
   CHECK_THROWS_WITH(nn::GELU("fast"), Catch::Contains("\"fast\""));
 }
 

@@ -6,6 +6,7 @@
 #include "nn_testing.hpp"
 #include "reference.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using nlohmann::json;

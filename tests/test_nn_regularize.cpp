@@ -8,6 +8,7 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 

@@ -18,6 +18,8 @@
 
 #include "nn_testing.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tensor_impl.hpp"
 #include "temp_files.hpp"
 
 using namespace tg;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "op_check.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::testing;

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "op_check.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::testing;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "op_check.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::testing;

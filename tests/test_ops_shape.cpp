@@ -3,6 +3,7 @@
 // gather/scatter_add with repeated indices (gradients accumulate), cat and stack; zero-size
 // pieces; error messages.
 #include "op_check.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::testing;

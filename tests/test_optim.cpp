@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::optim;

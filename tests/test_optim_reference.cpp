@@ -17,6 +17,7 @@
 #include "reference.hpp"
 #include "tapegrad/optim/optim.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using nlohmann::json;

@@ -12,6 +12,7 @@
 
 #include "reference.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 

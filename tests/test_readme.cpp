@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 TEST_CASE("readme: first look (gradient and Hessian-vector product)") {
   tg::Tensor x = tg::tensor({{0.5, -1.0}, {2.0, 0.25}}, tg::kFloat64);

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 #include "temp_files.hpp"
 
 using namespace tg;

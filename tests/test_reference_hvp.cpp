@@ -7,6 +7,7 @@
 #include "op_check.hpp"
 #include "reference.hpp"
 #include "tapegrad/nn/losses.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 using namespace tg::testing;

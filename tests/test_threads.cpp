@@ -18,6 +18,7 @@
 #include "parallel.hpp"
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 using namespace tg;
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace plot = tg::training::plot;
 
@@ -72,8 +73,8 @@ TEST_CASE("plot: line charts, heatmap and decision regions as PNG and SVG") {
   tg::training::ConfusionMatrix m(3);
   m.add(std::vector<std::int64_t>{0, 1, 1, 2, 2, 0}, std::vector<std::int64_t>{0, 1, 2, 2, 2, 0});
   const plot::Heatmap map = plot::confusion_heatmap(m, {"a", "b", "c"}, "Confusion");
-  CHECK(map.colour(2, 1) == Approx(1.0 / 3.0));
-  CHECK(map.annotation(2, 2) == 2);
+  CHECK(map.colour.value<double>()(2, 1) == Approx(1.0 / 3.0));
+  CHECK(map.annotation.value<double>()(2, 2) == 2);
   const plot::PlotResult heat = plot::heatmap(map, {"test_plot_heat", false, true});
   INFO(heat.message);
   REQUIRE(heat.ok);

@@ -10,6 +10,7 @@
 
 #include "../examples/python_print.hpp"
 #include "../examples/xor_train.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "kernels.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "tapegrad/file_io.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

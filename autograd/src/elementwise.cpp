@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "kernels.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 #include "vector_math.hpp"
 
 namespace tg {

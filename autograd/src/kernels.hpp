@@ -11,7 +11,7 @@
 
 #include "tapegrad/error.hpp"
 #include "tapegrad/memory.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::detail {

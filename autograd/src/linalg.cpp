@@ -15,7 +15,7 @@
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

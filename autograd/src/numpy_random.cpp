@@ -3,7 +3,9 @@
 #include "tapegrad/numpy_random.hpp"
 
 #include <cmath>
+#include <new>
 #include <numeric>
+#include <random>
 #include <utility>
 
 #include "kernels.hpp"
@@ -20,12 +22,21 @@
 
 namespace tg {
 
+namespace {
+static_assert(std::is_trivially_copyable_v<std::mt19937> && std::is_trivially_destructible_v<std::mt19937>);
+std::mt19937& engine_in(unsigned char* bytes) { return *std::launder(reinterpret_cast<std::mt19937*>(bytes)); }
+}  // namespace
+
 void NumpyRandomState::seed(std::uint64_t seed) {
+  static_assert(sizeof(std::mt19937) == kEngineBytes && alignof(std::mt19937) <= 8,
+                "NumpyRandomState::kEngineBytes must match std::mt19937");
   if (seed > 0xFFFFFFFFull) fail("NumpyRandomState::seed: seed must be in [0, 2^32), got ", seed);
-  engine_.seed(static_cast<std::uint32_t>(seed));
+  new (engine_) std::mt19937(static_cast<std::uint32_t>(seed));
   has_gauss_ = false;
   gauss_ = 0.0;
 }
+
+std::uint32_t NumpyRandomState::next_uint32() { return static_cast<std::uint32_t>(engine_in(engine_)()); }
 
 double NumpyRandomState::next_double() {
   const std::uint32_t a = next_uint32() >> 5;

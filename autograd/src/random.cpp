@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <new>
 #include <numeric>
+#include <random>
 #include <type_traits>
 #include <utility>
 
@@ -24,12 +26,24 @@ namespace tg {
 
 // ---- Generator ------------------------------------------------------------------------------------
 
+namespace {
+static_assert(std::is_trivially_copyable_v<std::mt19937_64> &&
+              std::is_trivially_destructible_v<std::mt19937_64>);
+std::mt19937_64& engine_in(unsigned char* bytes) {
+  return *std::launder(reinterpret_cast<std::mt19937_64*>(bytes));
+}
+}  // namespace
+
 void Generator::manual_seed(std::uint64_t seed) {
-  engine_.seed(seed);
+  static_assert(sizeof(std::mt19937_64) == kEngineBytes && alignof(std::mt19937_64) <= 8,
+                "Generator::kEngineBytes must match std::mt19937_64");
+  new (engine_) std::mt19937_64(seed);
   seed_ = seed;
   has_cached_normal_ = false;
   cached_normal_ = 0.0;
 }
+
+std::uint64_t Generator::next_u64() { return engine_in(engine_)(); }
 
 double Generator::next_double() {
   return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;

@@ -10,7 +10,7 @@
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

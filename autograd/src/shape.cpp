@@ -11,7 +11,7 @@
 #include "kernels.hpp"
 #include "parallel.hpp"
 #include "tapegrad/ops/reduce.hpp"
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

@@ -1,5 +1,5 @@
 // Nodes: their pool, reference counts and recording; grad mode and anomaly detection.
-#include "tapegrad/tape.hpp"
+#include "tape.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -156,7 +156,8 @@ struct OutputLock {
 };
 }  // namespace
 
-void last_handle_gone(TensorImpl* impl) noexcept {
+void last_handle_gone(TensorHead* head) noexcept {
+  auto* impl = static_cast<TensorImpl*>(head);
   Node* n = impl->grad_fn;
   if (n && n->saves_output) {
     bool kept;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <ostream>
 
@@ -18,6 +19,21 @@
 #include "tapegrad/ops/shape.hpp"
 
 namespace tg {
+
+namespace detail {
+void append_signed(std::string& out, long long v) { out += std::to_string(v); }
+void append_unsigned(std::string& out, unsigned long long v) { out += std::to_string(v); }
+std::string hex(unsigned long long v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%llx", v);
+  return buf;
+}
+void append_double(std::string& out, double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  out += buf;
+}
+}  // namespace detail
 
 std::string to_string(const Shape& shape) {
   std::string s = "(";
@@ -87,28 +103,51 @@ xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
 }
 
 template <class T>
-detail::TensorImpl* make_impl(xt::xarray<T>&& v, bool requires_grad) {
-  auto* impl = new detail::TensorImpl(std::move(v));
-  impl->requires_grad = requires_grad;
-  return impl;
+Tensor make(xt::xarray<T>&& v, bool requires_grad) {
+  Tensor t = Tensor::adopt(new detail::TensorImpl(std::move(v)));
+  if (requires_grad) t.requires_grad_(true);
+  return t;
 }
 }  // namespace
 
-Tensor::Tensor(xt::xarray<float> value, bool requires_grad)
-    : impl_(make_impl(std::move(value), requires_grad)) {}
-Tensor::Tensor(xt::xarray<double> value, bool requires_grad)
-    : impl_(make_impl(std::move(value), requires_grad)) {}
-Tensor::Tensor(xt::xarray<std::int64_t> value) : impl_(make_impl(std::move(value), false)) {}
-Tensor::Tensor(xt::xarray<bool> value) : impl_(make_impl(std::move(value), false)) {}
+namespace detail {
+Tensor make_tensor(xt::xarray<float>&& v, bool requires_grad) { return make(std::move(v), requires_grad); }
+Tensor make_tensor(xt::xarray<double>&& v, bool requires_grad) { return make(std::move(v), requires_grad); }
+Tensor make_tensor(xt::xarray<std::int64_t>&& v, bool requires_grad) { return make(std::move(v), requires_grad); }
+Tensor make_tensor(xt::xarray<bool>&& v, bool requires_grad) { return make(std::move(v), requires_grad); }
+
+void fail_undefined() { fail("tensor: use of an undefined tensor"); }
+void fail_value_dtype(DType wanted, DType actual) {
+  fail("value<", to_string(wanted), ">: tensor has dtype ", to_string(actual));
+}
+
+xt::xarray<double> to_double_array(const Tensor& t) {
+  return std::visit([](const auto& a) { return xt::xarray<double>(xt::cast<double>(a)); },
+                    value_of(t));
+}
+}  // namespace detail
 
 const detail::TensorImpl& Tensor::checked() const {
-  if (!impl_) fail("tensor: use of an undefined tensor");
-  return *impl_;
+  if (!impl_) detail::fail_undefined();
+  return *impl();
 }
 
-DType Tensor::dtype() const {
-  return static_cast<DType>(checked().value.index());
+template <class T>
+const T* Tensor::data_ptr() const {
+  return value<T>().data();
 }
+template <class T>
+T* Tensor::data_ptr() {
+  return const_cast<T*>(value<T>().data());
+}
+template const float* Tensor::data_ptr<float>() const;
+template const double* Tensor::data_ptr<double>() const;
+template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+template const bool* Tensor::data_ptr<bool>() const;
+template float* Tensor::data_ptr<float>();
+template double* Tensor::data_ptr<double>();
+template std::int64_t* Tensor::data_ptr<std::int64_t>();
+template bool* Tensor::data_ptr<bool>();
 
 Shape Tensor::shape() const {
   return std::visit([](const auto& a) { return detail::shape_of(a); }, checked().value);
@@ -134,12 +173,12 @@ double Tensor::item() const {
   return std::visit([](const auto& a) { return static_cast<double>(a.data()[0]); }, checked().value);
 }
 
-xt::xarray<double> Tensor::to_double() const {
-  return std::visit([](const auto& a) { return xt::xarray<double>(xt::cast<double>(a)); },
+std::vector<double> Tensor::to_vector() const {
+  return std::visit([](const auto& a) { return std::vector<double>(a.begin(), a.end()); },
                     checked().value);
 }
 
-bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+bool Tensor::requires_grad() const { return impl_ && impl()->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
   auto& impl = const_cast<detail::TensorImpl&>(checked());
@@ -168,7 +207,7 @@ void Tensor::zero_grad(bool set_to_none) {
   if (set_to_none || !impl.grad.defined()) {
     impl.grad = Tensor();
   } else if (impl.grad.use_count() == 1 && impl.grad.is_leaf()) {
-    std::visit([](auto& a) { std::fill(a.begin(), a.end(), 0); }, impl.grad.impl_->value);
+    std::visit([](auto& a) { std::fill(a.begin(), a.end(), 0); }, impl.grad.impl()->value);
     impl.grad.bump_version();
   } else {
     // Someone else holds this gradient (or it is in a graph): give the leaf fresh zeros.
@@ -327,6 +366,15 @@ Tensor from_doubles(xt::xarray<double>&& v, const TensorOptions& o) {
 
 Tensor from_double(const xt::xarray<double>& values, TensorOptions options) {
   return from_doubles(xt::xarray<double>(values), options);
+}
+
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
+  auto v = detail::empty_array<double>(shape);
+  if (v.size() != values.size())
+    fail("from_vector: ", values.size(), " values do not fill shape ", to_string(shape), " (",
+         v.size(), " elements)");
+  std::copy(values.begin(), values.end(), v.begin());
+  return from_doubles(std::move(v), options);
 }
 void NestedList::flatten(Shape& shape, std::vector<double>& values) const {
   // Breadth by depth: the first element at each level fixes the extent, the rest must agree.

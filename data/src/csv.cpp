@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tapegrad/file_io.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::data {
 
@@ -56,7 +57,7 @@ CsvTable read_csv_text(const std::string& text, const std::string& path, const s
     const auto b = static_cast<unsigned char>(c);
     if (b == '\n') ++line_of_byte;
     if ((b < 0x20 && b != '\n' && b != '\r' && b != '\t') || b == 0x7f)
-      fail("read_csv: ", path, ":", line_of_byte, ": control byte 0x", std::hex, int(b),
+      fail("read_csv: ", path, ":", line_of_byte, ": control byte 0x", tg::detail::hex(static_cast<unsigned char>(b)),
            " (not a text file?)");
   }
   std::istringstream in(text);
@@ -103,8 +104,7 @@ CsvTable read_csv_text(const std::string& text, const std::string& path, const s
   }
   if (raw_labels.empty()) fail("read_csv: ", path, ": no data rows after the header");
   const std::size_t rows = raw_labels.size(), cols = table.feature_names.size();
-  table.features = xt::xarray<double>::from_shape({rows, cols});
-  std::copy(values.begin(), values.end(), table.features.begin());
+  table.features = from_vector(values, Shape{rows, cols}, TensorOptions(kFloat64));
 
   bool all_int = true;
   std::int64_t max_label = 0;
@@ -140,7 +140,7 @@ CsvTable read_csv_text(const std::string& text, const std::string& path, const s
   return table;
 }
 
-Tensor CsvTable::feature_tensor(DType dtype) const { return from_double(features, TensorOptions(dtype)); }
+Tensor CsvTable::feature_tensor(DType dtype) const { return features.to(dtype); }
 
 Tensor CsvTable::label_tensor() const {
   xt::xarray<std::int64_t> v = xt::xarray<std::int64_t>::from_shape({labels.size()});

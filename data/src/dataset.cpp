@@ -8,6 +8,7 @@
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/shape.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::data {
 
@@ -138,9 +139,11 @@ xt::xarray<double> as_matrix(const char* op, const Tensor& x) {
     fail(op, ": expects a 2-D float tensor (samples, features)", x.defined() ? ", got shape " + to_string(x.shape()) : "");
   return x.to_double();
 }
-Tensor columnwise(const Tensor& x, const xt::xarray<double>& shift, const xt::xarray<double>& scale, const char* op) {
+Tensor columnwise(const Tensor& x, const Tensor& shift_t, const Tensor& scale_t, const char* op) {
   const auto v = as_matrix(op, x);
-  if (shift.size() == 0) fail(op, ": transform called before fit");
+  if (!shift_t.defined()) fail(op, ": transform called before fit");
+  const auto& shift = shift_t.value<double>();
+  const auto& scale = scale_t.value<double>();
   if (v.shape()[1] != shift.size())
     fail(op, ": fitted on ", shift.size(), " features, got shape ", to_string(x.shape()));
   xt::xarray<double> out = v;
@@ -154,17 +157,19 @@ void Standardizer::fit(const Tensor& x) {
   const auto v = as_matrix("Standardizer::fit", x);
   const std::size_t n = v.shape()[0], f = v.shape()[1];
   if (n == 0) fail("Standardizer::fit: no samples");
-  mean_ = xt::zeros<double>({f});
-  scale_ = xt::zeros<double>({f});
+  xt::xarray<double> mean = xt::zeros<double>({f});
+  xt::xarray<double> scale = xt::zeros<double>({f});
   for (std::size_t j = 0; j < f; ++j) {
     double s = 0;
     for (std::size_t i = 0; i < n; ++i) s += v(i, j);
-    mean_(j) = s / static_cast<double>(n);
+    mean(j) = s / static_cast<double>(n);
     double q = 0;
-    for (std::size_t i = 0; i < n; ++i) q += (v(i, j) - mean_(j)) * (v(i, j) - mean_(j));
+    for (std::size_t i = 0; i < n; ++i) q += (v(i, j) - mean(j)) * (v(i, j) - mean(j));
     const double sd = std::sqrt(q / static_cast<double>(n));
-    scale_(j) = sd > 0 ? sd : 1.0;
+    scale(j) = sd > 0 ? sd : 1.0;
   }
+  mean_ = Tensor(std::move(mean));
+  scale_ = Tensor(std::move(scale));
 }
 
 Tensor Standardizer::transform(const Tensor& x) const { return columnwise(x, mean_, scale_, "Standardizer::transform"); }
@@ -173,14 +178,16 @@ void MinMaxScaler::fit(const Tensor& x) {
   const auto v = as_matrix("MinMaxScaler::fit", x);
   const std::size_t n = v.shape()[0], f = v.shape()[1];
   if (n == 0) fail("MinMaxScaler::fit: no samples");
-  min_ = xt::zeros<double>({f});
-  range_ = xt::zeros<double>({f});
+  xt::xarray<double> min = xt::zeros<double>({f});
+  xt::xarray<double> range = xt::zeros<double>({f});
   for (std::size_t j = 0; j < f; ++j) {
     double lo = v(0, j), hi = v(0, j);
     for (std::size_t i = 1; i < n; ++i) lo = std::min(lo, v(i, j)), hi = std::max(hi, v(i, j));
-    min_(j) = lo;
-    range_(j) = hi > lo ? hi - lo : 1.0;
+    min(j) = lo;
+    range(j) = hi > lo ? hi - lo : 1.0;
   }
+  min_ = Tensor(std::move(min));
+  range_ = Tensor(std::move(range));
 }
 
 Tensor MinMaxScaler::transform(const Tensor& x) const { return columnwise(x, min_, range_, "MinMaxScaler::transform"); }

@@ -12,6 +12,7 @@
 
 #include "tapegrad/file_io.hpp"
 #include "tapegrad/memory.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::data {
 
@@ -75,7 +76,7 @@ IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>
   h.type = bytes[2];
   const std::size_t elem = element_bytes(h.type);
   if (elem == 0)
-    fail("read_idx: ", path, ": unknown type code 0x", std::hex, int(h.type),
+    fail("read_idx: ", path, ": unknown type code 0x", tg::detail::hex(h.type),
          " (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)");
   const std::size_t ndim = bytes[3];
   if (ndim == 0) fail("read_idx: ", path, ": header declares 0 dimensions");

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "tapegrad/data/idx.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::data {
 

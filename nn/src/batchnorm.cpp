@@ -3,6 +3,7 @@
 
 #include "tapegrad/nn/functional.hpp"
 #include "tapegrad/nn/init.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::nn {
 

@@ -6,6 +6,7 @@
 
 #include "internal.hpp"
 #include "tapegrad/random.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::nn::init {
 

@@ -6,6 +6,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::nn::detail {
 

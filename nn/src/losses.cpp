@@ -10,7 +10,8 @@
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tapegrad/tape.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tape.hpp"
 
 namespace tg::nn::functional {
 

@@ -8,6 +8,8 @@
 
 #include "internal.hpp"
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tensor_impl.hpp"
 
 namespace tg::nn {
 
@@ -26,7 +28,7 @@ void copy_values(Tensor& dst, const Tensor& src) {
 
 void replace_values(Tensor& dst, const Tensor& src) {
   if (!dst.is_leaf()) fail("replace_values: only leaves can have their values replaced");
-  dst.impl()->value = src.impl()->value;
+  dst.impl()->set_value(src.impl()->value);
   dst.bump_version();  // an in-place write: a graph that saved dst must not use the new values
 }
 

@@ -7,6 +7,8 @@
 
 #include <xtensor/xmanipulation.hpp>
 #include <zlib.h>
+#include "tapegrad/xtensor.hpp"
+#include "tensor_impl.hpp"
 
 namespace tg::nn::detail {
 

@@ -1,5 +1,6 @@
 // Gradient clipping by global norm and by value.
 #include "tapegrad/optim/clip_grad.hpp"
+#include "tapegrad/xtensor.hpp"
 
 #include <algorithm>
 #include <cmath>

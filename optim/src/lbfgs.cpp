@@ -11,6 +11,7 @@
 
 #include "param_update.hpp"
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::optim {
 

@@ -1,5 +1,6 @@
 // Learning-rate schedulers: PyTorch's chainable update rules and closed forms.
 #include "tapegrad/optim/lr_scheduler.hpp"
+#include "tapegrad/xtensor.hpp"
 
 #include <algorithm>
 #include <cmath>

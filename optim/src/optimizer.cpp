@@ -6,6 +6,8 @@
 #include <unordered_set>
 
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/xtensor.hpp"
+#include "tensor_impl.hpp"
 
 namespace tg::optim {
 
@@ -156,6 +158,8 @@ std::vector<Tensor> Optimizer::parameters() const {
     all.insert(all.end(), group.params().begin(), group.params().end());
   return all;
 }
+
+ParamState& Optimizer::state_of(const Tensor& param) { return state_[param.impl()]; }
 
 ParamState& Optimizer::state(const Tensor& param) {
   for (const auto& group : param_groups_)

@@ -8,6 +8,7 @@
 
 #include "parallel.hpp"
 #include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::optim::detail {
 

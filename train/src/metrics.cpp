@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tapegrad/error.hpp"
+#include "tapegrad/xtensor.hpp"
 
 namespace tg::training {
 
@@ -41,8 +42,15 @@ double accuracy(const Tensor& predictions, const Tensor& labels) {
 }
 
 ConfusionMatrix::ConfusionMatrix(std::size_t num_classes)
-    : num_classes_(num_classes), counts_(xt::zeros<std::int64_t>({num_classes, num_classes})) {
+    : num_classes_(num_classes), counts_() {
   if (num_classes == 0) fail("ConfusionMatrix: need at least one class");
+  counts_.assign(num_classes * num_classes, 0);
+}
+
+Tensor ConfusionMatrix::counts() const {
+  auto a = xt::xarray<std::int64_t>::from_shape({num_classes_, num_classes_});
+  std::copy(counts_.begin(), counts_.end(), a.begin());
+  return Tensor(std::move(a));
 }
 
 void ConfusionMatrix::add(const Tensor& predictions, const Tensor& labels) {
@@ -59,7 +67,7 @@ void ConfusionMatrix::add(const std::vector<std::int64_t>& predicted, const std:
            "; classes must lie in [0, ", n, ")");
   }
   for (std::size_t i = 0; i < truth.size(); ++i)
-    ++counts_(static_cast<std::size_t>(truth[i]), static_cast<std::size_t>(predicted[i]));
+    ++counts_[static_cast<std::size_t>(truth[i]) * num_classes_ + static_cast<std::size_t>(predicted[i])];
 }
 
 std::int64_t ConfusionMatrix::total() const {
@@ -72,20 +80,20 @@ double ConfusionMatrix::accuracy() const {
   const std::int64_t n = total();
   if (n == 0) return 0.0;
   std::int64_t correct = 0;
-  for (std::size_t c = 0; c < num_classes_; ++c) correct += counts_(c, c);
+  for (std::size_t c = 0; c < num_classes_; ++c) correct += count(c, c);
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
 double ConfusionMatrix::precision(std::size_t c) const {
   std::int64_t predicted_as_c = 0;
-  for (std::size_t t = 0; t < num_classes_; ++t) predicted_as_c += counts_(t, c);
-  return predicted_as_c == 0 ? 0.0 : static_cast<double>(counts_(c, c)) / static_cast<double>(predicted_as_c);
+  for (std::size_t t = 0; t < num_classes_; ++t) predicted_as_c += count(t, c);
+  return predicted_as_c == 0 ? 0.0 : static_cast<double>(count(c, c)) / static_cast<double>(predicted_as_c);
 }
 
 double ConfusionMatrix::recall(std::size_t c) const {
   std::int64_t of_class_c = 0;
-  for (std::size_t p = 0; p < num_classes_; ++p) of_class_c += counts_(c, p);
-  return of_class_c == 0 ? 0.0 : static_cast<double>(counts_(c, c)) / static_cast<double>(of_class_c);
+  for (std::size_t p = 0; p < num_classes_; ++p) of_class_c += count(c, p);
+  return of_class_c == 0 ? 0.0 : static_cast<double>(count(c, c)) / static_cast<double>(of_class_c);
 }
 
 double ConfusionMatrix::f1(std::size_t c) const {
@@ -112,7 +120,7 @@ std::string ConfusionMatrix::to_string(const std::vector<std::string>& class_nam
   char buf[32];
   for (std::size_t t = 0; t < num_classes_; ++t) {
     out << pad_right(names[t], name_width);
-    for (std::size_t p = 0; p < num_classes_; ++p) out << pad_left(std::to_string(counts_(t, p)), cell);
+    for (std::size_t p = 0; p < num_classes_; ++p) out << pad_left(std::to_string(count(t, p)), cell);
     std::snprintf(buf, sizeof buf, "%8.1f%%", 100.0 * recall(t));
     out << buf << "\n";
   }

@@ -1,5 +1,6 @@
 // Plots through gnuplot: a script with inline datablocks, run once per file format.
 #include "tapegrad/train/plot.hpp"
+#include "tapegrad/xtensor.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -254,33 +255,38 @@ Heatmap confusion_heatmap(const ConfusionMatrix& matrix, const std::vector<std::
   map.xlabel = "predicted class";
   map.ylabel = "true class";
   map.colorbar_label = "share of the true class";
-  map.colour = xt::zeros<double>({n, n});
-  map.annotation = xt::zeros<double>({n, n});
+  xt::xarray<double> colour = xt::zeros<double>({n, n});
+  xt::xarray<double> annotation = xt::zeros<double>({n, n});
   for (std::size_t t = 0; t < n; ++t) {
     std::int64_t row_total = 0;
     for (std::size_t p = 0; p < n; ++p) row_total += matrix.count(t, p);
     for (std::size_t p = 0; p < n; ++p) {
-      map.annotation(t, p) = static_cast<double>(matrix.count(t, p));
-      map.colour(t, p) = row_total ? static_cast<double>(matrix.count(t, p)) / static_cast<double>(row_total) : 0.0;
+      annotation(t, p) = static_cast<double>(matrix.count(t, p));
+      colour(t, p) = row_total ? static_cast<double>(matrix.count(t, p)) / static_cast<double>(row_total) : 0.0;
     }
   }
+  map.colour = Tensor(std::move(colour));
+  map.annotation = Tensor(std::move(annotation));
   map.hide_zero_annotations = hide_zeros;
   map.row_names = map.col_names = class_names;
   return map;
 }
 
 PlotResult heatmap(const Heatmap& map, const Output& output) {
-  if (map.colour.dimension() != 2 || map.annotation.shape() != map.colour.shape()) {
+  if (!map.colour.defined() || !map.annotation.defined() || map.colour.dim() != 2 ||
+      map.annotation.shape() != map.colour.shape()) {
     PlotResult bad;
     bad.message = "heatmap: colour and annotation must be matrices of the same shape";
     return bad;
   }
-  const std::size_t rows = map.colour.shape(0), cols = map.colour.shape(1);
+  const auto colour = map.colour.to_double();
+  const auto annotation = map.annotation.to_double();
+  const std::size_t rows = colour.shape(0), cols = colour.shape(1);
   std::ostringstream data;
   data << "$cells << EOD\n";
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c)
-      data << c << " " << r << " " << number(map.colour(r, c)) << " " << number(map.annotation(r, c)) << "\n";
+      data << c << " " << r << " " << number(colour(r, c)) << " " << number(annotation(r, c)) << "\n";
   data << "EOD\n";
   return render(output, 700, 620, data.str(), [&] {
     std::ostringstream s;

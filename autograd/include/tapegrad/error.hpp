@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstddef>
-#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace tg {
@@ -25,12 +25,30 @@ using Shape = std::vector<std::size_t>;
 std::string to_string(const Shape& shape);
 
 namespace detail {
-/// Concatenates its arguments with operator<< into a string.
+// Message formatting without <sstream> (this header is included everywhere): numbers print as
+// an std::ostream with default flags prints them (doubles as "%g").
+void append_signed(std::string& out, long long v);
+void append_unsigned(std::string& out, unsigned long long v);
+void append_double(std::string& out, double v);
+/// v in lowercase hexadecimal without a prefix ("1f"), for messages about bytes.
+std::string hex(unsigned long long v);
+
+template <class T>
+void append(std::string& out, const T& v) {
+  if constexpr (std::is_same_v<T, char>) out += v;
+  else if constexpr (std::is_same_v<T, bool>) out += v ? '1' : '0';
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) append_signed(out, v);
+  else if constexpr (std::is_integral_v<T>) append_unsigned(out, v);
+  else if constexpr (std::is_floating_point_v<T>) append_double(out, static_cast<double>(v));
+  else out += v;  // strings, string literals, string views
+}
+
+/// Concatenates its arguments (strings and numbers) into a string.
 template <class... Args>
 std::string cat(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
+  std::string out;
+  (append(out, args), ...);
+  return out;
 }
 }  // namespace detail
 

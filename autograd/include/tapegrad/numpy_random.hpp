@@ -13,8 +13,8 @@
 // Checked against numpy_rng.json (NumPy 1.24) in tests/test_random.cpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <random>
 
 #include "tapegrad/tensor.hpp"
 
@@ -42,7 +42,7 @@ class NumpyRandomState {
   Tensor permutation(std::int64_t n);
 
   /// One tempered 32-bit MT19937 word (NumPy's next_uint32).
-  std::uint32_t next_uint32() { return static_cast<std::uint32_t>(engine_()); }
+  std::uint32_t next_uint32();
   /// One double from two words, as NumPy's legacy random_sample.
   double next_double();
   /// One standard normal, as NumPy's legacy_gauss.
@@ -53,7 +53,10 @@ class NumpyRandomState {
  private:
   std::uint64_t next_uint64();
 
-  std::mt19937 engine_;
+  // The std::mt19937 lives in these bytes (numpy_random.cpp checks the size), so that this
+  // header need not include <random>.
+  static constexpr std::size_t kEngineBytes = 5000;
+  alignas(8) unsigned char engine_[kEngineBytes];
   bool has_gauss_ = false;
   double gauss_ = 0.0;
 };

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 
 #include "tapegrad/tensor.hpp"
 
@@ -37,7 +36,7 @@ class Generator {
   std::uint64_t initial_seed() const { return seed_; }
 
   /// The next raw 64-bit word of std::mt19937_64.
-  std::uint64_t next_u64() { return engine_(); }
+  std::uint64_t next_u64();
   /// Uniform in [0, 1): (word >> 11) * 2^-53, one word, every multiple of 2^-53 equally likely.
   double next_double();
   /// Uniform in [0, 1) with float precision: (word >> 40) * 2^-24, one word (never rounds to 1).
@@ -51,7 +50,10 @@ class Generator {
   std::uint64_t next_below_or_equal(std::uint64_t bound);
 
  private:
-  std::mt19937_64 engine_;
+  // The std::mt19937_64 lives in these bytes (random.cpp checks the size), so that this header
+  // need not include <random>, one of the costliest standard headers.
+  static constexpr std::size_t kEngineBytes = 2504;
+  alignas(8) unsigned char engine_[kEngineBytes];
   std::uint64_t seed_ = kDefaultSeed;
   bool has_cached_normal_ = false;
   double cached_normal_ = 0.0;

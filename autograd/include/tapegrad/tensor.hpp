@@ -1,13 +1,18 @@
-// tg::Tensor: an N-d array (an xt::xarray) plus what autograd needs to know about it.
+// tg::Tensor: an N-d array plus what autograd needs to know about it.
+//
+// This header is light on purpose: it does not include xtensor, and the engine's structures
+// (TensorImpl, nodes, the sweep) live in the library's private headers. Code that wants the
+// values as xtensor arrays (`value<T>()`, `mutable_value<T>()`, `to_double()`, constructing a
+// tensor from an xt::xarray) includes "tapegrad/xtensor.hpp".
 //
 // Invariants
 // - A Tensor is a handle: copying it shares the same value, gradient and graph position (as in
-//   libtorch). Handles count references on their TensorImpl (atomically: handles may be copied
-//   and dropped on any thread).
+//   libtorch). Handles count references on their impl (atomically: handles may be copied and
+//   dropped on any thread).
 // - Every op returns a new tensor. No op returns its input object or shares its values: shape
 //   ops (reshape, view, squeeze, expand, transpose, slice, ...) copy, and `detach()` copies too.
-//   A tensor owns one contiguous row-major xt::xarray, so there is no storage to share (this
-//   differs from libtorch, whose views alias).
+//   A tensor owns one contiguous row-major array, so there is no storage to share (this differs
+//   from libtorch, whose views alias).
 // - A tensor either is a leaf (made by a factory, or by an op that was not recorded) or has a
 //   producer node, its grad_fn. The tensor owns a reference to its grad_fn; a node owns its
 //   inputs' producers. So a graph lives exactly as long as some tensor can reach it, on whatever
@@ -28,10 +33,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
-#include <variant>
 #include <vector>
-
-#include <xtensor/xarray.hpp>
 
 #include "tapegrad/error.hpp"
 
@@ -77,16 +79,33 @@ class Tensor;
 struct Node;
 class HookHandle;
 namespace detail {
-struct TensorImpl;
+struct TensorImpl;  // the engine's side of a tensor (private header)
 struct HookList;
-/// Handle reference counting (out of line where the last handle may free a graph).
-void retain(TensorImpl* impl) noexcept;
-void release(TensorImpl* impl) noexcept;
-using Value = std::variant<xt::xarray<float>, xt::xarray<double>, xt::xarray<std::int64_t>,
-                           xt::xarray<bool>>;
-template <class T> inline constexpr bool is_element_v =
-    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::int64_t> ||
-    std::is_same_v<T, bool>;
+
+/// The part of a tensor's impl that inline code may read: its handle count, version, dtype and
+/// where its array is. The rest of the impl (gradient, grad_fn, hooks) is private to the engine.
+/// `array` points at the impl's own xt::xarray<T> of `dtype`; the engine keeps both in step.
+struct TensorHead {
+  std::atomic<long> handles{1};
+  std::atomic<std::uint32_t> version{0};
+  DType dtype = DType::float32;
+  void* array = nullptr;
+};
+inline void retain(TensorHead* head) noexcept { head->handles.fetch_add(1, std::memory_order_relaxed); }
+/// Frees the impl (or hands it to the node that saved it) when the last handle goes.
+void last_handle_gone(TensorHead* head) noexcept;
+inline void release(TensorHead* head) noexcept {
+  if (head->handles.fetch_sub(1, std::memory_order_acq_rel) == 1) last_handle_gone(head);
+}
+[[noreturn]] void fail_undefined();
+[[noreturn]] void fail_value_dtype(DType wanted, DType actual);
+
+/// xt::xarray<T>: declared here, defined by tapegrad/xtensor.hpp. A use of value<T>() without
+/// that header fails to compile with "incomplete type tg::detail::XArray<T>".
+template <class T> struct XArray;
+/// Converts an xtensor expression E to a tensor: empty here (so the constructor below takes
+/// part in overload resolution only for xtensor types), specialised by tapegrad/xtensor.hpp.
+template <class E, class = void> struct FromXtensor {};
 }  // namespace detail
 
 /// A handle to an N-d array that may take part in automatic differentiation.
@@ -110,23 +129,19 @@ class Tensor {
     if (impl_) detail::release(impl_);
   }
   void swap(Tensor& other) noexcept {
-    detail::TensorImpl* t = impl_;
+    detail::TensorHead* t = impl_;
     impl_ = other.impl_;
     other.impl_ = t;
   }
-  /// Takes an xtensor array (moved, not copied, when passed an rvalue).
-  Tensor(xt::xarray<float> value, bool requires_grad = false);
-  Tensor(xt::xarray<double> value, bool requires_grad = false);
-  Tensor(xt::xarray<std::int64_t> value);
-  Tensor(xt::xarray<bool> value);
-  /// Evaluates any xtensor expression (e.g. `xt::ones<double>({2, 3}) * 2.0`).
-  template <class E, class T = typename E::value_type,
-            class = std::enable_if_t<detail::is_element_v<T> &&
-                                     !std::is_same_v<std::decay_t<E>, xt::xarray<T>>>>
-  Tensor(const xt::xexpression<E>& expression) : Tensor(xt::xarray<T>(expression)) {}
+  /// From an xt::xarray of float, double, int64_t or bool (moved, not copied, when passed an
+  /// rvalue) or any xtensor expression (e.g. `xt::ones<double>({2, 3}) * 2.0`, evaluated).
+  /// requires_grad needs a floating dtype. Needs "tapegrad/xtensor.hpp".
+  template <class E, class Make = detail::FromXtensor<std::decay_t<E>>, class = typename Make::type>
+  Tensor(E&& values, bool requires_grad = false)  // NOLINT: implicit, as the xarray it holds
+      : Tensor(Make::make(std::forward<E>(values), requires_grad)) {}
 
   bool defined() const { return impl_ != nullptr; }
-  DType dtype() const;
+  DType dtype() const { return head().dtype; }
   Shape shape() const;
   /// Extent of one axis; negative axes count from the end.
   std::size_t size(int axis) const;
@@ -138,18 +153,28 @@ class Tensor {
   double item() const;
   template <class T> T item() const { return static_cast<T>(item()); }
 
-  /// The values as an xtensor array; T must be the tensor's element type.
-  template <class T> const xt::xarray<T>& value() const;
+  /// The values as an xt::xarray<T>; T must be the tensor's element type. Needs
+  /// "tapegrad/xtensor.hpp".
+  template <class T> const typename detail::XArray<T>::type& value() const;
   /// Writable values, for in-place updates (optimizers, initialisers). Bumps the version, so a
   /// backward that saved this tensor before the write raises tg::Error instead of using the new
-  /// values. Call it again for a later write: each call counts as one in-place write.
-  template <class T> xt::xarray<T>& mutable_value();
+  /// values. Call it again for a later write: each call counts as one in-place write. Needs
+  /// "tapegrad/xtensor.hpp".
+  template <class T> typename detail::XArray<T>::type& mutable_value();
+  /// The first of numel() contiguous row-major values; T must be the element type. A write
+  /// through it is an in-place write: call bump_version() (as mutable_value does).
+  /// (Defined for float, double, std::int64_t and bool.)
+  template <class T> const T* data_ptr() const;
+  template <class T> T* data_ptr();
   /// Number of in-place writes so far (torch's `_version`).
   std::uint32_t version() const;
   /// Records an in-place write made through a reference obtained earlier.
   void bump_version();
-  /// The values converted to double (any dtype).
-  xt::xarray<double> to_double() const;
+  /// The values converted to double (any dtype), as an xt::xarray<double>. Needs
+  /// "tapegrad/xtensor.hpp" (the template parameter only defers the type until then).
+  template <class D = double> typename detail::XArray<D>::type to_double() const;
+  /// The values converted to double, row-major (any dtype).
+  std::vector<double> to_vector() const;
 
   bool requires_grad() const;
   /// Makes a leaf track gradients (or stop). Throws for non-leaves and non-floating dtypes.
@@ -216,15 +241,21 @@ class Tensor {
 
   /// Identity of the underlying tensor (two handles to the same tensor).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
-  detail::TensorImpl* impl() const { return impl_; }
   /// Number of handles to this tensor (for the engine's ownership decisions).
-  long use_count() const;
-  /// Takes over a new impl (its count already 1), or adds a handle to a live one.
-  static Tensor adopt(detail::TensorImpl* fresh) noexcept;
+  long use_count() const { return impl_ ? impl_->handles.load(std::memory_order_relaxed) : 0; }
+
+  // Engine internals, defined in the library's private tensor_impl.hpp.
+  inline detail::TensorImpl* impl() const;
+  /// Takes over a new impl (its count already 1).
+  static inline Tensor adopt(detail::TensorImpl* fresh) noexcept;
 
  private:
+  const detail::TensorHead& head() const {
+    if (!impl_) detail::fail_undefined();
+    return *impl_;
+  }
   const detail::TensorImpl& checked() const;
-  detail::TensorImpl* impl_;
+  detail::TensorHead* impl_;
 };
 
 /// Removes a hook registered with register_hook or register_post_accumulate_grad_hook.
@@ -240,79 +271,17 @@ class HookHandle {
   std::uint64_t id_ = 0;
 };
 
-namespace detail {
-/// What a Tensor handle points to. Ownership (see tape.hpp for the node side):
-/// - `handles` counts Tensor handles. While it is above zero the impl owns one reference to
-///   grad_fn. When it drops to zero the impl is freed, unless grad_fn saved this impl as its
-///   output for backward: then the node keeps the impl (values and all) and frees it when the
-///   node goes or releases its saved state; backward may hand out handles to it again.
-/// - `version` counts in-place writes.
-struct TensorImpl {
-  std::atomic<long> handles{1};
-  std::atomic<std::uint32_t> version{0};
-  Value value;
-  Tensor grad;            // accumulated gradient (leaves)
-  Node* grad_fn = nullptr;
-  bool requires_grad = false;
-  std::string name;
-  std::shared_ptr<HookList> hooks;  // register_hook / post-accumulate hooks, usually none
-  std::atomic<bool> has_hooks{false};  // hooks is set (read without a lock)
-  explicit TensorImpl(Value v) : value(std::move(v)) {}
-  /// Moves the array straight into the variant: an xarray move swaps its shape and strides
-  /// element by element, a noticeable cost for small tensors, so it is done once, not twice.
-  template <class T>
-  explicit TensorImpl(xt::xarray<T>&& a) : value(std::in_place_type<xt::xarray<T>>, std::move(a)) {}
-  ~TensorImpl();
-  TensorImpl(const TensorImpl&) = delete;
-  TensorImpl& operator=(const TensorImpl&) = delete;
-};
-
-inline void retain(TensorImpl* impl) noexcept { impl->handles.fetch_add(1, std::memory_order_relaxed); }
-/// Frees the impl (or hands it to the node that saved it) when the last handle goes.
-void last_handle_gone(TensorImpl* impl) noexcept;
-inline void release(TensorImpl* impl) noexcept {
-  if (impl->handles.fetch_sub(1, std::memory_order_acq_rel) == 1) last_handle_gone(impl);
-}
-}  // namespace detail
-
-inline Tensor Tensor::adopt(detail::TensorImpl* fresh) noexcept {
-  Tensor t;
-  t.impl_ = fresh;
-  return t;
-}
-
-inline long Tensor::use_count() const {
-  return impl_ ? impl_->handles.load(std::memory_order_relaxed) : 0;
-}
-
-template <class T>
-const xt::xarray<T>& Tensor::value() const {
-  const auto* v = std::get_if<xt::xarray<T>>(&checked().value);
-  if (!v) fail("value<", to_string(dtype_of<T>::value), ">: tensor has dtype ", to_string(dtype()));
-  return *v;
-}
-
-template <class T>
-xt::xarray<T>& Tensor::mutable_value() {
-  auto& v = const_cast<xt::xarray<T>&>(value<T>());
-  bump_version();
-  return v;
-}
-
-inline std::uint32_t Tensor::version() const {
-  return checked().version.load(std::memory_order_relaxed);
-}
+inline std::uint32_t Tensor::version() const { return head().version.load(std::memory_order_relaxed); }
 inline void Tensor::bump_version() {
-  const_cast<detail::TensorImpl&>(checked()).version.fetch_add(1, std::memory_order_relaxed);
+  const_cast<detail::TensorHead&>(head()).version.fetch_add(1, std::memory_order_relaxed);
 }
-
 /// Prints dtype, shape and values (and grad_fn / requires_grad), e.g. for debugging.
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- Factories ---------------------------------------------------------------------------------
 
-/// From an xtensor array of doubles, converted to options.dtype (to int64 as Tensor::to does).
-Tensor from_double(const xt::xarray<double>& values, TensorOptions options = {});
+/// From row-major doubles and a shape, converted to options.dtype (to int64 as Tensor::to does).
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
 
 /// A number or a braced list of NestedLists: what tensor() accepts. Because braces prefer the
 /// initializer-list constructor, {{0}, {1}} is a (2,1) tensor, not an ambiguity (as in libtorch).
@@ -336,10 +305,10 @@ Tensor tensor(const NestedList& values, TensorOptions options = {});
 /// (A template, so a braced {{0}, {1}} cannot match it and still goes to NestedList.)
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
 Tensor tensor(std::initializer_list<T> values, TensorOptions options = {}) {
-  xt::xarray<double> v = xt::xarray<double>::from_shape({values.size()});
-  std::size_t i = 0;
-  for (T e : values) v.data()[i++] = static_cast<double>(e);
-  return from_double(v, options);
+  std::vector<double> v;
+  v.reserve(values.size());
+  for (T e : values) v.push_back(static_cast<double>(e));
+  return from_vector(v, Shape{values.size()}, options);
 }
 
 Tensor zeros(const Shape& shape, TensorOptions options = {});

@@ -13,7 +13,7 @@ namespace tg::data {
 struct CsvTable {
   std::vector<std::string> feature_names;  ///< header names of the feature columns, in order
   std::string label_name;                  ///< header name of the label column
-  xt::xarray<double> features;             ///< (rows, features)
+  Tensor features;                         ///< (rows, features), float64
   std::vector<std::int64_t> labels;        ///< class index per row
   std::vector<std::string> classes;        ///< class names, index = label (first-seen order, or
                                            ///< numeric order when the labels are integers)

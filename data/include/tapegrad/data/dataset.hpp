@@ -132,11 +132,12 @@ class Standardizer {
   /// Learns mean and (population) standard deviation of each column of x (N, F).
   void fit(const Tensor& x);
   Tensor transform(const Tensor& x) const;
-  const xt::xarray<double>& mean() const { return mean_; }
-  const xt::xarray<double>& scale() const { return scale_; }
+  /// Per-column mean and scale (float64, (F)); undefined before fit().
+  const Tensor& mean() const { return mean_; }
+  const Tensor& scale() const { return scale_; }
 
  private:
-  xt::xarray<double> mean_, scale_;
+  Tensor mean_, scale_;
 };
 
 /// Min-max scaling per feature column to [0, 1], fitted on training data only.
@@ -146,7 +147,7 @@ class MinMaxScaler {
   Tensor transform(const Tensor& x) const;
 
  private:
-  xt::xarray<double> min_, range_;
+  Tensor min_, range_;
 };
 
 }  // namespace tg::data

@@ -180,9 +180,11 @@ class Optimizer {
     for (auto& group : param_groups_) {
       const auto& options = static_cast<const Options&>(group.options());
       for (auto& param : group.params())
-        if (param.grad().defined()) update(param, state_[param.impl()], options);
+        if (param.grad().defined()) update(param, state_of(param), options);
     }
   }
+  /// The state of a parameter (created empty on first use).
+  ParamState& state_of(const Tensor& param);
   /// Checks the state that load_state_dict() read for one parameter, before anything changes;
   /// throws tg::Error naming the entry (prefix is "state.<i>."). The default suits the
   /// per-element optimizers: "step" is one int64 count, every other entry is floating and either

@@ -11,8 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <xtensor/xarray.hpp>
-
 #include "tapegrad/tensor.hpp"
 
 namespace tg::training {
@@ -40,9 +38,11 @@ class ConfusionMatrix {
 
   std::size_t num_classes() const { return num_classes_; }
   /// Number of samples of class `truth` predicted as `predicted`.
-  std::int64_t count(std::size_t truth, std::size_t predicted) const { return counts_(truth, predicted); }
-  /// The (num_classes, num_classes) counts.
-  const xt::xarray<std::int64_t>& counts() const { return counts_; }
+  std::int64_t count(std::size_t truth, std::size_t predicted) const {
+    return counts_.at(truth * num_classes_ + predicted);
+  }
+  /// The (num_classes, num_classes) counts as an int64 tensor (a copy).
+  Tensor counts() const;
   /// Total number of samples added.
   std::int64_t total() const;
   /// trace / total: the accuracy of everything added (0 when empty).
@@ -62,7 +62,7 @@ class ConfusionMatrix {
 
  private:
   std::size_t num_classes_;
-  xt::xarray<std::int64_t> counts_;
+  std::vector<std::int64_t> counts_;  // row-major (true class, predicted class)
 };
 
 }  // namespace tg::training

@@ -15,8 +15,6 @@
 #include <utility>
 #include <vector>
 
-#include <xtensor/xarray.hpp>
-
 #include "tapegrad/train/metrics.hpp"
 
 namespace tg::training::plot {
@@ -70,8 +68,8 @@ PlotResult line_charts(const std::vector<LineChart>& charts, const std::string& 
 struct Heatmap {
   std::string title, xlabel, ylabel;
   std::string colorbar_label;
-  xt::xarray<double> colour;       ///< (rows, cols), each in [0, 1]: the cell's colour
-  xt::xarray<double> annotation;   ///< (rows, cols): the number written in each cell
+  Tensor colour;                   ///< (rows, cols) floating, each in [0, 1]: the cell's colour
+  Tensor annotation;               ///< (rows, cols) floating: the number written in each cell
   std::string annotation_format = "%.0f";
   bool hide_zero_annotations = false;
   std::vector<std::string> row_names, col_names;  ///< tic labels; default 0, 1, ...

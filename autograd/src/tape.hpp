@@ -5,7 +5,7 @@
 //   a reference to its producer node (grad_fn); a node owns references to its inputs' producers
 //   and to the leaves whose gradient it feeds, and a handle on each tensor its backward reads.
 //   A node never owns its output's handle: a node whose backward reads its output keeps the
-//   output impl alive without a handle (tensor.hpp) and hands out a handle during backward.
+//   output impl alive without a handle (tensor_impl.hpp) and hands out a handle during backward.
 // - A node is freed the moment its last reference goes: no scan, no collect. Freeing a long
 //   chain is iterative (a per-thread list of nodes to free), so it cannot overflow the stack.
 //   Node memory comes from a per-thread free list, so a loop that records and frees the same
@@ -36,6 +36,7 @@
 
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tensor_impl.hpp"
 
 namespace tg {
 
