@@ -1,11 +1,14 @@
 // Optimizers: update rules derived by hand, option validation, parameter groups, skipped
-// parameters, float32, and the state dict (keys, errors, bit-exact resume of every optimizer).
+// parameters, float32, and the state dict (keys, every option saved, errors, bit-exact resume of
+// every optimizer).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -397,6 +400,93 @@ TEST_CASE("load_state_dict checks each parameter's state before changing anythin
     return loss;
   }));
 }
+
+namespace {
+
+/// One option of an options type, listed here independently of the options class: its
+/// param_group name, a setter to a non-default value (plus whatever validate() then needs), and
+/// whether two options objects agree on it.
+template <class Options>
+struct OptionCase {
+  std::string name;
+  std::function<void(Options&)> set;
+  std::function<bool(const Options&, const Options&)> same;
+};
+/// An OptionCase that sets `name` to the value given.
+#define OPTION(name, ...)                                               \
+  {                                                                     \
+    #name, [](auto& o) { o.name(__VA_ARGS__); },                        \
+    [](const auto& a, const auto& b) { return a.name() == b.name(); }   \
+  }
+
+/// For each option: set it, state_dict(), load into an optimizer built with `defaults`, and
+/// check that every getter gives the value set and that the dict has one key per option.
+template <class Opt, class Options>
+void check_every_option_saved(const Options& defaults, const std::vector<OptionCase<Options>>& cases) {
+  std::set<std::string> names;
+  for (const auto& c : cases) names.insert(c.name);
+  REQUIRE(names.size() == cases.size());
+  for (const auto& c : cases) {
+    INFO("option " << c.name);
+    Options set = defaults;
+    c.set(set);
+    REQUIRE_FALSE(c.same(set, defaults));  // else a lost option would go unnoticed
+    const Opt saved({leaf({1, 2})}, set);
+    const StateDict dict = saved.state_dict();
+    std::set<std::string> keys;
+    const std::string prefix = "param_groups.0.";
+    for (const auto& entry : dict)
+      if (entry.first.rfind(prefix, 0) == 0 && entry.first != prefix + "params")
+        keys.insert(entry.first.substr(prefix.size()));
+    CHECK(keys == names);
+    Opt fresh({leaf({1, 2})}, defaults);
+    fresh.load_state_dict(dict);
+    const auto& loaded = static_cast<const Options&>(fresh.param_groups()[0].options());
+    for (const auto& other : cases) {
+      INFO("compared option " << other.name);
+      CHECK(other.same(loaded, set));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every option of every optimizer goes through state_dict and load_state_dict", "[optim][state]") {
+  // The names are PyTorch's param_group keys; a new option needs a line here, or the key check fails.
+  check_every_option_saved<SGD>(
+      SGDOptions(0.1),
+      {OPTION(lr, 0.03), OPTION(momentum, 0.5), OPTION(dampening, 0.25), OPTION(weight_decay, 0.01),
+       {"nesterov", [](SGDOptions& o) { o.momentum(0.5).nesterov(true); },
+        [](const SGDOptions& a, const SGDOptions& b) { return a.nesterov() == b.nesterov(); }},
+       OPTION(maximize, true)});
+  check_every_option_saved<Adam>(
+      AdamOptions(), {OPTION(lr, 0.03), OPTION(betas, Betas{0.8, 0.99}), OPTION(eps, 1e-6),
+                      OPTION(weight_decay, 0.1), OPTION(amsgrad, true), OPTION(maximize, true)});
+  check_every_option_saved<AdamW>(
+      AdamWOptions(), {OPTION(lr, 0.03), OPTION(betas, Betas{0.8, 0.99}), OPTION(eps, 1e-6),
+                       OPTION(weight_decay, 0.3), OPTION(amsgrad, true), OPTION(maximize, true)});
+  check_every_option_saved<Adamax>(
+      AdamaxOptions(), {OPTION(lr, 0.03), OPTION(betas, Betas{0.8, 0.99}), OPTION(eps, 1e-6),
+                        OPTION(weight_decay, 0.1), OPTION(maximize, true)});
+  check_every_option_saved<NAdam>(
+      NAdamOptions(), {OPTION(lr, 0.03), OPTION(betas, Betas{0.8, 0.99}), OPTION(eps, 1e-6),
+                       OPTION(weight_decay, 0.1), OPTION(momentum_decay, 0.01),
+                       OPTION(decoupled_weight_decay, true), OPTION(maximize, true)});
+  check_every_option_saved<Adagrad>(
+      AdagradOptions(), {OPTION(lr, 0.03), OPTION(lr_decay, 0.1), OPTION(weight_decay, 0.1),
+                         OPTION(initial_accumulator_value, 0.5), OPTION(eps, 1e-8), OPTION(maximize, true)});
+  check_every_option_saved<Adadelta>(
+      AdadeltaOptions(), {OPTION(lr, 0.5), OPTION(rho, 0.8), OPTION(eps, 1e-5), OPTION(weight_decay, 0.1),
+                          OPTION(maximize, true)});
+  check_every_option_saved<RMSprop>(
+      RMSpropOptions(), {OPTION(lr, 0.03), OPTION(alpha, 0.9), OPTION(eps, 1e-6), OPTION(weight_decay, 0.1),
+                         OPTION(momentum, 0.5), OPTION(centered, true), OPTION(maximize, true)});
+  check_every_option_saved<LBFGS>(
+      LBFGSOptions(), {OPTION(lr, 0.5), OPTION(max_iter, 7), OPTION(max_eval, 9),
+                       OPTION(tolerance_grad, 1e-5), OPTION(tolerance_change, 1e-6),
+                       OPTION(history_size, 5), OPTION(line_search_fn, "strong_wolfe")});
+}
+#undef OPTION
 
 namespace {
 

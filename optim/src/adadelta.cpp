@@ -17,11 +17,6 @@ void AdadeltaOptions::validate() const {
   check_option(weight_decay() >= 0, "Adadelta", "weight_decay", weight_decay(), "must be >= 0");
 }
 
-std::vector<OptionField> AdadeltaOptions::fields() {
-  return {{"lr", &lr_}, {"rho", &rho_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
-          {"maximize", &maximize_}};
-}
-
 Adadelta::Adadelta(std::vector<ParamGroup> param_groups, AdadeltaOptions defaults)
     : Optimizer("Adadelta", std::move(param_groups), defaults.clone()) {}
 Adadelta::Adadelta(std::vector<Tensor> params, AdadeltaOptions defaults)

@@ -19,15 +19,6 @@ void AdagradOptions::validate() const {
   check_option(eps() >= 0, "Adagrad", "eps", eps(), "must be >= 0");
 }
 
-std::vector<OptionField> AdagradOptions::fields() {
-  return {{"lr", &lr_},
-          {"lr_decay", &lr_decay_},
-          {"weight_decay", &weight_decay_},
-          {"initial_accumulator_value", &initial_accumulator_value_},
-          {"eps", &eps_},
-          {"maximize", &maximize_}};
-}
-
 Adagrad::Adagrad(std::vector<ParamGroup> param_groups, AdagradOptions defaults)
     : Optimizer("Adagrad", std::move(param_groups), defaults.clone()) {}
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions defaults)

@@ -90,15 +90,6 @@ void adam_update(detail::ParamUpdate<T>& p, const Options& o) {
 void AdamOptions::validate() const { validate_adam("Adam", *this); }
 void AdamWOptions::validate() const { validate_adam("AdamW", *this); }
 
-std::vector<OptionField> AdamOptions::fields() {
-  return {{"lr", &lr_}, {"betas", &betas_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
-          {"amsgrad", &amsgrad_}, {"maximize", &maximize_}};
-}
-std::vector<OptionField> AdamWOptions::fields() {
-  return {{"lr", &lr_}, {"betas", &betas_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
-          {"amsgrad", &amsgrad_}, {"maximize", &maximize_}};
-}
-
 Adam::Adam(std::vector<ParamGroup> param_groups, AdamOptions defaults)
     : Optimizer("Adam", std::move(param_groups), defaults.clone()) {}
 Adam::Adam(std::vector<Tensor> params, AdamOptions defaults)

@@ -20,11 +20,6 @@ void AdamaxOptions::validate() const {
   check_option(weight_decay() >= 0, "Adamax", "weight_decay", weight_decay(), "must be >= 0");
 }
 
-std::vector<OptionField> AdamaxOptions::fields() {
-  return {{"lr", &lr_}, {"betas", &betas_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
-          {"maximize", &maximize_}};
-}
-
 Adamax::Adamax(std::vector<ParamGroup> param_groups, AdamaxOptions defaults)
     : Optimizer("Adamax", std::move(param_groups), defaults.clone()) {}
 Adamax::Adamax(std::vector<Tensor> params, AdamaxOptions defaults)

@@ -17,6 +17,11 @@ namespace tg::optim {
 
 using detail::check_option;
 
+std::vector<std::string> LBFGSOptions::choices(const std::string& option) {
+  if (option == "line_search_fn") return {"", "strong_wolfe"};  // saved as the index in this list
+  fail("LBFGSOptions: no choices for option '", option, "'");
+}
+
 void LBFGSOptions::validate() const {
   check_option(lr() >= 0, "LBFGS", "learning rate", lr(), "must be >= 0");
   check_option(max_iter() >= 1, "LBFGS", "max_iter", static_cast<double>(max_iter()),
@@ -28,19 +33,10 @@ void LBFGSOptions::validate() const {
                "must be >= 0");
   check_option(history_size() >= 1, "LBFGS", "history_size", static_cast<double>(history_size()),
                "must be >= 1");
-  if (line_search_fn() != "" && line_search_fn() != "strong_wolfe")
+  const std::vector<std::string> allowed = choices("line_search_fn");
+  if (std::find(allowed.begin(), allowed.end(), line_search_fn()) == allowed.end())
     fail("LBFGS: invalid line_search_fn '", line_search_fn(),
          "' (only \"strong_wolfe\" or \"\" for none are supported)");
-}
-
-std::vector<OptionField> LBFGSOptions::fields() {
-  return {{"lr", &lr_},
-          {"max_iter", &max_iter_},
-          {"max_eval", &max_eval_},
-          {"tolerance_grad", &tolerance_grad_},
-          {"tolerance_change", &tolerance_change_},
-          {"history_size", &history_size_},
-          {"line_search_fn", Choice{&line_search_fn_, {"", "strong_wolfe"}}}};
 }
 
 LBFGS::LBFGS(std::vector<ParamGroup> param_groups, LBFGSOptions defaults)

@@ -21,16 +21,6 @@ void NAdamOptions::validate() const {
                "must be >= 0");
 }
 
-std::vector<OptionField> NAdamOptions::fields() {
-  return {{"lr", &lr_},
-          {"betas", &betas_},
-          {"eps", &eps_},
-          {"weight_decay", &weight_decay_},
-          {"momentum_decay", &momentum_decay_},
-          {"decoupled_weight_decay", &decoupled_weight_decay_},
-          {"maximize", &maximize_}};
-}
-
 NAdam::NAdam(std::vector<ParamGroup> param_groups, NAdamOptions defaults)
     : Optimizer("NAdam", std::move(param_groups), defaults.clone()) {}
 NAdam::NAdam(std::vector<Tensor> params, NAdamOptions defaults)

@@ -18,12 +18,6 @@ void RMSpropOptions::validate() const {
   check_option(momentum() >= 0, "RMSprop", "momentum", momentum(), "must be >= 0");
 }
 
-std::vector<OptionField> RMSpropOptions::fields() {
-  return {{"lr", &lr_},       {"alpha", &alpha_},       {"eps", &eps_},
-          {"weight_decay", &weight_decay_}, {"momentum", &momentum_}, {"centered", &centered_},
-          {"maximize", &maximize_}};
-}
-
 RMSprop::RMSprop(std::vector<ParamGroup> param_groups, RMSpropOptions defaults)
     : Optimizer("RMSprop", std::move(param_groups), defaults.clone()) {}
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions defaults)

@@ -18,11 +18,6 @@ void SGDOptions::validate() const {
          momentum(), ", dampening ", dampening(), ")");
 }
 
-std::vector<OptionField> SGDOptions::fields() {
-  return {{"lr", &lr_},           {"momentum", &momentum_}, {"dampening", &dampening_},
-          {"weight_decay", &weight_decay_}, {"nesterov", &nesterov_}, {"maximize", &maximize_}};
-}
-
 SGD::SGD(std::vector<ParamGroup> param_groups, SGDOptions defaults)
     : Optimizer("SGD", std::move(param_groups), defaults.clone()) {}
 SGD::SGD(std::vector<Tensor> params, SGDOptions defaults)

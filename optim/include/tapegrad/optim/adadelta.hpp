@@ -19,13 +19,16 @@ class AdadeltaOptions : public OptimizerCloneableOptions<AdadeltaOptions> {
  public:
   explicit AdadeltaOptions(double lr = 1.0) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(double, rho) = 0.9;
-  TG_OPTIM_ARG(double, eps) = 1e-6;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_ADADELTA_OPTIONS(X)   \
+  X(double, lr, )                \
+  X(double, rho, 0.9)            \
+  X(double, eps, 1e-6)           \
+  X(double, weight_decay, 0)     \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_ADADELTA_OPTIONS)
+#undef TG_ADADELTA_OPTIONS
 };
 
 class Adadelta : public Optimizer {

@@ -18,14 +18,17 @@ class AdagradOptions : public OptimizerCloneableOptions<AdagradOptions> {
  public:
   explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(double, lr_decay) = 0;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(double, initial_accumulator_value) = 0;
-  TG_OPTIM_ARG(double, eps) = 1e-10;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_ADAGRAD_OPTIONS(X)             \
+  X(double, lr, )                         \
+  X(double, lr_decay, 0)                  \
+  X(double, weight_decay, 0)              \
+  X(double, initial_accumulator_value, 0) \
+  X(double, eps, 1e-10)                   \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_ADAGRAD_OPTIONS)
+#undef TG_ADAGRAD_OPTIONS
 };
 
 class Adagrad : public Optimizer {

@@ -19,13 +19,16 @@ class AdamaxOptions : public OptimizerCloneableOptions<AdamaxOptions> {
  public:
   explicit AdamaxOptions(double lr = 2e-3) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  TG_OPTIM_ARG(double, eps) = 1e-8;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_ADAMAX_OPTIONS(X)   \
+  X(double, lr, )              \
+  X(Betas, betas, 0.9, 0.999)  \
+  X(double, eps, 1e-8)         \
+  X(double, weight_decay, 0)   \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_ADAMAX_OPTIONS)
+#undef TG_ADAMAX_OPTIONS
 };
 
 class Adamax : public Optimizer {

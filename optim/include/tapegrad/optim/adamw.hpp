@@ -21,14 +21,17 @@ class AdamWOptions : public OptimizerCloneableOptions<AdamWOptions> {
  public:
   explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  TG_OPTIM_ARG(double, eps) = 1e-8;
-  TG_OPTIM_ARG(double, weight_decay) = 1e-2;
-  TG_OPTIM_ARG(bool, amsgrad) = false;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_ADAMW_OPTIONS(X)     \
+  X(double, lr, )               \
+  X(Betas, betas, 0.9, 0.999)   \
+  X(double, eps, 1e-8)          \
+  X(double, weight_decay, 1e-2) \
+  X(bool, amsgrad, false)       \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_ADAMW_OPTIONS)
+#undef TG_ADAMW_OPTIONS
 };
 
 class AdamW : public Optimizer {

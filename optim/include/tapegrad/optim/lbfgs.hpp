@@ -32,17 +32,20 @@ class LBFGSOptions : public OptimizerCloneableOptions<LBFGSOptions> {
  public:
   explicit LBFGSOptions(double lr = 1) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
+  /// The values a string option may take (only line_search_fn has any).
+  static std::vector<std::string> choices(const std::string& option);
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(std::int64_t, max_iter) = 20;
-  /// 0 means max_iter * 5 / 4 (PyTorch's default).
-  TG_OPTIM_ARG(std::int64_t, max_eval) = 0;
-  TG_OPTIM_ARG(double, tolerance_grad) = 1e-7;
-  TG_OPTIM_ARG(double, tolerance_change) = 1e-9;
-  TG_OPTIM_ARG(std::int64_t, history_size) = 100;
-  /// "" (fixed step lr) or "strong_wolfe".
-  TG_OPTIM_ARG(std::string, line_search_fn);
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_LBFGS_OPTIONS(X)                                                        \
+  X(double, lr, )                                                                  \
+  X(std::int64_t, max_iter, 20)                                                    \
+  X(std::int64_t, max_eval, 0) /* 0 means max_iter * 5 / 4 (PyTorch's default). */ \
+  X(double, tolerance_grad, 1e-7)                                                  \
+  X(double, tolerance_change, 1e-9)                                                \
+  X(std::int64_t, history_size, 100)                                               \
+  X(std::string, line_search_fn, ) /* "" (fixed step lr) or "strong_wolfe". */
+  TG_OPTIM_OPTIONS(TG_LBFGS_OPTIONS)
+#undef TG_LBFGS_OPTIONS
 };
 
 /// tg::optim::LBFGS opt(params, LBFGSOptions(1).line_search_fn("strong_wolfe"));

@@ -29,15 +29,18 @@ class NAdamOptions : public OptimizerCloneableOptions<NAdamOptions> {
  public:
   explicit NAdamOptions(double lr = 2e-3) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  TG_OPTIM_ARG(double, eps) = 1e-8;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(double, momentum_decay) = 4e-3;
-  TG_OPTIM_ARG(bool, decoupled_weight_decay) = false;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_NADAM_OPTIONS(X)              \
+  X(double, lr, )                        \
+  X(Betas, betas, 0.9, 0.999)            \
+  X(double, eps, 1e-8)                   \
+  X(double, weight_decay, 0)             \
+  X(double, momentum_decay, 4e-3)        \
+  X(bool, decoupled_weight_decay, false) \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_NADAM_OPTIONS)
+#undef TG_NADAM_OPTIONS
 };
 
 class NAdam : public Optimizer {

@@ -32,19 +32,39 @@
 
 #include "tapegrad/tensor.hpp"
 
-/// Declares an option `name` of type T in an options class: a chainable setter `name(value)` and
-/// a getter `name()`, as libtorch's TORCH_ARG. A default value may follow: `TG_OPTIM_ARG(double,
-/// eps) = 1e-8;`.
-#define TG_OPTIM_ARG(T, name)                  \
- public:                                       \
-  auto& name(const T& new_value) {             \
-    name##_ = new_value;                       \
-    return *this;                              \
-  }                                            \
-  const T& name() const { return name##_; }    \
-                                               \
- private:                                      \
-  T name##_
+/// Declares all options of an options class from one list, so that an option cannot exist
+/// without being saved. LIST(X) calls X(type, name, default...) once per option; each becomes a
+/// member `name_` brace-initialised from the default (an empty default value-initialises it, as
+/// for lr, which the constructor sets), a chainable setter `name(value)` and a getter `name()` as
+/// libtorch's TORCH_ARG, and an entry of fields(), through which state_dict() and
+/// load_state_dict() see the options. Names are PyTorch's param_group keys, i.e. the state dict's
+/// format. The list is a macro written in the class (block comments only inside it: a // comment
+/// would swallow the continued lines):
+///   #define TG_ADAM_OPTIONS(X) X(double, lr, ) X(Betas, betas, 0.9, 0.999) ...
+///   TG_OPTIM_OPTIONS(TG_ADAM_OPTIONS)
+///   #undef TG_ADAM_OPTIONS
+/// Types are those OptionField holds, plus std::string, whose allowed values come from the class's
+/// `static std::vector<std::string> choices(const std::string& option)`.
+#define TG_OPTIM_OPTIONS(LIST)                                        \
+ public:                                                              \
+  LIST(TG_OPTIM_DETAIL_ACCESSORS)                                     \
+  std::vector<::tg::optim::OptionField> fields() override {           \
+    return {LIST(TG_OPTIM_DETAIL_FIELD)};                             \
+  }                                                                   \
+                                                                      \
+ private:                                                             \
+  LIST(TG_OPTIM_DETAIL_MEMBER)                                        \
+                                                                      \
+ public:
+
+#define TG_OPTIM_DETAIL_ACCESSORS(T, name, ...) \
+  auto& name(const T& new_value) {              \
+    name##_ = new_value;                        \
+    return *this;                               \
+  }                                             \
+  const T& name() const { return name##_; }
+#define TG_OPTIM_DETAIL_FIELD(T, name, ...) make_field(this, #name, name##_),
+#define TG_OPTIM_DETAIL_MEMBER(T, name, ...) T name##_{__VA_ARGS__};
 
 namespace tg::optim {
 
@@ -78,13 +98,26 @@ class OptimizerOptions {
   virtual void set_lr(double lr) = 0;
   /// Throws tg::Error naming the optimizer and the offending value (e.g. a negative lr).
   virtual void validate() const = 0;
-  /// Every option, named as in PyTorch's param_group dict.
+  /// Every option, named as in PyTorch's param_group dict; TG_OPTIM_OPTIONS writes it.
   virtual std::vector<OptionField> fields() = 0;
 
   /// The options as "<prefix><name>" -> tensor entries.
   void save(StateDict& dict, const std::string& prefix) const;
   /// Reads every option from "<prefix><name>"; a missing entry raises tg::Error.
   void load(const StateDict& dict, const std::string& prefix);
+
+ protected:
+  /// The fields() entry of one option, for TG_OPTIM_OPTIONS. An option of a type OptionField
+  /// can't hold fails to compile here rather than going unsaved.
+  template <class Options, class T>
+  static OptionField make_field(const Options*, const char* name, T& value) {
+    return {name, &value};
+  }
+  /// A string option is saved as the index of its value among Options::choices(name).
+  template <class Options>
+  static OptionField make_field(const Options*, const char* name, std::string& value) {
+    return {name, Choice{&value, Options::choices(name)}};
+  }
 };
 
 /// Implements clone(), get_lr() and set_lr() for an options class with an `lr` option.

@@ -21,15 +21,18 @@ class RMSpropOptions : public OptimizerCloneableOptions<RMSpropOptions> {
  public:
   explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(double, alpha) = 0.99;
-  TG_OPTIM_ARG(double, eps) = 1e-8;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(double, momentum) = 0;
-  TG_OPTIM_ARG(bool, centered) = false;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_RMSPROP_OPTIONS(X)   \
+  X(double, lr, )               \
+  X(double, alpha, 0.99)        \
+  X(double, eps, 1e-8)          \
+  X(double, weight_decay, 0)    \
+  X(double, momentum, 0)        \
+  X(bool, centered, false)      \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_RMSPROP_OPTIONS)
+#undef TG_RMSPROP_OPTIONS
 };
 
 class RMSprop : public Optimizer {

@@ -26,14 +26,17 @@ class SGDOptions : public OptimizerCloneableOptions<SGDOptions> {
  public:
   explicit SGDOptions(double lr) : lr_(lr) {}
   void validate() const override;
-  std::vector<OptionField> fields() override;
 
-  TG_OPTIM_ARG(double, lr);
-  TG_OPTIM_ARG(double, momentum) = 0;
-  TG_OPTIM_ARG(double, dampening) = 0;
-  TG_OPTIM_ARG(double, weight_decay) = 0;
-  TG_OPTIM_ARG(bool, nesterov) = false;
-  TG_OPTIM_ARG(bool, maximize) = false;
+  // X(type, name, default) per option: TG_OPTIM_OPTIONS makes its member, setter, getter, fields().
+#define TG_SGD_OPTIONS(X)    \
+  X(double, lr, )            \
+  X(double, momentum, 0)     \
+  X(double, dampening, 0)    \
+  X(double, weight_decay, 0) \
+  X(bool, nesterov, false)   \
+  X(bool, maximize, false)
+  TG_OPTIM_OPTIONS(TG_SGD_OPTIONS)
+#undef TG_SGD_OPTIONS
 };
 
 /// tg::optim::SGD opt(params, SGDOptions(0.1).momentum(0.9)); ... opt.zero_grad();
