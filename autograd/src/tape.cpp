@@ -205,7 +205,7 @@ void Node::release_saved() noexcept {
     {
       detail::OutputLock lock(this);
       // Still referenced by handles: they own it (and this node) from now on.
-      if (output && output->handles.load(std::memory_order_acquire) == 0) orphan = output;
+      if (output && handle_count(output, __ATOMIC_ACQUIRE) == 0) orphan = output;
       output = nullptr;
     }
     if (orphan) {
@@ -260,7 +260,7 @@ const Tensor& BackwardContext::output() const {
     detail::OutputLock lock(&node_);
     impl = node_.output;
     // A handle again: if the last one had gone, the impl takes back its reference to the node.
-    if (impl && impl->handles.fetch_add(1, std::memory_order_acq_rel) == 0) detail::retain(&node_);
+    if (impl && detail::add_handle(impl, __ATOMIC_ACQ_REL) == 0) detail::retain(&node_);
   }
   if (!impl)
     fail(node_.name, " backward: its saved output was freed by an earlier backward; pass "
@@ -355,7 +355,7 @@ Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::s
   if (saves & kSaveOutput) {
     n->saves_output = true;
     n->output = out;
-    n->output_version = out->version.load(std::memory_order_relaxed);
+    n->output_version = version_of(out);
   }
   out->grad_fn = n;  // the reference n was made with
   out->requires_grad = true;

@@ -11,6 +11,7 @@
 //   through set_value(), which keeps the two in step.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>

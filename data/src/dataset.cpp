@@ -81,6 +81,11 @@ std::size_t DataLoader::num_batches() const {
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
+DataLoader::Epoch::Epoch(const DataLoader* loader, std::vector<std::int64_t> order)
+    : loader_(loader), order_(std::make_shared<std::vector<std::int64_t>>(std::move(order))) {}
+
+DataLoader::Epoch DataLoader::epoch(std::size_t epoch) const { return Epoch(this, order(epoch)); }
+
 std::vector<std::int64_t> DataLoader::order(std::size_t epoch) const {
   if (options_.shuffle) {
     // Mix the epoch into the seed so epochs differ but each is reproducible on its own.

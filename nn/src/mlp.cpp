@@ -7,6 +7,9 @@
 
 namespace tg::nn {
 
+MLP::MLP(std::vector<std::size_t> sizes_, MLPOptions options, Generator* gen)
+    : MLP(std::move(sizes_), ReLU(), options, gen) {}
+
 MLP::MLP(std::vector<std::size_t> sizes_, const ActivationFactory& make_activation, MLPOptions options,
          Generator* gen)
     : Module("MLP"), sizes(std::move(sizes_)) {

@@ -1,4 +1,5 @@
 // Adadelta: the update rule is stated in tapegrad/optim/adadelta.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/adadelta.hpp"
 
 #include <cmath>
@@ -75,5 +76,7 @@ Tensor Adadelta::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(AdadeltaOptions, TG_ADADELTA_OPTIONS)
 
 }  // namespace tg::optim

@@ -1,4 +1,5 @@
 // Adagrad: the update rule is stated in tapegrad/optim/adagrad.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/adagrad.hpp"
 
 #include <cmath>
@@ -67,5 +68,7 @@ Tensor Adagrad::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(AdagradOptions, TG_ADAGRAD_OPTIONS)
 
 }  // namespace tg::optim

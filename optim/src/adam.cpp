@@ -3,6 +3,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "options.hpp"
 #include "param_update.hpp"
 #include "tapegrad/optim/adam.hpp"
 #include "tapegrad/optim/adamw.hpp"
@@ -115,5 +116,9 @@ Tensor AdamW::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(AdamOptions, TG_ADAM_OPTIONS)
+
+TG_OPTIM_DEFINE_OPTIONS(AdamWOptions, TG_ADAMW_OPTIONS)
 
 }  // namespace tg::optim

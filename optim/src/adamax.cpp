@@ -1,4 +1,5 @@
 // Adamax: the update rule is stated in tapegrad/optim/adamax.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/adamax.hpp"
 
 #include <algorithm>
@@ -74,5 +75,7 @@ Tensor Adamax::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(AdamaxOptions, TG_ADAMAX_OPTIONS)
 
 }  // namespace tg::optim

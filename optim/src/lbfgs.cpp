@@ -1,6 +1,7 @@
 // L-BFGS: the algorithm is stated in tapegrad/optim/lbfgs.hpp. This follows torch.optim.LBFGS
 // statement by statement (including its strong-Wolfe search and its stopping tests), so that the
 // same problem takes the same iterations and the same number of closure evaluations.
+#include "options.hpp"
 #include "tapegrad/optim/lbfgs.hpp"
 
 #include <algorithm>
@@ -504,5 +505,7 @@ Tensor LBFGS::run(const LossClosure& closure) {
   h.store(state);
   return orig_loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(LBFGSOptions, TG_LBFGS_OPTIONS)
 
 }  // namespace tg::optim

@@ -1,4 +1,5 @@
 // NAdam: the update rule (and which PyTorch version it follows) is in tapegrad/optim/nadam.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/nadam.hpp"
 
 #include <cmath>
@@ -97,5 +98,7 @@ Tensor NAdam::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(NAdamOptions, TG_NADAM_OPTIONS)
 
 }  // namespace tg::optim

@@ -7,6 +7,7 @@
 
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/xtensor.hpp"
+#include "options.hpp"
 #include "tensor_impl.hpp"
 
 namespace tg::optim {
@@ -233,7 +234,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     if (lr0 != dict.end()) groups[g].set_initial_lr(number(lr0->second, lr0->first));
   }
 
-  std::unordered_map<const detail::TensorImpl*, ParamState> state;
+  std::map<const detail::TensorImpl*, ParamState> state;
   for (const auto& [key, value] : dict) {
     if (key.rfind("state.", 0) != 0) continue;
     const std::size_t dot = key.find('.', 6);

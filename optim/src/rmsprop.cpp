@@ -1,4 +1,5 @@
 // RMSprop: the update rule is stated in tapegrad/optim/rmsprop.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/rmsprop.hpp"
 
 #include <cmath>
@@ -100,5 +101,7 @@ Tensor RMSprop::step(const LossClosure& closure) {
       });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(RMSpropOptions, TG_RMSPROP_OPTIONS)
 
 }  // namespace tg::optim

@@ -1,4 +1,5 @@
 // SGD: the update rule is stated in tapegrad/optim/sgd.hpp.
+#include "options.hpp"
 #include "tapegrad/optim/sgd.hpp"
 
 #include "param_update.hpp"
@@ -74,5 +75,7 @@ Tensor SGD::step(const LossClosure& closure) {
   });
   return loss;
 }
+
+TG_OPTIM_DEFINE_OPTIONS(SGDOptions, TG_SGD_OPTIONS)
 
 }  // namespace tg::optim

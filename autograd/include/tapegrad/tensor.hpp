@@ -24,7 +24,6 @@
 //   Only floating tensors can require grad. Ops never mix float32 and float64 silently.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -85,17 +84,30 @@ struct HookList;
 /// The part of a tensor's impl that inline code may read: its handle count, version, dtype and
 /// where its array is. The rest of the impl (gradient, grad_fn, hooks) is private to the engine.
 /// `array` points at the impl's own xt::xarray<T> of `dtype`; the engine keeps both in step.
+/// The two counters are only ever accessed atomically, through the functions below. They use
+/// the GCC/Clang __atomic builtins (what std::atomic compiles to) so that this header, which
+/// every user file includes, does not pay for <atomic>.
 struct TensorHead {
-  std::atomic<long> handles{1};
-  std::atomic<std::uint32_t> version{0};
+  long handles = 1;
+  std::uint32_t version = 0;
   DType dtype = DType::float32;
   void* array = nullptr;
 };
-inline void retain(TensorHead* head) noexcept { head->handles.fetch_add(1, std::memory_order_relaxed); }
+inline long handle_count(const TensorHead* head, int order = __ATOMIC_RELAXED) noexcept {
+  return __atomic_load_n(&head->handles, order);
+}
+/// Adds a handle; returns the count before.
+inline long add_handle(TensorHead* head, int order = __ATOMIC_RELAXED) noexcept {
+  return __atomic_fetch_add(&head->handles, 1, order);
+}
+inline std::uint32_t version_of(const TensorHead* head) noexcept {
+  return __atomic_load_n(&head->version, __ATOMIC_RELAXED);
+}
+inline void retain(TensorHead* head) noexcept { add_handle(head); }
 /// Frees the impl (or hands it to the node that saved it) when the last handle goes.
 void last_handle_gone(TensorHead* head) noexcept;
 inline void release(TensorHead* head) noexcept {
-  if (head->handles.fetch_sub(1, std::memory_order_acq_rel) == 1) last_handle_gone(head);
+  if (__atomic_fetch_sub(&head->handles, 1, __ATOMIC_ACQ_REL) == 1) last_handle_gone(head);
 }
 [[noreturn]] void fail_undefined();
 [[noreturn]] void fail_value_dtype(DType wanted, DType actual);
@@ -242,7 +254,7 @@ class Tensor {
   /// Identity of the underlying tensor (two handles to the same tensor).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
   /// Number of handles to this tensor (for the engine's ownership decisions).
-  long use_count() const { return impl_ ? impl_->handles.load(std::memory_order_relaxed) : 0; }
+  long use_count() const { return impl_ ? detail::handle_count(impl_) : 0; }
 
   // Engine internals, defined in the library's private tensor_impl.hpp.
   inline detail::TensorImpl* impl() const;
@@ -271,9 +283,9 @@ class HookHandle {
   std::uint64_t id_ = 0;
 };
 
-inline std::uint32_t Tensor::version() const { return head().version.load(std::memory_order_relaxed); }
+inline std::uint32_t Tensor::version() const { return detail::version_of(&head()); }
 inline void Tensor::bump_version() {
-  const_cast<detail::TensorHead&>(head()).version.fetch_add(1, std::memory_order_relaxed);
+  __atomic_fetch_add(&const_cast<detail::TensorHead&>(head()).version, 1, __ATOMIC_RELAXED);
 }
 /// Prints dtype, shape and values (and grad_fn / requires_grad), e.g. for debugging.
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

@@ -90,12 +90,11 @@ class DataLoader {
 
    private:
     friend class DataLoader;
-    Epoch(const DataLoader* loader, std::vector<std::int64_t> order)
-        : loader_(loader), order_(std::make_shared<std::vector<std::int64_t>>(std::move(order))) {}
+    Epoch(const DataLoader* loader, std::vector<std::int64_t> order);
     const DataLoader* loader_;
     std::shared_ptr<std::vector<std::int64_t>> order_;
   };
-  Epoch epoch(std::size_t epoch) const { return Epoch(this, order(epoch)); }
+  Epoch epoch(std::size_t epoch) const;
 
   class Iterator {
    public:

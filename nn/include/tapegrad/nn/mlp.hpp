@@ -43,8 +43,7 @@ class MLP : public Module {
   MLP(std::vector<std::size_t> sizes, const ActivationFactory& make_activation, MLPOptions options = {},
       Generator* gen = nullptr);
   /// ReLU between layers.
-  explicit MLP(std::vector<std::size_t> sizes, MLPOptions options = {}, Generator* gen = nullptr)
-      : MLP(std::move(sizes), ReLU(), options, gen) {}
+  explicit MLP(std::vector<std::size_t> sizes, MLPOptions options = {}, Generator* gen = nullptr);
 
   Tensor forward(const Tensor& input) override { return layers->forward(input); }
   std::string extra_repr() const override;

@@ -28,7 +28,6 @@ class AdadeltaOptions : public OptimizerCloneableOptions<AdadeltaOptions> {
   X(double, weight_decay, 0)     \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_ADADELTA_OPTIONS)
-#undef TG_ADADELTA_OPTIONS
 };
 
 class Adadelta : public Optimizer {

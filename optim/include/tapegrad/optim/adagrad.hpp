@@ -28,7 +28,6 @@ class AdagradOptions : public OptimizerCloneableOptions<AdagradOptions> {
   X(double, eps, 1e-10)                   \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_ADAGRAD_OPTIONS)
-#undef TG_ADAGRAD_OPTIONS
 };
 
 class Adagrad : public Optimizer {

@@ -37,7 +37,6 @@ class AdamOptions : public OptimizerCloneableOptions<AdamOptions> {
   X(bool, amsgrad, false)     \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_ADAM_OPTIONS)
-#undef TG_ADAM_OPTIONS
 };
 
 class Adam : public Optimizer {

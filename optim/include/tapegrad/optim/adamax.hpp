@@ -28,7 +28,6 @@ class AdamaxOptions : public OptimizerCloneableOptions<AdamaxOptions> {
   X(double, weight_decay, 0)   \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_ADAMAX_OPTIONS)
-#undef TG_ADAMAX_OPTIONS
 };
 
 class Adamax : public Optimizer {

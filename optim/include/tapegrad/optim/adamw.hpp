@@ -31,7 +31,6 @@ class AdamWOptions : public OptimizerCloneableOptions<AdamWOptions> {
   X(bool, amsgrad, false)       \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_ADAMW_OPTIONS)
-#undef TG_ADAMW_OPTIONS
 };
 
 class AdamW : public Optimizer {

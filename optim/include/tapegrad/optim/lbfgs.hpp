@@ -45,7 +45,6 @@ class LBFGSOptions : public OptimizerCloneableOptions<LBFGSOptions> {
   X(std::int64_t, history_size, 100)                                               \
   X(std::string, line_search_fn, ) /* "" (fixed step lr) or "strong_wolfe". */
   TG_OPTIM_OPTIONS(TG_LBFGS_OPTIONS)
-#undef TG_LBFGS_OPTIONS
 };
 
 /// tg::optim::LBFGS opt(params, LBFGSOptions(1).line_search_fn("strong_wolfe"));

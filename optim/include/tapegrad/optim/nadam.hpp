@@ -40,7 +40,6 @@ class NAdamOptions : public OptimizerCloneableOptions<NAdamOptions> {
   X(bool, decoupled_weight_decay, false) \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_NADAM_OPTIONS)
-#undef TG_NADAM_OPTIONS
 };
 
 class NAdam : public Optimizer {

@@ -26,8 +26,6 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
@@ -39,18 +37,18 @@
 /// libtorch's TORCH_ARG, and an entry of fields(), through which state_dict() and
 /// load_state_dict() see the options. Names are PyTorch's param_group keys, i.e. the state dict's
 /// format. The list is a macro written in the class (block comments only inside it: a // comment
-/// would swallow the continued lines):
+/// would swallow the continued lines), and the optimizer's .cpp file defines fields() (and the
+/// options' clone()) from the same list, so that code including the header does not compile
+/// them:
 ///   #define TG_ADAM_OPTIONS(X) X(double, lr, ) X(Betas, betas, 0.9, 0.999) ...
-///   TG_OPTIM_OPTIONS(TG_ADAM_OPTIONS)
-///   #undef TG_ADAM_OPTIONS
+///   TG_OPTIM_OPTIONS(TG_ADAM_OPTIONS)                  // in the class, in adam.hpp
+///   TG_OPTIM_DEFINE_OPTIONS(AdamOptions, TG_ADAM_OPTIONS)  // in adam.cpp
 /// Types are those OptionField holds, plus std::string, whose allowed values come from the class's
 /// `static std::vector<std::string> choices(const std::string& option)`.
 #define TG_OPTIM_OPTIONS(LIST)                                        \
  public:                                                              \
   LIST(TG_OPTIM_DETAIL_ACCESSORS)                                     \
-  std::vector<::tg::optim::OptionField> fields() override {           \
-    return {LIST(TG_OPTIM_DETAIL_FIELD)};                             \
-  }                                                                   \
+  std::vector<::tg::optim::OptionField> fields() override;            \
                                                                       \
  private:                                                             \
   LIST(TG_OPTIM_DETAIL_MEMBER)                                        \
@@ -63,7 +61,12 @@
     return *this;                               \
   }                                             \
   const T& name() const { return name##_; }
-#define TG_OPTIM_DETAIL_FIELD(T, name, ...) make_field(this, #name, name##_),
+#define TG_OPTIM_DETAIL_FIELD(T, name, ...) ::tg::optim::options_detail::make_field(this, #name, name##_),
+
+/// In the optimizer's .cpp file (namespace tg::optim): fields() and clone() of the options class.
+#define TG_OPTIM_DEFINE_OPTIONS(Class, LIST)                                          \
+  std::vector<OptionField> Class::fields() { return {LIST(TG_OPTIM_DETAIL_FIELD)}; } \
+  template class OptimizerCloneableOptions<Class>;
 #define TG_OPTIM_DETAIL_MEMBER(T, name, ...) T name##_{__VA_ARGS__};
 
 namespace tg::optim {
@@ -76,18 +79,8 @@ using ParamState = std::map<std::string, Tensor>;
 /// returns it. Required by LBFGS, optional for the others (step() then returns its loss).
 using LossClosure = std::function<Tensor()>;
 
-/// A string option restricted to a few values; saved as its index in `allowed`.
-struct Choice {
-  std::string* value;
-  std::vector<std::string> allowed;
-};
-
-/// One option of an options object, by name, for state dicts and generic access. Doubles and
-/// betas are saved as float64 tensors (betas with shape (2,)), flags as bool, counts as int64.
-struct OptionField {
-  std::string name;
-  std::variant<double*, bool*, std::int64_t*, std::tuple<double, double>*, Choice> value;
-};
+/// One option of an options object, by name (optim/src/options.hpp): what fields() returns.
+struct OptionField;
 
 /// Options of one parameter group (learning rate and the optimizer's other settings).
 class OptimizerOptions {
@@ -105,30 +98,16 @@ class OptimizerOptions {
   void save(StateDict& dict, const std::string& prefix) const;
   /// Reads every option from "<prefix><name>"; a missing entry raises tg::Error.
   void load(const StateDict& dict, const std::string& prefix);
-
- protected:
-  /// The fields() entry of one option, for TG_OPTIM_OPTIONS. An option of a type OptionField
-  /// can't hold fails to compile here rather than going unsaved.
-  template <class Options, class T>
-  static OptionField make_field(const Options*, const char* name, T& value) {
-    return {name, &value};
-  }
-  /// A string option is saved as the index of its value among Options::choices(name).
-  template <class Options>
-  static OptionField make_field(const Options*, const char* name, std::string& value) {
-    return {name, Choice{&value, Options::choices(name)}};
-  }
 };
 
-/// Implements clone(), get_lr() and set_lr() for an options class with an `lr` option.
+/// Implements clone(), get_lr() and set_lr() for an options class with an `lr` option. Defined
+/// in optim/src/options.hpp and instantiated once per class by TG_OPTIM_DEFINE_OPTIONS.
 template <class Derived>
 class OptimizerCloneableOptions : public OptimizerOptions {
  public:
-  std::unique_ptr<OptimizerOptions> clone() const override {
-    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
-  }
-  double get_lr() const override { return static_cast<const Derived&>(*this).lr(); }
-  void set_lr(double lr) override { static_cast<Derived&>(*this).lr(lr); }
+  std::unique_ptr<OptimizerOptions> clone() const override;
+  double get_lr() const override;
+  void set_lr(double lr) override;
 };
 
 /// A list of parameters that share options (e.g. a smaller lr or no weight decay for biases).
@@ -230,7 +209,7 @@ class Optimizer {
   std::string name_;
   std::unique_ptr<OptimizerOptions> defaults_;
   std::vector<ParamGroup> param_groups_;
-  std::unordered_map<const detail::TensorImpl*, ParamState> state_;
+  std::map<const detail::TensorImpl*, ParamState> state_;
 };
 
 }  // namespace tg::optim

@@ -32,7 +32,6 @@ class RMSpropOptions : public OptimizerCloneableOptions<RMSpropOptions> {
   X(bool, centered, false)      \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_RMSPROP_OPTIONS)
-#undef TG_RMSPROP_OPTIONS
 };
 
 class RMSprop : public Optimizer {

@@ -36,7 +36,6 @@ class SGDOptions : public OptimizerCloneableOptions<SGDOptions> {
   X(bool, nesterov, false)   \
   X(bool, maximize, false)
   TG_OPTIM_OPTIONS(TG_SGD_OPTIONS)
-#undef TG_SGD_OPTIONS
 };
 
 /// tg::optim::SGD opt(params, SGDOptions(0.1).momentum(0.9)); ... opt.zero_grad();
