@@ -134,11 +134,14 @@ const detail::TensorImpl& Tensor::checked() const {
 
 template <class T>
 const T* Tensor::data_ptr() const {
+  const DType d = head().dtype;
+  if (d != dtype_of<T>::value)
+    fail("data_ptr<", to_string(dtype_of<T>::value), ">: tensor has dtype ", to_string(d));
   return value<T>().data();
 }
 template <class T>
 T* Tensor::data_ptr() {
-  return const_cast<T*>(value<T>().data());
+  return const_cast<T*>(static_cast<const Tensor&>(*this).data_ptr<T>());
 }
 template const float* Tensor::data_ptr<float>() const;
 template const double* Tensor::data_ptr<double>() const;
