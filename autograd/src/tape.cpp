@@ -123,10 +123,7 @@ void destroy(Node* n) noexcept {
 
 namespace detail {
 
-void retain(Node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
-
-void release(Node* node) noexcept {
-  if (node->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void free_node(Node* node) noexcept {
   node->next_to_free = t_to_free;
   t_to_free = node;
   if (t_freeing) return;

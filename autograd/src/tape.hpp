@@ -82,8 +82,12 @@ class Closure {
   alignas(std::max_align_t) unsigned char storage_[kInlineBytes];
 };
 
-void retain(Node* node) noexcept;
-void release(Node* node) noexcept;
+// Node reference counting: inline (after Node below), since every recorded op takes references
+// to its inputs' nodes; freeing goes out of line.
+inline void retain(Node* node) noexcept;
+inline void release(Node* node) noexcept;
+/// Frees a node whose last reference went, and then any nodes that frees, iteratively.
+void free_node(Node* node) noexcept;
 
 /// An owning pointer to a node (intrusive count).
 class NodeRef {
@@ -181,6 +185,13 @@ struct Node {
   std::array<Input, kInline> inline_inputs_;
   std::vector<Input> more_inputs_;
 };
+
+namespace detail {
+inline void retain(Node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void release(Node* node) noexcept {
+  if (node->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_node(node);
+}
+}  // namespace detail
 
 /// Handed to a backward closure: the upstream gradient, the saved tensors, and where to put
 /// each input's gradient. Gradients may have the broadcast shape; the engine sums them back to
