@@ -311,7 +311,9 @@ Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::s
     // The output is shared (an op returned an input, or kept a copy): record on a fresh handle.
     output = Tensor::adopt(new TensorImpl(output.impl()->value));
   }
-  Node* n = new (allocate_node()) Node();
+  // Default-initialised, not value-initialised: every member has its initialiser, and "Node()"
+  // would first zero all of the node.
+  Node* n = new (allocate_node()) Node;
   if (t_counts_alive) {
     t_counts.bump(t_counts.made);
   } else {

@@ -135,7 +135,7 @@ class SmallShape {
 
  private:
   static constexpr std::size_t kInline = 6;
-  std::size_t inline_[kInline] = {};
+  std::size_t inline_[kInline];  // the first n_ are set (no need to zero the rest)
   std::size_t n_ = 0;
   std::unique_ptr<std::size_t[]> big_;
 };
