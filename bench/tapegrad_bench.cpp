@@ -7,6 +7,8 @@
 //   chain   --shape 4|256x256    per-op overhead: mul, add, tanh alternating, forward + backward
 //   gemm    --threads N          the sgemm calls of one "mlp" epoch alone (the GEMM floor)
 //   soak    --steps 1000         "mlp" steps: RSS, heap and tape size at step 100 and at the end
+//   history --steps 40000        "nielsen" steps keeping every loss: first vs last 5,000 steps
+//   prune   --shape 8x16|128x256 4-layer MLP: grad wrt its last hidden layer vs the full backward
 //
 // tapegrad's thread count is tg::set_num_threads (its pool; OpenBLAS runs on one thread); the
 // GEMM floor sets OpenBLAS's own thread count, as it measures OpenBLAS alone.
@@ -99,15 +101,18 @@ class Trainer {
     return tg::nn::functional::quadratic_cost(tg::sigmoid((*model_)(x)), y);
   }
 
-  /// zero_grad, backward, step; returns the loss. Kept out of line so that bench/profile can
-  /// count exactly its calls.
-  __attribute__((noinline)) double train_step(std::size_t step) {
-    const Tensor loss = forward(step);
+  /// zero_grad, backward, step; returns the loss tensor (backward has released its graph, so it
+  /// holds only what the engine keeps for a kept loss).
+  Tensor step_loss(std::size_t step) {
+    Tensor loss = forward(step);
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
-    return loss.item();
+    return loss;
   }
+
+  /// step_loss's value. Kept out of line so that bench/profile can count exactly its calls.
+  __attribute__((noinline)) double train_step(std::size_t step) { return step_loss(step).item(); }
 
  private:
   Preset preset_;
@@ -203,6 +208,72 @@ int run_soak(const bench::Options& opt) {
   return 0;
 }
 
+/// "nielsen" training that keeps every step's loss tensor (history.push_back(loss)), as a loop
+/// that plots the losses afterwards does. `steps` steps after an untimed warm-up (whose losses are
+/// not kept), timed in windows of `window` steps: if a kept loss made later backwards walk more
+/// of the graph, the last window would take longer than the first. With 5,000 steps per epoch
+/// and the default window, every window trains on the same batches.
+int run_history(const bench::Options& opt) {
+  const long threads = opt.integer("threads");
+  tg::set_num_threads(static_cast<int>(threads));
+  const auto steps = static_cast<std::size_t>(opt.integer("steps"));
+  const auto window = static_cast<std::size_t>(opt.integer("window"));
+  if (window == 0 || steps < window || steps % window != 0)
+    throw std::runtime_error("--steps must be a positive multiple of --window");
+  Trainer trainer(kNielsen, opt.str("data"));
+  for (long s = 0; s < opt.integer("warmup"); ++s) trainer.train_step(static_cast<std::size_t>(s));
+  const double rss_before = bench::current_rss_mib();
+  const double heap_before = bench::heap_bytes_in_use();
+  const std::size_t nodes_before = tg::detail::live_nodes();
+  const bool peak_reset = bench::reset_peak_rss();
+
+  std::vector<Tensor> history;  // not reserved: a user's loop would not know its length either
+  std::vector<double> window_s;
+  tg::detail::SweepStats first_sweep, last_sweep;
+  const double start = bench::now_seconds();
+  double window_start = start;
+  for (std::size_t s = 0; s < steps; ++s) {
+    history.push_back(trainer.step_loss(s));
+    if (s == 0) first_sweep = tg::detail::last_sweep_stats();
+    if ((s + 1) % window == 0) {
+      const double now = bench::now_seconds();
+      window_s.push_back(now - window_start);
+      window_start = now;
+    }
+  }
+  const double seconds = bench::now_seconds() - start;
+  last_sweep = tg::detail::last_sweep_stats();
+  const double rss_end = bench::current_rss_mib(), heap_end = bench::heap_bytes_in_use();
+  const std::size_t nodes_end = tg::detail::live_nodes();
+  double loss_sum = 0;  // the plot, after the loop
+  for (const Tensor& loss : history) loss_sum += loss.item();
+
+  std::string windows;
+  for (double w : window_s) windows += (windows.empty() ? "" : " ") + std::to_string(w);
+  const auto n = static_cast<double>(steps);
+  bench::JsonLine line;
+  line.add("workload", "history").add("framework", "tapegrad");
+  print_threads(line, threads);
+  line.add("steps", n)
+      .add("window", static_cast<double>(window))
+      .add("total_s", seconds)
+      .add("us_per_step", seconds / n * 1e6)
+      .add("first_window_s", window_s.front())
+      .add("last_window_s", window_s.back())
+      .add("last_over_first", window_s.back() / window_s.front())
+      .add("windows_s", windows)
+      .add("mean_loss", loss_sum / n)
+      .add("rss_before_mib", rss_before)
+      .add("rss_end_mib", rss_end)
+      .add("peak_rss_train_mib", peak_reset ? bench::peak_rss_mib() : NAN)
+      .add("heap_bytes_per_kept_step", (heap_end - heap_before) / n)
+      .add("nodes_per_kept_step", (static_cast<double>(nodes_end) - static_cast<double>(nodes_before)) / n)
+      .add("sweep_reached_first", static_cast<double>(first_sweep.reached))
+      .add("sweep_reached_last", static_cast<double>(last_sweep.reached))
+      .print();
+  return 0;
+}
+
 tg::Shape parse_shape(const std::string& text) {
   tg::Shape shape;
   std::size_t pos = 0;
@@ -279,6 +350,75 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
       .add("sizeof_tensor_impl", static_cast<double>(sizeof(tg::detail::TensorImpl)))
       .add("grad0", grad0)
       .add("peak_rss_mib", bench::peak_rss_mib())
+      .print();
+  return 0;
+}
+
+/// Pruning in grad(): a 4-layer MLP (Linear layers of width W with ReLU between, batch B, loss
+/// mean(out^2)) is recorded once; then, call after call on the retained graph, the gradient with
+/// respect to the last hidden activation h3 (which needs only the loss, the last Linear's input
+/// gradient and nothing of the first three layers), with respect to every parameter, and
+/// backward() into every parameter's grad(). Reports the median time of each kind of call.
+/// `shape` is BxW; the input is linspace(-1, 1) in rows, which torch_bench.py makes the same way.
+int run_prune(const bench::Options& opt) {
+  const tg::Shape shape = parse_shape(opt.str("shape"));
+  if (shape.size() != 2) throw std::runtime_error("--shape must be BATCHxWIDTH");
+  const std::size_t batch = shape[0], width = shape[1];
+  const auto warmup = static_cast<std::size_t>(opt.integer("warmup"));
+  const auto reps = static_cast<std::size_t>(std::max(1L, opt.integer("reps")));
+  tg::set_num_threads(1);
+  const std::shared_ptr<tg::nn::MLP> model = make_model({width, width, width, width, width}, false);
+  const std::vector<Tensor> params = model->parameters();
+  const tg::nn::Sequential& layers = *model->layers;  // Linear, ReLU, Linear, ReLU, Linear, ReLU, Linear
+  const Tensor x = tg::linspace(-1.0, 1.0, batch * width)
+                       .reshape({static_cast<std::int64_t>(batch), static_cast<std::int64_t>(width)});
+  Tensor h3 = x;
+  for (long i = 0; i < 6; ++i) h3 = (*layers[i])(h3);
+  const Tensor out = (*layers[6])(h3);
+  const Tensor loss = tg::mean(out * out);
+
+  std::vector<double> input_s, params_s, backward_s;
+  tg::detail::SweepStats pruned, full;
+  double grad_h3_sum = 0, grad_w1_sum = 0;
+  for (std::size_t r = 0; r < warmup + reps; ++r) {
+    const double t0 = bench::now_seconds();
+    const std::vector<Tensor> g_input = tg::grad({loss}, {h3}, {}, true);
+    const double t1 = bench::now_seconds();
+    pruned = tg::detail::last_sweep_stats();
+    const std::vector<Tensor> g_params = tg::grad({loss}, params, {}, true);
+    const double t2 = bench::now_seconds();
+    full = tg::detail::last_sweep_stats();
+    for (Tensor p : params) p.zero_grad();  // to none, so backward assigns rather than adds
+    const double t3 = bench::now_seconds();
+    loss.backward({}, true);
+    const double t4 = bench::now_seconds();
+    grad_h3_sum = tg::sum(g_input[0]).item();
+    grad_w1_sum = tg::sum(g_params[0]).item();
+    if (r < warmup) continue;
+    input_s.push_back(t1 - t0);
+    params_s.push_back(t2 - t1);
+    backward_s.push_back(t4 - t3);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double input_us = median(input_s) * 1e6, params_us = median(params_s) * 1e6,
+               backward_us = median(backward_s) * 1e6;
+  bench::JsonLine line;
+  line.add("workload", "prune").add("framework", "tapegrad").add("shape", opt.str("shape"))
+      .add("threads", 1).add("reps", static_cast<double>(reps))
+      .add("grad_input_us", input_us)
+      .add("grad_params_us", params_us)
+      .add("backward_us", backward_us)
+      .add("input_over_backward", input_us / backward_us)
+      .add("input_over_params", input_us / params_us)
+      .add("pruned_reached", static_cast<double>(pruned.reached))
+      .add("pruned_run", static_cast<double>(pruned.run))
+      .add("full_reached", static_cast<double>(full.reached))
+      .add("full_run", static_cast<double>(full.run))
+      .add("grad_h3_sum", grad_h3_sum)
+      .add("grad_w1_sum", grad_w1_sum)
       .print();
   return 0;
 }
@@ -376,7 +516,9 @@ void usage() {
                "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
                "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
                "       tapegrad_bench gemm [--threads N] [--reps R]\n"
-               "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n";
+               "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
+               "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
+               "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n";
 }
 
 }  // namespace
@@ -399,6 +541,8 @@ int main(int argc, char** argv) {
     if (command == "chain") return run_chain(with({{"shape", "4"}, {"ops", "10000"}, {"warmup-ops", "10000"}, {"reps", "5"}}));
     if (command == "gemm") return run_gemm(with({{"reps", "3"}}));
     if (command == "soak") return run_soak(with({{"steps", "1000"}}));
+    if (command == "history") return run_history(with({{"warmup", "200"}, {"steps", "40000"}, {"window", "5000"}}));
+    if (command == "prune") return run_prune(with({{"shape", "8x16"}, {"reps", "1000"}}));
   } catch (const std::exception& e) {
     std::cerr << "tapegrad_bench " << command << ": " << e.what() << "\n";
     return 1;

@@ -8,6 +8,8 @@ Run with Debian's python3-torch (/usr/bin/python3); bench/run drives it. Subcomm
   nielsen --threads T --blas-threads B  MNIST "nielsen" preset
   chain   --shape 4|256x256             per-op overhead: mul, add, tanh alternating, fwd + bwd
   soak    --steps 1000                  "mlp" steps: RSS and heap at step 100 and at the end
+  history --steps 40000                 "nielsen" steps keeping every loss: first vs last 5,000 steps
+  prune   --shape 8x16|128x256          4-layer MLP: grad wrt its last hidden layer vs the full backward
 
 --threads is torch.set_num_threads (ATen's OpenMP pool); --blas-threads is OpenBLAS's own pool
 (openblas_set_num_threads on the libopenblas torch has loaded).
@@ -152,12 +154,16 @@ class Trainer:
         d = torch.sigmoid(self.model(x)) - y
         return (d * d).sum() * (0.5 / x.shape[0])  # tapegrad's quadratic_cost, op for op
 
-    def train_step(self, step):
+    def step_loss(self, step):
+        """zero_grad, backward, step; returns the loss tensor (backward freed its saved tensors)."""
         loss = self.forward(step)
         self.optimizer.zero_grad(set_to_none=True)  # tapegrad's default too
         loss.backward()
         self.optimizer.step()
-        return loss.item()
+        return loss
+
+    def train_step(self, step):
+        return self.step_loss(step).item()
 
 
 def emit(**fields):
@@ -255,6 +261,76 @@ def run_chain(args):
          peak_rss_mib=peak_rss_mib())
 
 
+def run_history(args):
+    """Same as tapegrad_bench.cpp's run_history: "nielsen" steps keeping every loss tensor (with
+    its grad_fn chain), timed in windows of --window steps after an untimed warm-up."""
+    if args.window <= 0 or args.steps < args.window or args.steps % args.window:
+        sys.exit("--steps must be a positive multiple of --window")
+    threads = set_threads(args)
+    trainer = Trainer(NIELSEN, args.data)
+    for s in range(args.warmup):
+        trainer.train_step(s)
+    rss_before, heap_before = current_rss_mib(), heap_bytes_in_use()
+    peak_reset = reset_peak_rss()
+    history = []
+    windows = []
+    start = window_start = time.perf_counter()
+    for s in range(args.steps):
+        history.append(trainer.step_loss(s))
+        if (s + 1) % args.window == 0:
+            now = time.perf_counter()
+            windows.append(now - window_start)
+            window_start = now
+    seconds = time.perf_counter() - start
+    rss_end, heap_end = current_rss_mib(), heap_bytes_in_use()
+    mean_loss = sum(loss.item() for loss in history) / args.steps  # the plot, after the loop
+    emit(workload="history", framework="torch", **threads, steps=args.steps, window=args.window,
+         total_s=seconds, us_per_step=seconds / args.steps * 1e6, first_window_s=windows[0],
+         last_window_s=windows[-1], last_over_first=windows[-1] / windows[0],
+         windows_s=" ".join(f"{w:.6f}" for w in windows), mean_loss=mean_loss,
+         rss_before_mib=rss_before, rss_end_mib=rss_end,
+         peak_rss_train_mib=peak_rss_mib() if peak_reset else None,
+         heap_bytes_per_kept_step=(heap_end - heap_before) / args.steps)
+
+
+def run_prune(args):
+    """Same as tapegrad_bench.cpp's run_prune: on one retained graph of a 4-layer MLP, the median
+    time of torch.autograd.grad wrt the last hidden activation h3, wrt every parameter, and of
+    backward() into every parameter's .grad."""
+    torch.set_num_threads(1)
+    batch, width = [int(e) for e in args.shape.split("x")]
+    model = make_model([width] * 5, torch.nn.ReLU)
+    params = list(model.parameters())
+    x = torch.linspace(-1.0, 1.0, batch * width).reshape(batch, width)
+    h3 = model[:6](x)  # Linear, ReLU, Linear, ReLU, Linear, ReLU
+    out = model[6](h3)
+    loss = (out * out).mean()
+    input_s, params_s, backward_s = [], [], []
+    clock = time.perf_counter
+    for r in range(args.warmup + args.reps):
+        t0 = clock()
+        g_input = torch.autograd.grad(loss, [h3], retain_graph=True)
+        t1 = clock()
+        g_params = torch.autograd.grad(loss, params, retain_graph=True)
+        t2 = clock()
+        for p in params:
+            p.grad = None  # so backward assigns rather than adds
+        t3 = clock()
+        loss.backward(retain_graph=True)
+        t4 = clock()
+        if r < args.warmup:
+            continue
+        input_s.append(t1 - t0)
+        params_s.append(t2 - t1)
+        backward_s.append(t4 - t3)
+    median = lambda v: sorted(v)[len(v) // 2]
+    input_us, params_us, backward_us = median(input_s) * 1e6, median(params_s) * 1e6, median(backward_s) * 1e6
+    emit(workload="prune", framework="torch", shape=args.shape, threads=1, reps=args.reps,
+         grad_input_us=input_us, grad_params_us=params_us, backward_us=backward_us,
+         input_over_backward=input_us / backward_us, input_over_params=input_us / params_us,
+         grad_h3_sum=float(g_input[0].sum()), grad_w1_sum=float(g_params[0].sum()))
+
+
 def run_info(_args):
     lib = openblas()
     emit(workload="info", framework="torch", torch=torch.__version__, numpy=np.__version__,
@@ -268,24 +344,31 @@ def run_info(_args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak"])
+    parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak", "history", "prune"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--blas-threads", type=int, default=0, help="0: leave OpenBLAS as the environment set it")
     parser.add_argument("--data", default="datasets/mnist")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before the epoch")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--shape", default="4")
+    parser.add_argument("--shape", default=None, help="chain: 4 or 256x256 (default 4); prune: BATCHxWIDTH (default 8x16)")
     parser.add_argument("--ops", type=int, default=10000)
     parser.add_argument("--warmup-ops", type=int, default=None, help="length of the warm-up chain (default: --ops)")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=None, help="timed chains (default 5) or prune calls (default 1000)")
+    parser.add_argument("--steps", type=int, default=None, help="soak (default 1000) or history (default 40000) steps")
+    parser.add_argument("--window", type=int, default=5000, help="history: steps per timed window")
     args = parser.parse_args()
     if args.warmup_ops is None:
         args.warmup_ops = args.ops
     if args.warmup is None:
-        args.warmup = 200 if args.command == "nielsen" else 20
+        args.warmup = 200 if args.command in ("nielsen", "history") else 20
+    if args.shape is None:
+        args.shape = "8x16" if args.command == "prune" else "4"
+    if args.reps is None:
+        args.reps = 1000 if args.command == "prune" else 5
+    if args.steps is None:
+        args.steps = 40000 if args.command == "history" else 1000
     {"info": run_info, "mlp": lambda a: run_epochs(MLP, a), "nielsen": lambda a: run_epochs(NIELSEN, a),
-     "chain": run_chain, "soak": run_soak}[args.command](args)
+     "chain": run_chain, "soak": run_soak, "history": run_history, "prune": run_prune}[args.command](args)
 
 
 if __name__ == "__main__":
