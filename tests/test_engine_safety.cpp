@@ -3,7 +3,9 @@
 // alias. Each case is a pattern that used to give a silent wrong gradient, a crash or a leak.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "tapegrad/tapegrad.hpp"
@@ -249,6 +251,29 @@ TEST_CASE("engine safety: grad() runs only what the requested inputs need") {
   Tensor h3 = hidden[2].detach().requires_grad_();
   auto direct = grad({sum(tanh(matmul(h3, ws[3])) * tanh(matmul(h3, ws[3])))}, {h3});
   CHECK(max(abs(g[0] - direct[0])).item() < 1e-14);
+}
+
+TEST_CASE("engine safety: backward frees the graph as it goes, except when asked to keep it") {
+  for (const int mode : {0, 1, 2}) {  // plain, retain_graph, anomaly detection
+    std::optional<DetectAnomalyGuard> anomaly;
+    if (mode == 2) anomaly.emplace();
+    Tensor x = leaf({0.5, 1.0});
+    Tensor h = x * 2.0;
+    std::size_t live_in_hook = 0;
+    h.register_hook([&](const Tensor& g) {
+      live_in_hook = detail::live_nodes();
+      return g;
+    });
+    Tensor loss = sum(tanh(tanh(tanh(h))));
+    h = Tensor();
+    const std::size_t before = detail::live_nodes();
+    loss.backward({}, mode == 1);
+    // When mul's turn comes, the three tanh nodes have run: freed (the loss holds sum), unless
+    // the graph is retained, or kept whole until the sweep completes under anomaly detection.
+    CHECK(before - live_in_hook == (mode == 0 ? 3u : 0u));
+    const double t1 = std::tanh(1.0), t2 = std::tanh(t1), t3 = std::tanh(t2);
+    CHECK(at(x.grad(), 0) == Approx(2 * (1 - t3 * t3) * (1 - t2 * t2) * (1 - t1 * t1)).epsilon(1e-12));
+  }
 }
 
 TEST_CASE("engine safety: create_graph does not keep the graph unless asked") {

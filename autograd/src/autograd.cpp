@@ -1,12 +1,15 @@
 // The reverse sweep: one task per backward()/grad() call.
 //
-// A task finds the nodes reachable from the roots, marks the ones on a path to a requested
-// input (grad()) or to a leaf (backward()), and runs those in descending sequence number, a
-// topological order (tape.hpp). Each node's adjoint lives in the task, and is complete when the
-// node's turn comes because every consumer has a larger number. Each leaf's gradient is summed
-// in the task and delivered once, when the last node that feeds it has run: into grad()
-// (backward, under a lock), or into the result (grad()). Nothing else is written, so tasks nest
-// (a backward that calls grad) and run on several threads at once.
+// A task runs nodes in descending sequence number, a topological order (tape.hpp): when a
+// node's turn comes every consumer has a larger number and has run, so its adjoint, kept in the
+// task, is complete. grad() first finds the nodes reachable from the roots and marks the ones on
+// a path to a requested input; backward() skips that pass (nodes join a max-heap as a gradient
+// first reaches them) unless a post-accumulate hook exists, which must fire as soon as its leaf's
+// gradient is whole: only discovery says how many nodes feed a leaf. Each leaf's gradient is
+// summed in the task and delivered once: into grad() (backward, under a lock), or into the
+// result (grad()). Nothing else is written, so tasks nest (a backward that calls grad) and run
+// on several threads at once. Without retain_graph a node releases its saved tensors and edges
+// once it has run; the task holds a reference to every node it has reached until its turn.
 #include "tapegrad/autograd.hpp"
 
 #include <algorithm>
@@ -24,6 +27,8 @@ namespace tg {
 // ---- Hooks ---------------------------------------------------------------------------------------
 
 namespace detail {
+
+std::atomic<long> g_post_accumulate_hooks{0};
 
 Tensor HookList::run_on_grad(Tensor grad) {
   std::vector<std::function<Tensor(const Tensor&)>> hooks;
@@ -112,7 +117,10 @@ HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const T
          "gradient; this tensor ", impl.grad_fn ? "is the output of '" + grad_fn_name() + "'"
                                                 : std::string("does not require grad"));
   if (!hook) fail("register_post_accumulate_grad_hook: empty hook");
-  return add_hook(impl.hooks, impl.has_hooks, &detail::HookList::after_accumulate, std::move(hook));
+  HookHandle handle =
+      add_hook(impl.hooks, impl.has_hooks, &detail::HookList::after_accumulate, std::move(hook));
+  detail::g_post_accumulate_hooks.fetch_add(1);
+  return handle;
 }
 
 void HookHandle::remove() {
@@ -124,7 +132,9 @@ void HookHandle::remove() {
     v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& h) { return h.first == id_; }), v.end());
   };
   drop(list->on_grad);
+  const std::size_t before = list->after_accumulate.size();
   drop(list->after_accumulate);
+  detail::g_post_accumulate_hooks.fetch_sub(static_cast<long>(before - list->after_accumulate.size()));
 }
 
 // ---- The task ------------------------------------------------------------------------------------
@@ -264,7 +274,10 @@ class GraphTask {
     std::uint32_t index = 0;
   };
   struct TaskNode {
-    Node* node;
+    // The task's reference: a node run and released without retain_graph drops its edges, and
+    // its inputs' nodes must live until their turn. Dropped once the node has run, so a graph
+    // is freed as the sweep goes, not at its end.
+    detail::NodeRef node;
     Tensor adjoint;
     std::uint64_t sequence = 0;    // copied from the node, so later passes stay in the task
     std::uint32_t num_inputs = 0;
@@ -286,7 +299,7 @@ class GraphTask {
     bool added;
     const auto k = node_ids_.find_or_add(n, n->sequence, static_cast<std::uint32_t>(nodes_.size()), added);
     if (added) {
-      TaskNode tn{n, Tensor()};
+      TaskNode tn{detail::NodeRef(n), Tensor()};
       tn.sequence = n->sequence;
       tn.num_inputs = n->num_inputs;
       tn.released = n->released.load(std::memory_order_acquire);
@@ -294,7 +307,12 @@ class GraphTask {
       // grad() decides after discovery.
       tn.needed = !prune_;
       nodes_.push_back(std::move(tn));
-      stack_.push_back(k);
+      if (stream_) {
+        ready_.emplace_back(n->sequence, k);
+        std::push_heap(ready_.begin(), ready_.end());
+      } else {
+        stack_.push_back(k);
+      }
     }
     return k;
   }
@@ -314,19 +332,30 @@ class GraphTask {
   }
   void discover();
   void execute(TaskNode& tn);
+  void execute_streaming(std::uint32_t k);
+  void done_with(TaskNode& tn, bool ran);
+  /// Input i's gradient g from node n, checked and summed to the input's shape.
+  Tensor fit(Node* n, std::size_t i, Tensor g, bool anomaly) const;
   void finish_leaf(TaskLeaf& leaf);
 
   void clear() noexcept;
 
   const SweepOptions* opt_ = nullptr;
   bool prune_ = false;  // grad(): keep only the nodes on a path to a requested input
+  // backward() while no post-accumulate hook exists: no discovery pass. Nodes join a max-heap
+  // on their sequence number as a gradient first reaches them, and run as they leave it.
+  bool stream_ = false;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> ready_;
   std::vector<TaskNode> nodes_;
   std::vector<TaskLeaf> leaves_;
   std::vector<Edge> edges_;
   PtrIndex node_ids_, leaf_ids_;
   std::vector<std::uint32_t> stack_;
   std::vector<detail::NodeRef> keep_;  // the roots' nodes stay alive while the task runs
-  std::vector<Node*> ran_;             // nodes to release at the end (without retain_graph)
+  // Under anomaly detection nodes are released only once the sweep has completed, so after an
+  // error (a NaN it caught, a failed hook) the graph is as it was: look, or try again.
+  bool defer_release_ = false;
+  std::vector<Node*> ran_;
   std::size_t closures_run_ = 0;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;
 };
@@ -378,16 +407,19 @@ void GraphTask::clear() noexcept {
   stack_.clear();
   keep_.clear();
   ran_.clear();
+  defer_release_ = false;
   order_.clear();
+  ready_.clear();
   closures_run_ = 0;
   prune_ = false;
+  stream_ = false;
 }
 
 void GraphTask::discover() {
   while (!stack_.empty()) {
     const std::uint32_t k = stack_.back();
     stack_.pop_back();
-    Node* n = nodes_[k].node;
+    Node* n = nodes_[k].node.get();
     nodes_[k].first_edge = static_cast<std::uint32_t>(edges_.size());
     for (std::size_t i = 0; i < n->num_inputs; ++i) {
       const Node::Input& in = n->input(i);
@@ -408,6 +440,8 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
   if (!root_grads.empty() && root_grads.size() != roots.size())
     fail(opt_->caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
   prune_ = inputs != nullptr;
+  stream_ = !prune_ && detail::g_post_accumulate_hooks.load(std::memory_order_relaxed) == 0;
+  defer_release_ = is_anomaly_enabled();
   std::vector<Tensor> seeds;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
@@ -426,7 +460,7 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
     if (impl->grad_fn) {
       keep_.emplace_back(impl->grad_fn);
       const std::uint32_t k = node_index(impl->grad_fn);
-      discover();
+      if (!stream_) discover();
       accumulate(nodes_[k].adjoint, seeds[i]);
     } else {
       accumulate(leaves_[leaf_index(impl)].sum, seeds[i]);
@@ -451,49 +485,117 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
     }
   }
 
-  // Descending sequence numbers (discovery order already is, for chains).
-  std::vector<std::pair<std::uint64_t, std::uint32_t>>& order = order_;
-  order.resize(nodes_.size());
-  for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = {nodes_[k].sequence, k};
-  if (!std::is_sorted(order.begin(), order.end(), std::greater<>()))
-    std::sort(order.begin(), order.end(), std::greater<>());
-
-  // grad(): the needed nodes (ascending: inputs first), then how many of them feed each leaf.
-  for (auto it = order.rbegin(); prune_ && it != order.rend(); ++it) {
-    TaskNode& tn = nodes_[it->second];
-    const std::size_t count = tn.num_inputs;
-    // A released node has lost its edges: a gradient reaching it must raise, not vanish.
-    bool needed = tn.target >= 0 || tn.released;
-    for (std::size_t i = 0; i < count && !needed; ++i) needed = edge_needed(edges_[tn.first_edge + i]);
-    tn.needed = needed;
-    if (!needed) continue;
-    for (std::size_t i = 0; i < count; ++i) {
-      const Edge& e = edges_[tn.first_edge + i];
-      if (e.kind == Edge::leaf && leaves_[e.index].counted) ++leaves_[e.index].pending;
-    }
-  }
-
   struct ModeGuard {
     bool previous;
     ~ModeGuard() { set_grad_enabled(previous); }
   } mode_guard{is_grad_enabled()};
   set_grad_enabled(opt_->create_graph);
 
-  for (const auto& entry : order) {
-    TaskNode& tn = nodes_[entry.second];
-    if (tn.needed) execute(tn);
+  if (stream_) {
+    // Every consumer of the node on top has a larger number, so it has run: the node's adjoint
+    // is complete. Leaves are delivered at the end.
+    while (!ready_.empty()) {
+      std::pop_heap(ready_.begin(), ready_.end());
+      const std::uint32_t k = ready_.back().second;
+      ready_.pop_back();
+      execute_streaming(k);
+    }
+    for (TaskLeaf& l : leaves_)
+      if (l.counted) finish_leaf(l);
+  } else {
+    // Descending sequence numbers (discovery order already is, for chains).
+    std::vector<std::pair<std::uint64_t, std::uint32_t>>& order = order_;
+    order.resize(nodes_.size());
+    for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = {nodes_[k].sequence, k};
+    if (!std::is_sorted(order.begin(), order.end(), std::greater<>()))
+      std::sort(order.begin(), order.end(), std::greater<>());
+
+    // grad(): the needed nodes (ascending: inputs first), then how many of them feed each leaf.
+    for (auto it = order.rbegin(); prune_ && it != order.rend(); ++it) {
+      TaskNode& tn = nodes_[it->second];
+      const std::size_t count = tn.num_inputs;
+      // A released node has lost its edges: a gradient reaching it must raise, not vanish.
+      bool needed = tn.target >= 0 || tn.released;
+      for (std::size_t i = 0; i < count && !needed; ++i) needed = edge_needed(edges_[tn.first_edge + i]);
+      tn.needed = needed;
+      if (!needed) continue;
+      for (std::size_t i = 0; i < count; ++i) {
+        const Edge& e = edges_[tn.first_edge + i];
+        if (e.kind == Edge::leaf && leaves_[e.index].counted) ++leaves_[e.index].pending;
+      }
+    }
+
+    for (const auto& entry : order) {
+      TaskNode& tn = nodes_[entry.second];
+      if (tn.needed) execute(tn);
+    }
+    for (TaskLeaf& l : leaves_)
+      if (l.counted && !l.done && l.pending == 0) finish_leaf(l);
   }
-  for (TaskLeaf& l : leaves_)
-    if (l.counted && !l.done && l.pending == 0) finish_leaf(l);
-  // Only a backward that completed frees what it swept: after an error (a NaN caught by anomaly
-  // detection, a failed hook) the graph is as it was, so the caller can look or try again.
   // Inputs first: a node's consumers (larger numbers) still hold it when it is released.
   for (auto it = ran_.rbegin(); it != ran_.rend(); ++it) (*it)->release_saved();
   t_last_sweep = {nodes_.size(), closures_run_};
 }
 
+namespace {
+/// Gradient slots for one node's inputs: on the stack for small nodes. A nested task (a
+/// backward that calls grad) gets its own.
+class GradSlots {
+ public:
+  explicit GradSlots(std::size_t count) {
+    if (count > kSmall) {
+      big_grads_.resize(count);
+      big_needs_.assign(count, 0);
+    }
+    grads = count > kSmall ? big_grads_.data() : small_grads_;
+    needs = count > kSmall ? big_needs_.data() : small_needs_;
+  }
+  Tensor* grads;
+  char* needs;
+
+ private:
+  static constexpr std::size_t kSmall = 4;
+  Tensor small_grads_[kSmall];
+  char small_needs_[kSmall] = {};
+  std::vector<Tensor> big_grads_;
+  std::vector<char> big_needs_;
+};
+
+void run_closure(Node* n, const Tensor& adjoint, GradSlots& slots) {
+  BackwardContext ctx(*n, slots.grads, slots.needs, adjoint);
+  detail::BackwardScope scope(n->name);
+  n->backward(ctx);
+}
+
+/// Starts loading a node the sweep is about to read (the chase from node to input node would
+/// otherwise wait for memory at every step of a long chain).
+void prefetch_node(const Node* n) {
+  const char* p = reinterpret_cast<const char*>(n);
+  for (std::size_t offset = 0; offset < sizeof(Node); offset += 64) __builtin_prefetch(p + offset);
+}
+}  // namespace
+
+Tensor GraphTask::fit(Node* n, std::size_t i, Tensor g, bool anomaly) const {
+  const Node::Input& in = n->input(i);
+  if (g.dtype() != in.dtype)
+    fail(n->name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
+         " but the input is ", to_string(in.dtype));
+  // The input's shape: its producer's output shape, or the leaf's.
+  const bool fits =
+      in.producer ? std::visit([&](const auto& a) {
+                      return in.producer->output_shape.equals(a.shape().data(), a.shape().size());
+                    }, g.impl()->value)
+                  : detail::same_shape(g, in.leaf);
+  if (!fits) g = sum_to(g, in.producer ? in.producer->output_shape.to_shape() : in.leaf.shape());
+  if (anomaly) {
+    detail::BackwardScope scope(n->name);
+    detail::check_anomaly(n->name, g, "gradient");
+  }
+  return g;
+}
+
 void GraphTask::execute(TaskNode& tn) {
-  Node* n = tn.node;
+  Node* n = tn.node.get();
   const std::size_t count = tn.num_inputs;
   // The adjoint leaves the task as this node runs, so its memory goes as soon as possible.
   Tensor adjoint = std::move(tn.adjoint);
@@ -502,51 +604,20 @@ void GraphTask::execute(TaskNode& tn) {
     if (tn.released) freed(opt_->caller, n);
     if (auto hooks = hooks_of(n->hooks, n->has_hooks)) adjoint = hooks->run_on_grad(std::move(adjoint));
     if (tn.target >= 0) accumulate(results[static_cast<std::size_t>(tn.target)], adjoint);
-    // Which inputs need a gradient in this task. Small arrays on the stack: a nested task
-    // (a backward that calls grad) gets its own.
-    constexpr std::size_t kSmall = 4;
-    Tensor small_grads[kSmall];
-    char small_needs[kSmall] = {};
-    std::vector<Tensor> big_grads;
-    std::vector<char> big_needs;
-    if (count > kSmall) {
-      big_grads.resize(count);
-      big_needs.assign(count, 0);
-    }
-    Tensor* grads = count > kSmall ? big_grads.data() : small_grads;
-    char* needs = count > kSmall ? big_needs.data() : small_needs;
+    GradSlots slots(count);
     bool any = false;
     for (std::size_t i = 0; i < count; ++i) {
-      needs[i] = edge_needed(edges_[tn.first_edge + i]);
-      any = any || needs[i];
+      slots.needs[i] = edge_needed(edges_[tn.first_edge + i]);
+      any = any || slots.needs[i];
     }
     if (any) {
-      {
-        BackwardContext ctx(*n, grads, needs, adjoint);
-        detail::BackwardScope scope(n->name);
-        n->backward(ctx);
-      }
+      run_closure(n, adjoint, slots);
       ran = true;
       ++closures_run_;
       const bool anomaly = is_anomaly_enabled();
       for (std::size_t i = 0; i < count; ++i) {
-        if (!grads[i].defined() || !needs[i]) continue;
-        const Node::Input& in = n->input(i);
-        Tensor g = std::move(grads[i]);
-        if (g.dtype() != in.dtype)
-          fail(n->name, " backward: gradient for input ", i, " is ", to_string(g.dtype()),
-               " but the input is ", to_string(in.dtype));
-        // The input's shape: its producer's output shape, or the leaf's.
-        const bool fits =
-            in.producer ? std::visit([&](const auto& a) {
-                            return in.producer->output_shape.equals(a.shape().data(), a.shape().size());
-                          }, g.impl()->value)
-                        : detail::same_shape(g, in.leaf);
-        if (!fits) g = sum_to(g, in.producer ? in.producer->output_shape.to_shape() : in.leaf.shape());
-        if (anomaly) {
-          detail::BackwardScope scope(n->name);
-          detail::check_anomaly(n->name, g, "gradient");
-        }
+        if (!slots.grads[i].defined() || !slots.needs[i]) continue;
+        Tensor g = fit(n, i, std::move(slots.grads[i]), anomaly);
         const Edge& e = edges_[tn.first_edge + i];
         if (e.kind == Edge::node) accumulate(nodes_[e.index].adjoint, std::move(g));
         else accumulate(leaves_[e.index].sum, std::move(g));
@@ -560,7 +631,53 @@ void GraphTask::execute(TaskNode& tn) {
     TaskLeaf& l = leaves_[e.index];
     if (l.counted && --l.pending == 0) finish_leaf(l);
   }
-  if (ran && !opt_->retain_graph) ran_.push_back(n);
+  done_with(tn, ran);
+}
+
+void GraphTask::execute_streaming(std::uint32_t k) {
+  // nodes_ grows while this runs (inputs' nodes join it): index it, hold no reference.
+  Node* n = nodes_[k].node.get();
+  Tensor adjoint = std::move(nodes_[k].adjoint);
+  // No gradient reached it: none will (its consumers have run), and none goes on from it.
+  if (!adjoint.defined()) return done_with(nodes_[k], false);
+  if (nodes_[k].released) freed(opt_->caller, n);
+  const std::size_t count = nodes_[k].num_inputs;
+  GradSlots slots(count);
+  bool any = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Node::Input& in = n->input(i);
+    if (in.producer) prefetch_node(in.producer.get());
+    slots.needs[i] = in.producer || (in.leaf.defined() && in.leaf.impl()->requires_grad);
+    any = any || slots.needs[i];
+  }
+  if (auto hooks = hooks_of(n->hooks, n->has_hooks)) adjoint = hooks->run_on_grad(std::move(adjoint));
+  if (!any) return done_with(nodes_[k], false);
+  run_closure(n, adjoint, slots);
+  ++closures_run_;
+  const bool anomaly = is_anomaly_enabled();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!slots.grads[i].defined() || !slots.needs[i]) continue;
+    Tensor g = fit(n, i, std::move(slots.grads[i]), anomaly);
+    const Node::Input& in = n->input(i);
+    if (in.producer) {
+      const std::uint32_t j = node_index(in.producer.get());
+      accumulate(nodes_[j].adjoint, std::move(g));
+    } else {
+      accumulate(leaves_[leaf_index(in.leaf.impl())].sum, std::move(g));
+    }
+  }
+  done_with(nodes_[k], true);
+}
+
+void GraphTask::done_with(TaskNode& tn, bool ran) {
+  // Without retain_graph, what the backward read goes now, as in PyTorch: saved activations
+  // are freed during the sweep, not after it (so a sweep that fails midway has released the
+  // nodes it ran, except under anomaly detection).
+  if (ran && !opt_->retain_graph) {
+    if (defer_release_) return ran_.push_back(tn.node.get());
+    tn.node->release_saved();
+  }
+  tn.node = detail::NodeRef();
 }
 
 void GraphTask::finish_leaf(TaskLeaf& l) {

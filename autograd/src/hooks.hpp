@@ -2,6 +2,7 @@
 // grad() has been accumulated. Private to the engine; users see Tensor::register_hook.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -12,7 +13,16 @@
 
 namespace tg::detail {
 
+/// Post-accumulate hooks registered and not removed, in the whole process. While there are none,
+/// backward() needs no discovery pass (autograd.cpp): it learns when each leaf's gradient is
+/// complete only at the end of the sweep, which only such a hook could observe.
+extern std::atomic<long> g_post_accumulate_hooks;
+
 struct HookList {
+  HookList() = default;
+  HookList(const HookList&) = delete;
+  HookList& operator=(const HookList&) = delete;
+  ~HookList() { g_post_accumulate_hooks.fetch_sub(static_cast<long>(after_accumulate.size())); }
   std::mutex mutex;
   std::uint64_t next_id = 1;
   std::vector<std::pair<std::uint64_t, std::function<Tensor(const Tensor&)>>> on_grad;

@@ -19,9 +19,10 @@
 //   BackwardContext, which raises tg::Error if a saved tensor was written in place since.
 // - backward()/grad() run as a per-call task (autograd.cpp) with their own gradient storage:
 //   nothing in a node or a tensor changes while a sweep runs, except .grad of leaves (under a
-//   lock) and, without retain_graph, the swept nodes' saved state, which is released. So a
-//   backward may call backward/grad (re-entrant), and threads may differentiate graphs that
-//   share nodes or leaves at the same time.
+//   lock) and, without retain_graph, each swept node's saved state, released once it has run
+//   (the task holds the nodes it reached until their turn). So a backward may call
+//   backward/grad (re-entrant), and threads may differentiate graphs that share nodes or
+//   leaves at the same time.
 #pragma once
 
 #include <array>
