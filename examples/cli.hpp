@@ -17,6 +17,8 @@
 #include <system_error>
 #include <vector>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "tapegrad/threads.hpp"
@@ -46,6 +48,50 @@ inline const CLI::Validator kFinitePositive(
       return "";
     },
     "POSITIVE");
+
+/// A finite number in [lo, hi] (CLI11's Range lets NaN through: every comparison with NaN is false).
+inline CLI::Validator finite_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || !(value >= lo && value <= hi))
+          return "must be a number in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
+                 "], got '" + text + "'";
+        return "";
+      },
+      "[" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]");
+}
+
+/// Refuses, before any data is read, hidden sizes whose network cannot be held in memory: the
+/// float64 parameters of inputs-hidden...-outputs linear layers, times 4 (values, gradients, two
+/// optimizer buffers), counted without overflow, against the machine's physical memory. Returns
+/// -1 to go on, or 2 after a message naming --hidden.
+inline int refuse_network_too_large(const std::string& program, std::size_t inputs,
+                                    const std::vector<std::size_t>& hidden, std::size_t outputs) {
+  std::vector<std::size_t> sizes{inputs};
+  sizes.insert(sizes.end(), hidden.begin(), hidden.end());
+  sizes.push_back(outputs);
+  std::size_t params = 0, bytes = 0;
+  bool overflow = false;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    std::size_t layer = 0;
+    overflow = overflow || __builtin_mul_overflow(sizes[i], sizes[i + 1], &layer) ||
+               __builtin_add_overflow(layer, sizes[i + 1], &layer) || __builtin_add_overflow(params, layer, &params);
+  }
+  overflow = overflow || __builtin_mul_overflow(params, std::size_t{4 * sizeof(double)}, &bytes);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const double memory = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
+  if (!overflow && (memory == 0 || static_cast<double>(bytes) <= memory)) return -1;
+  std::string layers = std::to_string(inputs);
+  for (std::size_t h : hidden) layers += "-" + std::to_string(h);
+  layers += "-" + std::to_string(outputs);
+  std::cerr << program << ": --hidden: a " << layers << " network "
+            << (overflow ? std::string("has more parameters than can be counted")
+                         : "needs " + std::to_string(bytes) + " bytes for its parameters, gradients and optimizer state, more than this machine's " +
+                               std::to_string(static_cast<unsigned long long>(memory)) + " bytes of memory")
+            << "\n";
+  return 2;
+}
 
 /// Adds --epochs --lr --batch-size --hidden --seed --threads --data --save --load --plot-dir,
 /// showing the values already in `flags` as defaults. An example may reword a description with

@@ -190,6 +190,7 @@ int main(int argc, char** argv) {
   app.get_option("--seed")->description("NumPy seed for the clusters and the initial weights (np.random.seed)");
   app.get_option("--batch-size")->description("points per gradient step (300: all of them)");
   if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
+  if (const int status = examples::refuse_network_too_large("clusters", 2, flags.hidden, 3); status >= 0) return status;
   try {
     examples::apply_threads(flags.threads);
     return run(flags);

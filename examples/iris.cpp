@@ -41,6 +41,10 @@ int run(const examples::Flags& flags) {
   tg::set_default_dtype(tg::kFloat64);
   const tg::data::CsvTable table = tg::data::read_csv(flags.data);
   const std::size_t classes = table.classes.size(), features = table.features.size(1);
+  // A third of the rows, rounded down, are the test set: fewer than 3 rows leave it empty.
+  if (table.labels.size() < 3)
+    tg::fail(flags.data, " has ", table.labels.size(), " rows; the 2/3 - 1/3 split needs at least 3 ",
+             "(one for testing, two for training)");
   const tg::Tensor targets = tg::data::one_hot(table.label_tensor(), classes, tg::kFloat64);
   const auto [train_raw, test_raw] =
       tg::data::train_validation_split({table.feature_tensor(tg::kFloat64), targets}, 1.0 / 3.0, flags.seed);
@@ -139,6 +143,7 @@ int main(int argc, char** argv) {
   app.get_option("--data")->description("the Iris CSV (four measurements and the species per row)");
   app.get_option("--batch-size")->description("flowers per gradient step (100: the whole training set)");
   if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
+  if (const int status = examples::refuse_network_too_large("iris", 4, flags.hidden, 3); status >= 0) return status;
   try {
     examples::apply_threads(flags.threads);
     return run(flags);

@@ -98,6 +98,19 @@ plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s,
   return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
 }
 
+/// The epoch a checkpoint was written after: a whole number in [0, epochs], or tg::Error (a
+/// damaged or hand-made checkpoint must not resume at epoch 2^63 or retrain from 0 on top of
+/// trained weights).
+std::size_t resumed_epoch(const std::string& checkpoint, const training::CheckpointInfo& info, std::size_t epochs) {
+  const auto found = info.find("epoch");
+  if (found == info.end()) tg::fail("--resume: ", checkpoint, " has no meta.epoch entry; it cannot be resumed");
+  const double epoch = found->second;
+  if (!(epoch >= 0 && epoch <= static_cast<double>(epochs)) || epoch != std::floor(epoch))
+    tg::fail("--resume: ", checkpoint, " says it was written after epoch ", epoch,
+             ", which is not a whole number in [0, ", epochs, "] (this run has ", epochs, " epochs)");
+  return static_cast<std::size_t>(epoch);
+}
+
 int run(Settings s, const CLI::App& app) {
   examples::mnist::Preset p = examples::mnist::preset(s.preset);
   examples::Flags& f = s.flags;
@@ -152,7 +165,7 @@ int run(Settings s, const CLI::App& app) {
                  std::to_string(value), "; resume with the same settings");
     }
     training::load_checkpoint(checkpoint, *model, optimizer.get());
-    start_epoch = static_cast<std::size_t>(info.at("epoch"));
+    start_epoch = resumed_epoch(checkpoint, info, p.epochs);
     if (exists(metrics_path)) {
       const training::MetricsLog earlier = training::MetricsLog::read(metrics_path);
       if (earlier.columns() == log.columns())
@@ -278,11 +291,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(examples::mnist::kInits));
   app.add_option("--dropout", s.dropout, "probability of zeroing a hidden unit while training (0: no dropout)")
       ->default_str("preset's: 0.2 for mlp, 0 for nielsen")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(examples::finite_range(0.0, 0.99));
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();
   if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
+  if (app.count("--hidden"))
+    if (const int status = examples::refuse_network_too_large("mnist", 784, s.flags.hidden, 10); status >= 0)
+      return status;
   try {
     examples::apply_threads(s.flags.threads);
     return run(s, app);

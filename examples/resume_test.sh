@@ -20,6 +20,14 @@ if "$mnist" "${common[@]}" --epochs 4 --plot-dir "$work/resumed" --resume --lr 0
 grep -q "resume with the same settings" "$work/err"
 if "$mnist" "${common[@]}" --epochs 4 --plot-dir "$work/resumed" --resume --init kaiming 2>"$work/err"; then exit 1; fi
 grep -q "init = 0.* this run has 1.*resume with the same settings" "$work/err"
+# A checkpoint whose meta.epoch is damaged or missing is refused with a message (it used to resume
+# "after epoch 9223372036854775808" for NaN, retrain from 0 for 1e300, and print "map::at").
+mkdir -p "$work/bad"
+for bad in nan 1e300 -1 2.5 4 missing; do
+  /usr/bin/python3 "$(dirname "$0")/set_checkpoint_epoch.py" "$work/resumed/checkpoint.npz" "$work/bad/checkpoint.npz" $bad
+  if "$mnist" "${common[@]}" --epochs 3 --plot-dir "$work/bad" --resume >/dev/null 2>"$work/err"; then exit 1; fi
+  grep -Eq "no meta.epoch entry|after epoch .*, which is not a whole number in \[0, 3\]" "$work/err"
+done
 # With images held out for validation, it reports the epoch a validation-based selection keeps.
 "$mnist" "${common[@]}" --epochs 1 --validation 1000 --plot-dir "$work/validated" | grep -q "best validation accuracy .* after epoch 1"
 echo "resumed run matches the uninterrupted one"

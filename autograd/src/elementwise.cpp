@@ -43,7 +43,9 @@ Tensor unary_vectorized(const char* op, const Tensor& x, void (*f32)(const float
 template <bool kBool = false, class F>
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f) {
   detail::require_same_floating(op, a, b);
-  if (!detail::same_shape(a, b)) detail::broadcast_shapes(op, a.shape(), b.shape());
+  // A broadcast result can be far larger than either operand: checked here, under op's name.
+  if (!detail::same_shape(a, b))
+    detail::checked_numel(op, detail::broadcast_shapes(op, a.shape(), b.shape()), element_size(a.dtype()));
   return visit_floating(op, a, [&](const auto& av) {
     using T = elem_t<decltype(av)>;
     using R = std::conditional_t<kBool, bool, T>;
@@ -381,7 +383,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     const auto& bv = b.value<T>();
     // Fast path: every operand either has the result's shape or is a single element (the
     // where(mask, g, 0) of relu-like backwards); otherwise xtensor broadcasts.
-    const std::size_t n = detail::product(s);
+    const std::size_t n = detail::checked_numel("where", s, sizeof(T));
     const bool c_full = cv.size() == n && cv.dimension() == s.size();
     const bool a_full = av.size() == n && av.dimension() == s.size();
     const bool b_full = bv.size() == n && bv.dimension() == s.size();
@@ -405,7 +407,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       }
       return Tensor(std::move(r));
     }
-    xt::xarray<T> r = xt::where(cv, av, bv);
+    auto r = detail::empty_array<T>(s, "where");
+    xt::noalias(r) = xt::where(cv, av, bv);
     return Tensor(std::move(r));
   });
   return record("where", std::move(out), {cond, a, b}, kSaveInput0, [](BackwardContext& c) {
@@ -446,7 +449,7 @@ Tensor logical(const char* op, const Tensor& a, const Tensor& b, F f) {
   detail::require_defined(op, b);
   if (a.dtype() != DType::boolean || b.dtype() != DType::boolean)
     fail(op, ": expects bool tensors, got ", to_string(a.dtype()), " and ", to_string(b.dtype()));
-  detail::broadcast_shapes(op, a.shape(), b.shape());
+  detail::checked_numel(op, detail::broadcast_shapes(op, a.shape(), b.shape()), 1);
   return Tensor(zip<bool>(a.value<bool>(), b.value<bool>(), f));
 }
 }  // namespace

@@ -2,38 +2,65 @@
 #include "tapegrad/file_io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <new>
 
 #include "tapegrad/error.hpp"
 
 namespace tg {
 
+namespace {
+/// The next buffer size when a read fills `size` bytes: doubled, or tg::Error if that wraps.
+std::size_t grown_size(std::size_t size, const char* op, const std::string& path) {
+  if (size > (std::size_t(1) << 62)) fail(op, ": ", path, " is larger than can be held in memory");
+  return size * 2;
+}
+}  // namespace
+
 std::vector<unsigned char> read_file(const std::string& path, const char* op) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(op, ": cannot open ", path, ": ", std::strerror(errno));
-  // One read of the whole size when it is known (streambuf iterators go a byte at a time).
+  // POSIX reads rather than an ifstream: an ifstream opens a directory and then reports a size of
+  // 2^63 - 1, and its failures surface as std::ios_base::failure or std::bad_alloc, not tg::Error.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(op, ": cannot open ", path, ": ", std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(op, ": cannot read ", path, ": ", std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) fail(op, ": cannot read ", path, ": it is a directory");
   std::vector<unsigned char> bytes;
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size > 0 && in) {
-    bytes.resize(static_cast<std::size_t>(size));
-    in.read(reinterpret_cast<char*>(bytes.data()), size);
-    bytes.resize(static_cast<std::size_t>(in.gcount()));
-    // Anything beyond the size seen at open (a file still growing) is read too.
-    bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } else {
-    in.clear();
-    in.seekg(0, std::ios::beg);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::size_t used = 0, want = 0;
+  try {
+    // The size seen at open plus one byte, so a file read whole ends with a read of 0 bytes;
+    // anything beyond it (a file still growing, a pipe) grows the buffer.
+    want = S_ISREG(st.st_mode) && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 65536;
+    bytes.resize(want);
+    for (;;) {
+      if (used == bytes.size()) {
+        want = grown_size(bytes.size(), op, path);
+        bytes.resize(want);
+      }
+      const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail(op, ": error while reading ", path, ": ", std::strerror(errno));
+      }
+      if (n == 0) break;
+      used += static_cast<std::size_t>(n);
+    }
+  } catch (const std::bad_alloc&) {
+    fail(op, ": reading ", path, " needs ", want, " bytes, which could not be allocated");
   }
-  if (in.bad()) fail(op, ": error while reading ", path);
+  bytes.resize(used);
   return bytes;
 }
 
@@ -41,32 +68,79 @@ std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* 
   return gunzip_if_gzip(read_file(path, op), path, op);
 }
 
-std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> raw, const std::string& path, const char* op) {
-  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+namespace {
+
+bool is_gzip(const std::vector<unsigned char>& raw) { return raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b; }
+
+/// Inflates the gzip member(s) in raw into at most max_bytes + 1 bytes (one more than allowed, to
+/// tell "exactly max_bytes" from "more"), in chunks of at most 1 GiB: zlib's avail_in and
+/// avail_out are 32 bits (a 4 GiB window cast to uInt was 0, and the loop never ended).
+std::vector<unsigned char> inflate_bounded(const std::vector<unsigned char>& raw, std::size_t max_bytes,
+                                           const std::string& path, const char* op) {
+  constexpr std::size_t kChunk = std::size_t(1) << 30;
+  const std::size_t cap = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) fail(op, ": zlib could not start inflating ", path);
+  struct End {
+    z_stream* zs;
+    ~End() { inflateEnd(zs); }
+  } end{&zs};
   std::vector<unsigned char> out;
-  out.resize(raw.size() * 4 + 1024);
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    if (zs.total_out >= out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
-      inflateEnd(&zs);
-      fail(op, ": ", path, ": truncated gzip stream (ended after ", zs.total_out, " decompressed bytes)");
+  std::size_t produced = 0, consumed = 0;
+  try {
+    for (;;) {
+      if (zs.avail_in == 0 && consumed < raw.size()) {
+        zs.next_in = const_cast<unsigned char*>(raw.data() + consumed);
+        zs.avail_in = static_cast<uInt>(std::min(raw.size() - consumed, kChunk));
+        consumed += zs.avail_in;
+      }
+      if (produced == out.size()) {
+        if (out.size() >= cap) break;  // over the limit: the caller reports it
+        out.resize(out.size() + std::min({std::max<std::size_t>(out.size(), 65536), kChunk, cap - out.size()}));
+      }
+      zs.next_out = out.data() + produced;
+      zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, kChunk));
+      const uInt room = zs.avail_out;
+      const int rc = inflate(&zs, Z_NO_FLUSH);
+      produced += room - zs.avail_out;
+      if (rc == Z_STREAM_END) {
+        // Another member may follow (`cat a.gz b.gz` is a valid gzip file); anything else after
+        // the stream is ignored, as gzip(1) does with trailing zeros.
+        if (zs.avail_in == 0 && consumed < raw.size()) continue;  // refill, then look again
+        if (zs.avail_in >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b) {
+          if (inflateReset(&zs) != Z_OK) fail(op, ": ", path, ": zlib could not restart inflating");
+          continue;
+        }
+        break;
+      }
+      if (rc == Z_BUF_ERROR && zs.avail_in == 0 && consumed == raw.size())
+        fail(op, ": ", path, ": truncated gzip stream (ended after ", produced, " decompressed bytes)");
+      if (rc != Z_OK && rc != Z_BUF_ERROR)
+        fail(op, ": ", path, ": corrupt gzip stream (", zs.msg ? zs.msg : "error " + std::to_string(rc), ")");
     }
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-      const std::string msg = zs.msg ? zs.msg : "error " + std::to_string(rc);
-      inflateEnd(&zs);
-      fail(op, ": ", path, ": corrupt gzip stream (", msg, ")");
-    }
+  } catch (const std::bad_alloc&) {
+    fail(op, ": ", path, ": decompressing needs more than ", out.size(), " bytes, which could not be allocated");
   }
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace
+
+std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> raw, const std::string& path, const char* op,
+                                          std::size_t max_bytes) {
+  if (!is_gzip(raw)) return raw;
+  std::vector<unsigned char> out = inflate_bounded(raw, max_bytes, path, op);
+  if (out.size() > max_bytes)
+    fail(op, ": ", path, ": decompresses to more than ", max_bytes, " bytes, the most this reader accepts");
+  return out;
+}
+
+std::vector<unsigned char> gunzip_prefix(const std::vector<unsigned char>& raw, std::size_t n, const std::string& path,
+                                         const char* op) {
+  if (!is_gzip(raw)) return std::vector<unsigned char>(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(std::min(n, raw.size())));
+  std::vector<unsigned char> out = inflate_bounded(raw, n, path, op);
+  if (out.size() > n) out.resize(n);
   return out;
 }
 

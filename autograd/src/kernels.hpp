@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <utility>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xnoalias.hpp>
 
+#include "checked.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/memory.hpp"
 #include "tape.hpp"
@@ -65,11 +68,26 @@ decltype(auto) visit_floating(const char* op, const Tensor& t, F&& f) {
 }
 
 /// An uninitialised array of shape s; from 4 MiB on advised onto huge pages (tapegrad/memory.hpp).
+/// A shape too large to allocate, or an allocation that fails, raises tg::Error naming op and s
+/// (checked.hpp); xtensor itself would wrap the element count around and allocate a short buffer.
 template <class T, class S>
-xt::xarray<T> empty_array(const S& s) {
+xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
   using shape_type = typename xt::xarray<T>::shape_type;
-  auto a = xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
-  advise_huge_pages(a.data(), a.size() * sizeof(T));
+  const std::size_t n = checked_numel(op, s, sizeof(T));
+  try {
+    auto a = xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
+    advise_huge_pages(a.data(), n * sizeof(T));
+    return a;
+  } catch (const std::bad_alloc&) {  // also std::bad_array_new_length
+    fail_alloc(op, n * sizeof(T), Shape(s.begin(), s.end()));
+  }
+}
+
+/// Zeros of shape s, checked as empty_array.
+template <class T, class S>
+xt::xarray<T> zeros_array(const S& s, const char* op = "tensor") {
+  auto a = empty_array<T>(s, op);
+  std::fill(a.begin(), a.end(), T(0));
   return a;
 }
 
@@ -169,7 +187,10 @@ xt::xarray<R> zip(const xt::xarray<A>& a, const xt::xarray<B>& b, F f) {
       return r;
     }
   }
-  xt::xarray<R> r = xt::make_lambda_xfunction(std::move(f), a, b);
+  // Sized and checked before xtensor evaluates: a broadcast result can be far larger than a or b.
+  auto fn = xt::make_lambda_xfunction(std::move(f), a, b);
+  auto r = empty_array<R>(fn.shape(), "broadcast");
+  xt::noalias(r) = fn;
   return r;
 }
 

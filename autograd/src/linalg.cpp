@@ -160,7 +160,7 @@ Tensor gemm_batched(const char* op, const Tensor& a, const Tensor& b, bool ta, b
   return detail::visit_floating(op, a, [&](const auto& av) {
     using T = elem_t<decltype(av)>;
     const auto& bv = b.value<T>();
-    auto r = detail::empty_array<T>(out_shape);
+    auto r = detail::empty_array<T>(out_shape, op);
     if (ka == 0) {
       std::fill(r.begin(), r.end(), T(0));
     } else if (m && n) {
@@ -301,7 +301,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   Tensor out = std::visit(
       [&](const auto& v) {
         using T = elem_t<decltype(v)>;
-        xt::xarray<T> r = xt::transpose(v, perm);
+        auto r = detail::empty_array<T>(v.shape(), "permute");  // allocation failure -> tg::Error
+        xt::noalias(r) = xt::transpose(v, perm);
         return Tensor(std::move(r));
       },
       x.impl()->value);

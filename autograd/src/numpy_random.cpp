@@ -73,7 +73,7 @@ template <class Draw>
 Tensor fill(const char* op, const Shape& shape, const TensorOptions& options, Draw draw) {
   if (!is_floating(options.dtype_))
     fail(op, ": dtype must be float32 or float64, not ", to_string(options.dtype_));
-  auto a = detail::empty_array<double>(shape);
+  auto a = detail::empty_array<double>(shape, op);
   for (double& e : a) e = draw();
   if (options.dtype_ == kFloat32)
     return Tensor(xt::xarray<float>(xt::cast<float>(a)), options.requires_grad_);
@@ -105,7 +105,7 @@ Tensor NumpyRandomState::randint(std::int64_t low, std::int64_t high, const Shap
     fail("NumpyRandomState::randint: low (", low, ") must be less than high (", high, ")");
   const std::uint64_t bound =
       static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low) - 1;
-  auto a = detail::empty_array<std::int64_t>(shape);
+  auto a = detail::empty_array<std::int64_t>(shape, "randint");
   for (auto& e : a)
     e = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + next_interval(bound));
   return Tensor(std::move(a));
@@ -113,7 +113,7 @@ Tensor NumpyRandomState::randint(std::int64_t low, std::int64_t high, const Shap
 
 Tensor NumpyRandomState::permutation(std::int64_t n) {
   if (n < 0) fail("NumpyRandomState::permutation: n must be >= 0, got ", n);
-  auto a = detail::empty_array<std::int64_t>(Shape{static_cast<std::size_t>(n)});
+  auto a = detail::empty_array<std::int64_t>(Shape{static_cast<std::size_t>(n)}, "permutation");
   std::iota(a.begin(), a.end(), std::int64_t{0});
   for (std::int64_t i = n - 1; i >= 1; --i)
     std::swap(a(i), a(next_interval(static_cast<std::uint64_t>(i))));

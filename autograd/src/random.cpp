@@ -87,10 +87,10 @@ void require_floating_options(const char* op, const TensorOptions& options) {
 
 /// A leaf of options.dtype whose elements are draw(T{}) in row-major order.
 template <class Draw>
-Tensor fill_floating(const Shape& shape, const TensorOptions& options, Draw draw) {
+Tensor fill_floating(const char* op, const Shape& shape, const TensorOptions& options, Draw draw) {
   auto fill = [&](auto tag) {
     using T = decltype(tag);
-    auto a = detail::empty_array<T>(shape);
+    auto a = detail::empty_array<T>(shape, op);
     for (T& e : a) e = draw(tag);
     return Tensor(std::move(a), options.requires_grad_);
   };
@@ -102,7 +102,7 @@ Tensor fill_floating(const Shape& shape, const TensorOptions& options, Draw draw
 Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
   require_floating_options("rand", options);
   Generator& g = or_default(gen);
-  return fill_floating(shape, options, [&](auto tag) {
+  return fill_floating("rand", shape, options, [&](auto tag) {
     if constexpr (std::is_same_v<decltype(tag), double>) return g.next_double();
     else return g.next_float();
   });
@@ -111,7 +111,7 @@ Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
 Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
   require_floating_options("randn", options);
   Generator& g = or_default(gen);
-  return fill_floating(shape, options, [&](auto tag) {
+  return fill_floating("randn", shape, options, [&](auto tag) {
     return static_cast<decltype(tag)>(g.next_normal());
   });
 }
@@ -122,7 +122,7 @@ Tensor uniform(const Shape& shape, double low, double high, TensorOptions option
     fail("uniform: needs finite low <= high, got low = ", low, ", high = ", high);
   Generator& g = or_default(gen);
   const double range = high - low;
-  return fill_floating(shape, options, [&](auto tag) {
+  return fill_floating("uniform", shape, options, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, double>) {
       return low + range * g.next_double();
@@ -141,7 +141,7 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions options
   if (!std::isfinite(mean) || !std::isfinite(std) || std < 0)
     fail("normal: needs finite mean and finite std >= 0, got mean = ", mean, ", std = ", std);
   Generator& g = or_default(gen);
-  return fill_floating(shape, options, [&](auto tag) {
+  return fill_floating("normal", shape, options, [&](auto tag) {
     return static_cast<decltype(tag)>(mean + std * g.next_normal());
   });
 }
@@ -152,7 +152,7 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generato
   // Unsigned arithmetic: high - 1 - low and low + v wrap correctly across the whole int64 range.
   const std::uint64_t bound =
       static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low) - 1;
-  auto a = detail::empty_array<std::int64_t>(shape);
+  auto a = detail::empty_array<std::int64_t>(shape, "randint");
   for (auto& e : a)
     e = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + g.next_below_or_equal(bound));
   return Tensor(std::move(a));
@@ -161,7 +161,7 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generato
 Tensor randperm(std::int64_t n, Generator* gen) {
   if (n < 0) fail("randperm: n must be >= 0, got ", n);
   Generator& g = or_default(gen);
-  auto a = detail::empty_array<std::int64_t>(Shape{static_cast<std::size_t>(n)});
+  auto a = detail::empty_array<std::int64_t>(Shape{static_cast<std::size_t>(n)}, "randperm");
   std::iota(a.begin(), a.end(), std::int64_t{0});
   for (std::int64_t i = n - 1; i >= 1; --i)
     std::swap(a(i), a(g.next_below_or_equal(static_cast<std::uint64_t>(i))));

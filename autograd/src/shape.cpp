@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <xtensor/xbroadcast.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include "kernels.hpp"
 #include "parallel.hpp"
@@ -61,7 +62,8 @@ std::pair<std::size_t, std::size_t> resolve_slice(const char* op, std::size_t n,
   const std::int64_t b = start ? clampi(*start) : 0;
   const std::int64_t e = stop ? clampi(*stop) : len;
   (void)shape;
-  const std::int64_t count = e > b ? (e - b + step - 1) / step : 0;
+  // ceil((e - b) / step) without forming e - b + step - 1, which overflows for large steps.
+  const std::int64_t count = e > b ? 1 + (e - b - 1) / step : 0;
   return {static_cast<std::size_t>(b), static_cast<std::size_t>(count)};
 }
 
@@ -97,7 +99,7 @@ Tensor slice_impl(const Tensor& x, std::size_t axis, std::size_t begin, std::siz
   out_shape[axis] = count;
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    auto r = detail::empty_array<T>(out_shape);
+    auto r = detail::empty_array<T>(out_shape, "slice");
     slice_copy<T, false>(v.data(), r.data(), outer_of(shape, axis), shape[axis], inner_of(shape, axis),
                          begin, count, step);
     return Tensor(std::move(r));
@@ -111,7 +113,7 @@ Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, 
                       std::size_t count, std::size_t step) {
   Tensor out = detail::visit_floating("slice_backward", g, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> r = xt::zeros<T>(in_shape);
+    auto r = detail::zeros_array<T>(in_shape, "slice_backward");
     slice_copy<T, true>(r.data(), const_cast<T*>(v.data()), outer_of(in_shape, axis), in_shape[axis],
                         inner_of(in_shape, axis), begin, count, step);
     return Tensor(std::move(r));
@@ -138,7 +140,9 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
       fail("reshape: invalid extent ", shape[i], " in the target shape");
     } else {
       to[i] = static_cast<std::size_t>(shape[i]);
-      known *= to[i];
+      if (!detail::mul_fits(known, to[i], known))
+        fail("reshape: target shape ", to_string(Shape(shape.begin(), shape.end())),
+             " has more elements than can be addressed");
     }
   }
   auto describe = [&] {
@@ -157,7 +161,7 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
   // Always a new tensor, even for the same shape: shape ops never alias (tensor.hpp).
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    auto r = detail::empty_array<T>(to);
+    auto r = detail::empty_array<T>(to, "reshape");
     std::copy(v.data(), v.data() + v.size(), r.data());
     return Tensor(std::move(r));
   });
@@ -221,7 +225,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   if (!ok) fail("expand: cannot broadcast shape ", to_string(from), " to ", to_string(shape));
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> r = xt::broadcast(v, shape);
+    auto r = detail::empty_array<T>(shape, "expand");  // checks the size before broadcasting
+    xt::noalias(r) = xt::broadcast(v, shape);
     return Tensor(std::move(r));
   });
   return record("expand", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
@@ -290,7 +295,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
   const std::size_t outer = outer_of(s, a), inner = inner_of(s, a), n = s[a];
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    auto r = detail::empty_array<T>(out_shape);
+    auto r = detail::empty_array<T>(out_shape, "index_select");
     for (std::size_t o = 0; o < outer; ++o)
       for (std::size_t j = 0; j < iv.size(); ++j) {
         const T* src = v.data() + (o * n + static_cast<std::size_t>(iv.data()[j])) * inner;
@@ -314,7 +319,7 @@ Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor
   const std::size_t outer = outer_of(shape, a), inner = inner_of(shape, a), n = shape[a];
   Tensor out = detail::visit_floating("index_add", src, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> r = xt::zeros<T>(shape);
+    auto r = detail::zeros_array<T>(shape, "index_add");
     for (std::size_t o = 0; o < outer; ++o)
       for (std::size_t j = 0; j < iv.size(); ++j) {
         const T* from = v.data() + (o * iv.size() + j) * inner;
@@ -385,7 +390,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
   const auto& iv = index.value<std::int64_t>();
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    auto r = detail::empty_array<T>(is);
+    auto r = detail::empty_array<T>(is, "gather");
     for_each_gather(s, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[k] = v.data()[flat]; });
     return Tensor(std::move(r));
   });
@@ -404,7 +409,7 @@ Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tens
   const auto& iv = index.value<std::int64_t>();
   Tensor out = detail::visit_floating("scatter_add", src, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> r = xt::zeros<T>(shape);
+    auto r = detail::zeros_array<T>(shape, "scatter_add");
     for_each_gather(shape, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[flat] += v.data()[k]; });
     return Tensor(std::move(r));
   });
@@ -430,12 +435,12 @@ Tensor cat(const std::vector<Tensor>& tensors, int axis) {
       fail("cat: tensor ", k, " has ", to_string(tensors[k].dtype()), to_string(sk), " but tensor 0 has ",
            to_string(tensors[0].dtype()), to_string(s0), " (all extents but axis ", axis, " must match)");
     extents.push_back(sk[a]);
-    out_shape[a] += sk[a];
+    out_shape[a] = detail::checked_add("cat", "extent", out_shape[a], sk[a]);
   }
   const std::size_t outer = outer_of(s0, a), inner = inner_of(s0, a);
   Tensor out = visit_any(tensors[0], [&](const auto& v0) {
     using T = elem_t<decltype(v0)>;
-    auto r = detail::empty_array<T>(out_shape);
+    auto r = detail::empty_array<T>(out_shape, "cat");
     std::size_t offset = 0;
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       const auto& v = tensors[k].value<T>();

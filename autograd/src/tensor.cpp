@@ -412,13 +412,15 @@ Tensor tensor(const NestedList& values, TensorOptions o) {
   return from_doubles(std::move(v), o);
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions o) {
+namespace {
+/// full() under the name of the factory the caller used, for messages.
+Tensor full_as_op(const char* op, const Shape& shape, double value, const TensorOptions& o) {
   Tensor t;
   auto fill = [&](auto tag) {
     using T = decltype(tag);
-    auto a = detail::empty_array<T>(shape);
+    auto a = detail::empty_array<T>(shape, op);
     T fill_value;
-    if constexpr (std::is_same_v<T, std::int64_t>) fill_value = int64_of(value, 0, "full");
+    if constexpr (std::is_same_v<T, std::int64_t>) fill_value = int64_of(value, 0, op);
     else fill_value = static_cast<T>(value);
     std::fill(a.begin(), a.end(), fill_value);
     t = Tensor(std::move(a));
@@ -432,8 +434,11 @@ Tensor full(const Shape& shape, double value, TensorOptions o) {
   if (o.requires_grad_) t.requires_grad_(true);
   return t;
 }
-Tensor zeros(const Shape& shape, TensorOptions o) { return full(shape, 0.0, o); }
-Tensor ones(const Shape& shape, TensorOptions o) { return full(shape, 1.0, o); }
+}  // namespace
+
+Tensor full(const Shape& shape, double value, TensorOptions o) { return full_as_op("full", shape, value, o); }
+Tensor zeros(const Shape& shape, TensorOptions o) { return full_as_op("zeros", shape, 0.0, o); }
+Tensor ones(const Shape& shape, TensorOptions o) { return full_as_op("ones", shape, 1.0, o); }
 Tensor zeros_like(const Tensor& t) { return full(t.shape(), 0.0, TensorOptions(t.dtype())); }
 Tensor ones_like(const Tensor& t) { return full(t.shape(), 1.0, TensorOptions(t.dtype())); }
 Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, TensorOptions(t.dtype())); }
@@ -441,15 +446,15 @@ Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, 
 Tensor arange(double start, double stop, double step, TensorOptions o) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
     fail("arange: invalid range start=", start, " stop=", stop, " step=", step);
-  const double count = std::ceil((stop - start) / step);
-  const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
-  xt::xarray<double> v = xt::xarray<double>::from_shape({n});
+  // (stop - start) / step may be huge or overflow to infinity: checked_count refuses both.
+  const std::size_t n = detail::checked_count("arange", "length", std::ceil((stop - start) / step));
+  auto v = detail::empty_array<double>(Shape{n}, "arange");
   for (std::size_t i = 0; i < n; ++i) v(i) = start + static_cast<double>(i) * step;
   return from_doubles(std::move(v), o);
 }
 
 Tensor linspace(double start, double stop, std::size_t count, TensorOptions o) {
-  xt::xarray<double> v = xt::xarray<double>::from_shape({count});
+  auto v = detail::empty_array<double>(Shape{count}, "linspace");
   for (std::size_t i = 0; i < count; ++i)
     v(i) = count == 1 ? start
                       : start + (stop - start) * static_cast<double>(i) / static_cast<double>(count - 1);
@@ -458,7 +463,7 @@ Tensor linspace(double start, double stop, std::size_t count, TensorOptions o) {
 
 Tensor eye(std::size_t n, std::size_t m, TensorOptions o) {
   if (m == 0) m = n;
-  xt::xarray<double> v = xt::zeros<double>({n, m});
+  auto v = detail::zeros_array<double>(Shape{n, m}, "eye");
   for (std::size_t i = 0; i < std::min(n, m); ++i) v(i, i) = 1.0;
   return from_doubles(std::move(v), o);
 }

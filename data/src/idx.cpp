@@ -64,9 +64,11 @@ struct IdxHeader {
   Shape shape;
   std::size_t count = 1;   ///< number of values
   std::size_t offset = 0;  ///< where the values start
+  std::size_t expected = 0;  ///< bytes of the whole file: header and values
 };
 
-IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>& bytes) {
+/// The header in bytes; with check_size, also that bytes is exactly the size it declares.
+IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>& bytes, bool check_size = true) {
   IdxHeader h;
   if (bytes.size() < 4)
     fail("read_idx: ", path, ": expected at least a 4-byte header, found ", bytes.size(), " bytes");
@@ -95,8 +97,8 @@ IdxHeader parse_header(const std::string& path, const std::vector<unsigned char>
     if (extent != 0) nonzero_product *= extent;
     h.count *= extent;
   }
-  const std::size_t expected = h.offset + h.count * elem;
-  if (bytes.size() != expected)
+  const std::size_t expected = h.expected = h.offset + h.count * elem;  // count <= 2^40: no overflow
+  if (check_size && bytes.size() != expected)
     fail("read_idx: ", path, ": ", bytes.size() < expected ? "truncated" : "trailing bytes", ": shape ",
          to_string(h.shape), " needs ", expected, " bytes, found ", bytes.size());
   return h;
@@ -130,12 +132,22 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
   return out;
 }
 
+/// The file's bytes, gunzipped if compressed. A gzip file is inflated in two bounded steps: the
+/// header (at most 4 + 4 * 255 bytes), then no more than the size it declares, so a small file
+/// that inflates to gigabytes of zeros stops one byte past the declared size.
+std::vector<unsigned char> idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
+  if (file_bytes.size() < 2 || file_bytes[0] != 0x1f || file_bytes[1] != 0x8b) return file_bytes;  // not gzip
+  const std::vector<unsigned char> head = gunzip_prefix(file_bytes, 4 + 4 * 255, path, "read_idx");
+  const std::size_t expected = parse_header(path, head, /*check_size=*/false).expected;
+  return gunzip_if_gzip(std::move(file_bytes), path, "read_idx", expected);
+}
+
 }  // namespace
 
 IdxArray read_idx(const std::string& path) { return read_idx_bytes(read_file(path, "read_idx"), path); }
 
 IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string& path) {
-  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
+  const std::vector<unsigned char> bytes = idx_bytes(std::move(file_bytes), path);
   const IdxHeader h = parse_header(path, bytes);
   IdxArray out;
   out.path = path;
@@ -155,7 +167,7 @@ Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
 Tensor read_idx_tensor_bytes(std::vector<unsigned char> file_bytes, const std::string& path, DType dtype, double scale) {
   if (dtype == kInt64 && scale != 1.0) fail("read_idx_tensor: int64 needs scale 1");
   if (!is_floating(dtype) && dtype != kInt64) fail("read_idx_tensor: dtype must be float32, float64 or int64");
-  const std::vector<unsigned char> bytes = gunzip_if_gzip(std::move(file_bytes), path, "read_idx");
+  const std::vector<unsigned char> bytes = idx_bytes(std::move(file_bytes), path);
   const IdxHeader h = parse_header(path, bytes);
   switch (dtype) {
     case DType::float32: return Tensor(decode_array<float>(h, bytes, scale, path));

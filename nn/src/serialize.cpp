@@ -1,10 +1,6 @@
 // save_tensors / load_tensors (atomic .npz files) and Module::save / Module::load.
 #include "tapegrad/nn/serialize.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "npz.hpp"
@@ -34,11 +30,9 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
 }
 
 std::map<std::string, Tensor> load_tensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("load_tensors: ", quoted(path), ": cannot open the file: ", std::strerror(errno));
-  const std::string archive((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail("load_tensors: ", quoted(path), ": read error");
-  return load_tensors_bytes(archive, path);
+  // read_file refuses directories and turns allocation failure into tg::Error.
+  const std::vector<unsigned char> bytes = read_file(path, "load_tensors");
+  return load_tensors_bytes(std::string(bytes.begin(), bytes.end()), path);
 }
 
 std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& path) {

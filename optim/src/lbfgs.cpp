@@ -65,6 +65,7 @@ void LBFGS::check_loaded_state(const std::string& prefix, const Tensor&, const P
     const std::string shape = to_string(value.dtype()) + to_string(value.shape());
     if (name == "func_evals" || name == "n_iter") {
       if (value.dtype() != kInt64 || value.numel() != 1) bad(name, "should be one int64 count, got " + shape);
+      detail::check_loaded_count("LBFGS", prefix + name, value.data_ptr<std::int64_t>()[0]);
     } else if (name == "d" || name == "prev_flat_grad" || name.rfind("old_dirs.", 0) == 0 ||
                name.rfind("old_stps.", 0) == 0) {
       if (!value.is_floating_point() || value.dim() != 1 || value.numel() != flat_size)
@@ -130,6 +131,12 @@ class FlatParams {
     Vec<T> flat;
     for (const Tensor& p : params_) {
       const Tensor g = p.grad();
+      // The flat vector is indexed by parameter sizes (add()): a gradient of another shape,
+      // after the parameter's values were replaced, would be read out of bounds.
+      if (g.defined() && (g.dtype() != p.dtype() || g.shape() != p.shape()))
+        fail("LBFGS: step: the gradient is ", to_string(g.dtype()), to_string(g.shape()),
+             " but its parameter is ", to_string(p.dtype()), to_string(p.shape()),
+             " (were the parameter's values replaced after backward?)");
       if (g.defined()) flat.insert(flat.end(), g.value<T>().begin(), g.value<T>().end());
       else flat.resize(flat.size() + p.numel(), T(0));
     }

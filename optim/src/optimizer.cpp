@@ -8,6 +8,7 @@
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/xtensor.hpp"
 #include "options.hpp"
+#include "kernels.hpp"
 #include "tensor_impl.hpp"
 
 namespace tg::optim {
@@ -124,7 +125,7 @@ Optimizer::Optimizer(std::string name, std::vector<ParamGroup> param_groups,
 void Optimizer::add_param_group(ParamGroup group) {
   const std::size_t g = param_groups_.size();
   if (group.params().empty()) fail(name_, ": parameter group ", g, " has no parameters");
-  std::unordered_set<const detail::TensorImpl*> seen;
+  std::unordered_set<const tg::detail::TensorImpl*> seen;
   for (const auto& other : param_groups_)
     for (const auto& p : other.params()) seen.insert(p.impl());
   for (std::size_t i = 0; i < group.params().size(); ++i) {
@@ -234,7 +235,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     if (lr0 != dict.end()) groups[g].set_initial_lr(number(lr0->second, lr0->first));
   }
 
-  std::map<const detail::TensorImpl*, ParamState> state;
+  std::map<const tg::detail::TensorImpl*, ParamState> state;
   for (const auto& [key, value] : dict) {
     if (key.rfind("state.", 0) != 0) continue;
     const std::size_t dot = key.find('.', 6);
@@ -264,6 +265,14 @@ void Optimizer::load_state_dict(const StateDict& dict) {
   state_ = std::move(state);
 }
 
+void Optimizer::check_grad(const Tensor& param) const {
+  const Tensor grad = param.grad();
+  if (grad.dtype() != param.dtype() || !tg::detail::same_shape(grad, param))
+    fail(name_, ": step: the gradient is ", to_string(grad.dtype()), to_string(grad.shape()),
+         " but its parameter is ", to_string(param.dtype()), to_string(param.shape()),
+         " (were the parameter's values replaced after backward?)");
+}
+
 void Optimizer::check_loaded_state(const std::string& prefix, const Tensor& param, const ParamState& state) const {
   for (const auto& [name, value] : state) {
     const std::string key = prefix + name;
@@ -271,6 +280,7 @@ void Optimizer::check_loaded_state(const std::string& prefix, const Tensor& para
       if (value.dtype() != kInt64 || value.numel() != 1)
         fail(name_, ": load_state_dict: entry '", key, "' should be one int64 count, got ",
              to_string(value.dtype()), to_string(value.shape()));
+      detail::check_loaded_count(name_, key, value.data_ptr<std::int64_t>()[0]);
     } else if (!value.is_floating_point()) {
       fail(name_, ": load_state_dict: entry '", key, "' should be float32 or float64, got ",
            to_string(value.dtype()), to_string(value.shape()));

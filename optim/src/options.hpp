@@ -13,6 +13,20 @@
 
 namespace tg::optim {
 
+namespace detail {
+/// The largest step count a state dict may hold: counts are used as doubles in the bias
+/// corrections (exact up to 2^53), and the next step's ++ must not overflow.
+inline constexpr std::int64_t kMaxLoadedCount = std::int64_t(1) << 53;
+
+/// Throws "<optimizer>: load_state_dict: entry '<key>' ..." unless 0 <= count <= kMaxLoadedCount
+/// (step = -1 makes Adam's first bias correction 1 - beta^0 = 0 and every parameter NaN).
+inline void check_loaded_count(const std::string& optimizer, const std::string& key, std::int64_t count) {
+  if (count < 0 || count > kMaxLoadedCount)
+    fail(optimizer, ": load_state_dict: entry '", key, "' is ", count, "; a step count must be in [0, ",
+         kMaxLoadedCount, "]");
+}
+}  // namespace detail
+
 /// A string option restricted to a few values; saved as its index in `allowed`.
 struct Choice {
   std::string* value;

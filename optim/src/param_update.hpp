@@ -100,10 +100,13 @@ inline T fused(T a, T b, T c) {
   return std::fma(a, b, c);
 }
 
-/// Throws "<optimizer>: invalid <what>: <value> (<rule>)" unless ok.
+/// Throws "<optimizer>: invalid <what>: <value> (<rule>)" unless ok and value is finite (every
+/// option is a finite number: a NaN or infinite one, e.g. read back from a damaged state dict,
+/// would turn the parameters into NaN at the next step).
 inline void check_option(bool ok, const char* optimizer, const char* what, double value,
                          const char* rule) {
-  if (!ok) fail(optimizer, ": invalid ", what, ": ", value, " (", rule, ")");
+  if (!ok || !std::isfinite(value))
+    fail(optimizer, ": invalid ", what, ": ", value, " (", rule, ", and finite)");
 }
 
 }  // namespace tg::optim::detail

@@ -14,6 +14,7 @@ void SGDOptions::validate() const {
   check_option(lr() >= 0, "SGD", "learning rate", lr(), "must be >= 0");
   check_option(momentum() >= 0, "SGD", "momentum", momentum(), "must be >= 0");
   check_option(weight_decay() >= 0, "SGD", "weight_decay", weight_decay(), "must be >= 0");
+  check_option(true, "SGD", "dampening", dampening(), "any value");
   if (nesterov() && (momentum() <= 0 || dampening() != 0))
     fail("SGD: Nesterov momentum requires a momentum > 0 and zero dampening (got momentum ",
          momentum(), ", dampening ", dampening(), ")");

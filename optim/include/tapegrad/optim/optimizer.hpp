@@ -186,15 +186,23 @@ class Optimizer {
   Optimizer(std::string name, std::vector<ParamGroup> param_groups,
             std::unique_ptr<OptimizerOptions> defaults);
 
-  /// Calls update(param, state, options) for each parameter with a gradient, group by group.
+  /// Calls update(param, state, options) for each parameter with a gradient, group by group,
+  /// after check_grad(param).
   template <class Options, class Update>
   void for_each_param_with_grad(Update&& update) {
     for (auto& group : param_groups_) {
       const auto& options = static_cast<const Options&>(group.options());
       for (auto& param : group.params())
-        if (param.grad().defined()) update(param, state_of(param), options);
+        if (param.grad().defined()) {
+          check_grad(param);
+          update(param, state_of(param), options);
+        }
     }
   }
+  /// Throws tg::Error naming the optimizer unless param's gradient has param's shape and dtype:
+  /// the update loops index both with param's element count (a parameter whose values were
+  /// replaced after backward would otherwise be updated out of bounds).
+  void check_grad(const Tensor& param) const;
   /// The state of a parameter (created empty on first use).
   ParamState& state_of(const Tensor& param);
   /// Checks the state that load_state_dict() read for one parameter, before anything changes;
