@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "tapegrad/tapegrad.hpp"
@@ -11,6 +13,45 @@
 #ifdef XTENSOR_VERSION_MAJOR
 #error "tapegrad/tapegrad.hpp includes xtensor; keep it behind tapegrad/xtensor.hpp"
 #endif
+
+namespace tg::testing {
+int header_weight_checked();
+}
+
+TEST_CASE("light header: tg::Callback stores any callable, as std::function would") {
+  CHECK(tg::testing::header_weight_checked() == 1);  // test_header_weight.cpp compiled
+  // A lambda with state: copies copy the state (value semantics).
+  int calls = 0;
+  tg::Callback<int(int)> count = [calls](int x) mutable { return x + ++calls; };
+  tg::Callback<int(int)> copy = count;
+  CHECK(count(10) == 11);
+  CHECK(count(10) == 12);
+  CHECK(copy(10) == 11);
+  // A std::function converts; an empty one stays empty, as does a null function pointer.
+  std::function<int(int)> twice = [](int x) { return 2 * x; };
+  CHECK(tg::Callback<int(int)>(twice)(4) == 8);
+  CHECK(!tg::Callback<int(int)>(std::function<int(int)>()));
+  int (*none)(int) = nullptr;
+  CHECK(tg::Callback<int(int)>(none) == nullptr);
+  CHECK(tg::Callback<int(int)>([](int x) { return x; }) != nullptr);  // captureless lambda
+  // A result converts to R; a void Callback drops it.
+  tg::Callback<double(int)> widen = [](int x) { return x / 2; };
+  CHECK(widen(5) == 2.0);
+  tg::Callback<void(const std::string&)> ignore = [](const std::string& s) { return s.size(); };
+  CHECK_NOTHROW(ignore("abc"));
+  // Calling an empty one raises tg::Error rather than std::bad_function_call.
+  tg::Callback<void()> empty;
+  CHECK_THROWS_AS(empty(), tg::Error);
+  CHECK_THROWS_WITH(empty(), Catch::Contains("empty tg::Callback"));
+  // What the library stores works with either kind, e.g. a hook.
+  tg::Tensor w = tg::from_vector({1, 2}, {2}, tg::TensorOptions(tg::kFloat64).requires_grad());
+  std::function<tg::Tensor(const tg::Tensor&)> scale = [](const tg::Tensor& g) { return g * 3.0; };
+  w.register_hook(scale);
+  tg::sum(w * w).backward();
+  CHECK(w.grad().to_vector() == std::vector<double>{6, 12});
+  CHECK_THROWS_WITH(w.register_hook(std::function<tg::Tensor(const tg::Tensor&)>()),
+                    Catch::Contains("empty hook"));
+}
 
 TEST_CASE("light header: values without xtensor (data_ptr, to_vector, from_vector)") {
   tg::Tensor x = tg::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, tg::kFloat64);

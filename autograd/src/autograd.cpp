@@ -13,8 +13,8 @@
 #include "tapegrad/autograd.hpp"
 
 #include <algorithm>
-#include <mutex>
 #include <functional>
+#include <mutex>
 
 #include "hooks.hpp"
 #include "kernels.hpp"
@@ -30,8 +30,10 @@ namespace detail {
 
 std::atomic<long> g_post_accumulate_hooks{0};
 
+void fail_empty_callback() { fail("called an empty tg::Callback (a hook, closure or factory that was never set)"); }
+
 Tensor HookList::run_on_grad(Tensor grad) {
-  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+  std::vector<Callback<Tensor(const Tensor&)>> hooks;
   {
     std::lock_guard<std::mutex> lock(mutex);
     for (const auto& h : on_grad) hooks.push_back(h.second);
@@ -49,7 +51,7 @@ Tensor HookList::run_on_grad(Tensor grad) {
 }
 
 void HookList::run_after_accumulate(const Tensor& leaf) {
-  std::vector<std::function<void(const Tensor&)>> hooks;
+  std::vector<Callback<void(const Tensor&)>> hooks;
   {
     std::lock_guard<std::mutex> lock(mutex);
     for (const auto& h : after_accumulate) hooks.push_back(h.second);
@@ -99,7 +101,7 @@ std::mutex& grad_lock(const void* leaf) {
 
 }  // namespace
 
-HookHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+HookHandle Tensor::register_hook(Callback<Tensor(const Tensor&)> hook) const {
   detail::TensorImpl& impl = const_cast<detail::TensorImpl&>(checked());
   if (!impl.requires_grad)
     fail("register_hook: the tensor (", to_string(dtype()), to_string(shape()),
@@ -110,7 +112,7 @@ HookHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) cons
   return add_hook(impl.hooks, impl.has_hooks, &detail::HookList::on_grad, std::move(hook));
 }
 
-HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+HookHandle Tensor::register_post_accumulate_grad_hook(Callback<void(const Tensor&)> hook) const {
   detail::TensorImpl& impl = const_cast<detail::TensorImpl&>(checked());
   if (impl.grad_fn || !impl.requires_grad)
     fail("register_post_accumulate_grad_hook: only leaves that require grad accumulate a "

@@ -4,11 +4,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::detail {
@@ -25,8 +25,8 @@ struct HookList {
   ~HookList() { g_post_accumulate_hooks.fetch_sub(static_cast<long>(after_accumulate.size())); }
   std::mutex mutex;
   std::uint64_t next_id = 1;
-  std::vector<std::pair<std::uint64_t, std::function<Tensor(const Tensor&)>>> on_grad;
-  std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> after_accumulate;
+  std::vector<std::pair<std::uint64_t, Callback<Tensor(const Tensor&)>>> on_grad;
+  std::vector<std::pair<std::uint64_t, Callback<void(const Tensor&)>>> after_accumulate;
 
   /// Runs the gradient hooks in order; each defined result replaces the gradient.
   Tensor run_on_grad(Tensor grad);

@@ -137,7 +137,7 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   return out;
 }
 
-void Module::apply(const std::function<void(Module&)>& fn) {
+void Module::apply(const Callback<void(Module&)>& fn) {
   for (const auto& entry : children_) entry.second->apply(fn);
   fn(*this);
 }

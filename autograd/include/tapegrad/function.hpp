@@ -21,13 +21,13 @@
 // saved tensor written in place before backward raises tg::Error.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/tensor.hpp"
 
@@ -35,7 +35,7 @@ namespace tg {
 
 class FunctionContext;
 namespace detail {
-using FunctionBackward = std::function<std::vector<Tensor>(FunctionContext&, const Tensor&)>;
+using FunctionBackward = Callback<std::vector<Tensor>(FunctionContext&, const Tensor&)>;
 /// Records a custom op (function.cpp): checks and saves what forward left in ctx, and runs
 /// `backward` on a copy of ctx when the sweep reaches the op.
 Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, Tensor output,

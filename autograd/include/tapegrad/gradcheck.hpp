@@ -7,11 +7,11 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg {
@@ -47,8 +47,8 @@ struct GradcheckReport {
 };
 std::ostream& operator<<(std::ostream& os, const GradcheckReport& report);
 
-using MultiFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
-using SingleFunction = std::function<Tensor(const std::vector<Tensor>&)>;
+using MultiFunction = Callback<std::vector<Tensor>(const std::vector<Tensor>&)>;
+using SingleFunction = Callback<Tensor(const std::vector<Tensor>&)>;
 
 /// Checks the full Jacobian of f at `inputs` for every input that requires grad: each row by a
 /// backward pass (tg::grad with a one-hot upstream), each column by central differences in

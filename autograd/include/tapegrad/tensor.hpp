@@ -25,7 +25,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <iosfwd>
@@ -34,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/error.hpp"
 
 namespace tg {
@@ -217,11 +217,11 @@ class Tensor {
   /// Calls hook(gradient) whenever the gradient with respect to this tensor is computed (by
   /// backward or grad), before it is used or accumulated; a defined result replaces it. Hooks
   /// run in registration order. The handle removes the hook.
-  HookHandle register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  HookHandle register_hook(Callback<Tensor(const Tensor&)> hook) const;
   /// For a leaf: calls hook(*this) after backward() has accumulated this backward's gradient
   /// into grad() (once per backward, when every contribution is in). Data-parallel training
   /// starts communicating a gradient here while the rest of backward runs.
-  HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
+  HookHandle register_post_accumulate_grad_hook(Callback<void(const Tensor&)> hook) const;
 
   /// Name used in graph exports and messages (parameters get their dotted names).
   const std::string& name() const;

@@ -5,11 +5,11 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <type_traits>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/random.hpp"
@@ -25,7 +25,7 @@ struct MLPOptions {
 };
 
 /// Makes a fresh activation module for each hidden layer.
-using ActivationFactory = std::function<std::shared_ptr<Module>()>;
+using ActivationFactory = Callback<std::shared_ptr<Module>()>;
 
 /// sizes {d0, d1, ..., dL} give L Linear layers d_{i-1} -> d_i; every hidden layer is followed by
 /// [BatchNorm1d] -> activation -> [Dropout], the output layer by nothing (add a loss that takes

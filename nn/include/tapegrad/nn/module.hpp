@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -28,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::nn {
@@ -91,7 +91,7 @@ class Module {
   /// This module ("" ) and every descendant with its dotted path, depth first.
   std::vector<std::pair<std::string, Module*>> named_modules();
   /// Calls fn on every descendant and then on this module (children first, as torch's apply).
-  void apply(const std::function<void(Module&)>& fn);
+  void apply(const Callback<void(Module&)>& fn);
   /// Number of parameter elements (only those requiring grad when trainable_only).
   std::size_t num_parameters(bool trainable_only = false) const;
 

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/tensor.hpp"
 
 /// Declares all options of an options class from one list, so that an option cannot exist
@@ -77,7 +77,7 @@ using StateDict = std::map<std::string, Tensor>;
 using ParamState = std::map<std::string, Tensor>;
 /// Re-evaluates the model: clears the gradients, computes the loss, calls backward() on it and
 /// returns it. Required by LBFGS, optional for the others (step() then returns its loss).
-using LossClosure = std::function<Tensor()>;
+using LossClosure = Callback<Tensor()>;
 
 /// One option of an options object, by name (optim/src/options.hpp): what fields() returns.
 struct OptionField;

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 
+#include "tapegrad/callback.hpp"
 #include "tapegrad/data/dataset.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/train/metrics.hpp"
@@ -28,7 +28,7 @@ class EvalModeGuard {
 
 /// A batch's loss from the model's output and the batch's target. It must return the mean over
 /// the batch (the losses' default reduction), so that evaluate() can weight batches by size.
-using LossFunction = std::function<Tensor(const Tensor& output, const Tensor& target)>;
+using LossFunction = Callback<Tensor(const Tensor& output, const Tensor& target)>;
 
 /// What evaluate() measured.
 struct Evaluation {

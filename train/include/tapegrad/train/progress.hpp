@@ -13,9 +13,10 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <iosfwd>
 #include <string>
+
+#include "tapegrad/callback.hpp"
 
 namespace tg::training {
 
@@ -34,7 +35,7 @@ struct ProgressOptions {
   double log_interval = 10.0;       ///< seconds between plain lines
   double refresh_interval = 0.1;    ///< seconds between redraws of the bar
   std::size_t bar_width = 30;       ///< characters inside the brackets (shrunk to fit the terminal)
-  std::function<double()> clock;    ///< seconds from any origin; empty = std::chrono::steady_clock
+  Callback<double()> clock;    ///< seconds from any origin; empty = std::chrono::steady_clock
 };
 
 /// Tracks batches, samples, the running (sample-weighted mean) loss and throughput of one loop.
