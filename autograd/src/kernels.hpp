@@ -73,14 +73,18 @@ decltype(auto) visit_floating(const char* op, const Tensor& t, F&& f) {
 template <class T, class S>
 xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
   using shape_type = typename xt::xarray<T>::shape_type;
-  const std::size_t n = checked_numel(op, s, sizeof(T));
-  try {
-    auto a = xt::xarray<T>::from_shape(shape_type(s.begin(), s.end()));
-    advise_huge_pages(a.data(), n * sizeof(T));
-    return a;
-  } catch (const std::bad_alloc&) {  // also std::bad_array_new_length
-    fail_alloc(op, n * sizeof(T), Shape(s.begin(), s.end()));
-  }
+  const std::size_t bytes = checked_numel(op, s, sizeof(T)) * sizeof(T);
+  // Constructed as a returned prvalue, so no move of the array (a named array returned from
+  // inside the try block would be moved: a few percent of a small op).
+  xt::xarray<T> a = [&]() -> xt::xarray<T> {
+    try {
+      return xt::xarray<T>(shape_type(s.begin(), s.end()));
+    } catch (const std::bad_alloc&) {  // also std::bad_array_new_length
+      fail_alloc(op, bytes, Shape(s.begin(), s.end()));
+    }
+  }();
+  if (bytes >= kHugePageAdviceBytes) advise_huge_pages(a.data(), bytes);
+  return a;
 }
 
 /// Zeros of shape s, checked as empty_array.

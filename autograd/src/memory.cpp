@@ -29,7 +29,7 @@ namespace detail {
 void advise_huge_pages(void* data, std::size_t bytes) {
 #if defined(__linux__)
   constexpr std::size_t kHuge = std::size_t{2} << 20;
-  if (bytes < 2 * kHuge) return;  // also keeps the syscall off the many small tensors
+  if (bytes < kHugePageAdviceBytes) return;  // also keeps the syscall off the many small tensors
   const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
   const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
