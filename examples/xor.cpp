@@ -14,9 +14,7 @@
 #include <iostream>
 #include <string>
 
-#include "python_print.hpp"
 #include "xor_train.hpp"
-#include "tapegrad/xtensor.hpp"
 
 namespace {
 
@@ -59,20 +57,6 @@ int main(int argc, char** argv) {
     ++i;
   }
 
-  // Python prints the list [0.001, 0.01, 0.1, 1, 10, 100, 1000]: the last four are ints.
-  const struct { double value; const char* text; } alphas[] = {
-      {0.001, "0.001"}, {0.01, "0.01"}, {0.1, "0.1"}, {1, "1"},
-      {10, "10"},       {100, "100"},   {1000, "1000"}};
-
-  for (const auto& alpha : alphas) {
-    std::cout << "\nTraining With Alpha:" << alpha.text << "\n";
-    const examples::Synapses trained =
-        examples::train_xor(alpha.value, hidden, iterations, [](std::size_t j, double error) {
-          std::cout << "Error after " << j << " iterations:" << examples::python_float_repr(error)
-                    << std::endl;
-        });
-    std::cout << "Synapse 0\n" << examples::numpy_str(trained.synapse_0.value<double>()) << "\n"
-              << "Synapse 1\n" << examples::numpy_str(trained.synapse_1.value<double>()) << "\n";
-  }
+  examples::print_alpha_sweep(std::cout, hidden, iterations);
   return 0;
 }
