@@ -244,6 +244,8 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
       f" Python {info_torch['python']}, NumPy {info_torch['numpy']}")
     w(f"- OpenBLAS (both): `{info_tg['openblas_config']}`, kernel `{info_tg['openblas_core']}`"
       f"{' (same library in the torch process)' if info_torch.get('openblas_config') == info_tg['openblas_config'] else ''}")
+    if "blas" in info_tg:
+        w(f"- tapegrad's BLAS (`tg::blas_info()`): {info_tg['blas']}")
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     w("- Environment, left as found for both frameworks: " + ", ".join(f"`{k}={v}`" for k, v in env.items()))
     w("- Threads: tapegrad's setting `N threads` is `tg::set_num_threads(N)`: its own pool of N threads splits"

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "tapegrad/blas.hpp"
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/losses.hpp"
@@ -428,6 +429,7 @@ int run_prune(const bench::Options& opt) {
 /// needs no gradient). Buffers are allocated once, so this is pure OpenBLAS time.
 int run_gemm(const bench::Options& opt) {
   const long threads = opt.integer("threads");
+  tg::blas_info();  // the kernels tapegrad's products run on (its first-use check may switch them)
   openblas_set_num_threads(static_cast<int>(threads));
   const std::vector<std::size_t> sizes = kMlp.sizes;
   const std::size_t steps = (kMlp.rows + kMlp.batch - 1) / kMlp.batch;
@@ -494,8 +496,10 @@ int run_gemm(const bench::Options& opt) {
 }
 
 int run_info() {
+  const tg::BlasInfo blas = tg::blas_info();  // first: its kernel check may switch OpenBLAS's kernels
   bench::JsonLine line;
   line.add("workload", "info").add("framework", "tapegrad")
+      .add("blas", tg::to_string(blas))
       .add("compiler", std::string("g++ ") + __VERSION__)
       .add("openblas_config", openblas_get_config())
       .add("openblas_core", openblas_get_corename())

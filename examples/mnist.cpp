@@ -184,7 +184,8 @@ int run(Settings s, const CLI::App& app) {
   std::cout << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
-            << " test; " << tg::get_num_threads() << " thread(s)\n";
+            << " test; " << tg::get_num_threads() << " thread(s)\n"
+            << "BLAS: " << tg::to_string(tg::blas_info()) << "\n";
 
   tg::data::DataLoaderOptions loader_options;
   loader_options.batch_size = p.batch_size;
@@ -295,6 +296,8 @@ int main(int argc, char** argv) {
   app.add_option("--train-images", s.train_images, "use only the first N training images (0: all)")
       ->capture_default_str();
   app.add_option("--test-images", s.test_images, "use only the first N test images (0: all)")->capture_default_str();
+  // Which kernels the products run on (tapegrad replaces a generic fallback, or says how to).
+  app.footer("BLAS: " + tg::to_string(tg::blas_info()));
   if (const int status = examples::parse_flags(app, argc, argv); status >= 0) return status;
   if (app.count("--hidden"))
     if (const int status = examples::refuse_network_too_large("mnist", 784, s.flags.hidden, 10); status >= 0)

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <ostream>
 
+#include "python_print.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
 
@@ -56,6 +58,23 @@ Synapses train_xor(double alpha, std::size_t hidden, std::size_t iterations,
     }
   }
   return {synapse_0, synapse_1};
+}
+
+/// Prints what the tutorial program (examples/xor_numpy.py) prints: for each alpha in
+/// [0.001, 0.01, 0.1, 1, 10, 100, 1000], the error every 10,000 iterations and the final synapses.
+inline void print_alpha_sweep(std::ostream& out, std::size_t hidden, std::size_t iterations) {
+  // Python prints the list [0.001, 0.01, 0.1, 1, 10, 100, 1000]: the last four are ints.
+  const struct { double value; const char* text; } alphas[] = {
+      {0.001, "0.001"}, {0.01, "0.01"}, {0.1, "0.1"}, {1, "1"},
+      {10, "10"},       {100, "100"},   {1000, "1000"}};
+  for (const auto& alpha : alphas) {
+    out << "\nTraining With Alpha:" << alpha.text << "\n";
+    const Synapses trained = train_xor(alpha.value, hidden, iterations, [&](std::size_t j, double error) {
+      out << "Error after " << j << " iterations:" << python_float_repr(error) << std::endl;
+    });
+    out << "Synapse 0\n" << numpy_str(trained.synapse_0.value<double>()) << "\n"
+        << "Synapse 1\n" << numpy_str(trained.synapse_1.value<double>()) << "\n";
+  }
 }
 
 }  // namespace examples

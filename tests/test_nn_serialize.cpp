@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "nn_testing.hpp"
+#include "python.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
 #include "tensor_impl.hpp"
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using tg::testing::python_with_numpy;
 using tg::testing::read_bytes;
 using tg::testing::TempDir;
 using tg::testing::write_bytes;
@@ -61,17 +63,6 @@ std::map<std::string, Tensor> awkward_tensors() {
   t["cube"] = arange(0, 24, 1, kFloat64).reshape({2, 3, 4});
   t["layers.0.weight"] = ones({2, 2});  // dotted names are fine in a zip
   return t;
-}
-
-/// A python3 that can import numpy ($TAPEGRAD_PYTHON, python3, /usr/bin/python3), or "".
-std::string python_with_numpy() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("TAPEGRAD_PYTHON"); env && *env) candidates.push_back(env);
-  candidates.push_back("python3");
-  candidates.push_back("/usr/bin/python3");
-  for (const auto& py : candidates)
-    if (std::system((py + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0) return py;
-  return "";
 }
 
 std::string fixture(const std::string& name) { return std::string(TAPEGRAD_SOURCE_DIR) + "/tests/data/" + name; }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "blas_core.hpp"
 #include "parallel.hpp"
 #include "tapegrad/error.hpp"
 
@@ -22,6 +23,7 @@ std::once_flag taken_from_openblas;
 /// is set to one thread from then on.
 void take_count_from_openblas() {
   std::call_once(taken_from_openblas, [] {
+    detail::ensure_blas_core();
     thread_count.store(std::clamp(openblas_get_num_threads(), 1, kMaxThreads));
     openblas_set_num_threads(1);
   });
