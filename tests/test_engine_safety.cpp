@@ -247,6 +247,9 @@ TEST_CASE("engine safety: grad() runs only what the requested inputs need") {
   const auto pruned = detail::last_sweep_stats();
   CHECK(full.run == 10);   // mul, sum, and 4 x (tanh, mm)
   CHECK(pruned.run == 4);  // sum, mul, tanh and mm of the last layer only
+  // Nodes recorded before hidden[2]'s cannot lead to it: discovery does not even visit them.
+  CHECK(full.reached == 10);
+  CHECK(pruned.reached == 5);  // the four above and hidden[2]'s own tanh
   // The pruned result is the same gradient.
   Tensor h3 = hidden[2].detach().requires_grad_();
   auto direct = grad({sum(tanh(matmul(h3, ws[3])) * tanh(matmul(h3, ws[3])))}, {h3});

@@ -347,6 +347,11 @@ class GraphTask {
   // backward() while no post-accumulate hook exists: no discovery pass. Nodes join a max-heap
   // on their sequence number as a gradient first reaches them, and run as they leave it.
   bool stream_ = false;
+  // grad() whose inputs all have a grad_fn: a node numbered below every input's node reaches
+  // only nodes numbered lower still, so never an input; discovery stops there (PyTorch's
+  // topological-number pruning) and skips leaves, so the cost follows the graph above the inputs.
+  std::uint64_t cut_below_ = 0;
+  bool cut_leaves_ = false;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> ready_;
   std::vector<TaskNode> nodes_;
   std::vector<TaskLeaf> leaves_;
@@ -415,6 +420,8 @@ void GraphTask::clear() noexcept {
   closures_run_ = 0;
   prune_ = false;
   stream_ = false;
+  cut_below_ = 0;
+  cut_leaves_ = false;
 }
 
 void GraphTask::discover() {
@@ -427,8 +434,8 @@ void GraphTask::discover() {
       const Node::Input& in = n->input(i);
       Edge e;
       if (in.producer) {
-        e = {Edge::node, node_index(in.producer.get())};
-      } else if (in.leaf.defined()) {
+        if (in.producer->sequence >= cut_below_) e = {Edge::node, node_index(in.producer.get())};
+      } else if (in.leaf.defined() && !cut_leaves_) {
         e = {Edge::leaf, leaf_index(in.leaf.impl())};
         if (!prune_ && leaves_[e.index].counted) ++leaves_[e.index].pending;
       }
@@ -443,6 +450,14 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
     fail(opt_->caller, ": got ", roots.size(), " outputs but ", root_grads.size(), " gradients");
   prune_ = inputs != nullptr;
   stream_ = !prune_ && detail::g_post_accumulate_hooks.load(std::memory_order_relaxed) == 0;
+  if (inputs && !inputs->empty()) {
+    cut_below_ = ~std::uint64_t{0};
+    for (const Tensor& input : *inputs) {
+      const Node* n = input.impl()->grad_fn;
+      cut_below_ = n ? std::min(cut_below_, n->sequence) : 0;
+    }
+    cut_leaves_ = cut_below_ > 0;
+  }
   defer_release_ = is_anomaly_enabled();
   std::vector<Tensor> seeds;
   for (std::size_t i = 0; i < roots.size(); ++i) {
