@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <regex>
 #include <string>
 
 #include "blas_core.hpp"
@@ -25,12 +24,24 @@ std::vector<double> product() {
   return tg::matmul(a, b).to_vector();
 }
 
+bool looks_like_version(const std::string& v) {
+  std::size_t i = 0;
+  for (int part = 0; part < 3; ++part) {
+    if (part > 0 && (i >= v.size() || v[i++] != '.')) return false;
+    const std::size_t start = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    if (i == start) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("blas_info: library, version, kernels, CPU and threads") {
   const tg::BlasInfo info = tg::blas_info();
   CHECK(info.library == "OpenBLAS");
-  CHECK(std::regex_match(info.version, std::regex(R"(\d+\.\d+\.\d+.*)")));
+  // "major.minor.patch" then anything (<regex> is avoided: GCC 12 warns inside it under ASan).
+  CHECK(looks_like_version(info.version));
   CHECK(info.config.find(info.version) != std::string::npos);
   CHECK(info.core == tg::detail::blas_core());
   CHECK(!info.detected_core.empty());
