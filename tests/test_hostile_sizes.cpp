@@ -11,10 +11,14 @@
 
 #include "tapegrad/tapegrad.hpp"
 
-// operator new must throw std::bad_alloc for an impossible request, as it does without ASan,
-// instead of ASan reporting allocation-size-too-big and aborting the run.
+// Requests that pass the size rule but that no machine can satisfy are checked only without
+// AddressSanitizer: its operator new reports out-of-memory and aborts instead of throwing
+// std::bad_alloc, whatever allocator_may_return_null says (asan_new_delete.cpp), so the path
+// under test (bad_alloc becoming tg::Error) cannot run there. The Release suite runs them.
 #if defined(__SANITIZE_ADDRESS__)
-extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#define TG_REAL_ALLOCATION_FAILURE 0
+#else
+#define TG_REAL_ALLOCATION_FAILURE 1
 #endif
 
 using namespace tg;
@@ -82,7 +86,9 @@ TEST_CASE("shape ops refuse targets whose element count wraps around", "[hostile
 TEST_CASE("arange and linspace refuse lengths no size holds", "[hostile][sizes]") {
   CHECK_REFUSED(arange(0, 1e30), "arange", "1e+30");
   CHECK_REFUSED(arange(-1e308, 1e308), "arange", "inf");  // stop - start overflows to inf
+#if TG_REAL_ALLOCATION_FAILURE
   CHECK_REFUSED(arange(0, 1e18), "arange", "(1000000000000000000)");  // 8e18 bytes
+#endif
   CHECK(arange(0, 5, 2).to_vector() == std::vector<double>{0, 2, 4});
   CHECK(arange(5, 0).numel() == 0);  // a negative length is an empty range, as NumPy
 }
@@ -102,7 +108,11 @@ TEST_CASE("slices with huge steps have the right length (no signed overflow)", "
 TEST_CASE("an allocation that fails raises tg::Error with the bytes it needed", "[hostile][sizes]") {
   // 2^62 bytes passes the size rule but no machine has it: operator new throws std::bad_alloc,
   // which must come out as tg::Error, not escape.
+#if TG_REAL_ALLOCATION_FAILURE
   CHECK_REFUSED(zeros({1ull << 60}), "zeros needs 4611686018427387904 bytes", "(1152921504606846976)");
   CHECK_REFUSED(randn({1ull << 59}, kFloat64), "randn needs 4611686018427387904 bytes", "(576460752303423488)");
   CHECK_REFUSED(expand(zeros({1}), {1ull << 60}), "expand needs", "bytes");
+#else
+  WARN("real allocation failures are not checked under AddressSanitizer (see the top of the file)");
+#endif
 }
