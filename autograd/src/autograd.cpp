@@ -583,13 +583,6 @@ void run_closure(Node* n, const Tensor& adjoint, GradSlots& slots) {
   detail::BackwardScope scope(n->name);
   n->backward(ctx);
 }
-
-/// Starts loading a node the sweep is about to read (the chase from node to input node would
-/// otherwise wait for memory at every step of a long chain).
-void prefetch_node(const Node* n) {
-  const char* p = reinterpret_cast<const char*>(n);
-  for (std::size_t offset = 0; offset < sizeof(Node); offset += 64) __builtin_prefetch(p + offset);
-}
 }  // namespace
 
 Tensor GraphTask::fit(Node* n, std::size_t i, Tensor g, bool anomaly) const {
@@ -663,7 +656,9 @@ void GraphTask::execute_streaming(std::uint32_t k) {
   bool any = false;
   for (std::size_t i = 0; i < count; ++i) {
     const Node::Input& in = n->input(i);
-    if (in.producer) prefetch_node(in.producer.get());
+    // Its input's node runs next in a chain: without this the step from node to input node
+    // waits for memory every time.
+    if (in.producer) detail::prefetch_node(in.producer.get());
     slots.needs[i] = in.producer || (in.leaf.defined() && in.leaf.impl()->requires_grad);
     any = any || slots.needs[i];
   }

@@ -90,10 +90,7 @@ void* allocate_node() {
     // The next node recorded gets the next free block: start fetching it for writing now. Its
     // memory was last touched when a long-finished sweep freed it, and the first locked
     // instruction of the next record (a reference count) would wait for its stores.
-    if (!t_pool.free.empty()) {
-      const char* next = static_cast<const char*>(t_pool.free.back());
-      for (std::size_t offset = 0; offset < sizeof(Node); offset += 64) __builtin_prefetch(next + offset, 1);
-    }
+    if (!t_pool.free.empty()) detail::prefetch_node<1>(t_pool.free.back());
     return p;
   }
   return ::operator new(sizeof(Node));

@@ -189,6 +189,13 @@ struct Node {
 
 namespace detail {
 inline void retain(Node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
+/// Starts loading the node-sized block at p into the cache (ForWrite: a free block about to be
+/// written), so that a read or a locked instruction on it later does not wait for memory.
+template <int ForWrite = 0>
+inline void prefetch_node(const void* p) {
+  const char* bytes = static_cast<const char*>(p);
+  for (std::size_t offset = 0; offset < sizeof(Node); offset += 64) __builtin_prefetch(bytes + offset, ForWrite);
+}
 inline void release(Node* node) noexcept {
   if (node->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_node(node);
 }
