@@ -7,9 +7,10 @@
 // the nielsen preset on the first 50,000, validating on the last 10,000 (--validation sets how
 // many are held out); both test on the 10,000 test images, which never choose anything. After
 // each epoch it prints loss, accuracies, time and throughput, appends to metrics.csv, redraws the
-// curves and saves a checkpoint (model and optimizer state) atomically; --resume continues an
-// interrupted run from that checkpoint and ends with the weights an uninterrupted run would
-// have. At the end it prints and draws the test set's confusion matrix.
+// curves and saves a checkpoint (model and optimizer state, and the metrics log, so the two
+// move together) atomically; --resume continues an interrupted run from that checkpoint, rewrites
+// metrics.csv from it and ends with the weights and rows an uninterrupted run would have. At the
+// end it prints and draws the test set's confusion matrix.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -17,6 +18,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "mnist_train.hpp"
@@ -111,6 +115,21 @@ std::size_t resumed_epoch(const std::string& checkpoint, const training::Checkpo
   return static_cast<std::size_t>(epoch);
 }
 
+/// The metrics log saved in a checkpoint written after `epoch`: this run's columns and one row
+/// per epoch 1..epoch, in order, or tg::Error (a damaged log must not become the run's record).
+void check_resumed_metrics(const std::string& checkpoint, const training::MetricsLog& saved,
+                           const std::vector<std::string>& columns, std::size_t epoch) {
+  if (saved.columns() != columns)
+    tg::fail("--resume: ", checkpoint, " holds a metrics log with ", saved.columns().size(),
+             " columns that are not this run's ", columns.size());
+  if (saved.num_rows() != epoch)
+    tg::fail("--resume: ", checkpoint, " was written after epoch ", epoch, " but holds ", saved.num_rows(),
+             " metrics rows");
+  for (std::size_t i = 0; i < epoch; ++i)
+    if (saved.row(i)[0] != static_cast<double>(i + 1))
+      tg::fail("--resume: ", checkpoint, ": metrics row ", i + 1, " is for epoch ", saved.row(i)[0], ", expected ", i + 1);
+}
+
 int run(Settings s, const CLI::App& app) {
   examples::mnist::Preset p = examples::mnist::preset(s.preset);
   examples::Flags& f = s.flags;
@@ -166,12 +185,18 @@ int run(Settings s, const CLI::App& app) {
     }
     training::load_checkpoint(checkpoint, *model, optimizer.get());
     start_epoch = resumed_epoch(checkpoint, info, p.epochs);
-    if (exists(metrics_path)) {
+    if (std::optional<training::MetricsLog> saved = training::read_checkpoint_metrics(checkpoint)) {
+      // The checkpoint's own rows are authoritative: the CSV may have missed the last epoch's
+      // row (killed between the two renames), and is rewritten from them below.
+      check_resumed_metrics(checkpoint, *saved, log.columns(), start_epoch);
+      log = *saved;
+    } else if (exists(metrics_path)) {  // a checkpoint from before the log moved inside it
       const training::MetricsLog earlier = training::MetricsLog::read(metrics_path);
       if (earlier.columns() == log.columns())
         for (std::size_t i = 0; i < earlier.num_rows() && earlier.row(i)[0] <= static_cast<double>(start_epoch); ++i)
           log.append(earlier.row(i));
     }
+    log.write(metrics_path);
     std::cout << "resuming from " << checkpoint << " after epoch " << start_epoch << "\n";
   }
 
@@ -226,7 +251,8 @@ int run(Settings s, const CLI::App& app) {
 
     training::CheckpointInfo info = run_identity(s, p);
     info["epoch"] = static_cast<double>(epoch);
-    training::save_checkpoint(checkpoint, *model, *optimizer, info);
+    // The log goes inside the checkpoint, so both move in its one rename; the CSV is a copy.
+    training::save_checkpoint(checkpoint, *model, *optimizer, info, &log);
     log.write(metrics_path);
     // Redrawn every epoch, so a long run can be watched; a failure is reported once.
     const plot::PlotResult curves = write_plots(log, s, validating, title);

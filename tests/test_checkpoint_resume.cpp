@@ -3,6 +3,11 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "tapegrad/nn.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -70,5 +75,49 @@ TEST_CASE("checkpoint: model + optimizer + scheduler in one .npz resume bit for 
       CHECK(bool(a[i].second.value<float>() == b[i].second.value<float>()));
     }
   }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: the metrics log saved inside it reads back, and a damaged one is refused",
+          "[hostile][checkpoint]") {
+  // The log travels in the checkpoint so that one rename moves both (issue 15); the CSV is a copy.
+  const std::string path = "/tmp/tapegrad_ckpt_metrics_" + std::to_string(::getpid()) + ".npz";
+  Run r = make_run("adam");
+  // 12 columns: entry "metrics.10.c10" sorts before "metrics.2.c2", so the order must come from the index.
+  std::vector<std::string> columns{"epoch"};
+  for (int c = 1; c < 12; ++c) columns.push_back("c" + std::to_string(c));
+  training::MetricsLog log(columns);
+  for (int i = 1; i <= 3; ++i) {
+    std::vector<double> row{double(i)};
+    for (int c = 1; c < 12; ++c) row.push_back(c + 1.0 / (i + 2));
+    log.append(row);
+  }
+  training::save_checkpoint(path, *r.model, *r.opt, {{"epoch", 3}}, &log);
+  const auto back = training::read_checkpoint_metrics(path);
+  REQUIRE(back.has_value());
+  CHECK(back->columns() == log.columns());
+  CHECK(back->to_csv() == log.to_csv());
+  // Without a log: none, and the weights load as before.
+  training::save_checkpoint(path, *r.model, *r.opt, {{"epoch", 1}});
+  CHECK_FALSE(training::read_checkpoint_metrics(path).has_value());
+
+  auto entries = nn::load_tensors(path);
+  const auto damaged = [&](std::map<std::string, Tensor> extra) {
+    auto all = entries;
+    for (auto& [k, v] : extra) all[k] = v;
+    nn::save_tensors(path, all);
+  };
+  const Tensor column = tensor({1.0, 2.0}, kFloat64);
+  damaged({{"metrics.0.epoch", column}, {"metrics.2.loss", column}});
+  CHECK_THROWS_WITH(training::read_checkpoint_metrics(path),
+                    Catch::Matchers::Contains("entry metrics.2.loss is not metrics.<i>.<column> with i in [0, 2)"));
+  damaged({{"metrics.0.epoch", column}, {"metrics.1.loss", tensor({1.0, 2.0, 3.0}, kFloat64)}});
+  CHECK_THROWS_WITH(training::read_checkpoint_metrics(path),
+                    Catch::Matchers::Contains("column 'loss' has 3 rows, column 'epoch' 2"));
+  damaged({{"metrics.0.epoch", tensor({1.0f, 2.0f}, kFloat32)}});
+  CHECK_THROWS_WITH(training::read_checkpoint_metrics(path),
+                    Catch::Matchers::Contains("entry metrics.0.epoch is float32 of shape (2), not a 1-D float64 column"));
+  damaged({{"metrics.0.epoch", column}, {"metrics.1.epoch", column}});
+  CHECK_THROWS_WITH(training::read_checkpoint_metrics(path), Catch::Matchers::Contains("column 'epoch' appears twice"));
   std::remove(path.c_str());
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -70,4 +72,50 @@ TEST_CASE("multi-member gzip files are read whole", "[hostile][files]") {
   // The limit of gunzip_if_gzip is settable, and exceeding it names the reader and the file.
   CHECK_THROWS_WITH(gunzip_if_gzip(two, "two.gz", "test", 13), StartsWith("test: two.gz: decompresses to more than 13 bytes"));
   CHECK(gunzip_if_gzip(two, "two.gz", "test", 14) == whole);
+}
+
+namespace {
+/// A 1-D IDX file of big-endian float32 (type 0x0D) or float64 (0x0E) values.
+std::vector<unsigned char> idx_float(std::uint8_t type, const std::vector<double>& values) {
+  std::vector<unsigned char> b{0, 0, type, 1};
+  const auto n = static_cast<std::uint32_t>(values.size());
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(n >> s));
+  for (double v : values) {
+    std::uint64_t bits = 0;
+    int width = 8;
+    if (type == 0x0D) {
+      const float f = static_cast<float>(v);
+      std::uint32_t b32 = 0;
+      std::memcpy(&b32, &f, 4);
+      bits = b32;
+      width = 4;
+    } else {
+      std::memcpy(&bits, &v, 8);
+    }
+    for (int i = width - 1; i >= 0; --i) b.push_back(static_cast<unsigned char>(bits >> (8 * i)));
+  }
+  return b;
+}
+}  // namespace
+
+TEST_CASE("IDX float files with NaN or infinite values are refused, as CSV files are", "[hostile][files]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (std::uint8_t type : {std::uint8_t(0x0D), std::uint8_t(0x0E)}) {
+    INFO("type " << int(type));
+    CHECK(data::read_idx_bytes(idx_float(type, {1.5, -2, 0})).values == std::vector<double>{1.5, -2, 0});
+    CHECK_THROWS_WITH(data::read_idx_bytes(idx_float(type, {1.5, nan, 0}), "nan.idx"),
+                      StartsWith("read_idx: nan.idx: value nan at index 1 is not a finite number"));
+    CHECK_THROWS_WITH(data::read_idx_tensor_bytes(idx_float(type, {1.5, 0, -inf}), "inf.idx"),
+                      StartsWith("read_idx: inf.idx: value -inf at index 2 is not a finite number"));
+    CHECK_THROWS_WITH(data::read_idx_tensor_bytes(idx_float(type, {inf}), "inf.idx", kFloat64),
+                      Contains("value inf at index 0 is not a finite number"));
+  }
+  // Finite in the file but not in the dtype asked for: float64 1e300 as float32, or times a scale.
+  CHECK_THROWS_WITH(data::read_idx_tensor_bytes(idx_float(0x0E, {1, 1e300}), "big.idx", kFloat32),
+                    StartsWith("read_idx_tensor: big.idx: value 1e+300 at index 1 times scale 1 overflows float32"));
+  CHECK(data::read_idx_tensor_bytes(idx_float(0x0E, {1, 1e300}), "big.idx", kFloat64).to_vector()[1] == 1e300);
+  CHECK_THROWS_WITH(data::read_idx_tensor_bytes(idx_u8(2, {1, 2}), "u8.idx", kFloat32, 1e38),
+                    StartsWith("read_idx_tensor: u8.idx: scale 1e+38 makes byte values overflow float32"));
+  CHECK_THROWS_WITH(data::read_idx_tensor_bytes(idx_u8(2, {1, 2}), "u8.idx", kFloat32, nan),
+                    StartsWith("read_idx_tensor: u8.idx: scale nan is not a finite number"));
 }

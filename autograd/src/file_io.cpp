@@ -2,14 +2,17 @@
 #include "tapegrad/file_io.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -160,12 +163,31 @@ std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& bytes) {
   return out;
 }
 
+namespace {
+
+/// Test hook: with TAPEGRAD_TEST_KILL_AT_WRITE_STEP=N in the environment, the process SIGKILLs
+/// itself on entering the Nth step (create, write, fsync, rename; counted over all calls) of
+/// write_file_atomically, so a test can stop a program between any two of its file operations
+/// rather than at random times. Read once; 0 or unset does nothing.
+void write_step() {
+  static const long target = [] {
+    const char* v = std::getenv("TAPEGRAD_TEST_KILL_AT_WRITE_STEP");
+    return v ? std::strtol(v, nullptr, 10) : 0L;
+  }();
+  static std::atomic<long> steps{0};
+  if (target > 0 && ++steps == target) ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace
+
 void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes, const char* op) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  write_step();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail(op, ": cannot create ", tmp, ": ", std::strerror(errno));
   std::size_t done = 0;
   while (done < bytes.size()) {
+    write_step();
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -176,11 +198,13 @@ void write_file_atomically(const std::string& path, const std::vector<unsigned c
     }
     done += static_cast<std::size_t>(n);
   }
+  write_step();
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());
     fail(op, ": flushing ", tmp, " failed: ", reason);
   }
+  write_step();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include <xtensor/xadapt.hpp>
 
@@ -115,6 +116,22 @@ T value_as(double v, std::size_t index, const std::string& path) {
   return static_cast<T>(v);
 }
 
+/// The value at index i of a float IDX file (0x0D, 0x0E), or tg::Error when it is NaN or
+/// infinite: refused as read_csv refuses "nan" and "inf", so no reader lets them into a data set
+/// where they would surface only as a NaN loss many steps later.
+double finite_value(std::uint8_t type, const unsigned char* p, std::size_t i, const std::string& path) {
+  const double v = decode(type, p);
+  if ((type == 0x0D || type == 0x0E) && !std::isfinite(v))
+    fail("read_idx: ", path, ": value ", v, " at index ", i, " is not a finite number");
+  return v;
+}
+
+/// Whether v is finite and within T's range.
+template <class T>
+bool fits(double v) {
+  return std::isfinite(v) && std::fabs(v) <= static_cast<double>(std::numeric_limits<T>::max());
+}
+
 /// The payload decoded, times scale, as T, in the header's shape.
 template <class T>
 xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>& bytes, double scale,
@@ -124,10 +141,22 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
   tg::detail::advise_huge_pages(data, h.count * sizeof(T));  // tapegrad/memory.hpp
   const unsigned char* p = bytes.data() + h.offset;
   if (h.type == 0x08) {  // unsigned bytes (all of MNIST): no decoding needed
+    if constexpr (!std::is_same_v<T, std::int64_t>)
+      if (!fits<T>(255 * scale))
+        fail("read_idx_tensor: ", path, ": scale ", scale, " makes byte values overflow ", to_string(dtype_of<T>::value));
     for (std::size_t i = 0; i < h.count; ++i) data[i] = static_cast<T>(p[i] * scale);
   } else {
     const std::size_t elem = element_bytes(h.type);
-    for (std::size_t i = 0; i < h.count; ++i, p += elem) data[i] = value_as<T>(decode(h.type, p) * scale, i, path);
+    for (std::size_t i = 0; i < h.count; ++i, p += elem) {
+      const double v = finite_value(h.type, p, i, path);
+      // A finite double can still overflow float32 (3.4e38 and up), or its product with scale;
+      // checked before the cast, which is undefined out of range.
+      if constexpr (!std::is_same_v<T, std::int64_t>)
+        if (!fits<T>(v * scale))
+          fail("read_idx_tensor: ", path, ": value ", v, " at index ", i, " times scale ", scale, " overflows ",
+               to_string(dtype_of<T>::value));
+      data[i] = value_as<T>(v * scale, i, path);
+    }
   }
   return out;
 }
@@ -156,7 +185,7 @@ IdxArray read_idx_bytes(std::vector<unsigned char> file_bytes, const std::string
   out.values.resize(h.count);
   const unsigned char* p = bytes.data() + h.offset;
   const std::size_t elem = element_bytes(h.type);
-  for (std::size_t i = 0; i < h.count; ++i, p += elem) out.values[i] = decode(h.type, p);
+  for (std::size_t i = 0; i < h.count; ++i, p += elem) out.values[i] = finite_value(h.type, p, i, path);
   return out;
 }
 
@@ -167,6 +196,7 @@ Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
 Tensor read_idx_tensor_bytes(std::vector<unsigned char> file_bytes, const std::string& path, DType dtype, double scale) {
   if (dtype == kInt64 && scale != 1.0) fail("read_idx_tensor: int64 needs scale 1");
   if (!is_floating(dtype) && dtype != kInt64) fail("read_idx_tensor: dtype must be float32, float64 or int64");
+  if (!std::isfinite(scale)) fail("read_idx_tensor: ", path, ": scale ", scale, " is not a finite number");
   const std::vector<unsigned char> bytes = idx_bytes(std::move(file_bytes), path);
   const IdxHeader h = parse_header(path, bytes);
   switch (dtype) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <new>
+#include <set>
 
 #include <xtensor/xmanipulation.hpp>
 #include <zlib.h>
@@ -87,24 +89,57 @@ std::string deflate_raw(const std::string& data, const std::string& where) {
   return out;
 }
 
-std::string inflate_raw(const std::string& compressed, std::uint64_t size, const std::string& where) {
-  // Deflate expands at most 1032:1, so a larger declared size is a corrupted (or hostile) header:
-  // refusing it here keeps a small file from allocating gigabytes.
-  if (size / 1032 > compressed.size() + 1)
-    fail(where, ": corrupted zip: ", compressed.size(), " compressed bytes cannot inflate to the declared ", size,
-         " bytes");
-  std::string out(size, '\0');
+/// The `size` bytes a raw deflate stream of n bytes must inflate to, inflated in bounded chunks:
+/// the buffer grows with what the stream really yields (never to the declared size up front), and
+/// inflation stops one byte past `size`, so a bomb behind a small declared size costs nothing.
+/// zlib's avail_in and avail_out are 32 bits, hence chunks of at most 1 GiB each way.
+std::string inflate_raw(const char* data, std::uint64_t n, std::uint64_t size, const std::string& where) {
+  // Deflate expands at most 1032:1, so a larger declared size is a corrupted (or hostile) header.
+  if (size / 1032 > n + 1)
+    fail(where, ": corrupted zip: ", n, " compressed bytes cannot inflate to the declared ", size, " bytes");
+  constexpr std::uint64_t kChunk = std::uint64_t(1) << 30;
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail(where, ": zlib inflateInit2 failed");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  zs.avail_in = static_cast<uInt>(compressed.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&zs, Z_FINISH);
-  const auto produced = zs.total_out;
-  const std::string reason = zs.msg ? zs.msg : "the stream does not end where the sizes say";
-  inflateEnd(&zs);
-  if (rc != Z_STREAM_END || produced != size) fail(where, ": corrupted deflate data (", reason, ")");
+  struct End {
+    z_stream* zs;
+    ~End() { inflateEnd(zs); }
+  } end{&zs};
+  std::string out;
+  std::uint64_t consumed = 0, produced = 0;
+  try {
+    for (;;) {
+      if (zs.avail_in == 0 && consumed < n) {
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data + consumed));
+        zs.avail_in = static_cast<uInt>(std::min(n - consumed, kChunk));
+        consumed += zs.avail_in;
+      }
+      if (produced == out.size()) {
+        if (out.size() > size) break;  // one byte more than declared: refused below
+        out.resize(out.size() + std::min({std::max<std::uint64_t>(out.size(), 65536), kChunk, size + 1 - out.size()}));
+      }
+      zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+      zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, kChunk));
+      const uInt room = zs.avail_out;
+      const int rc = inflate(&zs, Z_NO_FLUSH);
+      produced += room - zs.avail_out;
+      if (rc == Z_STREAM_END) break;
+      if (rc == Z_BUF_ERROR && zs.avail_in == 0 && consumed == n)
+        fail(where, ": truncated deflate data (the ", n, " compressed bytes end after ", produced, " of the declared ",
+             size, " bytes)");
+      if (rc != Z_OK && rc != Z_BUF_ERROR)
+        fail(where, ": corrupted deflate data (", zs.msg ? zs.msg : "zlib error " + std::to_string(rc), ")");
+    }
+  } catch (const std::bad_alloc&) {
+    fail(where, ": inflating needs more than ", out.size(), " bytes, which could not be allocated");
+  }
+  if (produced > size)
+    fail(where, ": corrupted zip: the deflate data inflate to more than the declared ", size, " bytes");
+  if (produced < size)
+    fail(where, ": corrupted zip: the deflate data end after ", produced, " of the declared ", size, " bytes");
+  if (zs.avail_in != 0 || consumed != n)
+    fail(where, ": corrupted zip: the deflate stream ends ", n - consumed + zs.avail_in, " bytes before the declared ",
+         n, " compressed bytes do");
+  out.resize(produced);
   return out;
 }
 
@@ -231,13 +266,14 @@ Tensor decode_npy(const std::string& bytes, const std::string& where) {
   else if (descr == "|b1" || descr == "<b1") dtype = kBool;
   else fail(where, ": unsupported .npy dtype '", descr, "' (tapegrad reads <f4, <f8, <i8 and |b1)");
 
-  // The product of the nonzero extents bounds every stride, even of an empty array, and strides
-  // are signed: a (0, 2^40, 2^40) shape holds no values but its strides would overflow.
-  std::size_t numel = 1, nonzero_product = 1;
+  // The byte count of the nonzero extents bounds every stride, even of an empty array, and
+  // strides are signed: a (0, 2^40, 2^40) shape holds no values but its strides would overflow.
+  // Counted in bytes, not elements: (2^61,) of <f8 needs 2^64 bytes, which wrapped to 0 and
+  // matched an empty data section.
+  std::size_t numel = 1, nonzero_bytes = element_size(dtype);
   for (std::size_t d : shape) {
-    if (d != 0 && nonzero_product > (std::size_t(1) << 62) / d)
-      fail(where, ": .npy shape ", to_string(shape), " is too large");
-    if (d != 0) nonzero_product *= d;
+    if (d != 0 && (__builtin_mul_overflow(nonzero_bytes, d, &nonzero_bytes) || nonzero_bytes > (std::size_t(1) << 62)))
+      fail(where, ": .npy shape ", to_string(shape), " is too large to hold in memory (", descr, ")");
     numel *= d;
   }
   const std::size_t data_start = header_start + header_len;
@@ -268,11 +304,13 @@ void ZipWriter::add(const std::string& name, const std::string& data, bool compr
   rec.name = name;
   rec.crc = crc_of(data);
   rec.method = compress ? 8 : 0;
+  constexpr std::uint64_t kMax = 0xfffffffeu;  // zip64 is not written
+  // Checked before deflating too: deflate_raw hands zlib a 32-bit input length.
+  if (data.size() > kMax || offset_ > kMax || name.size() > 0xffff)
+    fail(where_, ": entry '", name, "' does not fit a zip without zip64 (4 GiB limit)");
   const std::string stored = compress ? deflate_raw(data, where_) : std::string();
   const std::string& payload = compress ? stored : data;
-  constexpr std::uint64_t kMax = 0xfffffffeu;  // zip64 is not written
-  if (data.size() > kMax || payload.size() > kMax || offset_ > kMax || name.size() > 0xffff)
-    fail(where_, ": entry '", name, "' does not fit a zip without zip64 (4 GiB limit)");
+  if (payload.size() > kMax) fail(where_, ": entry '", name, "' does not fit a zip without zip64 (4 GiB limit)");
   rec.size = static_cast<std::uint32_t>(data.size());
   rec.compressed_size = static_cast<std::uint32_t>(payload.size());
   rec.offset = static_cast<std::uint32_t>(offset_);
@@ -336,7 +374,44 @@ void ZipWriter::finish() {
 
 // ---- Zip reading -------------------------------------------------------------------------------
 
-std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& where) {
+namespace {
+
+/// One central directory record, with zip64 values already substituted.
+struct CentralRecord {
+  std::string name;
+  std::uint16_t flags = 0, method = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t compressed_size = 0, size = 0, local = 0;
+  std::uint64_t data_start = 0;  // filled in from the local header
+};
+
+/// The zip64 extra field (id 1) of a header: the 8-byte values of the saturated 32-bit fields,
+/// in the order size, compressed size, local offset. Each value read must lie inside both the
+/// field and the header's extra area (other extra fields are skipped, even malformed ones, as
+/// some writers pad them).
+void read_zip64_extra(const Reader& r, std::uint64_t extra, std::uint64_t extra_len, CentralRecord& rec,
+                      bool offset_too, const std::string& where) {
+  for (std::uint64_t e = extra; e + 4 <= extra + extra_len;) {
+    const std::uint16_t id = r.u16(e, "extra field"), len = r.u16(e + 2, "extra field");
+    const std::uint64_t field_end = std::min<std::uint64_t>(e + 4 + len, extra + extra_len);
+    if (id == 1) {
+      std::uint64_t f = e + 4;
+      const auto next = [&](std::uint64_t& field) {
+        if (f + 8 > field_end) fail(where, ": corrupted zip: zip64 extra field too short for its saturated sizes");
+        field = r.u64(f, "zip64 extra");
+        f += 8;
+      };
+      if (rec.size == 0xffffffff) next(rec.size);
+      if (rec.compressed_size == 0xffffffff) next(rec.compressed_size);
+      if (offset_too && rec.local == 0xffffffff) next(rec.local);
+    }
+    e += 4 + len;
+  }
+}
+
+}  // namespace
+
+std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& where, std::uint64_t max_bytes) {
   Reader r(archive, where);
   if (archive.size() < 22)
     fail(where, ": not a .npz (zip) file: only ", archive.size(), " bytes (truncated or empty?)");
@@ -351,69 +426,129 @@ std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& wh
   std::uint64_t count = r.u16(end + 10, "end record");
   std::uint64_t central_size = r.u32(end + 12, "end record");
   std::uint64_t central_offset = r.u32(end + 16, "end record");
+  std::uint64_t central_limit = end;  // the central directory ends before the (zip64) end record
   if (count == 0xffff || central_size == 0xffffffff || central_offset == 0xffffffff) {
     if (end < 20 || r.u32(end - 20, "zip64 locator") != kZip64LocatorSig)
       fail(where, ": corrupted zip: zip64 sizes without a zip64 locator");
     const std::uint64_t z = r.u64(end - 12, "zip64 locator");
-    if (r.u32(z, "zip64 end record") != kZip64EndSig) fail(where, ": corrupted zip: bad zip64 end record");
+    if (z > end - 20 || r.u32(z, "zip64 end record") != kZip64EndSig) fail(where, ": corrupted zip: bad zip64 end record");
     count = r.u64(z + 32, "zip64 end record");
     central_size = r.u64(z + 40, "zip64 end record");
     central_offset = r.u64(z + 48, "zip64 end record");
+    central_limit = z;
   }
-  if (central_offset > archive.size() || central_size > archive.size() - central_offset)
+  if (central_offset > central_limit || central_size > central_limit - central_offset)
     fail(where, ": corrupted or truncated zip: central directory at ", central_offset, " (+", central_size,
-         " bytes) lies outside the ", archive.size(), "-byte file");
+         " bytes) lies outside the ", central_limit, " bytes before the end record");
+  // Every record takes at least 46 bytes: a count beyond that is a lie, not a reason to loop 2^64 times.
+  if (count > central_size / 46)
+    fail(where, ": corrupted zip: ", count, " entries cannot fit a central directory of ", central_size, " bytes");
 
-  std::vector<ZipEntry> entries;
-  std::uint64_t pos = central_offset;
+  // First every record and its local header, checked against each other and against the file,
+  // so that nothing is inflated from an archive whose layout is inconsistent.
+  std::vector<CentralRecord> records;
+  std::set<std::string> names;
+  std::uint64_t pos = central_offset, total = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
     if (r.u32(pos, "central directory") != kCentralSig)
       fail(where, ": corrupted zip: central directory record ", i, " has a bad signature");
-    const std::uint16_t flags = r.u16(pos + 8, "central directory");
-    const std::uint16_t method = r.u16(pos + 10, "central directory");
-    const std::uint32_t crc = r.u32(pos + 16, "central directory");
-    std::uint64_t compressed_size = r.u32(pos + 20, "central directory");
-    std::uint64_t size = r.u32(pos + 24, "central directory");
+    CentralRecord rec;
+    rec.flags = r.u16(pos + 8, "central directory");
+    rec.method = r.u16(pos + 10, "central directory");
+    rec.crc = r.u32(pos + 16, "central directory");
+    rec.compressed_size = r.u32(pos + 20, "central directory");
+    rec.size = r.u32(pos + 24, "central directory");
     const std::uint16_t name_len = r.u16(pos + 28, "central directory");
     const std::uint16_t extra_len = r.u16(pos + 30, "central directory");
     const std::uint16_t comment_len = r.u16(pos + 32, "central directory");
-    std::uint64_t local = r.u32(pos + 42, "central directory");
-    const std::string name = r.str(pos + 46, name_len, "entry name");
-    // zip64 extra field (id 1): 8-byte values for whichever 32-bit fields are saturated, in order.
-    for (std::uint64_t e = pos + 46 + name_len; e + 4 <= pos + 46 + name_len + extra_len;) {
-      const std::uint16_t id = r.u16(e, "extra field"), len = r.u16(e + 2, "extra field");
-      if (id == 1) {
-        std::uint64_t f = e + 4;
-        if (size == 0xffffffff) {
-          size = r.u64(f, "zip64 extra");
-          f += 8;
-        }
-        if (compressed_size == 0xffffffff) {
-          compressed_size = r.u64(f, "zip64 extra");
-          f += 8;
-        }
-        if (local == 0xffffffff) local = r.u64(f, "zip64 extra");
-      }
-      e += 4 + len;
-    }
+    rec.local = r.u32(pos + 42, "central directory");
+    rec.name = r.str(pos + 46, name_len, "entry name");
+    const std::string entry_where = where + ": entry '" + rec.name + "'";
+    read_zip64_extra(r, pos + 46 + name_len, extra_len, rec, true, entry_where);
     pos += 46u + name_len + extra_len + comment_len;
+    if (pos > central_offset + central_size)
+      fail(where, ": corrupted zip: central directory record ", i, " runs past the directory's declared ", central_size,
+           " bytes");
 
-    const std::string entry_where = where + ": entry '" + name + "'";
-    if (flags & 1) fail(entry_where, " is encrypted");
-    if (method != 0 && method != 8)
-      fail(entry_where, " uses compression method ", method, " (only stored and deflated are read)");
-    if (r.u32(local, "local header") != kLocalSig) fail(entry_where, ": bad local header signature (corrupted)");
-    const std::uint64_t data_start = local + 30 + r.u16(local + 26, "local header") + r.u16(local + 28, "local header");
-    if (data_start > archive.size() || compressed_size > archive.size() - data_start)
-      fail(entry_where, ": truncated data (", compressed_size, " bytes at ", data_start, " in a ", archive.size(),
-           "-byte file)");
+    if (!names.insert(rec.name).second) fail(entry_where, " appears twice in the central directory");
+    if (rec.flags & 1) fail(entry_where, " is encrypted");
+    if (rec.method != 0 && rec.method != 8)
+      fail(entry_where, " uses compression method ", rec.method, " (only stored and deflated are read)");
+    if (rec.method == 0 && rec.compressed_size != rec.size)
+      fail(entry_where, ": corrupted zip: stored entry declares ", rec.compressed_size, " bytes stored and ", rec.size,
+           " uncompressed");
+    // Checked before anything is inflated: entries that together declare more than max_bytes
+    // would fill memory however honest each one looks.
+    if (__builtin_add_overflow(total, rec.size, &total) || total > max_bytes)
+      fail(where, ": entries declare more than ", max_bytes, " uncompressed bytes in all (at entry '", rec.name,
+           "'), the most this reader accepts");
+
+    // The local header must lie before the central directory and repeat the record's name and
+    // method, and its CRC and sizes unless it defers them to a data descriptor (flag bit 3).
+    if (rec.local > central_offset || central_offset - rec.local < 30)
+      fail(entry_where, ": corrupted zip: local header offset ", rec.local, " is not before the central directory at ",
+           central_offset);
+    if (r.u32(rec.local, "local header") != kLocalSig) fail(entry_where, ": bad local header signature (corrupted)");
+    const std::uint16_t local_flags = r.u16(rec.local + 6, "local header");
+    const std::uint16_t local_method = r.u16(rec.local + 8, "local header");
+    const std::uint16_t local_name_len = r.u16(rec.local + 26, "local header");
+    const std::uint16_t local_extra_len = r.u16(rec.local + 28, "local header");
+    const std::string local_name = r.str(rec.local + 30, local_name_len, "local header name");
+    if (local_name != rec.name)
+      fail(entry_where, ": corrupted zip: its local header names it '", local_name, "'");
+    if (local_method != rec.method)
+      fail(entry_where, ": corrupted zip: compression method ", local_method, " in the local header, ", rec.method,
+           " in the central directory");
+    if (!(local_flags & 8)) {
+      CentralRecord local;
+      local.crc = r.u32(rec.local + 14, "local header");
+      local.compressed_size = r.u32(rec.local + 18, "local header");
+      local.size = r.u32(rec.local + 22, "local header");
+      read_zip64_extra(r, rec.local + 30 + local_name_len, local_extra_len, local, false, entry_where);
+      if (local.crc != rec.crc || local.compressed_size != rec.compressed_size || local.size != rec.size)
+        fail(entry_where, ": corrupted zip: the local header says CRC ", local.crc, ", ", local.compressed_size,
+             " compressed and ", local.size, " uncompressed bytes; the central directory says CRC ", rec.crc, ", ",
+             rec.compressed_size, " and ", rec.size);
+    }
+    rec.data_start = rec.local + 30 + local_name_len + local_extra_len;
+    if (rec.data_start > central_offset || rec.compressed_size > central_offset - rec.data_start)
+      fail(entry_where, ": corrupted or truncated zip: ", rec.compressed_size, " bytes of data at ", rec.data_start,
+           " run past the central directory at ", central_offset);
+    records.push_back(std::move(rec));
+  }
+  if (pos != central_offset + central_size)
+    fail(where, ": corrupted zip: the central directory's ", count, " records take ", pos - central_offset,
+         " bytes, the end record says ", central_size);
+
+  // No two entries may share bytes: a central directory pointing many names at one deflated
+  // member would otherwise inflate it once per name (4 GiB from two entries of a 1 GiB bomb).
+  std::vector<const CentralRecord*> by_offset;
+  for (const CentralRecord& rec : records) by_offset.push_back(&rec);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const CentralRecord* a, const CentralRecord* b) { return a->local < b->local; });
+  for (std::size_t i = 1; i < by_offset.size(); ++i) {
+    const CentralRecord& before = *by_offset[i - 1];
+    const CentralRecord& after = *by_offset[i];
+    if (after.local < before.data_start + before.compressed_size)
+      fail(where, ": corrupted zip: entries '", before.name, "' (bytes ", before.local, "-",
+           before.data_start + before.compressed_size, ") and '", after.name, "' (from byte ", after.local,
+           ") overlap");
+  }
+
+  std::vector<ZipEntry> entries;
+  for (const CentralRecord& rec : records) {
+    const std::string entry_where = where + ": entry '" + rec.name + "'";
     ZipEntry entry;
-    entry.name = name;
-    entry.data = method == 0 ? archive.substr(data_start, compressed_size)
-                             : inflate_raw(archive.substr(data_start, compressed_size), size, entry_where);
-    if (entry.data.size() != size) fail(entry_where, ": size mismatch (corrupted)");
-    if (crc_of(entry.data) != crc)
-      fail(entry_where, ": CRC-32 mismatch (the data is corrupted)");
+    entry.name = rec.name;
+    try {
+      entry.data = rec.method == 0 ? archive.substr(rec.data_start, rec.compressed_size)
+                                   : inflate_raw(archive.data() + rec.data_start, rec.compressed_size, rec.size,
+                                                 entry_where);
+    } catch (const std::bad_alloc&) {
+      fail(entry_where, ": needs ", rec.size, " bytes, which could not be allocated");
+    }
+    if (entry.data.size() != rec.size) fail(entry_where, ": size mismatch (corrupted)");
+    if (crc_of(entry.data) != rec.crc) fail(entry_where, ": CRC-32 mismatch (the data is corrupted)");
     entries.push_back(std::move(entry));
   }
   return entries;

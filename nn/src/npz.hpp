@@ -52,7 +52,10 @@ struct ZipEntry {
   std::string name;
   std::string data;  // uncompressed, CRC-checked
 };
-/// Parses a whole zip archive held in memory; `where` prefixes error messages.
-std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& where);
+/// Parses a whole zip archive held in memory; `where` prefixes error messages. Sizes are not
+/// trusted: the central directory must agree with each local header (name, method, CRC, sizes),
+/// entries must lie before the central directory without sharing bytes, their declared
+/// uncompressed sizes must add up to at most max_bytes, and no entry inflates past its size.
+std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& where, std::uint64_t max_bytes);
 
 }  // namespace tg::nn::detail

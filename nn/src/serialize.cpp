@@ -29,16 +29,17 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
   write_file_atomically(path, archive, "save_tensors");
 }
 
-std::map<std::string, Tensor> load_tensors(const std::string& path) {
+std::map<std::string, Tensor> load_tensors(const std::string& path, std::size_t max_bytes) {
   // read_file refuses directories and turns allocation failure into tg::Error.
   const std::vector<unsigned char> bytes = read_file(path, "load_tensors");
-  return load_tensors_bytes(std::string(bytes.begin(), bytes.end()), path);
+  return load_tensors_bytes(std::string(bytes.begin(), bytes.end()), path, max_bytes);
 }
 
-std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& path) {
+std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& path,
+                                                 std::size_t max_bytes) {
   const std::string where = "load_tensors: " + quoted(path);
   std::map<std::string, Tensor> tensors;
-  for (const auto& entry : detail::read_zip(archive, where)) {
+  for (const auto& entry : detail::read_zip(archive, where, max_bytes)) {
     const std::string entry_where = where + ": entry '" + entry.name + "'";
     const std::string suffix = ".npy";
     if (entry.name.size() <= suffix.size() ||

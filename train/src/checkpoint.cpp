@@ -27,10 +27,17 @@ std::map<std::string, Tensor> read_checkpoint(const std::string& path) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     const CheckpointInfo& info) {
+                     const CheckpointInfo& info, const MetricsLog* metrics) {
   std::map<std::string, Tensor> entries = nn::with_prefix("model.", model.state_dict());
   for (auto& [name, tensor] : nn::with_prefix("optim.", optimizer.state_dict())) entries.emplace(name, tensor);
   for (const auto& [key, value] : info) entries.emplace("meta." + key, tensor(value, kFloat64));
+  if (metrics) {
+    for (std::size_t i = 0; i < metrics->columns().size(); ++i) {
+      const std::vector<double> values = metrics->column(metrics->columns()[i]);
+      entries.emplace("metrics." + std::to_string(i) + "." + metrics->columns()[i],
+                      from_vector(values, {values.size()}, kFloat64));
+    }
+  }
   nn::save_tensors(path, entries);
 }
 
@@ -58,5 +65,45 @@ void load_weights(const std::string& path, nn::Module& model) {
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) { return info_of(read_checkpoint(path)); }
+
+std::optional<MetricsLog> read_checkpoint_metrics(const std::string& path) {
+  const std::map<std::string, Tensor> entries = nn::strip_prefix("metrics.", read_checkpoint(path));
+  if (entries.empty()) return std::nullopt;
+  // "<i>.<column>": the map orders "10.x" before "2.y", so columns go to their parsed index.
+  std::vector<std::string> names(entries.size());
+  std::vector<std::vector<double>> columns(entries.size());
+  for (const auto& [key, t] : entries) {
+    const std::size_t dot = key.find('.');
+    std::size_t index = entries.size();
+    if (dot != std::string::npos && dot > 0 && dot <= 6 &&
+        key.find_first_not_of("0123456789") == dot)
+      index = std::stoul(key.substr(0, dot));
+    if (index >= entries.size() || !names[index].empty())
+      fail("read_checkpoint_metrics: ", path, ": entry metrics.", key, " is not metrics.<i>.<column> with i in [0, ",
+           entries.size(), ") used once");
+    if (t.dtype() != kFloat64 || t.dim() != 1)
+      fail("read_checkpoint_metrics: ", path, ": entry metrics.", key, " is ", to_string(t.dtype()), " of shape ",
+           to_string(t.shape()), ", not a 1-D float64 column");
+    names[index] = key.substr(dot + 1);
+    columns[index] = t.to_vector();
+  }
+  std::optional<MetricsLog> log;
+  try {
+    log.emplace(names);
+  } catch (const Error& e) {
+    fail("read_checkpoint_metrics: ", path, ": ", e.what());
+  }
+  const std::size_t rows = columns[0].size();
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (columns[i].size() != rows)
+      fail("read_checkpoint_metrics: ", path, ": column '", names[i], "' has ", columns[i].size(), " rows, column '",
+           names[0], "' ", rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::vector<double> row;
+    for (const auto& column : columns) row.push_back(column[r]);
+    log->append(row);
+  }
+  return log;
+}
 
 }  // namespace tg::training

@@ -28,7 +28,8 @@ struct IdxArray {
 
 /// Reads an IDX file, decompressing it first when it starts with the gzip magic bytes. Raises
 /// tg::Error naming the file and what was expected and found for a missing file, a bad magic
-/// number or type code, a truncated or oversized payload, or a corrupt gzip stream.
+/// number or type code, a truncated or oversized payload, a corrupt gzip stream, or a NaN or
+/// infinite value in a float file (refused, as read_csv refuses them, naming value and index).
 IdxArray read_idx(const std::string& path);
 /// read_idx() of a file's bytes held in memory; `source` stands for the file name in messages.
 IdxArray read_idx_bytes(std::vector<unsigned char> bytes, const std::string& source = "<memory>");
@@ -36,7 +37,8 @@ IdxArray read_idx_bytes(std::vector<unsigned char> bytes, const std::string& sou
 /// Reads an IDX file straight into a tensor of dtype (float32, float64 or int64), each value
 /// multiplied by scale, in the file's shape; the same checks and errors as read_idx(). Faster
 /// and smaller than read_idx(path).to_tensor() for big files (no array of doubles in between).
-/// int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises).
+/// int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises); float32 and
+/// float64 require every value times scale to be finite in the dtype (1e300 in float32 raises).
 Tensor read_idx_tensor(const std::string& path, DType dtype = kFloat32, double scale = 1.0);
 /// read_idx_tensor() of a file's bytes held in memory; `source` stands for the file name in messages.
 Tensor read_idx_tensor_bytes(std::vector<unsigned char> bytes, const std::string& source = "<memory>",

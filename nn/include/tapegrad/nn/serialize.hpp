@@ -17,6 +17,7 @@
 //   model->load_state_dict(nn::strip_prefix("model.", nn::load_tensors("ckpt.npz")));
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -30,14 +31,22 @@ namespace tg::nn {
 /// 65535 entries: zip64 is not written).
 void save_tensors(const std::string& path, const std::map<std::string, Tensor>& tensors, bool compress = false);
 
+/// The most uncompressed bytes load_tensors() accepts from one archive unless told otherwise
+/// (16 GiB, as for gzip): generous for checkpoints, but a small file cannot make it fill memory.
+inline constexpr std::size_t kMaxNpzBytes = std::size_t(1) << 34;
+
 /// Reads a .npz archive into leaf tensors without grad, keyed by entry name without ".npy".
 /// Reads stored and deflated entries, zip64 sizes, and .npy versions 1-3 in C or Fortran order.
 /// Throws tg::Error naming the file and what is wrong: missing or unreadable file, not a zip,
 /// truncated, CRC-32 mismatch, corrupted deflate data, an entry that is not a .npy array, a
 /// dtype other than float32/float64/int64/bool, or data whose size does not match its shape.
-std::map<std::string, Tensor> load_tensors(const std::string& path);
+/// Declared sizes are not trusted: local headers must agree with the central directory, entries
+/// may not share bytes or appear twice, their uncompressed sizes may add up to at most
+/// max_bytes, and inflating stops as soon as an entry yields more than it declared.
+std::map<std::string, Tensor> load_tensors(const std::string& path, std::size_t max_bytes = kMaxNpzBytes);
 /// load_tensors() of an archive held in memory; `source` stands for the file name in messages.
-std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& source = "<memory>");
+std::map<std::string, Tensor> load_tensors_bytes(const std::string& archive, const std::string& source = "<memory>",
+                                                 std::size_t max_bytes = kMaxNpzBytes);
 
 /// Every entry of tensors under "prefix + name".
 std::map<std::string, Tensor> with_prefix(const std::string& prefix, const std::map<std::string, Tensor>& tensors);

@@ -2,25 +2,32 @@
 // settings of the run) in one .npz file, written atomically, so an interrupted run can resume
 // and end with exactly the weights of an uninterrupted one.
 //
-// Entries: "model.<name>" (Module::state_dict), "optim.<name>" (Optimizer::state_dict) and
-// "meta.<key>" (float64 scalars). The file opens with numpy.load like any .npz.
+// Entries: "model.<name>" (Module::state_dict), "optim.<name>" (Optimizer::state_dict),
+// "meta.<key>" (float64 scalars) and, when a metrics log is saved with it, "metrics.<i>.<column>"
+// (column i of the log, float64, one value per row). The file opens with numpy.load like any .npz.
+//
+// The metrics log travels inside the checkpoint because two files cannot be renamed at once: a
+// run killed between the checkpoint's rename and the CSV's would resume with the new weights and
+// without that epoch's row. The CSV is a copy, rewritten from the checkpoint.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
+#include "tapegrad/train/metrics_log.hpp"
 
 namespace tg::training {
 
 /// Named numbers stored with a checkpoint (integers up to 2^53 are exact).
 using CheckpointInfo = std::map<std::string, double>;
 
-/// Writes model, optimizer and info to path atomically (temporary file, fsync, rename): a crash
-/// while saving leaves the previous checkpoint intact.
+/// Writes model, optimizer, info and, when given, the metrics log to path atomically (temporary
+/// file, fsync, rename): a crash while saving leaves the previous checkpoint intact.
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     const CheckpointInfo& info);
+                     const CheckpointInfo& info, const MetricsLog* metrics = nullptr);
 
 /// Restores the model (strictly: every tensor present, same shapes) and, when given, the
 /// optimizer from a file written by save_checkpoint(), and returns its info. Throws tg::Error
@@ -33,5 +40,10 @@ void load_weights(const std::string& path, nn::Module& model);
 
 /// The info of a checkpoint without loading anything else.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+
+/// The metrics log saved with a checkpoint, or nullopt when it was saved without one. tg::Error
+/// naming the file when the metrics.* entries do not form a table (column indices not 0..n-1,
+/// a column that is not 1-D float64, columns of different lengths, a bad column name).
+std::optional<MetricsLog> read_checkpoint_metrics(const std::string& path);
 
 }  // namespace tg::training
