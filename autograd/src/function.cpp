@@ -9,7 +9,7 @@
 namespace tg::detail {
 
 Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, Tensor out,
-                       std::vector<Tensor> inputs, FunctionBackward backward) {
+                       std::vector<Tensor> inputs, FunctionBackward backward, FunctionJvp jvp) {
   if (!out.defined()) fail(name, ": forward returned an undefined tensor");
   // A saved output would keep its own node alive; keep the slot and hand the output back later.
   for (std::size_t k = 0; k < ctx->saved_.size(); ++k)
@@ -22,6 +22,22 @@ Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, T
   for (const Tensor& t : inputs)
     if (t.is_same(out)) out = out.detach();
   const Save saves = ctx->saved_output_slots_.empty() ? kSaveNone : kSaveOutput;
+  const std::shared_ptr<FunctionContext> jvp_ctx = ctx;  // the backward closure takes ctx
+  auto jvp_rule = [&](const JvpContext& c) -> Tensor {
+    if (!jvp)
+      fail("forward AD: ", name, " has no JVP rule (give the Function a static jvp(ctx, tangents))");
+    FunctionContext local = *jvp_ctx;
+    local.output_ = c.output();
+    for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;
+    std::vector<Tensor> tangents;
+    for (std::size_t i = 0; i < c.num_inputs(); ++i)
+      tangents.push_back(c.input(i).defined() && c.input(i).is_floating_point() ? c.tangent_or_zeros(i) : Tensor());
+    Tensor t = jvp(local, tangents);
+    if (t.defined() && (t.dtype() != c.output().dtype() || t.shape() != c.output().shape()))
+      fail(name, " jvp: returned a tangent ", to_string(t.dtype()), to_string(t.shape()), " for an output ",
+           to_string(c.output().dtype()), to_string(c.output().shape()));
+    return t;
+  };
   return record(name, std::move(out), inputs, saves,
                 [name, ctx = std::move(ctx), backward = std::move(backward)](BackwardContext& c) {
     // A local copy of the context: a nested or concurrent backward of this node gets its own.
@@ -47,7 +63,7 @@ Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, T
              " but the input has shape ", to_string(local.input_shapes_[i]));
       c.set_grad(i, std::move(grads[i]));
     }
-  });
+  }, jvp_rule);
 }
 
 }  // namespace tg::detail

@@ -106,7 +106,7 @@ Tensor slice_impl(const Tensor& x, std::size_t axis, std::size_t begin, std::siz
   });
   return record("slice", std::move(out), {x}, kSaveNone, [shape, axis, begin, count, step](BackwardContext& c) {
     c.set_grad(0, slice_backward(c.grad(), shape, axis, begin, count, step));
-  });
+  }, [&](const JvpContext& c) { return slice_impl(c.tangent(0), axis, begin, count, step); });
 }
 
 Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, std::size_t begin,
@@ -120,7 +120,7 @@ Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, 
   });
   return record("slice_backward", std::move(out), {g}, kSaveNone, [axis, begin, count, step](BackwardContext& c) {
     c.set_grad(0, slice_impl(c.grad(), axis, begin, count, step));
-  });
+  }, [&](const JvpContext& c) { return slice_backward(c.tangent(0), in_shape, axis, begin, count, step); });
 }
 
 }  // namespace
@@ -167,7 +167,7 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
   });
   return record("reshape", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
     c.set_grad(0, reshape(c.grad(), as_i64(from)));
-  });
+  }, [&](const JvpContext& c) { return reshape(c.tangent(0), as_i64(to)); });
 }
 
 Tensor flatten(const Tensor& x, int start_axis, int end_axis) {
@@ -231,7 +231,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   });
   return record("expand", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
     c.set_grad(0, sum_to(c.grad(), from));
-  });
+  }, [&](const JvpContext& c) { return expand(c.tangent(0), shape); });
 }
 
 Tensor slice(const Tensor& x, int axis, std::optional<std::int64_t> start, std::optional<std::int64_t> stop,
@@ -305,7 +305,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
   });
   return record("index_select", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
     c.set_grad(0, index_add(s, static_cast<int>(a), c.input(1), c.grad()));
-  });
+  }, [&](const JvpContext& c) { return index_select(c.tangent(0), static_cast<int>(a), index); });
 }
 
 Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor& src) {
@@ -330,7 +330,7 @@ Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor
   });
   return record("index_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
     c.set_grad(0, index_select(c.grad(), static_cast<int>(a), c.input(1)));
-  });
+  }, [&](const JvpContext& c) { return index_add(shape, static_cast<int>(a), index, c.tangent(0)); });
 }
 
 Tensor embedding(const Tensor& indices, const Tensor& weight) {
@@ -396,7 +396,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
   });
   return record("gather", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
     c.set_grad(0, scatter_add(s, static_cast<int>(a), c.input(1), c.grad()));
-  });
+  }, [&](const JvpContext& c) { return gather(c.tangent(0), static_cast<int>(a), index); });
 }
 
 Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tensor& src) {
@@ -415,7 +415,7 @@ Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tens
   });
   return record("scatter_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
     c.set_grad(0, gather(c.grad(), static_cast<int>(a), c.input(1)));
-  });
+  }, [&](const JvpContext& c) { return scatter_add(shape, static_cast<int>(a), index, c.tangent(0)); });
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int axis) {
@@ -457,6 +457,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int axis) {
       if (c.needs_grad(k)) c.set_grad(k, slice_impl(c.grad(), a, begin, extents[k], 1));
       begin += extents[k];
     }
+  }, [&](const JvpContext& c) {
+    std::vector<Tensor> parts;
+    parts.reserve(tensors.size());
+    for (std::size_t k = 0; k < tensors.size(); ++k) parts.push_back(c.tangent_or_zeros(k));
+    return cat(parts, static_cast<int>(a));
   });
 }
 
