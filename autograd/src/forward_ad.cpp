@@ -143,6 +143,15 @@ JvpContext::JvpContext(const char* name, const Tensor* inputs, std::size_t count
   }
 }
 
+const Tensor& JvpContext::output() const {
+  if (!is_grad_enabled()) return output_;  // nothing records: no node can hold the output
+  if (!output_copy_.defined()) {
+    forward_ad::detail::SuspendGuard suspend;
+    output_copy_ = output_.clone();  // its node refers to the output's node, not to the output
+  }
+  return output_copy_;
+}
+
 Tensor JvpContext::tangent_or_zeros(std::size_t i) const {
   if (has_tangent(i)) return tangent(i);
   return zeros_like(input(i));

@@ -300,8 +300,10 @@ class JvpContext {
   std::size_t num_inputs() const { return count_; }
   /// Primal input i (its tangent is not propagated inside the rule).
   const Tensor& input(std::size_t i) const { return inputs_[i]; }
-  /// The op's output (recorded when the op was).
-  const Tensor& output() const { return output_; }
+  /// The op's output. While grad mode is on, a copy in the graph (gradients reach the output):
+  /// the output holds its tangent, so a tangent recorded reading the output itself would hold
+  /// it back, a reference cycle.
+  const Tensor& output() const;
   bool has_tangent(std::size_t i) const { return tangent(i).defined(); }
   /// Input i's tangent, undefined for zero.
   const Tensor& tangent(std::size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
@@ -319,6 +321,7 @@ class JvpContext {
   Tensor inline_[kInline];
   std::vector<Tensor> more_;
   Tensor output_;
+  mutable Tensor output_copy_;
 };
 
 /// Records an op: `output` was computed from `inputs` by the forward pass; `backward` is a
