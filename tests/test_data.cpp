@@ -282,5 +282,5 @@ TEST_CASE("mnist: the real files load with the known shapes and first labels") {
   const auto& px = test.images.value<float>();
   CHECK(*std::max_element(px.begin(), px.end()) == 1.0f);
   CHECK(*std::min_element(px.begin(), px.end()) == 0.0f);
-  CHECK_THROWS_WITH(load_mnist("/nonexistent", "train"), Catch::Contains("scripts/fetch-mnist"));
+  CHECK_THROWS_WITH(load_mnist("/nonexistent", "train"), Catch::Contains("tapegrad-fetch-mnist /nonexistent"));
 }
