@@ -1,7 +1,8 @@
-// tg::nn::functional: the computations of the nn layers as plain functions, without state (the
-// caller passes weights, running statistics and randomness). The activations are the core ops,
-// re-exported here so `namespace F = tg::nn::functional;` reaches everything. The losses live in
-// tapegrad/nn/losses.hpp, in this namespace too.
+/// \file
+/// tg::nn::functional: the computations of the nn layers as plain functions, without state (the
+/// caller passes weights, running statistics and randomness). The activations are the core ops,
+/// re-exported here so `namespace F = tg::nn::functional;` reaches everything. The losses live in
+/// tapegrad/nn/losses.hpp, in this namespace too.
 #pragma once
 
 #include <cstddef>
