@@ -1,6 +1,7 @@
 /// \file
 /// User-defined differentiable ops, like torch.autograd.Function.
 ///
+/// \code{.cpp}
 ///   struct Cube : tg::Function<Cube> {
 ///     static const char* name() { return "cube"; }
 ///     static tg::Tensor forward(tg::FunctionContext& ctx, const tg::Tensor& x) {
@@ -13,6 +14,7 @@
 ///     }
 ///   };
 ///   tg::Tensor y = Cube::apply(x);
+/// \endcode
 ///
 /// forward runs under NoGradGuard; backward returns one gradient per tensor argument of apply (an
 /// undefined tensor for "no gradient"). Because backward is written with tapegrad ops, the op takes

@@ -2,9 +2,11 @@
 /// gradcheck: compares the analytic vector-Jacobian products autograd computes with central
 /// finite differences, for use in users' own test suites.
 ///
+/// \code{.cpp}
 ///   auto report = tg::gradcheck([](const std::vector<tg::Tensor>& x) { return tanh(x[0]) * x[1]; },
 ///                               {a, b});
 ///   REQUIRE(report);            // prints the worst element per input when it fails (operator<<)
+/// \endcode
 #pragma once
 
 #include <cstddef>

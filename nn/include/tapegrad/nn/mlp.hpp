@@ -1,8 +1,10 @@
 /// \file
 /// MLP: a multilayer perceptron built from layer sizes and an activation.
 ///
+/// \code{.cpp}
 ///   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU());
 ///   Tensor logits = (*model)(x);   // x (N, 784) -> (N, 10)
+/// \endcode
 #pragma once
 
 #include <cstddef>

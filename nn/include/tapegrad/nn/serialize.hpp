@@ -11,11 +11,13 @@
 /// crash mid-save leaves the previous file untouched (and, at worst, a stray temporary file).
 ///
 /// A model and its optimizer state share one file through name prefixes:
+/// \code{.cpp}
 ///   auto state = nn::with_prefix("model.", model->state_dict());
 ///   auto opt = nn::with_prefix("optim.", optimizer.state_dict());
 ///   state.insert(opt.begin(), opt.end());
 ///   nn::save_tensors("ckpt.npz", state);
 ///   model->load_state_dict(nn::strip_prefix("model.", nn::load_tensors("ckpt.npz")));
+/// \endcode
 #pragma once
 
 #include <cstddef>
