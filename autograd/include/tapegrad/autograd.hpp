@@ -1,4 +1,5 @@
-// The reverse sweep: backward() into leaves' grad(), and grad() returning gradients directly.
+/// \file
+/// The reverse sweep: backward() into leaves' grad(), and grad() returning gradients directly.
 #pragma once
 
 #include <optional>

@@ -1,4 +1,5 @@
-// How tapegrad asks the C allocator to treat freed tensor memory.
+/// \file
+/// How tapegrad asks the C allocator to treat freed tensor memory.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,5 @@
-// The number of threads tapegrad uses, for matrix products and for long elementwise loops.
+/// \file
+/// The number of threads tapegrad uses, for matrix products and for long elementwise loops.
 #pragma once
 
 namespace tg {

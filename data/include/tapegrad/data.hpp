@@ -1,4 +1,5 @@
-// All of the data component.
+/// \file
+/// All of the data component.
 #pragma once
 
 #include "tapegrad/data/csv.hpp"

@@ -1,14 +1,15 @@
-// Training checkpoints: a model, its optimizer's state and a few numbers (the epoch reached, the
-// settings of the run) in one .npz file, written atomically, so an interrupted run can resume
-// and end with exactly the weights of an uninterrupted one.
-//
-// Entries: "model.<name>" (Module::state_dict), "optim.<name>" (Optimizer::state_dict),
-// "meta.<key>" (float64 scalars) and, when a metrics log is saved with it, "metrics.<i>.<column>"
-// (column i of the log, float64, one value per row). The file opens with numpy.load like any .npz.
-//
-// The metrics log travels inside the checkpoint because two files cannot be renamed at once: a
-// run killed between the checkpoint's rename and the CSV's would resume with the new weights and
-// without that epoch's row. The CSV is a copy, rewritten from the checkpoint.
+/// \file
+/// Training checkpoints: a model, its optimizer's state and a few numbers (the epoch reached, the
+/// settings of the run) in one .npz file, written atomically, so an interrupted run can resume
+/// and end with exactly the weights of an uninterrupted one.
+///
+/// Entries: "model.<name>" (Module::state_dict), "optim.<name>" (Optimizer::state_dict),
+/// "meta.<key>" (float64 scalars) and, when a metrics log is saved with it, "metrics.<i>.<column>"
+/// (column i of the log, float64, one value per row). The file opens with numpy.load like any .npz.
+///
+/// The metrics log travels inside the checkpoint because two files cannot be renamed at once: a
+/// run killed between the checkpoint's rename and the CSV's would resume with the new weights and
+/// without that epoch's row. The CSV is a copy, rewritten from the checkpoint.
 #pragma once
 
 #include <map>
