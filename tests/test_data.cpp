@@ -34,7 +34,7 @@ void write_text(const std::string& path, const std::string& text) { std::ofstrea
 
 TEST_CASE("idx: reads plain and gzipped files") {
   TempDir dir;
-  std::vector<std::uint8_t> pixels(2 * 3 * 2);
+  std::vector<std::uint8_t> pixels(std::size_t{2} * 3 * 2);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 20);
   for (bool gz : {false, true}) {
     const std::string path = dir.file(gz ? "img.gz" : "img");

@@ -16,7 +16,7 @@ bool exists(const std::string& path) {
 
 std::string find_file(const std::string& dir, const std::string& stem) {
   for (const char* suffix : {"", ".gz"}) {
-    const std::string p = dir + "/" + stem + suffix;
+    std::string p = dir + "/" + stem + suffix;
     if (exists(p)) return p;
   }
   fail("load_mnist: ", dir, "/", stem, " (or .gz) not found; fetch MNIST with `tapegrad-fetch-mnist ", dir,

@@ -81,6 +81,7 @@ class Callback<R(Args...)> {
   template <class Fn>
   struct Model final : Concept {
     template <class F>
+    // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): Model is never copied, only cloned
     explicit Model(F&& f) : fn(std::forward<F>(f)) {}
     R call(Args... args) override {
       if constexpr (std::is_void_v<R>) fn(std::forward<Args>(args)...);

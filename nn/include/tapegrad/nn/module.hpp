@@ -74,7 +74,7 @@ class Module {
   Tensor register_buffer(std::string name, Tensor tensor);
   /// Registers a submodule; its tensors' names get the prefix "name.". Returns the module.
   template <class M>
-  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+  std::shared_ptr<M> register_module(std::string name, const std::shared_ptr<M>& module) {
     static_assert(std::is_base_of_v<Module, M>, "register_module: M must derive from tg::nn::Module");
     add_child(std::move(name), module);
     return module;

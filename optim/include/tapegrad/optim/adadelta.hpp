@@ -46,8 +46,8 @@ class Adadelta : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  Adadelta(std::vector<ParamGroup> param_groups, AdadeltaOptions defaults = AdadeltaOptions());
-  Adadelta(std::vector<Tensor> params, AdadeltaOptions defaults = AdadeltaOptions());
+  explicit Adadelta(std::vector<ParamGroup> param_groups, AdadeltaOptions defaults = AdadeltaOptions());
+  explicit Adadelta(std::vector<Tensor> params, AdadeltaOptions defaults = AdadeltaOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

@@ -46,8 +46,8 @@ class Adagrad : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  Adagrad(std::vector<ParamGroup> param_groups, AdagradOptions defaults = AdagradOptions());
-  Adagrad(std::vector<Tensor> params, AdagradOptions defaults = AdagradOptions());
+  explicit Adagrad(std::vector<ParamGroup> param_groups, AdagradOptions defaults = AdagradOptions());
+  explicit Adagrad(std::vector<Tensor> params, AdagradOptions defaults = AdagradOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

@@ -55,8 +55,8 @@ class Adam : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  Adam(std::vector<ParamGroup> param_groups, AdamOptions defaults = AdamOptions());
-  Adam(std::vector<Tensor> params, AdamOptions defaults = AdamOptions());
+  explicit Adam(std::vector<ParamGroup> param_groups, AdamOptions defaults = AdamOptions());
+  explicit Adam(std::vector<Tensor> params, AdamOptions defaults = AdamOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

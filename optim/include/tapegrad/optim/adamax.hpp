@@ -46,8 +46,8 @@ class Adamax : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  Adamax(std::vector<ParamGroup> param_groups, AdamaxOptions defaults = AdamaxOptions());
-  Adamax(std::vector<Tensor> params, AdamaxOptions defaults = AdamaxOptions());
+  explicit Adamax(std::vector<ParamGroup> param_groups, AdamaxOptions defaults = AdamaxOptions());
+  explicit Adamax(std::vector<Tensor> params, AdamaxOptions defaults = AdamaxOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

@@ -46,8 +46,8 @@ class AdamW : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  AdamW(std::vector<ParamGroup> param_groups, AdamWOptions defaults = AdamWOptions());
-  AdamW(std::vector<Tensor> params, AdamWOptions defaults = AdamWOptions());
+  explicit AdamW(std::vector<ParamGroup> param_groups, AdamWOptions defaults = AdamWOptions());
+  explicit AdamW(std::vector<Tensor> params, AdamWOptions defaults = AdamWOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

@@ -68,8 +68,8 @@ class LBFGS : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  LBFGS(std::vector<ParamGroup> param_groups, LBFGSOptions defaults = LBFGSOptions());
-  LBFGS(std::vector<Tensor> params, LBFGSOptions defaults = LBFGSOptions());
+  explicit LBFGS(std::vector<ParamGroup> param_groups, LBFGSOptions defaults = LBFGSOptions());
+  explicit LBFGS(std::vector<Tensor> params, LBFGSOptions defaults = LBFGSOptions());
   ///@}
   /// Runs the iterations described above; the closure is required.
   Tensor step(const LossClosure& closure) override;

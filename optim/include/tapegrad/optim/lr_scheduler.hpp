@@ -140,7 +140,7 @@ class CosineAnnealingLR : public LRScheduler {
 class LinearLR : public LRScheduler {
  public:
   /// Defaults as PyTorch: start_factor 1/3, end_factor 1, total_iters 5 (>= 1).
-  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+  explicit LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
            std::int64_t total_iters = 5);
 
  protected:

@@ -59,8 +59,8 @@ class NAdam : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  NAdam(std::vector<ParamGroup> param_groups, NAdamOptions defaults = NAdamOptions());
-  NAdam(std::vector<Tensor> params, NAdamOptions defaults = NAdamOptions());
+  explicit NAdam(std::vector<ParamGroup> param_groups, NAdamOptions defaults = NAdamOptions());
+  explicit NAdam(std::vector<Tensor> params, NAdamOptions defaults = NAdamOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };

@@ -50,8 +50,8 @@ class RMSprop : public Optimizer {
   /// Optimizes the parameters of param_groups (groups without options take `defaults`), or one
   /// group of params. Throws tg::Error for invalid options or parameters (see add_param_group).
   ///@{
-  RMSprop(std::vector<ParamGroup> param_groups, RMSpropOptions defaults = RMSpropOptions());
-  RMSprop(std::vector<Tensor> params, RMSpropOptions defaults = RMSpropOptions());
+  explicit RMSprop(std::vector<ParamGroup> param_groups, RMSpropOptions defaults = RMSpropOptions());
+  explicit RMSprop(std::vector<Tensor> params, RMSpropOptions defaults = RMSpropOptions());
   ///@}
   Tensor step(const LossClosure& closure = nullptr) override;
 };
