@@ -84,9 +84,11 @@ int element_count(const char* op, const Tensor& t) {
   return static_cast<int>(t.numel());
 }
 
-/// Waits for request with MPI_Test: spins briefly (a collective among processes on one machine
-/// completes in microseconds), then yields, then sleeps, so a long wait does not take a core from
-/// the computation of another rank. Raises after timeout_seconds.
+/// Waits for request with MPI_Test, as MPI_Wait would, but with a deadline: polls (yielding the
+/// core between polls, since the other ranks may share it) for the first second, which is every
+/// collective of a healthy job; after that it sleeps between polls, so a rank waiting for a stuck
+/// one does not burn a core. Non-blocking collectives move on only inside MPI calls, so sleeping
+/// early would slow every round of a large all-reduce. Raises after timeout_seconds.
 void wait_for(MPI_Request& request, const char* what, double timeout_seconds) {
   using clock = std::chrono::steady_clock;
   const clock::time_point start = clock::now();
@@ -99,7 +101,7 @@ void wait_for(MPI_Request& request, const char* what, double timeout_seconds) {
     if (waited > timeout_seconds)
       fail(what, ": no answer from the other ranks after ", timeout_seconds,
            " s (a rank may have died or stopped calling collectives); the job cannot continue");
-    if (waited < 0.01) sched_yield();
+    if (waited < 1.0) sched_yield();
     else std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }
