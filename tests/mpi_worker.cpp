@@ -5,6 +5,7 @@
 //                             trains a small MLP data-parallel (global batch 128) and compares every
 //                             rank's weights with a single-process run with batch 128 on the same data
 //   sampler                   the ranks' DistributedSampler shards are disjoint and cover the epoch
+//   mismatch                  a rank with another model: DistributedDataParallel raises on every rank
 //   batchnorm                 BatchNorm buffers are rank 0's at construction and at each training forward
 //   die RANK STEP             RANK kills itself (SIGKILL) at STEP of a training loop; the job must end
 #include <signal.h>
@@ -155,7 +156,10 @@ void equivalence(const std::shared_ptr<ProcessGroup>& pg, DType dtype, const std
   // Ranks other than 0 start from other weights: construction must copy rank 0's.
   auto ddp = std::make_shared<nn::DistributedDataParallel>(make_model(dtype, rank == 0 ? 1 : 100 + rank), pg,
                                                            nn::DistributedDataParallelOptions().bucket_cap_bytes(600));
-  expect(ddp->bucket_assignment().size() > 1, "several buckets");
+  const auto buckets = ddp->bucket_assignment();
+  expect(buckets.size() > 1, "several buckets");
+  // Reverse parameter order: the first bucket starts with the last parameter (the output bias).
+  expect(!buckets.empty() && buckets.front().front() == ddp->parameters().size() - 1, "buckets in reverse order");
   auto opt = make_optimizer(opt_name, ddp->parameters());
   // With accumulation, a step of 128 is `accumulate` micro-batches of 128 / accumulate.
   const std::size_t micro = kGlobalBatch / accumulate;
@@ -238,6 +242,14 @@ void batchnorm(const std::shared_ptr<ProcessGroup>& pg) {
   expect(same_as_rank0(), "a training forward starts from rank 0's buffers");
 }
 
+/// A rank whose model differs: every rank raises (none is left waiting in a collective).
+void mismatch(const std::shared_ptr<ProcessGroup>& pg) {
+  Generator gen(1);
+  const std::size_t hidden = pg->rank() == 1 ? 9 : 8;
+  auto net = std::make_shared<nn::MLP>(std::vector<std::size_t>{6, hidden, 3}, nn::MLPOptions{}, &gen);
+  expect_error([&] { nn::DistributedDataParallel ddp(net, pg); }, "models differ", "mismatched models");
+}
+
 void die(const std::shared_ptr<ProcessGroup>& pg, int victim, int at_step) {
   auto ddp = std::make_shared<nn::DistributedDataParallel>(make_model(kFloat64, 1), pg);
   optim::SGD opt(ddp->parameters(), optim::SGDOptions(0.1));
@@ -273,6 +285,8 @@ int main(int argc, char** argv) {
       // same rounding, 2^29 times larger.
       const double tolerance = dtype == kFloat64 ? 1e-12 : 1e-4;
       equivalence(pg, dtype, argv[3], argc >= 5 ? std::stoul(argv[4]) : 1, tolerance);
+    } else if (mode == "mismatch") {
+      mismatch(pg);
     } else if (mode == "batchnorm") {
       batchnorm(pg);
     } else if (mode == "die" && argc >= 4) {
