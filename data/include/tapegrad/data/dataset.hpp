@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/data/distributed_sampler.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::data {
@@ -71,6 +72,14 @@ struct DataLoaderOptions {
   bool shuffle = false;      ///< reshuffle every epoch (order from seed and epoch number)
   std::uint64_t seed = 0;    ///< seed of the shuffles (default 0)
   bool drop_last = false;    ///< drop a final batch smaller than batch_size
+  /// Data-parallel training: this rank's shard of each epoch instead of the whole dataset (then
+  /// shuffle must be false: the sampler shuffles). Batches are cut from the shard.
+  std::shared_ptr<const DistributedSampler> sampler = nullptr;
+  /// With a sampler, instead of batch_size: batch k of every rank holds that rank's samples among
+  /// positions [k * G, (k + 1) * G) of the sampler's global order, so the ranks' batches k together
+  /// are exactly batch k of one process with batch size G (local sizes differ by at most one when
+  /// N does not divide G). 0: use batch_size. drop_last drops a final global batch shorter than G.
+  std::size_t global_batch_size = 0;
 };
 
 /// Cuts a dataset into mini-batches. Every sample appears exactly once per epoch (all but the
@@ -90,8 +99,16 @@ class DataLoader {
   std::size_t num_samples() const { return dataset_->size(); }
   /// The options given to the constructor.
   const DataLoaderOptions& options() const { return options_; }
-  /// The sample order of an epoch.
+  /// The sample order of an epoch (with a sampler: this rank's shard).
   std::vector<std::int64_t> order(std::size_t epoch) const;
+  /// Positions [begin, end) of batch `index` in order(epoch).
+  std::pair<std::size_t, std::size_t> batch_range(std::size_t index) const;
+  /// The seed of epoch e's shuffle (shared with DistributedSampler, so one rank of one sees
+  /// exactly the DataLoader's order).
+  static std::uint64_t shuffle_seed(std::uint64_t seed, std::size_t epoch) {
+    // Mix the epoch into the seed so epochs differ but each is reproducible on its own.
+    return seed * 0x9E3779B97F4A7C15ULL + epoch + 1;
+  }
 
   class Iterator;
   /// The batches of one epoch, as a range.
