@@ -1,22 +1,25 @@
-// Data parallelism across processes: a process group (all-reduce, broadcast, barrier) with an
-// MPI backend, and nn::DistributedDataParallel, which averages gradients over the processes while
-// backward runs.
-//
-//   auto group = tg::distributed::init_mpi();           // under mpirun -np N
-//   auto model = std::make_shared<tg::nn::DistributedDataParallel>(net, group);
-//   tg::optim::SGD opt(model->parameters(), {0.1});
-//   loss_fn(model->forward(x), y).backward();           // gradients are averaged over the N ranks
-//   opt.step();
-//
-// Not part of tapegrad.hpp: this header and the tapegrad_distributed library exist only when
-// CMake found MPI (target tapegrad::distributed). Nothing here includes <mpi.h>.
-//
-// Invariants
-// - Every rank issues the same collectives in the same order (MPI requires it): buckets are
-//   all-reduced strictly in bucket order, whatever order their gradients complete in.
-// - Every collective waits at most the group's timeout, then raises tg::Error; every MPI error is
-//   returned (MPI_ERRORS_RETURN) and raised as tg::Error naming the call, never an abort inside
-//   MPI. After such an error the job cannot continue: call abort_job() to stop every rank.
+/// \file
+/// Data parallelism across processes: a process group (all-reduce, broadcast, barrier) with an
+/// MPI backend, and nn::DistributedDataParallel, which averages gradients over the processes while
+/// backward runs.
+///
+/// \code
+///   auto group = tg::distributed::init_mpi();           // under mpirun -np N
+///   auto model = std::make_shared<tg::nn::DistributedDataParallel>(net, group);
+///   tg::optim::SGD opt(model->parameters(), {0.1});
+///   loss_fn(model->forward(x), y).backward();           // gradients are averaged over the N ranks
+///   opt.step();
+/// \endcode
+///
+/// Not part of tapegrad.hpp: this header and the tapegrad_distributed library exist only when
+/// CMake found MPI (target tapegrad::distributed). Nothing here includes <mpi.h>.
+///
+/// Invariants
+/// - Every rank issues the same collectives in the same order (MPI requires it): buckets are
+///   all-reduced strictly in bucket order, whatever order their gradients complete in.
+/// - Every collective waits at most the group's timeout, then raises tg::Error; every MPI error is
+///   returned (MPI_ERRORS_RETURN) and raised as tg::Error naming the call, never an abort inside
+///   MPI. After such an error the job cannot continue: call abort_job() to stop every rank.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +33,7 @@
 
 namespace tg::distributed {
 
+/// How all_reduce combines the ranks' tensors.
 enum class ReduceOp : std::uint8_t {
   sum,   ///< elementwise sum over the ranks
   mean,  ///< the sum divided by world_size()
@@ -55,6 +59,7 @@ class ProcessGroup {
   virtual ~ProcessGroup() = default;
   /// This process's index in [0, world_size()).
   virtual int rank() const = 0;
+  /// The number of processes in the group.
   virtual int world_size() const = 0;
   /// "mpi".
   virtual std::string backend() const = 0;
@@ -69,9 +74,11 @@ class ProcessGroup {
   virtual void barrier() = 0;
 };
 
+/// Options of init_mpi().
 struct MpiOptions {
   /// Longest wait for one collective before it raises tg::Error (a rank died or hangs).
   double timeout_seconds_ = 300;
+  /// Sets timeout_seconds_ (chained).
   MpiOptions& timeout_seconds(double s) { timeout_seconds_ = s; return *this; }
 };
 
@@ -92,6 +99,7 @@ bool launched_by_mpirun();
 
 namespace tg::nn {
 
+/// Options of DistributedDataParallel, with chained setters.
 struct DistributedDataParallelOptions {
   /// Gradients are packed into buckets of about this many bytes (a bucket closes when it
   /// reaches it, or when the dtype changes); each bucket is one all-reduce. PyTorch's default.
@@ -99,7 +107,9 @@ struct DistributedDataParallelOptions {
   /// Copy rank 0's buffers (BatchNorm running statistics) to every rank before each training
   /// forward, as PyTorch's default.
   bool broadcast_buffers_ = true;
+  /// Sets bucket_cap_bytes_.
   DistributedDataParallelOptions& bucket_cap_bytes(std::size_t b) { bucket_cap_bytes_ = b; return *this; }
+  /// Sets broadcast_buffers_.
   DistributedDataParallelOptions& broadcast_buffers(bool on) { broadcast_buffers_ = on; return *this; }
 };
 
@@ -120,6 +130,7 @@ struct DistributedDataParallelOptions {
 /// module() to get the plain model's keys. Not copyable.
 class DistributedDataParallel : public Module {
  public:
+  /// Wraps module for training over group; collective: every rank must construct it at the same point.
   DistributedDataParallel(std::shared_ptr<Module> module, std::shared_ptr<distributed::ProcessGroup> group,
                           DistributedDataParallelOptions options = {});
   ~DistributedDataParallel() override;
@@ -129,12 +140,15 @@ class DistributedDataParallel : public Module {
   /// Broadcasts the buffers from rank 0 (training, broadcast_buffers), then module()->forward.
   Tensor forward(const Tensor& input) override;
 
+  /// The wrapped module.
   const std::shared_ptr<Module>& module() const { return module_; }
+  /// The group gradients are averaged over.
   const std::shared_ptr<distributed::ProcessGroup>& process_group() const { return group_; }
 
   /// While alive, backward does not communicate: gradients accumulate in each rank's grad().
   class NoSync {
    public:
+    /// Turns synchronisation off for ddp until this guard is destroyed.
     explicit NoSync(DistributedDataParallel& ddp);
     ~NoSync();
     NoSync(const NoSync&) = delete;
