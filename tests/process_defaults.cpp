@@ -43,17 +43,17 @@ void check_mmap_threshold(std::size_t bytes, const char* what) {
   std::free(p);
 }
 
-/// glibc's defaults: 8 MiB of freed 64 KiB heap blocks at the top of the heap go back to the
-/// kernel (the trim threshold is at most twice the largest freed mmap block, here 8 MiB at
-/// most); tapegrad's old policy (M_TRIM_THRESHOLD -1) kept them.
+/// glibc's defaults: 16 MiB of freed 64 KiB heap blocks at the top of the heap go back to the
+/// kernel (the trim threshold is twice the largest freed mmap block, here at most 2 MiB: run
+/// before anything larger is freed); tapegrad's old policy (M_TRIM_THRESHOLD -1) kept them.
 void check_heap_trimmed(const char* what) {
-  std::vector<void*> blocks(128);
+  std::vector<void*> blocks(256);
   for (auto& b : blocks) b = kept_malloc(64 * 1024);
   const std::size_t peak = mallinfo2().arena;
   for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) std::free(*it);
   const std::size_t after = mallinfo2().arena;
   std::printf("  heap %zu bytes at the peak, %zu after freeing\n", peak, after);
-  check(after + 4 * 1024 * 1024 <= peak, what);
+  check(after + 8 * 1024 * 1024 <= peak, what);
 }
 #else
 void check_mmap_threshold(std::size_t, const char*) {}
@@ -87,8 +87,8 @@ int main() {
   }
   check(openblas_get_num_threads() == blas_threads, "after products: OpenBLAS's thread count is the program's");
   check(tg::get_num_threads() == blas_threads, "tapegrad's thread count is OpenBLAS's default, read outside its products");
-  check_mmap_threshold(4 * 1024 * 1024, "after tensors: a fresh 4 MiB malloc comes from mmap");
   check_heap_trimmed("after tensors: freed heap at the top is trimmed");
+  check_mmap_threshold(4 * 1024 * 1024, "after tensors: a fresh 4 MiB malloc comes from mmap");
 
   // The program's own setting, changed after tapegrad's first use, is kept too.
   openblas_set_num_threads(1);
