@@ -28,6 +28,7 @@ struct MemoryStats {
   std::uint64_t fresh_blocks = 0;       ///< ... and allocated fresh (none cached of that size)
   bool caching = true;                  ///< false in AddressSanitizer builds
 };
+/// The caches' figures now, for the calling thread (see MemoryStats).
 MemoryStats memory_stats();
 
 /// Opt-in, for the whole process: whether glibc keeps freed memory for the next allocations.
@@ -49,9 +50,9 @@ void set_keep_freed_memory(bool on);
 namespace detail {
 /// Asks the kernel to back the 2 MiB-aligned part of [data, data + bytes) with transparent huge
 /// pages when bytes >= 4 MiB (NumPy does the same for its large arrays). Call before the first
-/// write. Does nothing elsewhere than Linux or for smaller blocks. Why: on the development VM a
-/// freshly written array in 4 KiB pages read at ~1.7 GB/s on its first pass (MNIST's 188 MB
-/// training images: 0.11 s, then 0.006 s), in huge pages at full speed from the start.
+/// write. Does nothing elsewhere than Linux or for smaller blocks. Why: a freshly written array
+/// in 4 KiB pages reads far slower on its first pass than in huge pages (MNIST's training images;
+/// figures in bench/PROFILE.md).
 void advise_huge_pages(void* data, std::size_t bytes);
 /// Smaller blocks are not advised (callers on hot paths test this before calling).
 inline constexpr std::size_t kHugePageAdviceBytes = std::size_t{4} << 20;
