@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# mnist killed (SIGKILL) at every step of every file write (create, write, fsync, rename of the
-# checkpoint and of metrics.csv), then resumed (or restarted when no checkpoint exists yet), must
-# end with the uninterrupted run's checkpoint and metrics rows, whatever step the kill hit.
+# mnist killed (SIGKILL) at every step of every file write (create, write, fsync, rename and
+# directory fsync of the checkpoint and of metrics.csv), then resumed (or restarted when no
+# checkpoint exists yet), must end with the uninterrupted run's checkpoint and metrics rows, whatever step the kill hit.
 # Usage: kill_resume_test.sh MNIST_BINARY DATA_DIR WORK_DIR. Exits 77 (skipped) without MNIST.
 set -euo pipefail
 mnist=$1 data=$2 work=$3
@@ -15,8 +15,9 @@ rm -rf "$work"
 export TAPEGRAD_GNUPLOT=/bin/true
 common=(--data "$data" --train-images 1000 --test-images 200 --hidden 16 --threads 1 --epochs 2)
 "$mnist" "${common[@]}" --plot-dir "$work/straight" >/dev/null
-# 2 epochs x 2 files (checkpoint, metrics.csv) x 4 steps (create, write, fsync, rename).
-expected_steps=16
+# 2 epochs x 2 files (checkpoint, metrics.csv) x 5 steps (create, write, fsync, rename,
+# directory fsync).
+expected_steps=20
 n=0
 while :; do
   n=$((n + 1))

@@ -102,34 +102,6 @@ plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s,
   return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
 }
 
-/// The epoch a checkpoint was written after: a whole number in [0, epochs], or tg::Error (a
-/// damaged or hand-made checkpoint must not resume at epoch 2^63 or retrain from 0 on top of
-/// trained weights).
-std::size_t resumed_epoch(const std::string& checkpoint, const training::CheckpointInfo& info, std::size_t epochs) {
-  const auto found = info.find("epoch");
-  if (found == info.end()) tg::fail("--resume: ", checkpoint, " has no meta.epoch entry; it cannot be resumed");
-  const double epoch = found->second;
-  if (!(epoch >= 0 && epoch <= static_cast<double>(epochs)) || epoch != std::floor(epoch))
-    tg::fail("--resume: ", checkpoint, " says it was written after epoch ", epoch,
-             ", which is not a whole number in [0, ", epochs, "] (this run has ", epochs, " epochs)");
-  return static_cast<std::size_t>(epoch);
-}
-
-/// The metrics log saved in a checkpoint written after `epoch`: this run's columns and one row
-/// per epoch 1..epoch, in order, or tg::Error (a damaged log must not become the run's record).
-void check_resumed_metrics(const std::string& checkpoint, const training::MetricsLog& saved,
-                           const std::vector<std::string>& columns, std::size_t epoch) {
-  if (saved.columns() != columns)
-    tg::fail("--resume: ", checkpoint, " holds a metrics log with ", saved.columns().size(),
-             " columns that are not this run's ", columns.size());
-  if (saved.num_rows() != epoch)
-    tg::fail("--resume: ", checkpoint, " was written after epoch ", epoch, " but holds ", saved.num_rows(),
-             " metrics rows");
-  for (std::size_t i = 0; i < epoch; ++i)
-    if (saved.row(i)[0] != static_cast<double>(i + 1))
-      tg::fail("--resume: ", checkpoint, ": metrics row ", i + 1, " is for epoch ", saved.row(i)[0], ", expected ", i + 1);
-}
-
 int run(Settings s, const CLI::App& app) {
   examples::mnist::Preset p = examples::mnist::preset(s.preset);
   examples::Flags& f = s.flags;
@@ -184,11 +156,11 @@ int run(Settings s, const CLI::App& app) {
                  std::to_string(value), "; resume with the same settings");
     }
     training::load_checkpoint(checkpoint, *model, optimizer.get());
-    start_epoch = resumed_epoch(checkpoint, info, p.epochs);
+    start_epoch = training::resumed_epoch(checkpoint, info, p.epochs);
     if (std::optional<training::MetricsLog> saved = training::read_checkpoint_metrics(checkpoint)) {
       // The checkpoint's own rows are authoritative: the CSV may have missed the last epoch's
       // row (killed between the two renames), and is rewritten from them below.
-      check_resumed_metrics(checkpoint, *saved, log.columns(), start_epoch);
+      training::check_resumed_metrics(checkpoint, *saved, log.columns(), start_epoch);
       log = *saved;
     } else if (exists(metrics_path)) {  // a checkpoint from before the log moved inside it
       const training::MetricsLog earlier = training::MetricsLog::read(metrics_path);

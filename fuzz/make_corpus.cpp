@@ -1,6 +1,11 @@
-// Writes the seed corpus in fuzz/corpus/: small valid inputs of every kind each reader accepts.
-// Run from the repository root: build/fuzz/fuzz/make_corpus (fuzz/build.sh builds it).
+// Writes the seed corpora, one directory per target under the directory given (fuzz/run.sh uses
+// build/fuzz/seeds): small valid inputs of every kind each reader accepts, and a few hostile ones
+// (gzip and deflate bombs just past the targets' limits). Generated at run time rather than
+// committed; run from the repository root (it copies two NumPy-written files from tests/data):
+//   build/fuzz/fuzz/make_corpus build/fuzz/seeds
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -93,12 +98,83 @@ void checkpoint_corpus(const fs::path& dir) {
     fs::copy_file(fs::path("tests/data") / numpy_file, dir / numpy_file, fs::copy_options::overwrite_existing);
 }
 
+std::vector<unsigned char> concat(std::vector<unsigned char> a, const std::vector<unsigned char>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void gzip_corpus(const fs::path& dir) {
+  const std::vector<unsigned char> text{'h', 'e', 'l', 'l', 'o', '\n'};
+  write(dir / "one_member.gz", gzip_bytes(text));
+  write(dir / "two_members.gz", concat(gzip_bytes(text), gzip_bytes({'w', 'o', 'r', 'l', 'd'})));
+  write(dir / "trailing_zeros.gz", concat(gzip_bytes(text), std::vector<unsigned char>(8, 0)));
+  write(dir / "empty_member.gz", concat(gzip_bytes({}), gzip_bytes(text)));
+  write(dir / "not_gzip", text);
+  // Zeros compress about 1000:1: 3 MiB stays under fuzz_gzip's 4 MiB limit, 5 MiB goes past it,
+  // and so do two members of 3 MiB each.
+  const std::vector<unsigned char> three_mib(std::size_t(3) << 20, 0), five_mib(std::size_t(5) << 20, 0);
+  write(dir / "zeros_3mib.gz", gzip_bytes(three_mib));
+  write(dir / "bomb_5mib.gz", gzip_bytes(five_mib));
+  write(dir / "bomb_two_members.gz", concat(gzip_bytes(three_mib), gzip_bytes(three_mib)));
+}
+
+void npz_corpus(const fs::path& dir, const fs::path& checkpoints) {
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(checkpoints))
+    fs::copy_file(entry.path(), dir / entry.path().filename(), fs::copy_options::overwrite_existing);
+  // Deflated arrays of zeros: 8 MiB stays under fuzz_npz's 16 MiB limit, 24 MiB goes past it.
+  nn::save_tensors((dir / "zeros_8mib.npz").string(), {{"z", zeros({std::size_t(1) << 20}, kFloat64)}}, true);
+  nn::save_tensors((dir / "bomb_24mib.npz").string(), {{"z", zeros({std::size_t(3) << 20}, kFloat64)}}, true);
+  nn::save_tensors((dir / "names_and_shapes.npz").string(),
+                   {{"a.b", ones({2, 3})}, {"x", zeros({0})}, {"s", tensor(2.5, kFloat64)}});
+}
+
+void resume_corpus(const fs::path& dir) {
+  fs::create_directories(dir);
+  Generator gen(1);
+  nn::MLP model({3, 2, 1}, nn::Tanh(), nn::MLPOptions{0.0, true}, &gen);
+  optim::Adam adam(model.parameters(), optim::AdamOptions(0.01));
+  const Tensor x = ones({2, 3});
+  training::MetricsLog log({"epoch", "train_loss", "test_accuracy"});
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    adam.zero_grad();
+    sum(model(x) * model(x)).backward();
+    adam.step();
+    log.append({static_cast<double>(epoch), 1.0 / epoch, 0.5 + 0.1 * epoch});
+    const training::CheckpointInfo info{{"epoch", epoch}, {"seed", 1}, {"lr", 0.01}};
+    const std::string name = "epoch_" + std::to_string(epoch);
+    training::save_checkpoint((dir / (name + ".npz")).string(), model, adam, info, &log);
+    training::save_checkpoint((dir / (name + "_no_metrics.npz")).string(), model, adam, info);
+  }
+  model.save((dir / "weights_only.npz").string());
+}
+
+/// fuzz_optim_state reads its choices from the end of the input (FuzzedDataProvider): the last
+/// byte picks the optimizer, the one before the scheduler, the one before that the dtype; with
+/// nothing more there are no edits, so each seed loads a genuine state dict.
+void optim_state_corpus(const fs::path& dir) {
+  for (int optimizer = 0; optimizer < 9; ++optimizer)
+    for (int scheduler = 0; scheduler < 9; ++scheduler)
+      for (int dtype = 0; dtype < 2; ++dtype)
+        write(dir / ("o" + std::to_string(optimizer) + "_s" + std::to_string(scheduler) + "_d" + std::to_string(dtype)),
+              std::vector<unsigned char>{static_cast<unsigned char>(dtype), static_cast<unsigned char>(scheduler),
+                                         static_cast<unsigned char>(optimizer)});
+}
+
 }  // namespace
 
-int main() {
-  const fs::path root = "fuzz/corpus";
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_corpus <output directory>  (run from the repository root)\n";
+    return 2;
+  }
+  const fs::path root = argv[1];
   idx_corpus(root / "fuzz_idx");
   csv_corpus(root / "fuzz_csv");
   checkpoint_corpus(root / "fuzz_checkpoint");
+  gzip_corpus(root / "fuzz_gzip");
+  npz_corpus(root / "fuzz_npz", root / "fuzz_checkpoint");
+  resume_corpus(root / "fuzz_resume");
+  optim_state_corpus(root / "fuzz_optim_state");
   return 0;
 }

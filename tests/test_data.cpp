@@ -34,7 +34,7 @@ void write_text(const std::string& path, const std::string& text) { std::ofstrea
 
 TEST_CASE("idx: reads plain and gzipped files") {
   TempDir dir;
-  std::vector<std::uint8_t> pixels(2 * 3 * 2);
+  std::vector<std::uint8_t> pixels(std::size_t{2} * 3 * 2);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 20);
   for (bool gz : {false, true}) {
     const std::string path = dir.file(gz ? "img.gz" : "img");
@@ -282,5 +282,5 @@ TEST_CASE("mnist: the real files load with the known shapes and first labels") {
   const auto& px = test.images.value<float>();
   CHECK(*std::max_element(px.begin(), px.end()) == 1.0f);
   CHECK(*std::min_element(px.begin(), px.end()) == 0.0f);
-  CHECK_THROWS_WITH(load_mnist("/nonexistent", "train"), Catch::Contains("scripts/fetch-mnist"));
+  CHECK_THROWS_WITH(load_mnist("/nonexistent", "train"), Catch::Contains("tapegrad-fetch-mnist /nonexistent"));
 }

@@ -221,3 +221,37 @@ TEST_CASE("engine: anomaly detection names the op") {
     CHECK_THROWS_WITH(y.backward(), Catch::Contains("'sqrt'") && Catch::Contains("gradient"));
   }
 }
+
+TEST_CASE("queue_callback: runs once the sweep has delivered every gradient, in order") {
+  Tensor a = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  Tensor b = tensor({3.0}, kFloat64).requires_grad_();
+  std::vector<std::string> events;
+  HookHandle ha = a.register_post_accumulate_grad_hook([&](const Tensor&) {
+    events.push_back("a");
+    queue_callback([&] {
+      // Both leaves have their gradients by now; a callback may queue another.
+      events.push_back(b.grad().defined() && a.grad().defined() ? "end" : "early");
+      queue_callback([&] { events.push_back("nested"); });
+    });
+  });
+  HookHandle hb = b.register_post_accumulate_grad_hook([&](const Tensor&) {
+    events.push_back("b");
+    queue_callback([&] { events.push_back("end-b"); });
+  });
+  ((a * 2.0).sum() * b.sum()).backward();
+  ha.remove();
+  hb.remove();
+  REQUIRE(events.size() == 5);
+  CHECK(events[2] == (events[0] == "a" ? "end" : "end-b"));
+  CHECK(events.back() == "nested");
+  CHECK(std::count(events.begin(), events.end(), "end") == 1);
+  // A second backward starts with no callbacks left over.
+  events.clear();
+  ((a * 2.0).sum()).backward();
+  CHECK(events.empty());
+  CHECK_THROWS_WITH(queue_callback([] {}), Catch::Contains("queue_callback") && Catch::Contains("no backward"));
+  Tensor c = tensor({1.0}, kFloat64).requires_grad_();
+  HookHandle hc = c.register_post_accumulate_grad_hook([](const Tensor&) { queue_callback([] { fail("callback: boom"); }); });
+  CHECK_THROWS_WITH((c * 3.0).sum().backward(), Catch::Contains("boom"));
+  hc.remove();
+}

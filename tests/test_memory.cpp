@@ -5,7 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -82,6 +88,134 @@ TEST_CASE("memory: dropped graphs are freed at once (an evaluation loop without 
 #endif
 }
 
+TEST_CASE("memory: a freed tensor buffer of 64 KiB or more serves the next tensor of its size") {
+  empty_cache();
+  const MemoryStats start = memory_stats();
+  REQUIRE(start.cached_bytes == 0);
+  const Shape shape{128, 256};  // 128 KiB of float32
+  const float* first = nullptr;
+  {
+    Tensor a = full(shape, 1.0);
+    first = a.value<float>().data();
+  }
+  const MemoryStats freed = memory_stats();
+  if (!freed.caching) {  // AddressSanitizer build: nothing is kept, so ASan sees every use after free
+    CHECK(freed.cached_bytes == 0);
+    return;
+  }
+  CHECK(freed.cached_bytes == 128u * 1024);
+  CHECK(freed.cached_blocks == 1);
+  Tensor b = full({256, 128}, 2.0);  // another shape, the same element count and dtype
+  CHECK(b.value<float>().data() == first);
+  CHECK(memory_stats().reused_blocks == start.reused_blocks + 1);
+  CHECK(memory_stats().cached_bytes == 0);
+  // The array built around the reused buffer is a normal row-major array of its shape.
+  const auto& v = b.value<float>();
+  CHECK(v.shape()[0] == 256);
+  CHECK(v.shape()[1] == 128);
+  CHECK(v.strides()[0] == 128);
+  CHECK(v.strides()[1] == 1);
+  CHECK(std::all_of(v.begin(), v.end(), [](float x) { return x == 2.0f; }));
+  // Another dtype or element count does not take it; small buffers are not cached at all.
+  b = Tensor();
+  Tensor c = full(shape, 1.0, TensorOptions(kFloat64));
+  Tensor d = full({128, 255}, 1.0);
+  { Tensor small = full({64, 64}, 1.0); }
+  CHECK(memory_stats().cached_bytes == 128u * 1024);
+  CHECK(static_cast<const void*>(c.value<double>().data()) != static_cast<const void*>(first));
+  CHECK(d.value<float>().data() != first);
+}
+
+TEST_CASE("memory: empty_cache releases the cached buffers") {
+  { Tensor a = full({300, 300}, 1.0), b = full({400, 400}, 1.0); }
+  if (!memory_stats().caching) return;
+  CHECK(memory_stats().cached_bytes >= (300u * 300 + 400u * 400) * 4);
+  empty_cache();
+  CHECK(memory_stats().cached_bytes == 0);
+  CHECK(memory_stats().cached_blocks == 0);
+  CHECK(memory_stats().shared_cached_bytes == 0);
+}
+
+TEST_CASE("memory: a buffer freed on another thread joins that thread's cache, then the shared pool") {
+  empty_cache();
+  if (!memory_stats().caching) return;
+  Tensor made_here = full({256, 256}, 3.0);
+  const float* data = made_here.value<float>().data();
+  std::size_t other_cached = 0;
+  std::thread other([&] {
+    Tensor t = std::move(made_here);
+    CHECK(t.value<float>()(255, 255) == 3.0f);
+    t = Tensor();  // freed on this thread: cached here
+    other_cached = memory_stats().cached_bytes;
+  });
+  other.join();
+  CHECK(other_cached == 256u * 256 * 4);
+  CHECK(memory_stats().cached_bytes == 0);                        // not in this thread's cache
+  CHECK(memory_stats().shared_cached_bytes == 256u * 256 * 4);  // the ended thread's cache
+  Tensor again = full({256, 256}, 4.0);                          // taken from the shared pool
+  CHECK(again.value<float>().data() == data);
+  CHECK(again.value<float>()(0, 0) == 4.0f);
+  CHECK(memory_stats().shared_cached_bytes == 0);
+}
+
+TEST_CASE("memory: threads freeing each other's buffers concurrently") {
+  // Two threads hand tensors to each other through a slot; each frees what the other made.
+  std::vector<Tensor> from_a(200), from_b(200);
+  auto make = [](std::vector<Tensor>& out, double value) {
+    for (auto& t : out) t = full({128, 128}, value);
+  };
+  std::thread a([&] { make(from_a, 1.0); });
+  std::thread b([&] { make(from_b, 2.0); });
+  a.join();
+  b.join();
+  std::thread free_a([&] {
+    for (auto& t : from_b) t = full({128, 128}, 5.0);  // frees b's buffer, maybe takes it back
+  });
+  std::thread free_b([&] {
+    for (auto& t : from_a) t = full({128, 128}, 6.0);
+  });
+  free_a.join();
+  free_b.join();
+  for (const auto& t : from_a) CHECK(t.value<float>()(127, 127) == 6.0f);
+  for (const auto& t : from_b) CHECK(t.value<float>()(127, 127) == 5.0f);
+  empty_cache();
+}
+
+#ifdef __SANITIZE_ADDRESS__
+TEST_CASE("memory: AddressSanitizer still reports a use of a freed tensor's buffer") {
+  CHECK_FALSE(memory_stats().caching);
+  const std::string log = "/tmp/tapegrad-use-after-free-" + std::to_string(::getpid()) + ".log";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (std::freopen(log.c_str(), "w", stderr) == nullptr) ::_exit(126);
+    ::execl("/proc/self/exe", "tapegrad_tests", "memory child: use after free", "--out", "/dev/null",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(log.c_str());
+  INFO(text.str());
+  CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(text.str().find("heap-use-after-free") != std::string::npos);
+}
+
+TEST_CASE("memory child: use after free", "[.]") {
+  const float* data = nullptr;
+  {
+    Tensor t = full({256, 256}, 1.0);
+    data = t.value<float>().data();
+  }
+  { Tensor next = full({256, 256}, 2.0); }
+  volatile float read = data[7];
+  (void)read;
+}
+#endif
+
 // AddressSanitizer brings its own allocator, which mallopt does not steer.
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 namespace {
@@ -91,43 +225,77 @@ long minor_faults() {
   ::getrusage(RUSAGE_SELF, &usage);
   return usage.ru_minflt;
 }
+
+/// Runs the hidden test case `name` of this binary in a fresh process and checks it passed.
+/// glibc serves a request from free heap chunks before it considers mmap, so in this process
+/// what earlier tests left in the heap (and any mallopt) would decide what is measured.
+void run_alone(const char* name) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl("/proc/self/exe", "tapegrad_tests", name, "--out", "/dev/null", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  INFO("the child running \"" << name << "\" exited with status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
 }  // namespace
 
-TEST_CASE("memory: a freed 1 MiB tensor's pages serve the next one (no fresh page faults)") {
-  const Shape shape{512, 512};  // 1 MiB of float32, over glibc's default 128 KiB mmap threshold
+TEST_CASE("memory: a training loop's 1 MiB tensors take no fresh pages (tapegrad's cache)") {
+  run_alone("memory child: 1 MiB tensors");
+}
+
+TEST_CASE("memory child: 1 MiB tensors", "[.]") {
+  const Shape shape{512, 512};  // 1 MiB of float32, over glibc's initial 128 KiB mmap threshold
   { Tensor warm = full(shape, 1.0); }
+  const MemoryStats before_stats = memory_stats();
   const long before = minor_faults();
   for (int i = 0; i < 10; ++i) {
     Tensor t = full(shape, static_cast<double>(i));
     CHECK(t.value<float>()(511, 511) == static_cast<float>(i));
   }
-  // Without the policy each tensor would touch 256 fresh pages (2,560 faults in all).
-  CHECK(minor_faults() - before < 100);
+  CHECK(minor_faults() - before < 100);  // fresh pages every time would be 2,560 faults
+  CHECK(memory_stats().reused_blocks == before_stats.reused_blocks + 10);
 }
 
-// glibc serves a request from free heap chunks before it considers mmap, so in this process what
-// earlier tests left in the heap would decide what glibc's default does. A fresh process, this
-// test binary running only the hidden case below, measures it.
-TEST_CASE("memory: with the policy off, glibc's default takes fresh pages for every 1 MiB tensor") {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl("/proc/self/exe", "tapegrad_tests", "memory child: 1 MiB tensors with the policy off", "--out",
-            "/dev/null", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  INFO("the child exited with status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1));
-  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+namespace {
+/// Allocates, writes and frees `bytes` with malloc (the compiler may not drop the pair).
+void malloc_touch_free(std::size_t bytes) {
+  void* p = std::malloc(bytes);
+  REQUIRE(p != nullptr);
+  std::memset(p, 1, bytes);
+  asm volatile("" : : "r"(p) : "memory");
+  std::free(p);
+}
+}  // namespace
+
+// set_keep_freed_memory is glibc's policy, for every allocation of the process: measured here on
+// plain malloc blocks (tensors of this size come from tapegrad's own cache).
+TEST_CASE("memory: set_keep_freed_memory(true) keeps freed 1 MiB blocks in the heap") {
+  run_alone("memory child: 1 MiB blocks with the policy on");
 }
 
-TEST_CASE("memory child: 1 MiB tensors with the policy off", "[.]") {
-  const Shape shape{512, 512};
-  set_keep_freed_memory(false);
-  const long before = minor_faults();
-  for (int i = 0; i < 10; ++i) Tensor t = full(shape, 1.0);
-  CHECK(minor_faults() - before > 1000);  // glibc's default: fresh pages every time
+TEST_CASE("memory child: 1 MiB blocks with the policy on", "[.]") {
   set_keep_freed_memory(true);
+  malloc_touch_free(std::size_t{1} << 20);
+  const long before = minor_faults();
+  for (int i = 0; i < 10; ++i) malloc_touch_free(std::size_t{1} << 20);
+  CHECK(minor_faults() - before < 100);
+  set_keep_freed_memory(false);
+}
+
+TEST_CASE("memory: set_keep_freed_memory(false) takes fresh pages for every 1 MiB block") {
+  run_alone("memory child: 1 MiB blocks with the policy off");
+}
+
+TEST_CASE("memory child: 1 MiB blocks with the policy off", "[.]") {
+  set_keep_freed_memory(false);  // fixed 128 KiB thresholds, without glibc's dynamic raise
+  for (int i = 0; i < 2; ++i) malloc_touch_free(std::size_t{1} << 20);
+  const long before = minor_faults();
+  for (int i = 0; i < 10; ++i) malloc_touch_free(std::size_t{1} << 20);
+  CHECK(minor_faults() - before > 1000);  // 256 fresh pages for each
 }
 #endif

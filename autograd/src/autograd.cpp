@@ -265,6 +265,8 @@ class GraphTask {
 
   /// grad(): the gradient of each requested input.
   std::vector<Tensor> results;
+  /// queue_callback(): run in order once the sweep has delivered every gradient.
+  std::vector<Callback<void()>> callbacks;
 
   void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
            const std::vector<Tensor>* inputs);
@@ -406,6 +408,7 @@ void GraphTask::give_back(GraphTask* task) noexcept {
 
 void GraphTask::clear() noexcept {
   results.clear();
+  callbacks.clear();
   nodes_.clear();
   leaves_.clear();
   edges_.clear();
@@ -552,6 +555,11 @@ void GraphTask::run(const std::vector<Tensor>& roots, const std::vector<Tensor>&
   // Inputs first: a node's consumers (larger numbers) still hold it when it is released.
   for (auto it = ran_.rbegin(); it != ran_.rend(); ++it) (*it)->release_saved();
   t_last_sweep = {nodes_.size(), closures_run_};
+  // By index: a callback may queue another, which runs in this sweep too.
+  for (std::size_t i = 0; i < callbacks.size(); ++i) {
+    Callback<void()> fn = std::move(callbacks[i]);
+    fn();
+  }
 }
 
 namespace {
@@ -726,22 +734,39 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
   }
 }
 
+/// The sweep running on this thread (innermost when they nest), for queue_callback.
+thread_local GraphTask* t_current_task = nullptr;
+
 /// Takes a task from the pool for one call and gives it back, also on an exception.
 class TaskHandle {
  public:
-  explicit TaskHandle(const SweepOptions& opt) : task_(GraphTask::acquire(opt)) {}
-  ~TaskHandle() { GraphTask::give_back(task_); }
+  explicit TaskHandle(const SweepOptions& opt)
+      : task_(GraphTask::acquire(opt)), outer_(t_current_task) {
+    t_current_task = task_;
+  }
+  ~TaskHandle() {
+    t_current_task = outer_;
+    GraphTask::give_back(task_);
+  }
   TaskHandle(const TaskHandle&) = delete;
   TaskHandle& operator=(const TaskHandle&) = delete;
   GraphTask* operator->() const { return task_; }
 
  private:
   GraphTask* task_;
+  GraphTask* outer_;
 };
 
 }  // namespace
 
 detail::SweepStats detail::last_sweep_stats() { return t_last_sweep; }
+
+void queue_callback(Callback<void()> fn) {
+  if (!fn) fail("queue_callback: empty callback");
+  if (!t_current_task)
+    fail("queue_callback: no backward() or grad() is running on this thread (call it from a hook)");
+  t_current_task->callbacks.push_back(std::move(fn));
+}
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
               std::optional<bool> retain_graph, bool create_graph) {

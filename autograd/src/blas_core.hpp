@@ -11,6 +11,20 @@ namespace tg::detail {
 /// kernels; where it cannot, prints the fix on stderr. Cheap after the first call.
 void ensure_blas_core();
 
+/// Held around tapegrad's own BLAS calls (threads.cpp): runs ensure_blas_core(), then keeps
+/// OpenBLAS on one thread until the last holder is gone, when the program's own thread count
+/// (openblas_get_num_threads() before the first holder) is put back. tapegrad splits large
+/// products over its own pool instead; with OpenBLAS's pool running as well, the two would spin
+/// against each other on the same cores. A program that calls openblas_set_num_threads while
+/// tapegrad's products run on another thread may find it overwritten when they end.
+class BlasOnOneThread {
+ public:
+  BlasOnOneThread();
+  ~BlasOnOneThread();
+  BlasOnOneThread(const BlasOnOneThread&) = delete;
+  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
+};
+
 /// The kernels OpenBLAS uses now (openblas_get_corename()).
 std::string blas_core();
 

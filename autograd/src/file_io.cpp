@@ -166,9 +166,10 @@ std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& bytes) {
 namespace {
 
 /// Test hook: with TAPEGRAD_TEST_KILL_AT_WRITE_STEP=N in the environment, the process SIGKILLs
-/// itself on entering the Nth step (create, write, fsync, rename; counted over all calls) of
-/// write_file_atomically, so a test can stop a program between any two of its file operations
-/// rather than at random times. Read once; 0 or unset does nothing.
+/// itself on entering the Nth step (counted over all calls) of
+/// write_file_atomically (create, each write, fsync, rename, directory fsync), so a test can stop
+/// a program between any two of its file operations rather than at random times. Read once; 0 or
+/// unset does nothing.
 void write_step() {
   static const long target = [] {
     const char* v = std::getenv("TAPEGRAD_TEST_KILL_AT_WRITE_STEP");
@@ -176,6 +177,24 @@ void write_step() {
   }();
   static std::atomic<long> steps{0};
   if (target > 0 && ++steps == target) ::kill(::getpid(), SIGKILL);
+}
+
+/// fsyncs the directory holding path, so that a rename into it survives a power loss (the rename
+/// changes the directory, not the file: without this the new name can be lost although the
+/// file's data were flushed). EINVAL (and ENOTSUP) mean the filesystem cannot sync a directory
+/// (some FUSE and network filesystems); the rename is then as durable as that filesystem makes
+/// it, and there is nothing more to do, so those are not errors.
+void sync_directory_of(const std::string& path, const char* op) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(op, ": ", path, " was written, but its directory ", dir, " could not be opened to flush the rename: ",
+                   std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;
+  const int sync_errno = errno;
+  ::close(fd);
+  if (!synced)
+    fail(op, ": ", path, " was written, but flushing its directory ", dir, " failed: ", std::strerror(sync_errno));
 }
 
 }  // namespace
@@ -199,8 +218,12 @@ void write_file_atomically(const std::string& path, const std::vector<unsigned c
     done += static_cast<std::size_t>(n);
   }
   write_step();
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string reason = std::strerror(errno);
+  // close() even when fsync() fails, or the descriptor leaks; the first error is reported.
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
+    const std::string reason = std::strerror(synced ? errno : sync_errno);
     ::unlink(tmp.c_str());
     fail(op, ": flushing ", tmp, " failed: ", reason);
   }
@@ -210,6 +233,8 @@ void write_file_atomically(const std::string& path, const std::vector<unsigned c
     ::unlink(tmp.c_str());
     fail(op, ": cannot rename ", tmp, " to ", path, ": ", reason);
   }
+  write_step();
+  sync_directory_of(path, op);
 }
 
 void write_file_atomically(const std::string& path, const std::string& text, const char* op) {

@@ -10,7 +10,9 @@
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
+#include <xtensor/xstrides.hpp>
 
+#include "buffer_cache.hpp"
 #include "checked.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/memory.hpp"
@@ -67,13 +69,19 @@ decltype(auto) visit_floating(const char* op, const Tensor& t, F&& f) {
   return f(std::get<xt::xarray<double>>(value_of(t)));
 }
 
-/// An uninitialised array of shape s; from 4 MiB on advised onto huge pages (tapegrad/memory.hpp).
-/// A shape too large to allocate, or an allocation that fails, raises tg::Error naming op and s
-/// (checked.hpp); xtensor itself would wrap the element count around and allocate a short buffer.
+/// An array of shape s around a cached storage of its element count (buffer_cache.hpp).
 template <class T, class S>
-xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
+xt::xarray<T> cached_array(const S& s, xt::uvector<T>&& storage) {
+  typename xt::xarray<T>::inner_shape_type shape(s.begin(), s.end());
+  typename xt::xarray<T>::inner_strides_type strides(shape.size());
+  xt::compute_strides(shape, xt::layout_type::row_major, strides);
+  return xt::xarray<T>(std::move(storage), std::move(shape), std::move(strides));
+}
+
+/// A freshly allocated array of shape s (bytes in all), for empty_array.
+template <class T, class S>
+xt::xarray<T> fresh_array(const S& s, std::size_t bytes, const char* op) {
   using shape_type = typename xt::xarray<T>::shape_type;
-  const std::size_t bytes = checked_numel(op, s, sizeof(T)) * sizeof(T);
   // Constructed as a returned prvalue, so no move of the array (a named array returned from
   // inside the try block would be moved: a few percent of a small op).
   xt::xarray<T> a = [&]() -> xt::xarray<T> {
@@ -85,6 +93,22 @@ xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
   }();
   if (bytes >= kHugePageAdviceBytes) advise_huge_pages(a.data(), bytes);
   return a;
+}
+
+/// An uninitialised array of shape s: from 64 KiB on a buffer of the same size freed by an
+/// earlier tensor if the thread's cache has one (buffer_cache.hpp); from 4 MiB on a fresh buffer
+/// is advised onto huge pages (tapegrad/memory.hpp). A shape too large to allocate, or an
+/// allocation that fails, raises tg::Error naming op and s (checked.hpp); xtensor itself would
+/// wrap the element count around and allocate a short buffer.
+template <class T, class S>
+xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
+  const std::size_t count = checked_numel(op, s, sizeof(T));
+  const std::size_t bytes = count * sizeof(T);
+  if (bytes >= kCachedBlockBytes) {
+    xt::uvector<T> storage;
+    if (take_cached_storage(count, storage)) return cached_array<T>(s, std::move(storage));
+  }
+  return fresh_array<T>(s, bytes, op);
 }
 
 /// Zeros of shape s, checked as empty_array.

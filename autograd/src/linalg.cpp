@@ -98,7 +98,7 @@ void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* a, const dou
 /// a product, a broadcast add and the product's zeroing of y.
 template <class T>
 void affine_kernel(std::size_t rows, std::size_t out, std::size_t in, const T* x, const T* w, const T* b, T* y) {
-  detail::ensure_blas_core();
+  const detail::BlasOnOneThread one_thread;  // blas_core.hpp
   const int R = static_cast<int>(rows), O = static_cast<int>(out), I = static_cast<int>(in);
   if (rows > 1 && rows < 16 && out > rows && in > 0) {
     // Few rows (a small batch): OpenBLAS's kernels block 16 rows of the left operand at a time and
@@ -125,7 +125,7 @@ double blas_dot(int n, const double* a, const double* b) { return cblas_ddot(n, 
 /// rounds the same way (and gemv beats gemm on them).
 template <class T>
 void matmul_kernel(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b, T* c) {
-  detail::ensure_blas_core();
+  const detail::BlasOnOneThread one_thread;  // blas_core.hpp
   const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
   if (m == 1 && n == 1) {
     c[0] = blas_dot(K, a, b);

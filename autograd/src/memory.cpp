@@ -2,8 +2,6 @@
 #include "tapegrad/memory.hpp"
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -39,13 +37,6 @@ void advise_huge_pages(void* data, std::size_t bytes) {
 #endif
 }
 
-/// Applies the default (on) unless TAPEGRAD_KEEP_FREED_MEMORY=0; run once at load by tensor.cpp.
-bool apply_memory_policy() {
-  const char* env = std::getenv("TAPEGRAD_KEEP_FREED_MEMORY");
-  const bool on = env == nullptr || std::strcmp(env, "0") != 0;
-  if (on) set_keep_freed_memory(true);
-  return on;
-}
 }  // namespace detail
 
 }  // namespace tg

@@ -176,6 +176,11 @@ void last_handle_gone(TensorHead* head) noexcept {
 
 detail::TensorImpl::~TensorImpl() {
   if (grad_fn) detail::release(grad_fn);
+  recycle_value();
+}
+
+void detail::TensorImpl::recycle_value() noexcept {
+  std::visit([](auto& a) { recycle_storage(a.storage()); }, value);
 }
 
 void detail::SmallShape::assign(const std::size_t* dims, std::size_t n) {

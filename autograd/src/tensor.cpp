@@ -68,13 +68,6 @@ namespace {
 std::atomic<DType> g_default_dtype{DType::float32};
 }
 
-namespace detail {
-bool apply_memory_policy();  // memory.cpp
-}
-namespace {
-// Here rather than in memory.cpp so that every program using tensors links it in.
-[[maybe_unused]] const bool g_keeps_freed_memory = detail::apply_memory_policy();
-}
 DType default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
 void set_default_dtype(DType dtype) {
   if (!is_floating(dtype)) fail("set_default_dtype: expected float32 or float64, got ", to_string(dtype));

@@ -56,11 +56,14 @@ struct TensorImpl : TensorHead {
   TensorImpl& operator=(const TensorImpl&) = delete;
 
   void set_value(Value v) {
+    recycle_value();
     value = std::move(v);
     describe();
   }
 
  private:
+  /// Offers the array's buffer to the thread's cache (buffer_cache.hpp), leaving it empty.
+  void recycle_value() noexcept;
   void describe() {
     dtype = static_cast<DType>(value.index());
     array = std::visit([](auto& a) -> void* { return &a; }, value);

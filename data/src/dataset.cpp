@@ -71,14 +71,43 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
     : dataset_(std::move(dataset)), options_(options) {
   if (!dataset_) fail("DataLoader: dataset is null");
   if (options_.batch_size == 0) fail("DataLoader: batch_size must be positive");
+  if (const auto& sampler = options_.sampler) {
+    if (options_.shuffle)
+      fail("DataLoader: shuffle must be false with a sampler (the sampler shuffles; set its options)");
+    if (sampler->dataset_size() != dataset_->size())
+      fail("DataLoader: the sampler was made for ", sampler->dataset_size(), " samples but the dataset has ",
+           dataset_->size());
+    if (options_.global_batch_size != 0 && options_.global_batch_size < sampler->num_replicas())
+      fail("DataLoader: global_batch_size ", options_.global_batch_size, " is smaller than the ",
+           sampler->num_replicas(), " ranks (some would get empty batches)");
+  } else if (options_.global_batch_size != 0) {
+    fail("DataLoader: global_batch_size needs a sampler (use batch_size without one)");
+  }
 }
 
 DataLoader::DataLoader(const TensorDataset& dataset, DataLoaderOptions options)
     : DataLoader(std::make_shared<TensorDataset>(dataset), options) {}
 
 std::size_t DataLoader::num_batches() const {
-  const std::size_t n = dataset_->size(), b = options_.batch_size;
+  const DistributedSampler* sampler = options_.sampler.get();
+  std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size;
+  if (sampler && options_.global_batch_size != 0) {
+    n = sampler->total_size();
+    b = options_.global_batch_size;
+  }
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::pair<std::size_t, std::size_t> DataLoader::batch_range(std::size_t index) const {
+  const DistributedSampler* sampler = options_.sampler.get();
+  if (sampler && options_.global_batch_size != 0) {
+    const std::size_t g = options_.global_batch_size;
+    const std::size_t begin = index * g, end = std::min(begin + g, sampler->total_size());
+    return {sampler->local_count_before(begin), sampler->local_count_before(end)};
+  }
+  const std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size;
+  const std::size_t begin = index * b;
+  return {begin, std::min(begin + b, n)};
 }
 
 DataLoader::Epoch::Epoch(const DataLoader* loader, std::vector<std::int64_t> order)
@@ -87,10 +116,8 @@ DataLoader::Epoch::Epoch(const DataLoader* loader, std::vector<std::int64_t> ord
 DataLoader::Epoch DataLoader::epoch(std::size_t epoch) const { return Epoch(this, order(epoch)); }
 
 std::vector<std::int64_t> DataLoader::order(std::size_t epoch) const {
-  if (options_.shuffle) {
-    // Mix the epoch into the seed so epochs differ but each is reproducible on its own.
-    return permutation(dataset_->size(), options_.seed * 0x9E3779B97F4A7C15ULL + epoch + 1);
-  }
+  if (options_.sampler) return options_.sampler->indices(epoch);
+  if (options_.shuffle) return permutation(dataset_->size(), shuffle_seed(options_.seed, epoch));
   std::vector<std::int64_t> o(dataset_->size());
   for (std::size_t i = 0; i < o.size(); ++i) o[i] = static_cast<std::int64_t>(i);
   return o;
@@ -116,8 +143,7 @@ void DataLoader::Iterator::load() {
     batch_ = Batch{};
     return;
   }
-  const std::size_t b = loader_->options_.batch_size;
-  const std::size_t begin = index_ * b, end = std::min(begin + b, order_->size());
+  const auto [begin, end] = loader_->batch_range(index_);
   batch_ = loader_->dataset_->get_batch(
       std::vector<std::int64_t>(order_->begin() + static_cast<std::ptrdiff_t>(begin),
                                 order_->begin() + static_cast<std::ptrdiff_t>(end)));

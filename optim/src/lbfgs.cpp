@@ -74,6 +74,7 @@ void LBFGS::check_loaded_state(const std::string& prefix, const Tensor&, const P
     } else if (!value.is_floating_point() || value.numel() != 1) {
       bad(name, "should be one float value, got " + shape);
     }
+    if (value.is_floating_point()) detail::check_loaded_finite("LBFGS", prefix + name, value);
   }
   // The history is all or nothing: after the first iteration d, prev_flat_grad, t, H_diag and
   // prev_loss are all saved, before it none; ro.k, old_dirs.k and old_stps.k come in threes.

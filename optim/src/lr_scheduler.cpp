@@ -18,25 +18,45 @@ Tensor vector_tensor(const std::vector<double>& v) {
 }
 Tensor int_tensor(std::int64_t v) { return Tensor(xt::xarray<std::int64_t>(v)); }
 
+// Loaded values are checked against their meaning, so a damaged or hand-made state dict raises
+// tg::Error "<scheduler>: load_state_dict: entry '<key>' ..." instead of making lrs NaN,
+// negative or infinite, or overflowing a counter on the next step.
+
+/// The largest epoch count a state dict may hold: epochs are used as doubles in the closed
+/// forms (exact up to 2^53), and the next step's ++ must not overflow.
+constexpr std::int64_t kMaxEpoch = std::int64_t(1) << 53;
+
 const Tensor& entry(const StateDict& dict, const std::string& key, const std::string& who) {
   auto it = dict.find(key);
   if (it == dict.end() || !it->second.defined())
     fail(who, ": load_state_dict: missing entry '", key, "'");
   return it->second;
 }
-std::int64_t read_int(const StateDict& dict, const std::string& key, const std::string& who) {
+/// An int64 count in [lowest, kMaxEpoch].
+std::int64_t read_count(const StateDict& dict, const std::string& key, const std::string& who,
+                        std::int64_t lowest = 0) {
   const Tensor& t = entry(dict, key, who);
   if (t.dtype() != kInt64 || t.numel() != 1)
-    fail(who, ": load_state_dict: entry '", key, "' should be one int64 value");
-  return t.value<std::int64_t>().data()[0];
+    fail(who, ": load_state_dict: entry '", key, "' should be one int64 value, got ", to_string(t.dtype()),
+         to_string(t.shape()));
+  const std::int64_t v = t.value<std::int64_t>().data()[0];
+  if (v < lowest || v > kMaxEpoch)
+    fail(who, ": load_state_dict: entry '", key, "' is ", v, "; it must be a count in [", lowest, ", ", kMaxEpoch,
+         "]");
+  return v;
 }
-std::vector<double> read_vector(const StateDict& dict, const std::string& key, std::size_t n,
-                                const std::string& who) {
+/// One learning rate per parameter group: a 1-D float tensor of n values, each finite and >= 0
+/// (what the optimizers accept as lr).
+std::vector<double> read_lrs(const StateDict& dict, const std::string& key, std::size_t n, const std::string& who) {
   const Tensor& t = entry(dict, key, who);
-  if (t.numel() != n)
-    fail(who, ": load_state_dict: entry '", key, "' has ", t.numel(), " values, expected ", n,
-         " (one per parameter group)");
+  if (!t.is_floating_point() || t.dim() != 1 || t.numel() != n)
+    fail(who, ": load_state_dict: entry '", key, "' is ", to_string(t.dtype()), to_string(t.shape()),
+         ", expected float64 of shape (", n, ") (one lr per parameter group)");
   const xt::xarray<double> v = t.to_double();
+  for (std::size_t g = 0; g < n; ++g)
+    if (!std::isfinite(v(g)) || v(g) < 0)
+      fail(who, ": load_state_dict: entry '", key, "' holds ", v(g), " for group ", g,
+           "; a learning rate must be finite and >= 0");
   return std::vector<double>(v.begin(), v.end());
 }
 /// The entries of dict under prefix, with the prefix removed.
@@ -83,9 +103,13 @@ StateDict LRScheduler::state_dict() const {
 
 void LRScheduler::load_state_dict(const StateDict& dict) {
   const std::size_t n = optimizer_.param_groups().size();
-  last_epoch_ = read_int(dict, "last_epoch", name_);
-  base_lrs_ = read_vector(dict, "base_lrs", n, name_);
-  last_lr_ = read_vector(dict, "last_lr", n, name_);
+  // -1 is "not started yet": SequentialLR's later schedulers wait at -1 until their milestone.
+  const std::int64_t last_epoch = read_count(dict, "last_epoch", name_, -1);
+  std::vector<double> base_lrs = read_lrs(dict, "base_lrs", n, name_);
+  std::vector<double> last_lr = read_lrs(dict, "last_lr", n, name_);
+  last_epoch_ = last_epoch;
+  base_lrs_ = std::move(base_lrs);
+  last_lr_ = std::move(last_lr);
 }
 
 // ---- StepLR, MultiStepLR, ExponentialLR ------------------------------------------------------
@@ -224,6 +248,23 @@ std::vector<double> LinearLR::closed_form_lr(std::int64_t epoch) const {
 
 // ---- ChainedScheduler, SequentialLR ----------------------------------------------------------
 
+namespace {
+/// Loads each scheduler's state from "schedulers.<k>." entries, all or none: when one is
+/// refused, those already loaded get their previous state back. Errors name the composite and k.
+void load_all(const std::vector<std::shared_ptr<LRScheduler>>& schedulers, const StateDict& dict, const char* who) {
+  std::vector<StateDict> before;
+  for (const auto& s : schedulers) before.push_back(s->state_dict());
+  std::size_t k = 0;
+  try {
+    for (; k < schedulers.size(); ++k)
+      schedulers[k]->load_state_dict(sub_dict(dict, "schedulers." + std::to_string(k) + "."));
+  } catch (const Error& e) {
+    for (std::size_t j = 0; j < k; ++j) schedulers[j]->load_state_dict(before[j]);
+    fail(who, ": load_state_dict: scheduler ", k, " (entries 'schedulers.", k, ".*'): ", e.what());
+  }
+}
+}  // namespace
+
 ChainedScheduler::ChainedScheduler(std::vector<std::shared_ptr<LRScheduler>> schedulers)
     : schedulers_(std::move(schedulers)) {
   if (schedulers_.empty()) fail("ChainedScheduler: needs at least one scheduler");
@@ -248,8 +289,7 @@ StateDict ChainedScheduler::state_dict() const {
 }
 
 void ChainedScheduler::load_state_dict(const StateDict& dict) {
-  for (std::size_t k = 0; k < schedulers_.size(); ++k)
-    schedulers_[k]->load_state_dict(sub_dict(dict, "schedulers." + std::to_string(k) + "."));
+  load_all(schedulers_, dict, "ChainedScheduler");
 }
 
 SequentialLR::SequentialLR(Optimizer& optimizer,
@@ -304,9 +344,14 @@ StateDict SequentialLR::state_dict() const {
 }
 
 void SequentialLR::load_state_dict(const StateDict& dict) {
+  const StateDict before = LRScheduler::state_dict();
   LRScheduler::load_state_dict(dict);
-  for (std::size_t k = 0; k < schedulers_.size(); ++k)
-    schedulers_[k]->load_state_dict(sub_dict(dict, "schedulers." + std::to_string(k) + "."));
+  try {
+    load_all(schedulers_, dict, "SequentialLR");
+  } catch (const Error&) {
+    LRScheduler::load_state_dict(before);
+    throw;
+  }
 }
 
 // ---- ReduceLROnPlateau -----------------------------------------------------------------------
@@ -372,12 +417,26 @@ StateDict ReduceLROnPlateau::state_dict() const {
 }
 
 void ReduceLROnPlateau::load_state_dict(const StateDict& dict) {
-  const Tensor& best = entry(dict, "best", "ReduceLROnPlateau");
-  if (best.numel() != 1) fail("ReduceLROnPlateau: load_state_dict: 'best' should hold one value");
-  best_ = best.item();
-  last_epoch_ = read_int(dict, "last_epoch", "ReduceLROnPlateau");
-  num_bad_epochs_ = read_int(dict, "num_bad_epochs", "ReduceLROnPlateau");
-  cooldown_counter_ = read_int(dict, "cooldown_counter", "ReduceLROnPlateau");
+  const char* who = "ReduceLROnPlateau";
+  const Tensor& best_entry = entry(dict, "best", who);
+  if (!best_entry.is_floating_point() || best_entry.numel() != 1)
+    fail(who, ": load_state_dict: entry 'best' should be one float64 value, got ", to_string(best_entry.dtype()),
+         to_string(best_entry.shape()));
+  // The best metric so far: a number, or the infinity it starts from (+inf in mode "min"); NaN,
+  // or the other infinity, would make every later metric compare the same way forever.
+  const double best = best_entry.item();
+  const double start = options_.mode == "min" ? std::numeric_limits<double>::infinity()
+                                              : -std::numeric_limits<double>::infinity();
+  if (std::isnan(best) || (std::isinf(best) && best != start))
+    fail(who, ": load_state_dict: entry 'best' is ", best, "; it must be a number or ", start, " in mode \"",
+         options_.mode, "\"");
+  const std::int64_t last_epoch = read_count(dict, "last_epoch", who);
+  const std::int64_t num_bad_epochs = read_count(dict, "num_bad_epochs", who);
+  const std::int64_t cooldown_counter = read_count(dict, "cooldown_counter", who);
+  best_ = best;
+  last_epoch_ = last_epoch;
+  num_bad_epochs_ = num_bad_epochs;
+  cooldown_counter_ = cooldown_counter;
 }
 
 }  // namespace tg::optim

@@ -2,6 +2,8 @@
 #include "tapegrad/optim/optimizer.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <typeinfo>
 #include <unordered_set>
 
@@ -33,6 +35,10 @@ double number(const Tensor& t, const std::string& key) {
     fail("load_state_dict: entry '", key, "' should hold one value, got shape ", to_string(t.shape()));
   return t.item();
 }
+/// State kept as one float64 value whatever the parameter's shape (ParamUpdate::scalar); every
+/// other floating entry is a buffer shaped like its parameter.
+bool is_scalar_state(const std::string& name) { return name == "mu_product"; }
+
 std::int64_t integer(const Tensor& t, const std::string& key) {
   if (t.numel() != 1 || t.dtype() != kInt64)
     fail("load_state_dict: entry '", key, "' should be one int64 value, got ",
@@ -232,7 +238,14 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     groups[g].options().load(dict, prefix);
     groups[g].options().validate();
     auto lr0 = dict.find(prefix + "initial_lr");
-    if (lr0 != dict.end()) groups[g].set_initial_lr(number(lr0->second, lr0->first));
+    if (lr0 != dict.end()) {
+      // The lr schedulers start from it (their base_lrs): the rules of an lr apply.
+      const double initial_lr = number(lr0->second, lr0->first);
+      if (!std::isfinite(initial_lr) || initial_lr < 0)
+        fail(name_, ": load_state_dict: entry '", lr0->first, "' is ", initial_lr,
+             "; a learning rate must be finite and >= 0");
+      groups[g].set_initial_lr(initial_lr);
+    }
   }
 
   std::map<const tg::detail::TensorImpl*, ParamState> state;
@@ -250,9 +263,15 @@ void Optimizer::load_state_dict(const StateDict& dict) {
            params.size(), ")");
     const Tensor& p = params[i];
     Tensor copy = value.detach();
-    if (copy.is_floating_point() && copy.dtype() != p.dtype() && copy.shape() == p.shape())
-      copy = copy.to(p.dtype()).detach();
-    state[p.impl()][key.substr(dot + 1)] = copy;
+    const std::string name = key.substr(dot + 1);
+    // Buffers take their parameter's dtype, scalar state float64 (what the update loops read).
+    if (copy.is_floating_point()) {
+      const bool scalar = is_scalar_state(name);
+      const DType dtype = scalar ? kFloat64 : p.dtype();
+      if (copy.dtype() != dtype && (scalar ? copy.numel() == 1 : copy.shape() == p.shape()))
+        copy = copy.to(dtype).detach();
+    }
+    state[p.impl()][name] = copy;
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     auto it = state.find(params[i].impl());
@@ -284,12 +303,45 @@ void Optimizer::check_loaded_state(const std::string& prefix, const Tensor& para
     } else if (!value.is_floating_point()) {
       fail(name_, ": load_state_dict: entry '", key, "' should be float32 or float64, got ",
            to_string(value.dtype()), to_string(value.shape()));
-    } else if (value.shape() != param.shape() && value.numel() != 1) {
+    } else if (is_scalar_state(name) && value.numel() != 1) {
+      fail(name_, ": load_state_dict: entry '", key, "' should hold one value, got shape ", to_string(value.shape()));
+    } else if (!is_scalar_state(name) && value.shape() != param.shape()) {
+      // Exactly the parameter's shape: the update loops index a buffer as their parameter, in
+      // its dtype (a buffer of one value for a larger parameter used to be accepted here and
+      // refused by the next step(); found by fuzz_optim_state).
       fail(name_, ": load_state_dict: entry '", key, "' has shape ", to_string(value.shape()),
            " but its parameter has shape ", to_string(param.shape()),
            " (was the state dict saved for another model?)");
+    } else {
+      detail::check_loaded_finite(name_, key, value);
+      // Running averages of squares (Adam's, Adamax's infinity norm, RMSprop's, Adadelta's,
+      // Adagrad's sum) are >= 0 by construction; a negative one makes the update's square root
+      // NaN. NAdam's mu_product is a product of momentum factors in [0, 1).
+      static const char* const kNonNegative[] = {"exp_avg_sq", "max_exp_avg_sq", "exp_inf", "square_avg",
+                                                 "acc_delta", "sum"};
+      bool non_negative = false;
+      for (const char* n : kNonNegative) non_negative = non_negative || name == n;
+      const double hi = name == "mu_product" ? 1.0 : std::numeric_limits<double>::infinity();
+      if (non_negative || name == "mu_product") {
+        const xt::xarray<double> v = value.to_double();
+        for (std::size_t i = 0; i < v.size(); ++i)
+          if (!(v.data()[i] >= 0 && v.data()[i] <= hi))
+            fail(name_, ": load_state_dict: entry '", key, "' holds ", v.data()[i], " at index ", i,
+                 name == "mu_product" ? "; a product of momentum factors must be in [0, 1]"
+                                      : "; an average of squares must be >= 0");
+      }
     }
   }
 }
+
+namespace detail {
+void check_loaded_finite(const std::string& optimizer, const std::string& key, const Tensor& t) {
+  const xt::xarray<double> v = t.to_double();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v.data()[i]))
+      fail(optimizer, ": load_state_dict: entry '", key, "' holds ", v.data()[i], " at index ", i,
+           "; optimizer state must be finite");
+}
+}  // namespace detail
 
 }  // namespace tg::optim

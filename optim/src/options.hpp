@@ -25,6 +25,9 @@ inline void check_loaded_count(const std::string& optimizer, const std::string& 
     fail(optimizer, ": load_state_dict: entry '", key, "' is ", count, "; a step count must be in [0, ",
          kMaxLoadedCount, "]");
 }
+/// Throws "<optimizer>: load_state_dict: entry '<key>' holds <v> ..." unless every value of the
+/// floating tensor t is finite: a NaN or infinite buffer spreads to the parameters on the next step.
+void check_loaded_finite(const std::string& optimizer, const std::string& key, const Tensor& t);
 }  // namespace detail
 
 /// A string option restricted to a few values; saved as its index in `allowed`.

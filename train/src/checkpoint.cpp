@@ -1,6 +1,8 @@
 // Checkpoints as one .npz: model.*, optim.* and meta.* entries.
 #include "tapegrad/train/checkpoint.hpp"
 
+#include <cmath>
+
 #include "tapegrad/error.hpp"
 #include "tapegrad/nn/serialize.hpp"
 
@@ -104,6 +106,28 @@ std::optional<MetricsLog> read_checkpoint_metrics(const std::string& path) {
     log->append(row);
   }
   return log;
+}
+
+std::size_t resumed_epoch(const std::string& path, const CheckpointInfo& info, std::size_t epochs) {
+  const auto found = info.find("epoch");
+  if (found == info.end()) fail("resume: ", path, " has no meta.epoch entry; it cannot be resumed");
+  const double epoch = found->second;
+  if (!(epoch >= 0 && epoch <= static_cast<double>(epochs)) || epoch != std::floor(epoch))
+    fail("resume: ", path, " says it was written after epoch ", epoch, ", which is not a whole number in [0, ", epochs,
+         "] (this run has ", epochs, " epochs)");
+  return static_cast<std::size_t>(epoch);
+}
+
+void check_resumed_metrics(const std::string& path, const MetricsLog& saved, const std::vector<std::string>& columns,
+                           std::size_t epoch) {
+  if (saved.columns() != columns)
+    fail("resume: ", path, " holds a metrics log with ", saved.columns().size(), " columns that are not this run's ",
+         columns.size());
+  if (saved.num_rows() != epoch)
+    fail("resume: ", path, " was written after epoch ", epoch, " but holds ", saved.num_rows(), " metrics rows");
+  for (std::size_t i = 0; i < epoch; ++i)
+    if (saved.row(i)[0] != static_cast<double>(i + 1))
+      fail("resume: ", path, ": metrics row ", i + 1, " is for epoch ", saved.row(i)[0], ", expected ", i + 1);
 }
 
 }  // namespace tg::training

@@ -1,4 +1,5 @@
-// The reverse sweep: backward() into leaves' grad(), and grad() returning gradients directly.
+/// \file
+/// The reverse sweep: backward() into leaves' grad(), and grad() returning gradients directly.
 #pragma once
 
 #include <optional>
@@ -22,5 +23,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs = {},
                          std::optional<bool> retain_graph = std::nullopt,
                          bool create_graph = false, bool allow_unused = false);
+
+/// Called from a hook during backward() or grad(): runs fn on this thread once the running sweep
+/// has delivered every gradient (after the last post-accumulate hook), before the call returns,
+/// as PyTorch's Variable._execution_engine.queue_callback. Callbacks run in the order queued; one
+/// may queue another. Data-parallel training waits for its last all-reduce there. Raises
+/// tg::Error outside a sweep. An exception from fn propagates out of backward().
+void queue_callback(Callback<void()> fn);
 
 }  // namespace tg

@@ -1,4 +1,5 @@
-// Which BLAS runs tapegrad's matrix products: the library, its kernels and the CPU under them.
+/// \file
+/// Which BLAS runs tapegrad's matrix products: the library, its kernels and the CPU under them.
 #pragma once
 
 #include <string>

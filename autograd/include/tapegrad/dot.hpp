@@ -1,5 +1,6 @@
-// Graph export: the recorded graph behind some tensors as Graphviz DOT, like micrograd's
-// draw_dot. Render with `dot -Tsvg graph.dot -o graph.svg`.
+/// \file
+/// Graph export: the recorded graph behind some tensors as Graphviz DOT, like micrograd's
+/// draw_dot. Render with `dot -Tsvg graph.dot -o graph.svg`.
 #pragma once
 
 #include <iosfwd>
@@ -15,6 +16,7 @@ namespace tg {
 /// highlighted, constants grey), edges from inputs to the ops that use them. Freed nodes are
 /// drawn dashed.
 void write_dot(std::ostream& os, const std::vector<Tensor>& roots);
+/// The DOT text write_dot() writes, as a string.
 std::string to_dot(const std::vector<Tensor>& roots);
 /// Writes to a file atomically (temp file + rename).
 void save_dot(const std::string& path, const std::vector<Tensor>& roots);

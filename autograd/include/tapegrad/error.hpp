@@ -1,7 +1,8 @@
-// tg::Error: the one exception type tapegrad throws for bad input.
-//
-// Every message starts with the name of the op (or file) that refused the input and names the
-// shapes or values involved, e.g. "matmul: shapes (3,4) and (5,2) are not aligned".
+/// \file
+/// tg::Error: the one exception type tapegrad throws for bad input.
+///
+/// Every message starts with the name of the op (or file) that refused the input and names the
+/// shapes or values involved, e.g. "matmul: shapes (3,4) and (5,2) are not aligned".
 #pragma once
 
 #include <cstddef>

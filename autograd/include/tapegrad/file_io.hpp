@@ -1,4 +1,5 @@
-// Small file helpers shared by every component that reads or writes files.
+/// \file
+/// Small file helpers shared by every component that reads or writes files.
 #pragma once
 
 #include <cstddef>
@@ -27,10 +28,14 @@ std::vector<unsigned char> gunzip_prefix(const std::vector<unsigned char>& bytes
 /// gzip-compresses bytes (gzip container, so `gunzip` and read_maybe_gzip read it).
 std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& bytes);
 /// Writes bytes so that readers see either the old file or the complete new one: writes
-/// `<path>.tmp.<pid>` in the same directory, flushes it to disk (fsync), then renames it over path.
+/// path.tmp.PID (PID: the process id) in the same directory, flushes it to disk (fsync), renames
+/// it over path, then flushes the directory (fsync), so that the rename too survives a power loss.
 /// For crash tests, TAPEGRAD_TEST_KILL_AT_WRITE_STEP=N makes the process SIGKILL itself on
-/// entering the Nth of these steps (create, each write, fsync, rename), counted over the process.
+/// entering the Nth of these steps (create, each write, fsync, rename, directory fsync), counted
+/// over the process.
+///@{
 void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes, const char* op);
 void write_file_atomically(const std::string& path, const std::string& text, const char* op);
+///@}
 
 }  // namespace tg

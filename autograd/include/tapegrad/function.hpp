@@ -1,32 +1,37 @@
-// User-defined differentiable ops, like torch.autograd.Function.
-//
-//   struct Cube : tg::Function<Cube> {
-//     static const char* name() { return "cube"; }
-//     static tg::Tensor forward(tg::FunctionContext& ctx, const tg::Tensor& x) {
-//       ctx.save_for_backward({x});
-//       return x * x * x;                       // runs without recording
-//     }
-//     static std::vector<tg::Tensor> backward(tg::FunctionContext& ctx, const tg::Tensor& grad) {
-//       const tg::Tensor& x = ctx.saved()[0];
-//       return {grad * 3.0 * x * x};            // tapegrad ops: differentiable again
-//     }
-//   };
-//   tg::Tensor y = Cube::apply(x);
-//
-// forward runs under NoGradGuard; backward returns one gradient per tensor argument of apply (an
-// undefined tensor for "no gradient"). Because backward is written with tapegrad ops, the op takes
-// part in higher-order differentiation (create_graph) with no extra work. backward may itself
-// use autograd (grad(), backward() on a graph it builds under EnableGradGuard), as activation
-// checkpointing does. Tensors saved with save_for_backward are checked against their version: a
-// saved tensor written in place before backward raises tg::Error.
-//
-// Forward mode (forward_ad.hpp): a Function may also define
-//     static tg::Tensor jvp(tg::FunctionContext& ctx, const std::vector<tg::Tensor>& tangents)
-// returning the output's tangent from one tangent per tensor argument of apply (zeros for an
-// argument without one; undefined for a non-floating argument). It reads ctx as forward left it
-// (saved(), values, and output()); written in tapegrad ops it is recorded like any rule, so it
-// can be differentiated again. Forward runs with tangent propagation suspended: without jvp, a
-// tangent reaching the Function raises tg::Error rather than being dropped.
+/// \file
+/// User-defined differentiable ops, like torch.autograd.Function.
+///
+/// \code{.cpp}
+///   struct Cube : tg::Function<Cube> {
+///     static const char* name() { return "cube"; }
+///     static tg::Tensor forward(tg::FunctionContext& ctx, const tg::Tensor& x) {
+///       ctx.save_for_backward({x});
+///       return x * x * x;                       // runs without recording
+///     }
+///     static std::vector<tg::Tensor> backward(tg::FunctionContext& ctx, const tg::Tensor& grad) {
+///       const tg::Tensor& x = ctx.saved()[0];
+///       return {grad * 3.0 * x * x};            // tapegrad ops: differentiable again
+///     }
+///   };
+///   tg::Tensor y = Cube::apply(x);
+/// \endcode
+///
+/// forward runs under NoGradGuard; backward returns one gradient per tensor argument of apply (an
+/// undefined tensor for "no gradient"). Because backward is written with tapegrad ops, the op takes
+/// part in higher-order differentiation (create_graph) with no extra work. backward may itself
+/// use autograd (grad(), backward() on a graph it builds under EnableGradGuard), as activation
+/// checkpointing does. Tensors saved with save_for_backward are checked against their version: a
+/// saved tensor written in place before backward raises tg::Error.
+///
+/// Forward mode (forward_ad.hpp): a Function may also define
+/// \code{.cpp}
+///     static tg::Tensor jvp(tg::FunctionContext& ctx, const std::vector<tg::Tensor>& tangents)
+/// \endcode
+/// returning the output's tangent from one tangent per tensor argument of apply (zeros for an
+/// argument without one; undefined for a non-floating argument). It reads ctx as forward left it
+/// (saved(), values, and output()); written in tapegrad ops it is recorded like any rule, so it
+/// can be differentiated again. Forward runs with tangent propagation suspended: without jvp, a
+/// tangent reaching the Function raises tg::Error rather than being dropped.
 #pragma once
 
 #include <map>
@@ -58,6 +63,7 @@ class FunctionContext {
  public:
   /// Tensors backward will need (inputs, or the output: it is handed back at backward time).
   void save_for_backward(std::vector<Tensor> tensors) { saved_ = std::move(tensors); }
+  /// The tensors given to save_for_backward(), in order.
   const std::vector<Tensor>& saved() const { return saved_; }
   /// Non-tensor values for backward (e.g. a scalar argument).
   std::map<std::string, double> values;
@@ -84,6 +90,8 @@ class FunctionContext {
 template <class Derived>
 class Function {
  public:
+  /// Runs Derived::forward(ctx, args...) without recording its inner ops and records the result
+  /// as one op whose backward is Derived::backward (one gradient per tensor argument).
   template <class... Args>
   static Tensor apply(Args&&... args) {
     auto ctx = std::make_shared<FunctionContext>();

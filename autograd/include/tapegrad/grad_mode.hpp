@@ -1,10 +1,12 @@
-// Thread-local switches of the autograd engine: grad mode and anomaly detection.
+/// \file
+/// Thread-local switches of the autograd engine: grad mode and anomaly detection.
 #pragma once
 
 namespace tg {
 
 /// True when ops record on the tape (the default). Thread-local.
 bool is_grad_enabled();
+/// Switches recording on or off for the calling thread (the guards below restore it for you).
 void set_grad_enabled(bool enabled);
 
 /// Turns recording off for its lifetime (like torch::NoGradGuard); restores the previous mode.
@@ -33,6 +35,7 @@ class EnableGradGuard {
 
 /// True while a DetectAnomalyGuard is alive on this thread.
 bool is_anomaly_enabled();
+/// Switches anomaly detection on or off for the calling thread (see DetectAnomalyGuard).
 void set_anomaly_enabled(bool enabled);
 
 /// While alive, every recorded op's output and every gradient computed by backward is checked

@@ -1,9 +1,12 @@
-// gradcheck: compares the analytic vector-Jacobian products autograd computes with central
-// finite differences, for use in users' own test suites.
-//
-//   auto report = tg::gradcheck([](const std::vector<tg::Tensor>& x) { return tanh(x[0]) * x[1]; },
-//                               {a, b});
-//   REQUIRE(report);            // prints the worst element per input when it fails (operator<<)
+/// \file
+/// gradcheck: compares the analytic vector-Jacobian products autograd computes with central
+/// finite differences, for use in users' own test suites.
+///
+/// \code{.cpp}
+///   auto report = tg::gradcheck([](const std::vector<tg::Tensor>& x) { return tanh(x[0]) * x[1]; },
+///                               {a, b});
+///   REQUIRE(report);            // prints the worst element per input when it fails (operator<<)
+/// \endcode
 #pragma once
 
 #include <cstddef>
@@ -27,27 +30,34 @@ struct GradcheckOptions {
 struct GradcheckInputReport {
   std::size_t input = 0;          ///< position in the inputs vector
   Shape shape;                    ///< the input's shape
-  bool passed = true;
+  bool passed = true;             ///< every element within tolerance
   double max_abs_error = 0;       ///< max |analytic - numerical| over the Jacobian block
   double max_rel_error = 0;       ///< max |analytic - numerical| / max(|numerical|, 1e-12)
   std::size_t worst_output = 0;   ///< flat output index of the worst Jacobian entry
   std::vector<std::size_t> worst_index;  ///< index into the input of the worst entry
-  double analytic = 0, numerical = 0;    ///< the two values at the worst entry
+  /// The analytic and the numerical value at the worst entry.
+  ///@{
+  double analytic = 0, numerical = 0;
+  ///@}
 };
 
 /// The result of gradcheck / gradgradcheck: converts to bool (passed) and prints as a report.
 struct GradcheckReport {
-  bool passed = true;
-  std::string what = "gradcheck";
-  GradcheckOptions options;
-  std::vector<GradcheckInputReport> inputs;
+  bool passed = true;                        ///< every input passed
+  std::string what = "gradcheck";            ///< "gradcheck" or "gradgradcheck"
+  GradcheckOptions options;                  ///< the tolerances and step used
+  std::vector<GradcheckInputReport> inputs;  ///< one report per input that requires grad
+  /// passed.
   explicit operator bool() const { return passed; }
   /// A multi-line summary: one line per input, with the worst element on failure.
   std::string to_string() const;
 };
+/// Prints report.to_string().
 std::ostream& operator<<(std::ostream& os, const GradcheckReport& report);
 
+/// A function under test with several outputs.
 using MultiFunction = Callback<std::vector<Tensor>(const std::vector<Tensor>&)>;
+/// A function under test with one output.
 using SingleFunction = Callback<Tensor(const std::vector<Tensor>&)>;
 
 /// Checks the full Jacobian of f at `inputs` for every input that requires grad: each row by a

@@ -1,16 +1,17 @@
-// tg::NumpyRandomState: NumPy's legacy `np.random.seed(s)` streams, bit for bit.
-//
-// It reproduces numpy.random.RandomState (the module-level np.random.* functions) for integer
-// seeds, so programs ported from NumPy tutorials print the same numbers:
-// - seed(s): MT19937 init_genrand(s), exactly what `std::mt19937 engine(s)` does, so the engine's
-//   32-bit outputs are NumPy's words; any cached Gaussian is dropped.
-// - random(): two words a, b -> ((a >> 5) * 2^26 + (b >> 6)) / 2^53, in [0, 1).
-// - randn(): the legacy polar method (pairs of normals, the second cached for the next call).
-// - randint(low, high): masked rejection on 32-bit words (64-bit words, high word first, when
-//   high - 1 - low >= 2^32); permutation(n): Fisher-Yates from the back with the same rejection.
-// Arrays are filled in row-major order, like NumPy's. Values are float64 unless the options ask
-// for float32 (then they are NumPy's float64 values rounded, as `.astype(np.float32)` would).
-// Checked against numpy_rng.json (NumPy 1.24) in tests/test_random.cpp.
+/// \file
+/// tg::NumpyRandomState: NumPy's legacy `np.random.seed(s)` streams, bit for bit.
+///
+/// It reproduces numpy.random.RandomState (the module-level np.random.* functions) for integer
+/// seeds, so programs ported from NumPy tutorials print the same numbers:
+/// - seed(s): MT19937 init_genrand(s), exactly what `std::mt19937 engine(s)` does, so the engine's
+///   32-bit outputs are NumPy's words; any cached Gaussian is dropped.
+/// - random(): two words a, b -> ((a >> 5) * 2^26 + (b >> 6)) / 2^53, in [0, 1).
+/// - randn(): the legacy polar method (pairs of normals, the second cached for the next call).
+/// - randint(low, high): masked rejection on 32-bit words (64-bit words, high word first, when
+///   high - 1 - low >= 2^32); permutation(n): Fisher-Yates from the back with the same rejection.
+/// Arrays are filled in row-major order, like NumPy's. Values are float64 unless the options ask
+/// for float32 (then they are NumPy's float64 values rounded, as `.astype(np.float32)` would).
+/// Checked against numpy_rng.json (NumPy 1.24) in tests/test_random.cpp.
 #pragma once
 
 #include <cstddef>

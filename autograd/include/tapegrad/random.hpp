@@ -1,18 +1,19 @@
-// Random tensors: tg::Generator and the factories rand, randn, uniform, normal, randint, randperm.
-//
-// Invariants
-// - A Generator is std::mt19937_64 plus tapegrad's own transforms (below), so a seed gives the
-//   same values with every standard library: no std::*_distribution is involved.
-// - Every factory takes an optional `Generator*`; nullptr means the calling thread's default
-//   generator. Default generators are thread-local: each thread's starts from kDefaultSeed,
-//   tg::manual_seed() reseeds only the calling thread's, and no thread ever draws from another
-//   thread's. So a single-threaded program is deterministic, and so is every thread of a
-//   multi-threaded one whatever the interleaving. Two threads that are not seeded differently
-//   draw the same values: seed each (e.g. manual_seed(base + thread_index)) when that matters.
-// - Values fill the result in row-major order, one 64-bit word per float value (more for a
-//   normal pair whose polar draw is rejected).
-//
-// For bit-for-bit NumPy `np.random.seed` streams use tg::NumpyRandomState (numpy_random.hpp).
+/// \file
+/// Random tensors: tg::Generator and the factories rand, randn, uniform, normal, randint, randperm.
+///
+/// Invariants
+/// - A Generator is std::mt19937_64 plus tapegrad's own transforms (below), so a seed gives the
+///   same values with every standard library: no std::*_distribution is involved.
+/// - Every factory takes an optional `Generator*`; nullptr means the calling thread's default
+///   generator. Default generators are thread-local: each thread's starts from kDefaultSeed,
+///   tg::manual_seed() reseeds only the calling thread's, and no thread ever draws from another
+///   thread's. So a single-threaded program is deterministic, and so is every thread of a
+///   multi-threaded one whatever the interleaving. Two threads that are not seeded differently
+///   draw the same values: seed each (e.g. manual_seed(base + thread_index)) when that matters.
+/// - Values fill the result in row-major order, one 64-bit word per float value (more for a
+///   normal pair whose polar draw is rejected).
+///
+/// For bit-for-bit NumPy `np.random.seed` streams use tg::NumpyRandomState (numpy_random.hpp).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ inline constexpr std::uint64_t kDefaultSeed = 5489;
 /// Not thread-safe: use one generator per thread (the default generators already are).
 class Generator {
  public:
+  /// Seeded with `seed` (default kDefaultSeed).
   explicit Generator(std::uint64_t seed = kDefaultSeed) { manual_seed(seed); }
 
   /// Restarts the stream: the engine is seeded with `seed` and any cached normal is dropped.

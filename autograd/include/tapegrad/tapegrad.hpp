@@ -1,4 +1,5 @@
-// Umbrella header: everything a tapegrad user needs.
+/// \file
+/// Umbrella header: everything a tapegrad user needs.
 #pragma once
 
 // autograd: tensors, the tape, ops, gradient checking

@@ -1,27 +1,28 @@
-// tg::Tensor: an N-d array plus what autograd needs to know about it.
-//
-// This header is light on purpose: it does not include xtensor, and the engine's structures
-// (TensorImpl, nodes, the sweep) live in the library's private headers. Code that wants the
-// values as xtensor arrays (`value<T>()`, `mutable_value<T>()`, `to_double()`, constructing a
-// tensor from an xt::xarray) includes "tapegrad/xtensor.hpp".
-//
-// Invariants
-// - A Tensor is a handle: copying it shares the same value, gradient and graph position (as in
-//   libtorch). Handles count references on their impl (atomically: handles may be copied and
-//   dropped on any thread).
-// - Every op returns a new tensor. No op returns its input object or shares its values: shape
-//   ops (reshape, view, squeeze, expand, transpose, slice, ...) copy, and `detach()` copies too.
-//   A tensor owns one contiguous row-major array, so there is no storage to share (this differs
-//   from libtorch, whose views alias).
-// - A tensor either is a leaf (made by a factory, or by an op that was not recorded) or has a
-//   producer node, its grad_fn. The tensor owns a reference to its grad_fn; a node owns its
-//   inputs' producers. So a graph lives exactly as long as some tensor can reach it, on whatever
-//   thread; nothing scans for dead nodes. Only leaves keep a `grad()`.
-// - Every tensor has a version, bumped by every in-place write (`mutable_value`, optimizer
-//   steps, load_state_dict, initialisers). A node records the version of each tensor its backward
-//   reads, and raises tg::Error if the tensor was written since (as PyTorch's saved variables).
-// - dtype is float32 (the default), float64, int64 (indices, class targets) or bool (masks).
-//   Only floating tensors can require grad. Ops never mix float32 and float64 silently.
+/// \file
+/// tg::Tensor: an N-d array plus what autograd needs to know about it.
+///
+/// This header is light on purpose: it does not include xtensor, and the engine's structures
+/// (TensorImpl, nodes, the sweep) live in the library's private headers. Code that wants the
+/// values as xtensor arrays (`value<T>()`, `mutable_value<T>()`, `to_double()`, constructing a
+/// tensor from an xt::xarray) includes "tapegrad/xtensor.hpp".
+///
+/// Invariants
+/// - A Tensor is a handle: copying it shares the same value, gradient and graph position (as in
+///   libtorch). Handles count references on their impl (atomically: handles may be copied and
+///   dropped on any thread).
+/// - Every op returns a new tensor. No op returns its input object or shares its values: shape
+///   ops (reshape, view, squeeze, expand, transpose, slice, ...) copy, and `detach()` copies too.
+///   A tensor owns one contiguous row-major array, so there is no storage to share (this differs
+///   from libtorch, whose views alias).
+/// - A tensor either is a leaf (made by a factory, or by an op that was not recorded) or has a
+///   producer node, its grad_fn. The tensor owns a reference to its grad_fn; a node owns its
+///   inputs' producers. So a graph lives exactly as long as some tensor can reach it, on whatever
+///   thread; nothing scans for dead nodes. Only leaves keep a `grad()`.
+/// - Every tensor has a version, bumped by every in-place write (`mutable_value`, optimizer
+///   steps, load_state_dict, initialisers). A node records the version of each tensor its backward
+///   reads, and raises tg::Error if the tensor was written since (as PyTorch's saved variables).
+/// - dtype is float32 (the default), float64, int64 (indices, class targets) or bool (masks).
+///   Only floating tensors can require grad. Ops never mix float32 and float64 silently.
 #pragma once
 
 #include <cstdint>
@@ -41,23 +42,26 @@ namespace tg {
 /// Element type of a tensor.
 enum class DType : std::uint8_t { float32, float64, int64, boolean };
 
-inline constexpr DType kFloat32 = DType::float32;
-inline constexpr DType kFloat64 = DType::float64;
-inline constexpr DType kInt64 = DType::int64;
-inline constexpr DType kBool = DType::boolean;
+inline constexpr DType kFloat32 = DType::float32;  ///< 32-bit float, the default dtype.
+inline constexpr DType kFloat64 = DType::float64;  ///< 64-bit float.
+inline constexpr DType kInt64 = DType::int64;      ///< 64-bit signed integer (indices, class targets).
+inline constexpr DType kBool = DType::boolean;     ///< Boolean (masks, comparison results).
 
 /// "float32", "float64", "int64" or "bool".
 const char* to_string(DType dtype);
 /// Size of one element in bytes.
 std::size_t element_size(DType dtype);
+/// True for float32 and float64: the dtypes that can require grad.
 inline bool is_floating(DType d) { return d == DType::float32 || d == DType::float64; }
 
 /// The C++ element type of a DType, and back.
 template <class T> struct dtype_of;
+/// \cond SPECIALISATIONS
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::float64; };
 template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::int64; };
 template <> struct dtype_of<bool> { static constexpr DType value = DType::boolean; };
+/// \endcond
 
 /// The dtype factories use when none is given (float32 unless changed; per process).
 DType default_dtype();
@@ -66,11 +70,15 @@ void set_default_dtype(DType dtype);
 
 /// Options for factories: dtype (default: default_dtype()) and requires_grad (default false).
 struct TensorOptions {
-  DType dtype_ = default_dtype();
-  bool requires_grad_ = false;
+  DType dtype_ = default_dtype();  ///< Element type; default default_dtype().
+  bool requires_grad_ = false;     ///< Whether the new leaf tracks gradients (floating only); default false.
+  /// Default dtype, no gradient.
   TensorOptions() = default;
+  /// Implicit, so that zeros(shape, kFloat64) reads well.
   TensorOptions(DType d) : dtype_(d) {}  // NOLINT: implicit, so zeros(s, kFloat64) reads well
+  /// Sets the dtype (chainable).
   TensorOptions& dtype(DType d) { dtype_ = d; return *this; }
+  /// Sets requires_grad (chainable).
   TensorOptions& requires_grad(bool on = true) { requires_grad_ = on; return *this; }
 };
 
@@ -125,6 +133,8 @@ class Tensor {
  public:
   /// An undefined tensor (like a null handle): `defined()` is false.
   Tensor() noexcept : impl_(nullptr) {}
+  /// Copies are handles to the same tensor (values, gradient and graph position are shared).
+  ///@{
   Tensor(const Tensor& other) noexcept : impl_(other.impl_) {
     if (impl_) detail::retain(impl_);
   }
@@ -140,6 +150,8 @@ class Tensor {
   ~Tensor() {
     if (impl_) detail::release(impl_);
   }
+  ///@}
+  /// Exchanges the two handles.
   void swap(Tensor& other) noexcept {
     detail::TensorHead* t = impl_;
     impl_ = other.impl_;
@@ -152,17 +164,24 @@ class Tensor {
   Tensor(E&& values, bool requires_grad = false)  // NOLINT: implicit, as the xarray it holds
       : Tensor(Make::make(std::forward<E>(values), requires_grad)) {}
 
+  /// False for a default-constructed (null) handle; every other member needs a defined tensor.
   bool defined() const { return impl_ != nullptr; }
+  /// Element type.
   DType dtype() const { return head().dtype; }
+  /// Extents of all axes (empty for a 0-d tensor).
   Shape shape() const;
   /// Extent of one axis; negative axes count from the end.
   std::size_t size(int axis) const;
+  /// Number of axes.
   std::size_t dim() const;
+  /// Number of elements (the product of the extents; 1 for 0-d).
   std::size_t numel() const;
+  /// True for float32 and float64.
   bool is_floating_point() const { return is_floating(dtype()); }
 
-  /// The single value of a one-element tensor, converted to double.
+  /// The single value of a one-element tensor, converted to double (tg::Error otherwise).
   double item() const;
+  /// The single value converted to T.
   template <class T> T item() const { return static_cast<T>(item()); }
 
   /// The values as an xt::xarray<T>; T must be the tensor's element type. Needs
@@ -176,8 +195,10 @@ class Tensor {
   /// The first of numel() contiguous row-major values; T must be the element type. A write
   /// through it is an in-place write: call bump_version() (as mutable_value does).
   /// (Defined for float, double, std::int64_t and bool.)
+  ///@{
   template <class T> const T* data_ptr() const;
   template <class T> T* data_ptr();
+  ///@}
   /// Number of in-place writes so far (torch's `_version`).
   std::uint32_t version() const;
   /// Records an in-place write made through a reference obtained earlier.
@@ -188,6 +209,7 @@ class Tensor {
   /// The values converted to double, row-major (any dtype).
   std::vector<double> to_vector() const;
 
+  /// Whether gradients flow to this tensor (a leaf set so, or the result of a recorded op).
   bool requires_grad() const;
   /// Makes a leaf track gradients (or stop). Throws for non-leaves and non-floating dtypes.
   Tensor& requires_grad_(bool on = true);
@@ -225,11 +247,15 @@ class Tensor {
 
   /// Name used in graph exports and messages (parameters get their dotted names).
   const std::string& name() const;
+  /// Sets name() (chainable).
   Tensor& set_name(std::string name);
   /// Name of the op that produced this tensor ("" for leaves).
   std::string grad_fn_name() const;
 
-  // Member spellings of common ops, as in libtorch.
+  /// Member spellings of common ops, as in libtorch: each is the free function of the same name
+  /// (tg::sum, tg::reshape, ...) applied to *this.
+  /// view() is reshape() (a copy: tapegrad has no aliasing views); t() transposes a 2-D tensor.
+  ///@{
   Tensor sum() const;
   Tensor sum(std::vector<int> axes, bool keepdim = false) const;
   Tensor mean() const;
@@ -250,16 +276,19 @@ class Tensor {
   Tensor squeeze() const;
   Tensor unsqueeze(int axis) const;
   Tensor flatten() const;
+  ///@}
 
   /// Identity of the underlying tensor (two handles to the same tensor).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
   /// Number of handles to this tensor (for the engine's ownership decisions).
   long use_count() const { return impl_ ? detail::handle_count(impl_) : 0; }
 
+  /// \cond INTERNAL
   // Engine internals, defined in the library's private tensor_impl.hpp.
   inline detail::TensorImpl* impl() const;
   /// Takes over a new impl (its count already 1).
   static inline Tensor adopt(detail::TensorImpl* fresh) noexcept;
+  /// \endcond
 
  private:
   const detail::TensorHead& head() const {
@@ -274,8 +303,12 @@ class Tensor {
 /// Removing twice, or after the tensor is gone, does nothing.
 class HookHandle {
  public:
+  /// A handle that removes nothing.
   HookHandle() = default;
+  /// \cond INTERNAL
   HookHandle(std::weak_ptr<detail::HookList> list, std::uint64_t id) : list_(std::move(list)), id_(id) {}
+  /// \endcond
+  /// Removes the hook (once; later calls do nothing).
   void remove();
 
  private:
@@ -299,7 +332,9 @@ Tensor from_vector(const std::vector<double>& values, const Shape& shape, Tensor
 /// initializer-list constructor, {{0}, {1}} is a (2,1) tensor, not an ambiguity (as in libtorch).
 class NestedList {
  public:
+  /// A number (implicit, so 1, 2.5 and true all work).
   NestedList(double value) : value_(value) {}  // NOLINT: implicit, so 1, 2.5 and true all work
+  /// A list of numbers or of lists.
   NestedList(std::initializer_list<NestedList> items) : items_(items), is_list_(true) {}
   /// The shape and row-major values; tg::Error for ragged lists ("tensor: ragged nested list").
   void flatten(Shape& shape, std::vector<double>& values) const;
@@ -323,12 +358,18 @@ Tensor tensor(std::initializer_list<T> values, TensorOptions options = {}) {
   return from_vector(v, Shape{values.size()}, options);
 }
 
+/// A tensor of `shape` filled with 0, 1 or value; dtype and requires_grad from options.
+///@{
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
+///@}
+/// A tensor of t's shape and dtype filled with 0, 1 or value (no gradient).
+///@{
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
+///@}
 /// [start, stop) in steps of step (as numpy.arange).
 Tensor arange(double start, double stop, double step = 1.0, TensorOptions options = {});
 /// count evenly spaced values from start to stop inclusive.

@@ -1,11 +1,14 @@
-// Opt-in xtensor access to tensors: tg::Tensor from an xt::xarray or xtensor expression, and
-// value<T>() / mutable_value<T>() / to_double() as xt::xarray. Kept out of tensor.hpp because
-// xtensor's headers cost more to compile than the rest of tapegrad's public headers together.
-//
-//   #include <tapegrad/tapegrad.hpp>
-//   #include <tapegrad/xtensor.hpp>
-//   tg::Tensor x(xt::xarray<double>{{1, 2}, {3, 4}}, /*requires_grad=*/true);
-//   const xt::xarray<double>& v = x.value<double>();
+/// \file
+/// Opt-in xtensor access to tensors: tg::Tensor from an xt::xarray or xtensor expression, and
+/// value<T>() / mutable_value<T>() / to_double() as xt::xarray. Kept out of tensor.hpp because
+/// xtensor's headers cost more to compile than the rest of tapegrad's public headers together.
+///
+/// \code{.cpp}
+///   #include <tapegrad/tapegrad.hpp>
+///   #include <tapegrad/xtensor.hpp>
+///   tg::Tensor x(xt::xarray<double>{{1, 2}, {3, 4}}, /*requires_grad=*/true);
+///   const xt::xarray<double>& v = x.value<double>();
+/// \endcode
 #pragma once
 
 #include <cstdint>
@@ -40,7 +43,7 @@ struct FromXtensor<E, std::enable_if_t<xt::is_xexpression<E>::value &&
   static Tensor make(A&& values, bool requires_grad) {
     using T = typename E::value_type;
     if constexpr (std::is_same_v<std::decay_t<A>, xt::xarray<T>> && !std::is_lvalue_reference_v<A>)
-      return make_tensor(std::move(values), requires_grad);
+      return make_tensor(std::move(values), requires_grad);  // NOLINT(bugprone-move-forwarding-reference): an rvalue here
     else
       return make_tensor(xt::xarray<T>(std::forward<A>(values)), requires_grad);
   }

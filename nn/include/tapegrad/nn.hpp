@@ -1,4 +1,5 @@
-// Everything in tapegrad's nn component: modules, layers, initialisers, regularisers, save/load.
+/// \file
+/// Everything in tapegrad's nn component: modules, layers, initialisers, regularisers, save/load.
 #pragma once
 
 #include "tapegrad/nn/activation.hpp"

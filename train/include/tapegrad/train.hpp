@@ -1,6 +1,7 @@
-// All of the train component: metrics, evaluation, checkpoints, progress display, metrics log,
-// plots. Its namespace is tg::training (not tg::train), so that a program's own function
-// train() stays unambiguous next to `using namespace tg`.
+/// \file
+/// All of the train component: metrics, evaluation, checkpoints, progress display, metrics log,
+/// plots. Its namespace is tg::training (not tg::train), so that a program's own function
+/// train() stays unambiguous next to `using namespace tg`.
 #pragma once
 
 #include "tapegrad/train/metrics.hpp"

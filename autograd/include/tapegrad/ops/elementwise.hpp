@@ -1,22 +1,30 @@
-// Elementwise ops with NumPy broadcasting. Binary ops require equal dtypes (float32 with float32,
-// float64 with float64); a double scalar takes the tensor's dtype. Gradients of broadcast inputs
-// are summed back to the input's shape.
+/// \file
+/// Elementwise ops with NumPy broadcasting. Binary ops require equal dtypes (float32 with float32,
+/// float64 with float64); a double scalar takes the tensor's dtype. Gradients of broadcast inputs
+/// are summed back to the input's shape.
 #pragma once
 
 #include "tapegrad/tensor.hpp"
 
 namespace tg {
 
-/// a + b, a - b, a * b, a / b with broadcasting.
+/// a + b with broadcasting; the result has the broadcast shape of a and b.
 Tensor add(const Tensor& a, const Tensor& b);
+/// a - b with broadcasting.
 Tensor sub(const Tensor& a, const Tensor& b);
+/// a * b with broadcasting: d/da = b, d/db = a.
 Tensor mul(const Tensor& a, const Tensor& b);
+/// a / b with broadcasting: d/da = 1/b, d/db = -a/b^2.
 Tensor div(const Tensor& a, const Tensor& b);
-/// a + s, a * s, s - a, s / a, a / s for a scalar s.
+/// a + s for a scalar s (a's shape and dtype).
 Tensor add(const Tensor& a, double s);
+/// a * s for a scalar s.
 Tensor mul(const Tensor& a, double s);
+/// s - a for a scalar s.
 Tensor rsub(const Tensor& a, double s);
+/// s / a for a scalar s: d/da = -s/a^2.
 Tensor rdiv(const Tensor& a, double s);
+/// a / s for a scalar s.
 Tensor div(const Tensor& a, double s);
 /// -a
 Tensor neg(const Tensor& a);
@@ -29,13 +37,19 @@ Tensor pow(const Tensor& a, const Tensor& b);
 /// s^a for a scalar base s > 0: d/da = s^a log(s).
 Tensor pow(double base, const Tensor& a);
 
+/// e^x: d/dx = e^x.
 Tensor exp(const Tensor& x);
+/// Natural logarithm: d/dx = 1/x (-inf at 0, NaN below).
 Tensor log(const Tensor& x);
+/// sqrt(x): d/dx = 1 / (2 sqrt(x)).
 Tensor sqrt(const Tensor& x);
 /// |x|; the gradient is sign(x) (0 at 0, as in PyTorch).
 Tensor abs(const Tensor& x);
+/// sin(x): d/dx = cos(x).
 Tensor sin(const Tensor& x);
+/// cos(x): d/dx = -sin(x).
 Tensor cos(const Tensor& x);
+/// tanh(x): d/dx = 1 - tanh(x)^2.
 Tensor tanh(const Tensor& x);
 /// erf(x): d/dx = 2/sqrt(pi) exp(-x^2).
 Tensor erf(const Tensor& x);
@@ -59,14 +73,21 @@ Tensor sign(const Tensor& x);
 Tensor clamp(const Tensor& x, double min, double max);
 /// Elementwise max/min with broadcasting; a NaN operand gives NaN; on ties the gradient is split
 /// evenly (as PyTorch).
+///@{
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
-/// cond ? a : b elementwise, broadcasting all three; cond is a bool tensor.
+///@}
+/// cond ? a : b elementwise, broadcasting all three; cond is a bool tensor, a scalar a or b takes
+/// the other operand's dtype. The gradient goes to a where cond holds, to b elsewhere.
+///@{
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 Tensor where(const Tensor& cond, double a, const Tensor& b);
+///@}
 
-/// Comparisons, broadcasting; bool results without history.
+/// Comparisons a > b, a < b, a >= b, a <= b, a == b, a != b, broadcasting (or against a scalar s);
+/// bool results without history.
+///@{
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
@@ -78,13 +99,18 @@ Tensor lt(const Tensor& a, double s);
 Tensor ge(const Tensor& a, double s);
 Tensor le(const Tensor& a, double s);
 Tensor eq(const Tensor& a, double s);
+///@}
 /// Logical and/or/not of bool tensors (broadcasting).
+///@{
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 Tensor logical_not(const Tensor& a);
+///@}
 /// True where x is finite, false where it is NaN or +-Inf (bool, no history).
 Tensor isfinite(const Tensor& x);
 
+/// Operators: add, sub, mul, div, neg, rsub and rdiv (with broadcasting, or with a scalar s).
+///@{
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
@@ -98,5 +124,6 @@ inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
 inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
 inline Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+///@}
 
 }  // namespace tg

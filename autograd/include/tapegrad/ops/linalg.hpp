@@ -1,4 +1,5 @@
-// Matrix products through OpenBLAS (cblas gemm), and axis permutations.
+/// \file
+/// Matrix products through OpenBLAS (cblas gemm), and axis permutations.
 #pragma once
 
 #include <vector>

@@ -1,6 +1,7 @@
-// Shape ops: views of the same values in another shape, slicing, indexing, joining.
-// Every op here copies values (tensors are always contiguous); gradients route back exactly,
-// accumulating where an index repeats.
+/// \file
+/// Shape ops: views of the same values in another shape, slicing, indexing, joining.
+/// Every op here copies values (tensors are always contiguous); gradients route back exactly,
+/// accumulating where an index repeats.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,10 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape);
 /// Collapses axes start..end (inclusive, negative from the end) into one.
 Tensor flatten(const Tensor& x, int start_axis = 0, int end_axis = -1);
 /// Removes all extent-1 axes, or the given one (a no-op when its extent is not 1, as PyTorch).
+///@{
 Tensor squeeze(const Tensor& x);
 Tensor squeeze(const Tensor& x, int axis);
+///@}
 /// Inserts an extent-1 axis at position axis (in [-dim-1, dim]).
 Tensor unsqueeze(const Tensor& x, int axis);
 /// Broadcasts to shape (NumPy rules; like torch expand / numpy broadcast_to). Gradient: sum_to.
@@ -32,11 +35,16 @@ Tensor select(const Tensor& x, int axis, std::int64_t index);
 
 /// One entry of a multi-axis index: an integer (selects, removing the axis) or a slice.
 struct Index {
-  bool is_slice = false;
-  std::int64_t index = 0;
+  bool is_slice = false;  ///< a slice (start, stop, step) rather than an integer (index)
+  std::int64_t index = 0;  ///< the integer; negative counts from the end
+  /// Slice bounds; missing ones default as in Python.
+  ///@{
   std::optional<std::int64_t> start, stop;
-  std::int64_t step = 1;
+  ///@}
+  std::int64_t step = 1;  ///< slice step, > 0
+  /// An integer entry (implicit, so x[{0, Slice(1, 3)}] reads naturally).
   Index(std::int64_t i) : index(i) {}  // NOLINT: x[{0, Slice(1, 3)}] reads naturally
+  /// A slice entry start:stop:step (what Slice() returns).
   static Index range(std::optional<std::int64_t> start, std::optional<std::int64_t> stop,
                      std::int64_t step = 1) {
     Index s(0);

@@ -1,4 +1,5 @@
-// Reader for numeric CSV tables with a header row and a label column (e.g. the Iris data).
+/// \file
+/// Reader for numeric CSV tables with a header row and a label column (e.g. the Iris data).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,9 @@ struct CsvTable {
   std::vector<std::int64_t> labels;        ///< class index per row
   std::vector<std::string> classes;        ///< class names, index = label (first-seen order, or
                                            ///< numeric order when the labels are integers)
-  /// Features as a (rows, features) tensor and labels as an int64 (rows) tensor.
+  /// Features as a (rows, features) tensor of dtype (default float32).
   Tensor feature_tensor(DType dtype = kFloat32) const;
+  /// Labels as an int64 (rows) tensor.
   Tensor label_tensor() const;
 };
 

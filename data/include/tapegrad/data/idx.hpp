@@ -1,8 +1,9 @@
-// Reader for IDX files (the MNIST format), plain or gzip-compressed.
-//
-// Layout: two zero bytes, a type code (0x08 ubyte, 0x09 sbyte, 0x0B int16, 0x0C int32,
-// 0x0D float32, 0x0E float64), the number of dimensions, then each dimension as a big-endian
-// uint32, then the values in row-major order, big-endian.
+/// \file
+/// Reader for IDX files (the MNIST format), plain or gzip-compressed.
+///
+/// Layout: two zero bytes, a type code (0x08 ubyte, 0x09 sbyte, 0x0B int16, 0x0C int32,
+/// 0x0D float32, 0x0E float64), the number of dimensions, then each dimension as a big-endian
+/// uint32, then the values in row-major order, big-endian.
 #pragma once
 
 #include <cstdint>
@@ -15,11 +16,12 @@ namespace tg::data {
 
 /// The contents of an IDX file: its shape, type code and values (converted to host order).
 struct IdxArray {
-  std::string path;
-  std::uint8_t type = 0;
-  Shape shape;
+  std::string path;       ///< the file read (for messages)
+  std::uint8_t type = 0;  ///< IDX type code: 0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double
+  Shape shape;            ///< the dimensions from the header
   std::vector<double> values;  ///< every element as a double (exact for all IDX types)
 
+  /// Number of elements.
   std::size_t size() const { return values.size(); }
   /// The values as a tensor of the given dtype, each multiplied by `scale` (e.g. 1/255 for
   /// pixels). int64 requires scale 1 and whole numbers (a float file with 2.5 or NaN raises).

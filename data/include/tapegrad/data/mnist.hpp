@@ -1,4 +1,5 @@
-// MNIST and Fashion-MNIST from their IDX files.
+/// \file
+/// MNIST and Fashion-MNIST from their IDX files.
 #pragma once
 
 #include <string>
@@ -9,13 +10,16 @@ namespace tg::data {
 
 /// Where the fetch script puts MNIST (relative to the repository root) and where Debian's
 /// dataset-fashion-mnist package installs Fashion-MNIST.
+///@{
 inline constexpr const char* kDefaultMnistDir = "datasets/mnist";
 inline constexpr const char* kDefaultFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+///@}
 
 /// Images flattened to (N, 784) and scaled to [0, 1] (dtype as asked), labels int64 (N).
 struct MnistSplit {
-  Tensor images;
-  Tensor labels;
+  Tensor images;  ///< (N, 784), values in [0, 1]
+  Tensor labels;  ///< (N), int64 digits 0..9
+  /// images and labels as a dataset (sharing the tensors).
   TensorDataset dataset() const { return TensorDataset(images, labels); }
 };
 

@@ -1,4 +1,5 @@
-// Dropout (inverted): zeroes inputs at random during training and rescales the survivors.
+/// \file
+/// Dropout (inverted): zeroes inputs at random during training and rescales the survivors.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@ namespace tg::nn {
 /// generator of its own. For tests, set_mask() fixes m (same shape as the input, 0/1 values).
 class Dropout : public Module {
  public:
+  /// p, the probability of zeroing an element, in [0, 1] (default 0.5; tg::Error otherwise).
   explicit Dropout(double p = 0.5);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
@@ -23,11 +25,12 @@ class Dropout : public Module {
   Dropout& seed(std::uint64_t s);
   /// Uses mask (a bool or floating tensor of 0s and 1s) instead of drawing one, until clear_mask().
   Dropout& set_mask(Tensor mask);
+  /// Goes back to drawing masks.
   Dropout& clear_mask();
   /// The mask used by the last training-mode forward (as drawn, or as given to set_mask).
   const Tensor& last_mask() const { return last_mask_; }
 
-  double p;
+  double p;  ///< probability of zeroing an element, in [0, 1]
 
  private:
   std::shared_ptr<Generator> generator_;

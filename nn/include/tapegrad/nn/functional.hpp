@@ -1,7 +1,8 @@
-// tg::nn::functional: the computations of the nn layers as plain functions, without state (the
-// caller passes weights, running statistics and randomness). The activations are the core ops,
-// re-exported here so `namespace F = tg::nn::functional;` reaches everything. The losses live in
-// tapegrad/nn/losses.hpp, in this namespace too.
+/// \file
+/// tg::nn::functional: the computations of the nn layers as plain functions, without state (the
+/// caller passes weights, running statistics and randomness). The activations are the core ops,
+/// re-exported here so `namespace F = tg::nn::functional;` reaches everything. The losses live in
+/// tapegrad/nn/losses.hpp, in this namespace too.
 #pragma once
 
 #include <cstddef>
@@ -38,8 +39,10 @@ Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator*
 /// Batch normalisation over axis 1 of x (N, C) or (N, C, L), statistics taken over the other axes.
 /// training: y = (x - mean) / sqrt(var + eps) with the batch mean and *biased* batch variance;
 /// then, if running_mean/running_var are given, they are updated in place (no gradient):
+/// \code{.unparsed}
 ///   running_mean = (1 - momentum) running_mean + momentum mean
 ///   running_var  = (1 - momentum) running_var  + momentum var * n / (n - 1)   (unbiased)
+/// \endcode
 /// with n the number of values per channel. Evaluation: the running statistics replace the batch
 /// ones. Then y = y * weight + bias when those are given (shape (C,)). As torch's batch_norm.
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,

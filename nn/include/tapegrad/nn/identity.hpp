@@ -1,4 +1,5 @@
-// Identity: returns its input (a placeholder, e.g. to switch a layer off without rewiring).
+/// \file
+/// Identity: returns its input (a placeholder, e.g. to switch a layer off without rewiring).
 #pragma once
 
 #include "tapegrad/nn/module.hpp"

@@ -1,14 +1,15 @@
-// Weight initialisers, as torch.nn.init: each fills a floating leaf tensor in place (bypassing
-// autograd, like torch's no_grad fills) and returns the same handle, so
-// `nn::init::xavier_uniform_(linear->weight)` changes the layer's weight.
-//
-// Fans: for a weight of shape (out, in, k1, k2, ...) fan_in = in * k1 * k2 * ... and
-// fan_out = out * k1 * k2 * ... (the receptive field multiplies both); a Linear weight (out, in)
-// has fan_in = in, fan_out = out. Fans need at least 2 axes.
-//
-// Random draws come from a tg::Generator (nullptr: the calling thread's default generator, so
-// tg::manual_seed makes initialisation reproducible) through tg::uniform / tg::normal / tg::randn.
-// Empty tensors are left as they are (fans of 0 would give infinite bounds).
+/// \file
+/// Weight initialisers, as torch.nn.init: each fills a floating leaf tensor in place (bypassing
+/// autograd, like torch's no_grad fills) and returns the same handle, so
+/// `nn::init::xavier_uniform_(linear->weight)` changes the layer's weight.
+///
+/// Fans: for a weight of shape (out, in, k1, k2, ...) fan_in = in * k1 * k2 * ... and
+/// fan_out = out * k1 * k2 * ... (the receptive field multiplies both); a Linear weight (out, in)
+/// has fan_in = in, fan_out = out. Fans need at least 2 axes.
+///
+/// Random draws come from a tg::Generator (nullptr: the calling thread's default generator, so
+/// tg::manual_seed makes initialisation reproducible) through tg::uniform / tg::normal / tg::randn.
+/// Empty tensors are left as they are (fans of 0 would give infinite bounds).
 #pragma once
 
 #include <cstddef>
@@ -21,8 +22,8 @@ namespace tg::nn::init {
 
 /// fan_in and fan_out of a weight tensor (see the header comment).
 struct Fans {
-  std::size_t fan_in = 0;
-  std::size_t fan_out = 0;
+  std::size_t fan_in = 0;   ///< size(1) times the receptive field (the product of the axes after the first two)
+  std::size_t fan_out = 0;  ///< size(0) times the receptive field
 };
 /// Throws for tensors with fewer than 2 axes.
 Fans calculate_fans(const Tensor& weight);
@@ -34,8 +35,11 @@ double calculate_gain(const std::string& nonlinearity, double param = 0.01);
 
 /// Every element set to value.
 Tensor constant_(Tensor t, double value);
+/// constant_(t, 0) and constant_(t, 1).
+///@{
 Tensor zeros_(Tensor t);
 Tensor ones_(Tensor t);
+///@}
 
 /// Independent draws from U(a, b).
 Tensor uniform_(Tensor t, double a = 0.0, double b = 1.0, Generator* gen = nullptr);

@@ -1,4 +1,5 @@
-// Linear: an affine map y = x W^T + b.
+/// \file
+/// Linear: an affine map y = x W^T + b.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,8 @@ namespace tg::nn {
 /// U(-1/sqrt(in), 1/sqrt(in)).
 class Linear : public Module {
  public:
+  /// bias: whether to learn b (default true). gen draws the initial values (nullptr: the calling
+  /// thread's default generator).
   Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
          Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
@@ -24,10 +27,10 @@ class Linear : public Module {
   void reset_parameters(Generator* gen = nullptr);
   std::string extra_repr() const override;
 
-  std::size_t in_features;
-  std::size_t out_features;
-  Tensor weight;
-  Tensor bias;
+  std::size_t in_features;   ///< size of the last input axis
+  std::size_t out_features;  ///< size of the last output axis
+  Tensor weight;             ///< W, (out_features, in_features)
+  Tensor bias;               ///< b, (out_features,); undefined without bias
 };
 
 }  // namespace tg::nn

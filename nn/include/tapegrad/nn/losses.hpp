@@ -1,6 +1,7 @@
-// Loss functions (stateless), as in torch.nn.functional. `input` is the prediction, `target` the
-// truth; shapes must match exactly unless stated (no silent broadcasting of a (N,1) prediction
-// against an (N,) target). Reductions: none (per element), mean (default), sum.
+/// \file
+/// Loss functions (stateless), as in torch.nn.functional. `input` is the prediction, `target` the
+/// truth; shapes must match exactly unless stated (no silent broadcasting of a (N,1) prediction
+/// against an (N,) target). Reductions: none (per element), mean (default), sum.
 #pragma once
 
 #include "tapegrad/tensor.hpp"

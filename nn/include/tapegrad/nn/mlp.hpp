@@ -1,7 +1,10 @@
-// MLP: a multilayer perceptron built from layer sizes and an activation.
-//
-//   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU());
-//   Tensor logits = (*model)(x);   // x (N, 784) -> (N, 10)
+/// \file
+/// MLP: a multilayer perceptron built from layer sizes and an activation.
+///
+/// \code{.cpp}
+///   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU());
+///   Tensor logits = (*model)(x);   // x (N, 784) -> (N, 10)
+/// \endcode
 #pragma once
 
 #include <cstddef>
@@ -48,8 +51,8 @@ class MLP : public Module {
   Tensor forward(const Tensor& input) override { return layers->forward(input); }
   std::string extra_repr() const override;
 
-  std::vector<std::size_t> sizes;
-  std::shared_ptr<Sequential> layers;
+  std::vector<std::size_t> sizes;      ///< the layer widths, input first, output last
+  std::shared_ptr<Sequential> layers;  ///< the Linear layers with the activations (and dropout) between
 
  private:
   template <class Activation>

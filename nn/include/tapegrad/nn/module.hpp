@@ -1,21 +1,22 @@
-// tg::nn::Module: the base of every layer and model.
-//
-// Invariants
-// - A module owns three registries, each in registration order: parameters (leaf tensors that
-//   train), buffers (state that is saved but not trained: running statistics, counters) and
-//   submodules. Names are unique within a module across the three and contain no '.', so a
-//   dotted path (`layers.0.weight`) names one tensor of a model.
-// - Registered tensors are handles: a layer keeps a member copy (Linear::weight) that shares the
-//   registry's tensor. Whatever changes a registered tensor (to(), load_state_dict(), the
-//   initialisers, optimizers) changes it in place, so member and registry never diverge.
-// - Every registered tensor carries its dotted name (Tensor::name()), for graph exports and error
-//   messages; registering a module into a parent prefixes its tensors' names (so build a child
-//   fully before registering it; tensors added to it later keep the shorter name).
-// - Modules are held by std::shared_ptr. (libtorch wraps the shared_ptr in a ModuleHolder made by
-//   TORCH_MODULE; we use the plain shared_ptr to keep the machinery small.)
-// - forward takes and returns one tensor, so any module can sit in a Sequential. (libtorch lets
-//   forward have any signature and erases it with AnyModule; a module needing more inputs adds
-//   its own overloads next to this one.)
+/// \file
+/// tg::nn::Module: the base of every layer and model.
+///
+/// Invariants
+/// - A module owns three registries, each in registration order: parameters (leaf tensors that
+///   train), buffers (state that is saved but not trained: running statistics, counters) and
+///   submodules. Names are unique within a module across the three and contain no '.', so a
+///   dotted path (`layers.0.weight`) names one tensor of a model.
+/// - Registered tensors are handles: a layer keeps a member copy (Linear::weight) that shares the
+///   registry's tensor. Whatever changes a registered tensor (to(), load_state_dict(), the
+///   initialisers, optimizers) changes it in place, so member and registry never diverge.
+/// - Every registered tensor carries its dotted name (Tensor::name()), for graph exports and error
+///   messages; registering a module into a parent prefixes its tensors' names (so build a child
+///   fully before registering it; tensors added to it later keep the shorter name).
+/// - Modules are held by std::shared_ptr. (libtorch wraps the shared_ptr in a ModuleHolder made by
+///   TORCH_MODULE; we use the plain shared_ptr to keep the machinery small.)
+/// - forward takes and returns one tensor, so any module can sit in a Sequential. (libtorch lets
+///   forward have any signature and erases it with AnyModule; a module needing more inputs adds
+///   its own overloads next to this one.)
 #pragma once
 
 #include <cstddef>
@@ -43,15 +44,19 @@ struct LoadResult {
   std::vector<std::string> unexpected_keys;  ///< in the state but not in the model
 };
 
+/// The base of every layer and model (see the file comment for the invariants), as torch.nn.Module.
 class Module {
  public:
   /// type_name is the class name used when printing ("Linear").
   explicit Module(std::string type_name = "Module");
   virtual ~Module() = default;
-  // Copies are shallow (they share parameters, buffers and submodules), as in libtorch.
+  /// Copies are shallow (they share parameters, buffers and submodules), as in libtorch.
+  ///@{
   Module(const Module&) = default;
   Module& operator=(const Module&) = default;
+  ///@}
 
+  /// The class name used when printing ("Linear").
   const std::string& type_name() const { return type_name_; }
 
   /// The module's computation. The base version throws: containers need not define it.
@@ -69,7 +74,7 @@ class Module {
   Tensor register_buffer(std::string name, Tensor tensor);
   /// Registers a submodule; its tensors' names get the prefix "name.". Returns the module.
   template <class M>
-  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+  std::shared_ptr<M> register_module(std::string name, const std::shared_ptr<M>& module) {
     static_assert(std::is_base_of_v<Module, M>, "register_module: M must derive from tg::nn::Module");
     add_child(std::move(name), module);
     return module;
@@ -80,11 +85,15 @@ class Module {
   /// Parameters of this module and (recurse) its descendants, depth first in registration order.
   /// A tensor registered in two places is listed once (the first place), as in PyTorch.
   std::vector<Tensor> parameters(bool recurse = true) const;
+  /// parameters() with their dotted names ("layers.0.weight").
   NamedTensors named_parameters(bool recurse = true) const;
+  /// Buffers of this module and (recurse) its descendants, in the order of parameters().
   std::vector<Tensor> buffers(bool recurse = true) const;
+  /// buffers() with their dotted names ("bn.running_mean").
   NamedTensors named_buffers(bool recurse = true) const;
   /// Direct submodules in registration order.
   std::vector<std::shared_ptr<Module>> children() const;
+  /// Direct submodules with their names, in registration order.
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
@@ -101,6 +110,7 @@ class Module {
   virtual void train(bool on = true);
   /// Evaluation mode: train(false).
   void eval() { train(false); }
+  /// True in training mode (the default), false after eval().
   bool is_training() const { return training_; }
   /// Clears every parameter's gradient: undefined (set_to_none) or zero-filled in place.
   void zero_grad(bool set_to_none = true);

@@ -1,4 +1,5 @@
-// Gaussian radial basis function layer.
+/// \file
+/// Gaussian radial basis function layer.
 #pragma once
 
 #include <cstddef>
@@ -15,14 +16,15 @@ namespace tg::nn {
 /// a sample of training points) with init or load_state_dict for anything serious.
 class RBF : public Module {
  public:
+  /// sigma > 0 (default 1); gen draws the initial centres (nullptr: the default generator).
   RBF(std::size_t in_features, std::size_t out_features, double sigma = 1.0, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
 
-  std::size_t in_features;
-  std::size_t out_features;
-  double sigma;
-  Tensor centres;
+  std::size_t in_features;   ///< size of the last input axis
+  std::size_t out_features;  ///< number of units (centres)
+  double sigma;              ///< the width, fixed (not trained)
+  Tensor centres;            ///< c, (out_features, in_features), trained
 };
 
 }  // namespace tg::nn

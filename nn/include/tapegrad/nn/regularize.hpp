@@ -1,8 +1,11 @@
-// Regularisers: L1/L2 penalties to add to a loss, and the max-norm constraint applied after a step.
-//
-//   Tensor loss = data_loss + 1e-4 * nn::l2_penalty(nn::weights(*model));
-//   loss.backward(); optimizer.step();
-//   nn::max_norm_(*model, 3.0);
+/// \file
+/// Regularisers: L1/L2 penalties to add to a loss, and the max-norm constraint applied after a step.
+///
+/// \code{.cpp}
+///   Tensor loss = data_loss + 1e-4 * nn::l2_penalty(nn::weights(*model));
+///   loss.backward(); optimizer.step();
+///   nn::max_norm_(*model, 3.0);
+/// \endcode
 #pragma once
 
 #include <vector>

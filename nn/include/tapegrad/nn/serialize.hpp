@@ -1,20 +1,23 @@
-// Saving and loading named tensors as NumPy .npz archives.
-//
-// A file written here opens with numpy.load: `np.load("model.npz")["layers.0.weight"]`. Each
-// tensor is one "<name>.npy" entry (float32 '<f4', float64 '<f8', int64 '<i8', bool '|b1', C
-// order) in a zip archive, stored uncompressed by default (as numpy.savez) or deflated (as
-// numpy.savez_compressed). Files from numpy.savez / savez_compressed load back.
-//
-// Writes are atomic (tg::write_file_atomically): the archive is built in memory, written to a
-// temporary file "<path>.tmp.<pid>" in the same directory, fsync'ed and renamed over path, so a
-// crash mid-save leaves the previous file untouched (and, at worst, a stray temporary file).
-//
-// A model and its optimizer state share one file through name prefixes:
-//   auto state = nn::with_prefix("model.", model->state_dict());
-//   auto opt = nn::with_prefix("optim.", optimizer.state_dict());
-//   state.insert(opt.begin(), opt.end());
-//   nn::save_tensors("ckpt.npz", state);
-//   model->load_state_dict(nn::strip_prefix("model.", nn::load_tensors("ckpt.npz")));
+/// \file
+/// Saving and loading named tensors as NumPy .npz archives.
+///
+/// A file written here opens with numpy.load: `np.load("model.npz")["layers.0.weight"]`. Each
+/// tensor is one "<name>.npy" entry (float32 '<f4', float64 '<f8', int64 '<i8', bool '|b1', C
+/// order) in a zip archive, stored uncompressed by default (as numpy.savez) or deflated (as
+/// numpy.savez_compressed). Files from numpy.savez / savez_compressed load back.
+///
+/// Writes are atomic (tg::write_file_atomically): the archive is built in memory, written to a
+/// temporary file "<path>.tmp.<pid>" in the same directory, fsync'ed and renamed over path, so a
+/// crash mid-save leaves the previous file untouched (and, at worst, a stray temporary file).
+///
+/// A model and its optimizer state share one file through name prefixes:
+/// \code{.cpp}
+///   auto state = nn::with_prefix("model.", model->state_dict());
+///   auto opt = nn::with_prefix("optim.", optimizer.state_dict());
+///   state.insert(opt.begin(), opt.end());
+///   nn::save_tensors("ckpt.npz", state);
+///   model->load_state_dict(nn::strip_prefix("model.", nn::load_tensors("ckpt.npz")));
+/// \endcode
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,8 @@
-// Gradient clipping, as torch.nn.utils.clip_grad_norm_ and clip_grad_value_: applied to the
-// parameters' grad() between backward() and the optimizer's step(). Parameters without a
-// gradient are ignored. Each clipped gradient is replaced by a new tensor (never modified in
-// place, since a gradient tensor may be shared with a caller's upstream tensor).
+/// \file
+/// Gradient clipping, as torch.nn.utils.clip_grad_norm_ and clip_grad_value_: applied to the
+/// parameters' grad() between backward() and the optimizer's step(). Parameters without a
+/// gradient are ignored. Each clipped gradient is replaced by a new tensor (never modified in
+/// place, since a gradient tensor may be shared with a caller's upstream tensor).
 #pragma once
 
 #include <limits>

@@ -1,4 +1,5 @@
-// Everything in tapegrad::optim: the optimizers, gradient clipping and learning-rate schedulers.
+/// \file
+/// Everything in tapegrad::optim: the optimizers, gradient clipping and learning-rate schedulers.
 #pragma once
 
 #include "tapegrad/optim/adadelta.hpp"

@@ -1,21 +1,22 @@
-// tg::optim::Optimizer: the base of every optimizer, with parameter groups and per-parameter state.
-//
-// Invariants
-// - An optimizer holds handles to its parameters (floating leaf tensors). step() reads their
-//   grad() and changes their values in place through mutable_value(), so updates are never
-//   recorded on the tape; float32 and float64 parameters are updated in their own dtype.
-//   Parameters whose grad() is undefined are skipped: their state is neither created nor advanced.
-// - Update rules follow PyTorch's single-tensor implementations operation by operation, including
-//   where its CPU kernels fuse a multiply and an add (x.add_(y, alpha) is fma(alpha, y, x)), so a
-//   float64 run reproduces PyTorch's trajectory to the last bit or nearly (see tests).
-// - Every parameter belongs to exactly one group, and every group owns a complete options object
-//   of the optimizer's own options type (a copy of the defaults unless one is given).
-// - Per-parameter state is a map of named tensors: buffers of the parameter's shape and dtype
-//   ("exp_avg"), int64 counters ("step") and float64 scalars, created on the parameter's first
-//   update. state_dict() exposes options and state as named tensor copies, keyed
-//   "param_groups.<g>.<option>" and "state.<i>.<name>" with i numbering the parameters group by
-//   group, so they can be saved in one checkpoint with the model; load_state_dict() restores them
-//   and the resumed run continues bit for bit.
+/// \file
+/// tg::optim::Optimizer: the base of every optimizer, with parameter groups and per-parameter state.
+///
+/// Invariants
+/// - An optimizer holds handles to its parameters (floating leaf tensors). step() reads their
+///   grad() and changes their values in place through mutable_value(), so updates are never
+///   recorded on the tape; float32 and float64 parameters are updated in their own dtype.
+///   Parameters whose grad() is undefined are skipped: their state is neither created nor advanced.
+/// - Update rules follow PyTorch's single-tensor implementations operation by operation, including
+///   where its CPU kernels fuse a multiply and an add (x.add_(y, alpha) is fma(alpha, y, x)), so a
+///   float64 run reproduces PyTorch's trajectory to the last bit or nearly (see tests).
+/// - Every parameter belongs to exactly one group, and every group owns a complete options object
+///   of the optimizer's own options type (a copy of the defaults unless one is given).
+/// - Per-parameter state is a map of named tensors: buffers of the parameter's shape and dtype
+///   ("exp_avg"), int64 counters ("step") and float64 scalars, created on the parameter's first
+///   update. state_dict() exposes options and state as named tensor copies, keyed
+///   "param_groups.<g>.<option>" and "state.<i>.<name>" with i numbering the parameters group by
+///   group, so they can be saved in one checkpoint with the model; load_state_dict() restores them
+///   and the resumed run continues bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -40,9 +41,11 @@
 /// would swallow the continued lines), and the optimizer's .cpp file defines fields() (and the
 /// options' clone()) from the same list, so that code including the header does not compile
 /// them:
+/// \code{.cpp}
 ///   #define TG_ADAM_OPTIONS(X) X(double, lr, ) X(Betas, betas, 0.9, 0.999) ...
 ///   TG_OPTIM_OPTIONS(TG_ADAM_OPTIONS)                  // in the class, in adam.hpp
 ///   TG_OPTIM_DEFINE_OPTIONS(AdamOptions, TG_ADAM_OPTIONS)  // in adam.cpp
+/// \endcode
 /// Types are those OptionField holds, plus std::string, whose allowed values come from the class's
 /// `static std::vector<std::string> choices(const std::string& option)`.
 #define TG_OPTIM_OPTIONS(LIST)                                        \
@@ -55,6 +58,7 @@
                                                                       \
  public:
 
+/// \cond INTERNAL
 #define TG_OPTIM_DETAIL_ACCESSORS(T, name, ...) \
   auto& name(const T& new_value) {              \
     name##_ = new_value;                        \
@@ -62,12 +66,15 @@
   }                                             \
   const T& name() const { return name##_; }
 #define TG_OPTIM_DETAIL_FIELD(T, name, ...) ::tg::optim::options_detail::make_field(this, #name, name##_),
+/// \endcond
 
 /// In the optimizer's .cpp file (namespace tg::optim): fields() and clone() of the options class.
 #define TG_OPTIM_DEFINE_OPTIONS(Class, LIST)                                          \
   std::vector<OptionField> Class::fields() { return {LIST(TG_OPTIM_DETAIL_FIELD)}; } \
   template class OptimizerCloneableOptions<Class>;
+/// \cond INTERNAL
 #define TG_OPTIM_DETAIL_MEMBER(T, name, ...) T name##_{__VA_ARGS__};
+/// \endcond
 
 namespace tg::optim {
 
@@ -86,9 +93,13 @@ struct OptionField;
 class OptimizerOptions {
  public:
   virtual ~OptimizerOptions() = default;
+  /// A copy of the same options type.
   virtual std::unique_ptr<OptimizerOptions> clone() const = 0;
+  /// The learning rate (what schedulers read and write).
+  ///@{
   virtual double get_lr() const = 0;
   virtual void set_lr(double lr) = 0;
+  ///@}
   /// Throws tg::Error naming the optimizer and the offending value (e.g. a negative lr).
   virtual void validate() const = 0;
   /// Every option, named as in PyTorch's param_group dict; TG_OPTIM_OPTIONS writes it.
@@ -105,8 +116,11 @@ class OptimizerOptions {
 template <class Derived>
 class OptimizerCloneableOptions : public OptimizerOptions {
  public:
+  /// A copy of the Derived options.
   std::unique_ptr<OptimizerOptions> clone() const override;
+  /// Derived's lr().
   double get_lr() const override;
+  /// Derived's lr(value).
   void set_lr(double lr) override;
 };
 
@@ -120,22 +134,37 @@ class ParamGroup {
             class = std::enable_if_t<std::is_base_of_v<OptimizerOptions, Options>>>
   ParamGroup(std::vector<Tensor> params, const Options& options)
       : ParamGroup(std::move(params), options.clone()) {}
+  /// A group owning the given options (nullptr: the optimizer's defaults).
   ParamGroup(std::vector<Tensor> params, std::unique_ptr<OptimizerOptions> options);
+  /// Copies share the parameters (handles) and clone the options.
+  ///@{
   ParamGroup(const ParamGroup& other);
   ParamGroup& operator=(const ParamGroup& other);
+  ///@}
+  /// Moves take over parameters and options.
+  ///@{
   ParamGroup(ParamGroup&&) = default;
   ParamGroup& operator=(ParamGroup&&) = default;
+  ///@}
 
+  /// The group's parameters.
+  ///@{
   std::vector<Tensor>& params() { return params_; }
   const std::vector<Tensor>& params() const { return params_; }
+  ///@}
+  /// False until the group has options of its own (an optimizer gives it a copy of its defaults).
   bool has_options() const { return options_ != nullptr; }
   /// The group's options; cast to the optimizer's type to read them, e.g.
   /// static_cast<SGDOptions&>(group.options()).momentum().
+  ///@{
   OptimizerOptions& options();
   const OptimizerOptions& options() const;
+  ///@}
+  /// Replaces the group's options.
   void set_options(std::unique_ptr<OptimizerOptions> options) { options_ = std::move(options); }
   /// The lr the first learning-rate scheduler found (PyTorch's group["initial_lr"]), if any.
   const std::optional<double>& initial_lr() const { return initial_lr_; }
+  /// Sets initial_lr() (the first scheduler does).
   void set_initial_lr(double lr) { initial_lr_ = lr; }
 
  private:
@@ -160,14 +189,20 @@ class Optimizer {
   /// Adds a group; its options must be of this optimizer's type (defaults are copied when none).
   /// Throws for an empty list, non-floating or non-leaf tensors, and parameters already present.
   void add_param_group(ParamGroup group);
+  /// The parameter groups, in the order they were added.
+  ///@{
   std::vector<ParamGroup>& param_groups() { return param_groups_; }
   const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
+  ///@}
+  /// The options given to the constructor, copied into groups that have none.
   const OptimizerOptions& defaults() const { return *defaults_; }
   /// All parameters, group by group: the order in which state_dict() numbers them.
   std::vector<Tensor> parameters() const;
   /// The state of one parameter of this optimizer (empty before its first update).
+  ///@{
   ParamState& state(const Tensor& param);
   const ParamState& state(const Tensor& param) const;
+  ///@}
   /// "SGD", "Adam", ...: used in error messages.
   const std::string& name() const { return name_; }
 
@@ -183,6 +218,8 @@ class Optimizer {
   void load_state_dict(const StateDict& dict);
 
  protected:
+  /// name for messages ("Adam"); the groups are added with add_param_group() after validating
+  /// defaults.
   Optimizer(std::string name, std::vector<ParamGroup> param_groups,
             std::unique_ptr<OptimizerOptions> defaults);
 

@@ -1,5 +1,6 @@
-// Evaluating a model: predictions and metrics over a data set, in evaluation mode and without
-// recording a tape.
+/// \file
+/// Evaluating a model: predictions and metrics over a data set, in evaluation mode and without
+/// recording a tape.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,7 @@ namespace tg::training {
 /// Puts a module in evaluation mode for its lifetime and restores the previous mode after.
 class EvalModeGuard {
  public:
+  /// Calls module.eval(); the destructor calls module.train(previous mode).
   explicit EvalModeGuard(nn::Module& module) : module_(module), was_training_(module.is_training()) {
     module_.eval();
   }
@@ -34,8 +36,8 @@ using LossFunction = Callback<Tensor(const Tensor& output, const Tensor& target)
 struct Evaluation {
   double loss = 0;           ///< mean loss per sample
   double accuracy = 0;       ///< fraction of samples whose largest output is the true class
-  std::size_t samples = 0;
-  ConfusionMatrix confusion{1};
+  std::size_t samples = 0;   ///< number of samples evaluated
+  ConfusionMatrix confusion{1};  ///< (true class, predicted class) counts over num_classes classes
 };
 
 /// Runs the model over every batch of the loader in evaluation mode (restored afterwards) with

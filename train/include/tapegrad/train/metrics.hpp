@@ -1,9 +1,10 @@
-// Classification metrics: predicted classes, accuracy, the confusion matrix and per-class
-// precision and recall.
-//
-// Labels may be given as int64 class indices (N) or as one-hot / probability rows (N, C) of a
-// floating dtype (then the class is the row's argmax), so the same calls serve cross-entropy
-// models (index targets) and quadratic-cost models (one-hot targets).
+/// \file
+/// Classification metrics: predicted classes, accuracy, the confusion matrix and per-class
+/// precision and recall.
+///
+/// Labels may be given as int64 class indices (N) or as one-hot / probability rows (N, C) of a
+/// floating dtype (then the class is the row's argmax), so the same calls serve cross-entropy
+/// models (index targets) and quadratic-cost models (one-hot targets).
 #pragma once
 
 #include <cstddef>
@@ -33,9 +34,12 @@ class ConfusionMatrix {
 
   /// Adds one count per row; both arguments in either form of class_indices(). Throws for
   /// mismatched row counts or a class outside [0, num_classes).
+  ///@{
   void add(const Tensor& predictions, const Tensor& labels);
   void add(const std::vector<std::int64_t>& predicted, const std::vector<std::int64_t>& truth);
+  ///@}
 
+  /// The number of classes given to the constructor.
   std::size_t num_classes() const { return num_classes_; }
   /// Number of samples of class `truth` predicted as `predicted`.
   std::int64_t count(std::size_t truth, std::size_t predicted) const {

@@ -1,11 +1,14 @@
-// MetricsLog: a table of numbers with one row per epoch, kept as a CSV file.
-//
-//   training::MetricsLog log({"epoch", "train_loss", "val_accuracy"});
-//   log.append({1, 0.31, 0.952});
-//   log.write("out/mnist/metrics.csv");        // atomically: readers never see half a file
-//   auto again = training::MetricsLog::read("out/mnist/metrics.csv");
-//
-// Numbers are written with up to 10 significant digits ("1", "0.3141592654", "2.5e-07").
+/// \file
+/// MetricsLog: a table of numbers with one row per epoch, kept as a CSV file.
+///
+/// \code{.cpp}
+///   training::MetricsLog log({"epoch", "train_loss", "val_accuracy"});
+///   log.append({1, 0.31, 0.952});
+///   log.write("out/mnist/metrics.csv");        // atomically: readers never see half a file
+///   auto again = training::MetricsLog::read("out/mnist/metrics.csv");
+/// \endcode
+///
+/// Numbers are written with up to 10 significant digits ("1", "0.3141592654", "2.5e-07").
 #pragma once
 
 #include <cstddef>
@@ -14,6 +17,7 @@
 
 namespace tg::training {
 
+/// Named columns of doubles, one row per epoch, written to and read from CSV (see the file comment).
 class MetricsLog {
  public:
   /// Column names: non-empty, unique, without commas, quotes or line breaks.
@@ -24,8 +28,11 @@ class MetricsLog {
   /// Keeps the first `rows` rows (e.g. the epochs before a resumed run's checkpoint).
   void truncate(std::size_t rows);
 
+  /// The column names, in order.
   const std::vector<std::string>& columns() const { return columns_; }
+  /// Number of rows appended (and kept).
   std::size_t num_rows() const { return rows_.size(); }
+  /// Row i (bounds-checked), one value per column.
   const std::vector<double>& row(std::size_t i) const { return rows_.at(i); }
   /// Index of a column by name; tg::Error naming the known columns when absent.
   std::size_t column_index(const std::string& name) const;

@@ -1,15 +1,16 @@
-// A progress display for training loops.
-//
-// On a terminal it is a live bar redrawn in place,
-//   epoch 3/10 [=========>          ] 234/469  loss 0.1234  41,200 samples/s  ETA 0:04
-// and erased by finish(), so the caller's summary line takes its place. When the output is not a
-// terminal (CI logs, files, pipes) it prints a plain line at most every `log_interval` seconds
-// instead, and nothing when the loop is shorter than that:
-//   epoch 3/10: 234/469 batches, loss 0.1234, 41200 samples/s, ETA 4s
-//
-//   training::Progress progress(loader.num_batches(), {.label = "epoch 3/10"});
-//   for (const auto& batch : loader.epoch(e)) { ...; progress.step(batch_size, loss.item()); }
-//   progress.finish();
+/// \file
+/// A progress display for training loops.
+///
+/// On a terminal it is a live bar redrawn in place,
+///   epoch 3/10 [=========>          ] 234/469  loss 0.1234  41,200 samples/s  ETA 0:04
+/// and erased by finish(), so the caller's summary line takes its place. When the output is not a
+/// terminal (CI logs, files, pipes) it prints a plain line at most every `log_interval` seconds
+/// instead, and nothing when the loop is shorter than that:
+///   epoch 3/10: 234/469 batches, loss 0.1234, 41200 samples/s, ETA 4s
+///
+///   training::Progress progress(loader.num_batches(), {.label = "epoch 3/10"});
+///   for (const auto& batch : loader.epoch(e)) { ...; progress.step(batch_size, loss.item()); }
+///   progress.finish();
 #pragma once
 
 #include <cstddef>
@@ -28,10 +29,11 @@ enum class ProgressMode {
   lines,      ///< always periodic plain lines
 };
 
+/// How a Progress displays: label, stream, mode and intervals (defaults in each field).
 struct ProgressOptions {
   std::string label;                ///< shown first, e.g. "epoch 3/10"
   std::ostream* out = nullptr;      ///< where to write; nullptr = std::cout
-  ProgressMode mode = ProgressMode::automatic;
+  ProgressMode mode = ProgressMode::automatic;  ///< bar, lines, or chosen from the stream (default)
   double log_interval = 10.0;       ///< seconds between plain lines
   double refresh_interval = 0.1;    ///< seconds between redraws of the bar
   std::size_t bar_width = 30;       ///< characters inside the brackets (shrunk to fit the terminal)
@@ -54,8 +56,11 @@ class Progress {
   /// if needed; the statistics stay readable afterwards.
   void finish();
 
+  /// Batches and samples recorded by step() so far.
+  ///@{
   std::size_t batches() const { return batches_; }
   std::size_t samples() const { return samples_; }
+  ///@}
   /// Mean loss per sample so far (0 before the first step).
   double mean_loss() const;
   /// Seconds since construction (frozen at finish()).
