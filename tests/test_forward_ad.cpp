@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -482,6 +483,50 @@ TEST_CASE("forward AD: levels", "[forward_ad]") {
   CHECK(!fwd::unpack_dual(d.detach()).tangent.defined());
   CHECK(!fwd::unpack_dual(fwd::unpack_dual(d).primal).tangent.defined());
   CHECK(!fwd::unpack_dual(exp(fwd::unpack_dual(d).primal)).tangent.defined());
+}
+
+TEST_CASE("forward AD: the level's exit clears its tangents, breaking cycles through them", "[forward_ad]") {
+  // Recorded tangents of ops whose node keeps its output (exp, tanh, softmax, sigmoid, sqrt, a
+  // Function saving its output) lead back to that node: output -> tangent -> node -> output.
+  const std::size_t before = tg::detail::live_nodes();
+  Tensor kept, kept_grad;
+  {
+    const Tensor x = leaf({4}, -1, 1, 161), v = random_like(x, 162), pos = leaf({4}, 0.5, 2, 163);
+    fwd::DualLevel level;
+    const Tensor d = fwd::make_dual(x, v);
+    const Tensor y = sum(exp(d) * tanh(d) + softmax(d, 0) + sigmoid(d) / sqrt(d * d + 1.0) +
+                         ProductFn::apply(d, pos));
+    const auto g = grad({y}, {d}, {}, std::nullopt, /*create_graph=*/true);
+    REQUIRE(fwd::unpack_dual(g[0]).tangent.requires_grad());
+    REQUIRE(fwd::unpack_dual(y).tangent.defined());
+    kept = y;
+    kept_grad = g[0];
+  }
+  // Tensors kept past the level hold no tangent (not only read as none).
+  CHECK(!kept.impl()->tangent.defined());
+  CHECK(!kept_grad.impl()->tangent.defined());
+  kept = Tensor();
+  kept_grad = Tensor();
+  CHECK(tg::detail::live_nodes() == before);
+}
+
+TEST_CASE("forward AD: tensors with tangents may be destroyed on another thread while the level exits", "[forward_ad]") {
+  const std::size_t before = tg::detail::live_nodes();
+  for (int round = 0; round < 20; ++round) {
+    const Tensor x = leaf({8}, -1, 1, 170 + static_cast<std::uint64_t>(round)), v = random_like(x, 169);
+    std::vector<Tensor> theirs;
+    std::thread dropper;
+    {
+      fwd::DualLevel level;
+      const Tensor d = fwd::make_dual(x, v);
+      for (int i = 0; i < 50; ++i) theirs.push_back(exp(d) * static_cast<double>(i));
+      dropper = std::thread([&theirs] {
+        while (!theirs.empty()) theirs.pop_back();
+      });
+    }  // the level exits while the other thread drops its tensors
+    dropper.join();
+  }
+  CHECK(tg::detail::live_nodes() == before);
 }
 
 TEST_CASE("forward AD: make_dual checks its arguments", "[forward_ad]") {

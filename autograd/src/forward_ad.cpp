@@ -3,6 +3,9 @@
 #include "tapegrad/forward_ad.hpp"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
 
 #include "kernels.hpp"
 #include "tapegrad/ops/elementwise.hpp"
@@ -27,6 +30,20 @@ std::uint64_t current_level() {
 }
 
 std::string describe(const Tensor& t) { return to_string(t.dtype()) + to_string(t.shape()); }
+
+/// The tensors holding a tangent of the live level (as PyTorch's ForwardADLevel keeps its
+/// tensors): the level's exit clears their tangents, which breaks any reference cycle through a
+/// tangent. Guarded by registry_mutex() together with g_forward_level's changes, so a tangent is
+/// never attached to a level that has ended. Leaked on purpose: tensors may be destroyed during
+/// static destruction.
+std::mutex& registry_mutex() {
+  static auto* m = new std::mutex;
+  return *m;
+}
+std::unordered_set<detail::TensorImpl*>& registry() {
+  static auto* r = new std::unordered_set<detail::TensorImpl*>;
+  return *r;
+}
 }  // namespace
 
 // ---- Levels --------------------------------------------------------------------------------------
@@ -40,7 +57,20 @@ DualLevel::DualLevel() : id_(g_last_level_id.fetch_add(1) + 1) {
          "); nested or concurrent levels are not supported");
 }
 
-DualLevel::~DualLevel() { tg::detail::g_forward_level.store(0, std::memory_order_release); }
+DualLevel::~DualLevel() {
+  std::vector<Tensor> tangents;  // dropped after unlocking: that can destroy registered tensors
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    tg::detail::g_forward_level.store(0, std::memory_order_release);
+    tangents.reserve(registry().size());
+    for (tg::detail::TensorImpl* impl : registry()) {
+      tangents.push_back(std::move(impl->tangent));
+      // Release: a thread destroying impl reads 0 and then owns the (empty) tangent slot.
+      impl->tangent_level.store(0, std::memory_order_release);
+    }
+    registry().clear();
+  }
+}
 
 bool is_active() { return tg::detail::forward_ad_possible(); }
 
@@ -88,7 +118,7 @@ bool has_live_tangent(const Tensor& t) {
   const std::uint64_t level = current_level();
   if (level == 0 || !t.defined()) return false;
   const TensorImpl* impl = t.impl();
-  return impl->tangent_level == level && impl->tangent.defined();
+  return impl->tangent_level.load(std::memory_order_relaxed) == level && impl->tangent.defined();
 }
 
 Tensor live_tangent(const char* op, const Tensor& t) {
@@ -118,9 +148,20 @@ void attach_tangent(const char* op, Tensor& output, Tensor tangent) {
     tangent = expand(tangent, output.shape());
   }
   TensorImpl* impl = output.impl();
+  Tensor replaced;  // a tangent set before on this tensor, dropped after unlocking
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  // The level may have ended since it was read above; its exit cleared every registered tangent.
+  if (g_forward_level.load(std::memory_order_relaxed) != level) return;
+  if (impl->tangent_level.load(std::memory_order_relaxed) == 0) registry().insert(impl);
+  replaced = std::move(impl->tangent);
   impl->tangent = std::move(tangent);
-  impl->tangent_level = level;
+  impl->tangent_level.store(level, std::memory_order_relaxed);
   impl->tangent_version = output.version();
+}
+
+void forget_tangent(TensorImpl* impl) noexcept {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  registry().erase(impl);
 }
 
 Tensor add_tangents(const Tensor& a, const Tensor& b) {

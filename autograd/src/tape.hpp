@@ -287,6 +287,9 @@ bool has_live_tangent(const Tensor& t);
 void refuse_tangents(const char* op, const Tensor* inputs, std::size_t count);
 /// Sets output's tangent at the active level: checks the dtype, expands a broadcastable shape.
 void attach_tangent(const char* op, Tensor& output, Tensor tangent);
+/// Removes impl from the live level's registry of tensors with a tangent (~TensorImpl, when
+/// impl still holds one).
+void forget_tangent(TensorImpl* impl) noexcept;
 /// a + b for tangents where undefined means zero.
 Tensor add_tangents(const Tensor& a, const Tensor& b);
 }  // namespace detail
