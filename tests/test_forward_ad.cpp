@@ -494,8 +494,7 @@ TEST_CASE("forward AD: the level's exit clears its tangents, breaking cycles thr
     const Tensor x = leaf({4}, -1, 1, 161), v = random_like(x, 162), pos = leaf({4}, 0.5, 2, 163);
     fwd::DualLevel level;
     const Tensor d = fwd::make_dual(x, v);
-    const Tensor y = sum(exp(d) * tanh(d) + softmax(d, 0) + sigmoid(d) / sqrt(d * d + 1.0) +
-                         ProductFn::apply(d, pos));
+    const Tensor y = sum(exp(d) * tanh(d) + softmax(d, 0) + sigmoid(d) / sqrt(d * d + 1.0) + ProductFn::apply(d, pos));
     const auto g = grad({y}, {d}, {}, std::nullopt, /*create_graph=*/true);
     REQUIRE(fwd::unpack_dual(g[0]).tangent.requires_grad());
     REQUIRE(fwd::unpack_dual(y).tangent.defined());
@@ -510,7 +509,8 @@ TEST_CASE("forward AD: the level's exit clears its tangents, breaking cycles thr
   CHECK(tg::detail::live_nodes() == before);
 }
 
-TEST_CASE("forward AD: tensors with tangents may be destroyed on another thread while the level exits", "[forward_ad]") {
+TEST_CASE("forward AD: tensors with tangents may be destroyed on another thread while the level exits",
+          "[forward_ad]") {
   const std::size_t before = tg::detail::live_nodes();
   for (int round = 0; round < 20; ++round) {
     const Tensor x = leaf({8}, -1, 1, 170 + static_cast<std::uint64_t>(round)), v = random_like(x, 169);
