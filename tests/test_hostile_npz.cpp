@@ -68,9 +68,9 @@ Header honest(const std::string& name, const std::string& data, std::uint16_t me
           offset};
 }
 
-std::string local_header(const Header& h) {
-  std::string out;
-  put32(out, 0x04034b50);
+/// The fields a local header and its central directory record share, in the same order: version
+/// needed, flags, method, time, date, CRC, sizes, name length, extra length.
+void put_shared_fields(std::string& out, const Header& h) {
   put16(out, 20);
   put16(out, 0);
   put16(out, h.method);
@@ -81,6 +81,12 @@ std::string local_header(const Header& h) {
   put32(out, h.size);
   put16(out, static_cast<std::uint32_t>(h.name.size()));
   put16(out, 0);
+}
+
+std::string local_header(const Header& h) {
+  std::string out;
+  put32(out, 0x04034b50);
+  put_shared_fields(out, h);
   return out + h.name;
 }
 
@@ -90,17 +96,8 @@ std::string with_directory(std::string body, const std::vector<Header>& headers,
   std::string dir;
   for (const Header& h : headers) {
     put32(dir, 0x02014b50);
-    put16(dir, 20);
-    put16(dir, 20);
-    put16(dir, 0);
-    put16(dir, h.method);
-    put16(dir, 0);
-    put16(dir, 33);
-    put32(dir, h.crc);
-    put32(dir, h.compressed_size);
-    put32(dir, h.size);
-    put16(dir, static_cast<std::uint32_t>(h.name.size()));
-    put16(dir, 0);
+    put16(dir, 20);  // version made by
+    put_shared_fields(dir, h);
     put16(dir, 0);
     put16(dir, 0);
     put16(dir, 0);

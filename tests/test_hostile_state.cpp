@@ -136,6 +136,16 @@ TEST_CASE("optimizer state read back must be finite, and averages of squares >= 
   dict["state.0.square_avg"] = tensor({1e300, 1.0}, kFloat64);
   CHECK_THROWS_WITH(rmsprop.load_state_dict(dict),
                     StartsWith("RMSprop: load_state_dict: entry 'state.0.square_avg' holds inf at index 0"));
+  // Centered RMSprop: a squared mean above the mean of squares is a negative variance.
+  Tensor c = param_with_grad(2);
+  optim::RMSprop centered({c}, optim::RMSpropOptions(0.1).centered(true));
+  centered.step();
+  dict = centered.state_dict();
+  REQUIRE(dict.count("state.0.grad_avg"));
+  dict["state.0.grad_avg"] = tensor({0.0, 10.0}, kFloat64);
+  CHECK_THROWS_WITH(centered.load_state_dict(dict),
+                    StartsWith("RMSprop: load_state_dict: entries 'state.0.square_avg' and 'state.0.grad_avg' hold ") &&
+                        Contains("at index 1") && Contains("variance"));
   // NAdam's mu_product above 1 would divide by 1 - mu_product * mu = 0 at some step.
   Tensor r = param_with_grad(2);
   optim::NAdam nadam({r}, optim::NAdamOptions(0.1));

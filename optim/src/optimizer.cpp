@@ -332,6 +332,18 @@ void Optimizer::check_loaded_state(const std::string& prefix, const Tensor& para
       }
     }
   }
+  // Centered RMSprop divides by sqrt(square_avg - grad_avg^2), a variance estimate >= 0 by
+  // construction (Jensen); a state that breaks it makes every later step NaN. Checked in double,
+  // where a float32 buffer's square is exact, so the sign is the exact one.
+  const auto sq = state.find("square_avg"), ga = state.find("grad_avg");
+  if (sq != state.end() && ga != state.end()) {
+    const xt::xarray<double> s = sq->second.to_double(), g = ga->second.to_double();
+    for (std::size_t i = 0; i < s.size() && i < g.size(); ++i)
+      if (!(s.data()[i] - g.data()[i] * g.data()[i] >= 0))
+        fail(name_, ": load_state_dict: entries '", prefix, "square_avg' and '", prefix, "grad_avg' hold ",
+             s.data()[i], " and ", g.data()[i], " at index ", i,
+             "; the mean of squares must be >= the squared mean (their difference is a variance)");
+  }
 }
 
 namespace detail {
