@@ -1,13 +1,12 @@
 // Forward mode (tapegrad/forward_ad.hpp): every op's JVP rule against central finite differences
 // and against its VJP, forward over reverse (Hessian-vector products), reverse over forward,
 // levels, and the errors.
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "op_check.hpp"
 #include "tape.hpp"
@@ -26,9 +25,7 @@ namespace F = tg::nn::functional;
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 /// A random float64 tensor (not requiring grad) of the shape of t.
-Tensor random_like(const Tensor& t, std::uint64_t seed) {
-  return random_leaf(t.shape(), -1.0, 1.0, seed).detach();
-}
+Tensor random_like(const Tensor& t, std::uint64_t seed) { return random_leaf(t.shape(), -1.0, 1.0, seed).detach(); }
 
 /// sum(a * b) in double, and sum |a * b| (the scale its rounding error is relative to).
 std::pair<double, double> dot(const Tensor& a, const Tensor& b) {
@@ -194,8 +191,9 @@ TEST_CASE("forward AD: the backward ops' JVPs (their own derivatives) are right"
   check_jvp("relu_backward", backward_of([](const Tensor& x) { return relu(x); }), {nz, w});
   check_jvp("slice_backward", backward_of([](const Tensor& x) { return slice(x, 1, 1, 4, 2) * 3.0; }),
             {a, leaf({3, 2}, -1, 1, 14)});
-  check_jvp("index_add (index_select's backward)",
-            backward_of([](const Tensor& x) { return index_select(x, 1, tg::testing::indices({3}, {2, 0, 2})); }),
+  check_jvp("index_add (index_select's backward)", backward_of([](const Tensor& x) {
+              return index_select(x, 1, tg::testing::indices({3}, {2, 0, 2}));
+            }),
             {a, leaf({3, 3}, -1, 1, 15)});
   check_jvp("softmax's backward", backward_of([](const Tensor& x) { return softmax(x, 1); }), {a, w});
   check_jvp("prod's backward", backward_of([](const Tensor& x) { return prod(x, {1}, true); }),
@@ -211,17 +209,28 @@ TEST_CASE("forward AD: shape ops match finite differences and their VJP", "[forw
   check_jvp("expand", [](auto& x) { return expand(x[0], {5, 2, 3, 4}); }, {a});
   check_jvp("slice", [](auto& x) { return slice(x[0], 2, 1, std::nullopt, 2); }, {a});
   check_jvp("select", [](auto& x) { return select(x[0], 1, -1); }, {a});
-  check_jvp("index_select", [idx](auto& x) { return index_select(x[0], 1, idx); }, {a, });
+  check_jvp("index_select", [idx](auto& x) { return index_select(x[0], 1, idx); },
+            {
+                a,
+            });
   check_jvp("index_add", [idx](auto& x) { return index_add({2, 3, 4}, 1, idx, x[0]); }, {leaf({2, 2, 4}, -1, 1, 23)});
   const Tensor gidx = tg::testing::indices({2, 2, 4}, {0, 2, 1, 1, 2, 2, 0, 0, 1, 0, 2, 1, 0, 1, 2, 2});
   check_jvp("gather", [gidx](auto& x) { return gather(x[0], 1, gidx); }, {a});
-  check_jvp("scatter_add", [gidx](auto& x) { return scatter_add({2, 3, 4}, 1, gidx, x[0]); }, {leaf({2, 2, 4}, -1, 1, 24)});
+  check_jvp("scatter_add",
+            [gidx](auto& x) {
+              return scatter_add({2, 3, 4}, 1, gidx, x[0]);
+            },
+            {leaf({2, 2, 4}, -1, 1, 24)});
   check_jvp("cat", [](auto& x) { return cat({x[0], x[1], x[0]}, 1); }, {a, b});
   check_jvp("cat with a constant", [](auto& x) { return cat({x[0], x[1]}, 0); }, {a, b.detach()});
   check_jvp("stack", [](auto& x) { return stack({x[0], x[1]}, 3); }, {a, b});
   check_jvp("permute", [](auto& x) { return permute(x[0], {2, 0, 1}); }, {a});
   check_jvp("transpose", [](auto& x) { return transpose(x[0], 0, 2); }, {a});
-  check_jvp("embedding", [](auto& x) { return embedding(tg::testing::indices({3}, {1, 0, 1}), x[0]); }, {leaf({2, 5}, -1, 1, 25)});
+  check_jvp("embedding",
+            [](auto& x) {
+              return embedding(tg::testing::indices({3}, {1, 0, 1}), x[0]);
+            },
+            {leaf({2, 5}, -1, 1, 25)});
 }
 
 TEST_CASE("forward AD: reductions and softmax match finite differences and their VJP", "[forward_ad]") {
@@ -254,12 +263,14 @@ TEST_CASE("forward AD: matrix products and losses match finite differences and t
   check_jvp("mm tb", [](auto& x) { return mm(x[0], x[1], false, true); }, {a, bt});
   check_jvp("mm ta tb", [](auto& x) { return mm(x[0], x[1], true, true); }, {at, bt});
   check_jvp("mm one constant", [](auto& x) { return mm(x[0], x[1]); }, {a, b.detach()});
-  check_jvp("bmm", [](auto& x) { return bmm(x[0], x[1], false, true); }, {leaf({2, 3, 4}, -1, 1, 45), leaf({2, 5, 4}, -1, 1, 46)});
+  check_jvp("bmm", [](auto& x) { return bmm(x[0], x[1], false, true); },
+            {leaf({2, 3, 4}, -1, 1, 45), leaf({2, 5, 4}, -1, 1, 46)});
   check_jvp("matmul vector", [](auto& x) { return matmul(x[0], x[1]); }, {a, leaf({4}, -1, 1, 47)});
   check_jvp("matmul batched", [](auto& x) { return matmul(x[0], x[1]); }, {leaf({2, 3, 4}, -1, 1, 48), b});
   const Tensor w = leaf({5, 4}, -1, 1, 49), bias = leaf({5}, -1, 1, 50);
   check_jvp("linear (affine)", [](auto& x) { return linear(x[0], x[1], x[2]); }, {a, w, bias});
-  check_jvp("linear 3-D input", [](auto& x) { return linear(x[0], x[1], x[2]); }, {leaf({2, 3, 4}, -1, 1, 51), w, bias});
+  check_jvp("linear 3-D input", [](auto& x) { return linear(x[0], x[1], x[2]); },
+            {leaf({2, 3, 4}, -1, 1, 51), w, bias});
   check_jvp("linear without bias", [](auto& x) { return linear(x[0], x[1]); }, {a, w});
   const Tensor p = leaf({3, 4}, 0.1, 0.9, 52), t = leaf({3, 4}, 0, 1, 53);
   check_jvp("binary_cross_entropy", [](auto& x) { return F::binary_cross_entropy(x[0], x[1]); }, {p, t});
@@ -412,14 +423,15 @@ TEST_CASE("forward AD: forward over reverse gives the Hessian-vector product of 
               return F::cross_entropy(linear(relu(h - 0.5), p[2], p[3]), target);
             },
             {W1, b1, W2, b2});
-  check_hvp("prod, softmax, logsumexp", [](auto& in) {
-    return sum(prod(in[0], {1}) * select(softmax(in[0], 0), 0, 0)) + logsumexp(in[0], {});
-  }, {leaf({3, 3}, 0.2, 1.2, 108)});
+  check_hvp("prod, softmax, logsumexp",
+            [](auto& in) { return sum(prod(in[0], {1}) * select(softmax(in[0], 0), 0, 0)) + logsumexp(in[0], {}); },
+            {leaf({3, 3}, 0.2, 1.2, 108)});
   // A zero factor: prod's backward forms the products of the others, differentiably when a
   // tangent reaches it even though the sweep does not record.
   Tensor z = leaf({3, 3}, 0.2, 1.2, 109).detach();
   z.mutable_value<double>()(1, 1) = 0.0;
-  check_hvp("prod with a zero factor", [](auto& in) { return sum(prod(in[0], {1}) * sin(in[0])); }, {z.requires_grad_()});
+  check_hvp("prod with a zero factor", [](auto& in) { return sum(prod(in[0], {1}) * sin(in[0])); },
+            {z.requires_grad_()});
 }
 
 TEST_CASE("forward AD: backward() into a leaf keeps the gradient's tangent", "[forward_ad]") {
@@ -475,7 +487,8 @@ TEST_CASE("forward AD: levels", "[forward_ad]") {
     CHECK(!fwd::unpack_dual(exp(dual) * y).tangent.defined());  // no leak into a later level
     // A new dual at the new level works.
     const Tensor z = sin(fwd::make_dual(x, u * 2.0));
-    CHECK(tg::testing::compare_values("new level", fwd::unpack_dual(z).tangent, cos(x) * 2.0, 1e-15, 0).max_tol_ratio <= 1);
+    CHECK(tg::testing::compare_values("new level", fwd::unpack_dual(z).tangent, cos(x) * 2.0, 1e-15, 0).max_tol_ratio <=
+          1);
   }
   // detach drops the tangent; unpack_dual's primal has none.
   fwd::DualLevel level;
@@ -565,5 +578,6 @@ TEST_CASE("forward AD: float32 tangents agree with float64 ones", "[forward_ad]"
   double scale = 0;
   for (double e : t64.to_vector()) scale = std::max(scale, std::abs(e));
   CHECK(tg::testing::compare_values("float32 vs float64", t32, t64, tg::testing::kFloat32Rtol * scale,
-                                    tg::testing::kFloat32Rtol).max_tol_ratio <= 1);
+                                    tg::testing::kFloat32Rtol)
+            .max_tol_ratio <= 1);
 }

@@ -719,7 +719,8 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
       if (g.use_count() > 1 && !opt_->create_graph) {
         Tensor owned = g.detach();
         // Forward over reverse: the gradient's tangent (its Hessian-vector product) stays with it.
-        if (detail::forward_ad_possible()) detail::attach_tangent("backward", owned, detail::live_tangent("backward", g));
+        if (detail::forward_ad_possible())
+          detail::attach_tangent("backward", owned, detail::live_tangent("backward", g));
         impl->grad = std::move(owned);
       } else {
         impl->grad = std::move(g);

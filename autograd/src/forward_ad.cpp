@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "tape.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tape.hpp"
 
 namespace tg {
 
@@ -79,11 +79,9 @@ detail::SuspendGuard::~SuspendGuard() { --t_suspended; }
 
 Tensor make_dual(const Tensor& primal, const Tensor& tangent) {
   const std::uint64_t level = current_level();
-  if (level == 0)
-    fail("forward_ad::make_dual: no dual level is active (create a forward_ad::DualLevel first)");
+  if (level == 0) fail("forward_ad::make_dual: no dual level is active (create a forward_ad::DualLevel first)");
   tg::detail::require_floating("forward_ad::make_dual", primal);
-  if (!tangent.defined())
-    fail("forward_ad::make_dual: the tangent for primal ", describe(primal), " is undefined");
+  if (!tangent.defined()) fail("forward_ad::make_dual: the tangent for primal ", describe(primal), " is undefined");
   if (tangent.dtype() != primal.dtype() || tangent.shape() != primal.shape())
     fail("forward_ad::make_dual: tangent ", describe(tangent), " does not match primal ", describe(primal),
          " (the tangent must have the primal's dtype and shape)");

@@ -8,8 +8,8 @@
 
 namespace tg::detail {
 
-Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, Tensor out,
-                       std::vector<Tensor> inputs, FunctionBackward backward, FunctionJvp jvp) {
+Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, Tensor out, std::vector<Tensor> inputs,
+                       FunctionBackward backward, FunctionJvp jvp) {
   if (!out.defined()) fail(name, ": forward returned an undefined tensor");
   // A saved output would keep its own node alive; keep the slot and hand the output back later.
   for (std::size_t k = 0; k < ctx->saved_.size(); ++k)
@@ -24,8 +24,7 @@ Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, T
   const Save saves = ctx->saved_output_slots_.empty() ? kSaveNone : kSaveOutput;
   const std::shared_ptr<FunctionContext> jvp_ctx = ctx;  // the backward closure takes ctx
   auto jvp_rule = [&](const JvpContext& c) -> Tensor {
-    if (!jvp)
-      fail("forward AD: ", name, " has no JVP rule (give the Function a static jvp(ctx, tangents))");
+    if (!jvp) fail("forward AD: ", name, " has no JVP rule (give the Function a static jvp(ctx, tangents))");
     FunctionContext local = *jvp_ctx;
     local.output_ = c.output();
     for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;
@@ -38,32 +37,32 @@ Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, T
            to_string(c.output().dtype()), to_string(c.output().shape()));
     return t;
   };
-  return record(name, std::move(out), inputs, saves,
-                [name, ctx = std::move(ctx), backward = std::move(backward)](BackwardContext& c) {
-    // A local copy of the context: a nested or concurrent backward of this node gets its own.
-    FunctionContext local = *ctx;
-    for (std::size_t k = 0; k < local.saved_.size(); ++k)
-      if (local.saved_[k].defined())
-        check_saved_version(name, "saved tensor " + std::to_string(k), local.saved_[k],
-                            local.saved_versions_[k]);
-    if (!local.saved_output_slots_.empty()) {
-      local.output_ = c.output();
-      for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;
-    }
-    local.needs_.assign(c.num_inputs(), false);
-    for (std::size_t i = 0; i < c.num_inputs(); ++i) local.needs_[i] = c.needs_grad(i);
-    std::vector<Tensor> grads = backward(local, c.grad());
-    if (grads.size() != c.num_inputs())
-      fail(name, " backward: returned ", grads.size(), " gradients for ", c.num_inputs(),
-           " tensor inputs");
-    for (std::size_t i = 0; i < grads.size(); ++i) {
-      if (!grads[i].defined()) continue;
-      if (grads[i].shape() != local.input_shapes_[i])
-        fail(name, " backward: gradient ", i, " has shape ", to_string(grads[i].shape()),
-             " but the input has shape ", to_string(local.input_shapes_[i]));
-      c.set_grad(i, std::move(grads[i]));
-    }
-  }, jvp_rule);
+  return record(
+      name, std::move(out), inputs, saves,
+      [name, ctx = std::move(ctx), backward = std::move(backward)](BackwardContext& c) {
+        // A local copy of the context: a nested or concurrent backward of this node gets its own.
+        FunctionContext local = *ctx;
+        for (std::size_t k = 0; k < local.saved_.size(); ++k)
+          if (local.saved_[k].defined())
+            check_saved_version(name, "saved tensor " + std::to_string(k), local.saved_[k], local.saved_versions_[k]);
+        if (!local.saved_output_slots_.empty()) {
+          local.output_ = c.output();
+          for (auto k : local.saved_output_slots_) local.saved_[k] = local.output_;
+        }
+        local.needs_.assign(c.num_inputs(), false);
+        for (std::size_t i = 0; i < c.num_inputs(); ++i) local.needs_[i] = c.needs_grad(i);
+        std::vector<Tensor> grads = backward(local, c.grad());
+        if (grads.size() != c.num_inputs())
+          fail(name, " backward: returned ", grads.size(), " gradients for ", c.num_inputs(), " tensor inputs");
+        for (std::size_t i = 0; i < grads.size(); ++i) {
+          if (!grads[i].defined()) continue;
+          if (grads[i].shape() != local.input_shapes_[i])
+            fail(name, " backward: gradient ", i, " has shape ", to_string(grads[i].shape()),
+                 " but the input has shape ", to_string(local.input_shapes_[i]));
+          c.set_grad(i, std::move(grads[i]));
+        }
+      },
+      jvp_rule);
 }
 
 }  // namespace tg::detail

@@ -347,8 +347,8 @@ Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t
 /// As above, with the op's JVP rule `jvp`, a callable `Tensor(const JvpContext&)` run only when
 /// some input has a tangent (see the invariants).
 template <class F, class J>
-Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t count,
-              Save saves, F&& backward, J&& jvp) {
+Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t count, Save saves, F&& backward,
+              J&& jvp) {
   if (__builtin_expect(detail::forward_ad_possible(), 0)) {
     JvpContext ctx(name, inputs, count);
     if (ctx.any()) {
@@ -379,10 +379,10 @@ Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inp
 }
 
 template <class F, class J>
-Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, Save saves,
-              F&& backward, J&& jvp) {
-  return record(name, std::move(output), inputs.begin(), inputs.size(), saves,
-                std::forward<F>(backward), std::forward<J>(jvp));
+Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, Save saves, F&& backward,
+              J&& jvp) {
+  return record(name, std::move(output), inputs.begin(), inputs.size(), saves, std::forward<F>(backward),
+                std::forward<J>(jvp));
 }
 
 template <class F>
@@ -393,10 +393,9 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
 }
 
 template <class F, class J>
-Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, Save saves,
-              F&& backward, J&& jvp) {
-  return record(name, std::move(output), inputs.data(), inputs.size(), saves,
-                std::forward<F>(backward), std::forward<J>(jvp));
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, Save saves, F&& backward, J&& jvp) {
+  return record(name, std::move(output), inputs.data(), inputs.size(), saves, std::forward<F>(backward),
+                std::forward<J>(jvp));
 }
 
 /// As above, saving every input and the output.

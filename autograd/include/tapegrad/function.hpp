@@ -73,9 +73,8 @@ class FunctionContext {
   bool needs_input_grad(std::size_t i) const { return i < needs_.size() && needs_[i]; }
 
  private:
-  friend Tensor detail::record_function(const char*, std::shared_ptr<FunctionContext>, Tensor,
-                                        std::vector<Tensor>, detail::FunctionBackward,
-                                        detail::FunctionJvp);
+  friend Tensor detail::record_function(const char*, std::shared_ptr<FunctionContext>, Tensor, std::vector<Tensor>,
+                                        detail::FunctionBackward, detail::FunctionJvp);
   std::vector<Tensor> saved_;
   std::vector<std::uint32_t> saved_versions_;
   std::vector<std::size_t> saved_output_slots_;  // saved entries that were the output itself
@@ -105,15 +104,17 @@ class Function {
     }
     detail::FunctionJvp jvp;
     if constexpr (has_jvp<Derived>::value) jvp = &Derived::jvp;
-    return detail::record_function(op_name(), std::move(ctx), std::move(out), std::move(inputs),
-                                   &Derived::backward, std::move(jvp));
+    return detail::record_function(op_name(), std::move(ctx), std::move(out), std::move(inputs), &Derived::backward,
+                                   std::move(jvp));
   }
 
  private:
   template <class T, class = void> struct has_name : std::false_type {};
   template <class T> struct has_name<T, std::void_t<decltype(T::name())>> : std::true_type {};
-  template <class T, class = void> struct has_jvp : std::false_type {};
-  template <class T> struct has_jvp<T, std::void_t<decltype(&T::jvp)>> : std::true_type {};
+  template <class T, class = void>
+  struct has_jvp : std::false_type {};
+  template <class T>
+  struct has_jvp<T, std::void_t<decltype(&T::jvp)>> : std::true_type {};
   static const char* op_name() {
     if constexpr (has_name<Derived>::value) return Derived::name();
     else return "custom_function";
