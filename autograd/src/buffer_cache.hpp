@@ -30,9 +30,11 @@
 
 namespace tg::detail {
 
-/// Buffers smaller than this are not cached: glibc keeps them in its heap (its mmap threshold
-/// starts at 128 KiB; freeing 64 KiB or more is what makes it consolidate and trim the heap).
-inline constexpr std::size_t kCachedBlockBytes = std::size_t{64} << 10;
+/// Buffers smaller than this are not cached: glibc serves them from its heap (its mmap
+/// threshold starts at 128 KiB), reusing freed ones without page faults. Caching them as well
+/// made the nielsen epoch (94 KiB weight gradients) slower, not faster (bench/PROFILE.md,
+/// session 9).
+inline constexpr std::size_t kCachedBlockBytes = std::size_t{128} << 10;
 inline constexpr std::size_t kThreadCacheBytes = std::size_t{1} << 30;
 inline constexpr std::size_t kSharedPoolBytes = std::size_t{256} << 20;
 
