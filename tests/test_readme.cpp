@@ -26,6 +26,26 @@ TEST_CASE("readme: first look (gradient and Hessian-vector product)") {
   CHECK(hvp[0].value<double>()(1) == Approx(-1.0 * d0 * 0.5 + 0.25 * d1 * 2.0).epsilon(1e-14));
 }
 
+TEST_CASE("readme: forward mode") {
+  namespace fwd = tg::forward_ad;
+  tg::Tensor x = tg::tensor({0.5, -1.0, 2.0}, tg::TensorOptions(tg::kFloat64).requires_grad());
+  tg::Tensor v = tg::tensor({1.0, 0.0, 0.0}, tg::kFloat64);
+  {
+    fwd::DualLevel level;
+    tg::Tensor xv = fwd::make_dual(x, v);
+    tg::Tensor y = tg::sum(tg::exp(xv) * tg::sin(xv));
+    tg::Tensor jv = fwd::unpack_dual(y).tangent;
+    tg::Tensor g = tg::grad({y}, {x})[0];
+    tg::Tensor hv = fwd::unpack_dual(g).tangent;
+    // By hand: f = sum e^x sin x, f' = e^x (sin x + cos x), f'' = 2 e^x cos x; v = e_0.
+    const double x0 = 0.5;
+    CHECK(jv.item() == Approx(std::exp(x0) * (std::sin(x0) + std::cos(x0))).epsilon(1e-14));
+    CHECK(hv.value<double>()(0) == Approx(2 * std::exp(x0) * std::cos(x0)).epsilon(1e-14));
+    CHECK(hv.value<double>()(1) == 0.0);
+    CHECK(hv.value<double>()(2) == 0.0);
+  }
+}
+
 TEST_CASE("readme: model, loss and optimizer") {
   namespace nn = tg::nn;
   tg::Generator gen(0);

@@ -716,7 +716,15 @@ void GraphTask::finish_leaf(TaskLeaf& l) {
     std::lock_guard<std::mutex> lock(grad_lock(impl));
     if (!impl->grad.defined()) {
       // Own the stored gradient: g may be shared with another input (add passes grad through).
-      impl->grad = (g.use_count() > 1 && !opt_->create_graph) ? g.detach() : std::move(g);
+      if (g.use_count() > 1 && !opt_->create_graph) {
+        Tensor owned = g.detach();
+        // Forward over reverse: the gradient's tangent (its Hessian-vector product) stays with it.
+        if (detail::forward_ad_possible())
+          detail::attach_tangent("backward", owned, detail::live_tangent("backward", g));
+        impl->grad = std::move(owned);
+      } else {
+        impl->grad = std::move(g);
+      }
     } else {
       impl->grad = impl->grad + g;
     }

@@ -11,6 +11,7 @@
 
 namespace tg {
 
+using detail::add_tangents;
 using detail::as_i64;
 using detail::elem_t;
 
@@ -82,121 +83,187 @@ Tensor mask_as(const Tensor& mask, const Tensor& like) { return mask.to(like.dty
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  return record("add", std::move(out), {a, b}, kSaveNone, [](BackwardContext& c) {
-    c.set_grad(0, c.grad());
-    c.set_grad(1, c.grad());
-  });
+  return record(
+      "add", std::move(out), {a, b}, kSaveNone,
+      [](BackwardContext& c) {
+        c.set_grad(0, c.grad());
+        c.set_grad(1, c.grad());
+      },
+      [](const JvpContext& c) { return add_tangents(c.tangent(0), c.tangent(1)); });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  return record("sub", std::move(out), {a, b}, kSaveNone, [](BackwardContext& c) {
-    c.set_grad(0, c.grad());
-    if (c.needs_grad(1)) c.set_grad(1, -c.grad());
-  });
+  return record(
+      "sub", std::move(out), {a, b}, kSaveNone,
+      [](BackwardContext& c) {
+        c.set_grad(0, c.grad());
+        if (c.needs_grad(1)) c.set_grad(1, -c.grad());
+      },
+      [](const JvpContext& c) { return add_tangents(c.tangent(0), c.has_tangent(1) ? -c.tangent(1) : Tensor()); });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  return record("mul", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * c.input(1));
-    if (c.needs_grad(1)) c.set_grad(1, c.grad() * c.input(0));
-  });
+  return record(
+      "mul", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() * c.input(1));
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * c.input(0));
+      },
+      [](const JvpContext& c) {
+        return add_tangents(c.has_tangent(0) ? c.tangent(0) * c.input(1) : Tensor(),
+                            c.has_tangent(1) ? c.input(0) * c.tangent(1) : Tensor());
+      });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  return record("div", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor& b = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() / b);
-    if (c.needs_grad(1)) c.set_grad(1, -c.grad() * c.input(0) / (b * b));
-  });
+  return record(
+      "div", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor& b = c.input(1);
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() / b);
+        if (c.needs_grad(1)) c.set_grad(1, -c.grad() * c.input(0) / (b * b));
+      },
+      [](const JvpContext& c) {
+        // d(a/b) = da / b - (a/b) db / b
+        const Tensor& b = c.input(1);
+        return add_tangents(c.has_tangent(0) ? c.tangent(0) / b : Tensor(),
+                            c.has_tangent(1) ? -(c.tangent(1) * c.output()) / b : Tensor());
+      });
 }
 
 Tensor add(const Tensor& a, double s) {
   Tensor out = with_scalar("add", a, s, [](auto x, auto y) { return x + y; });
-  return record("add_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, c.grad()); });
+  return record(
+      "add_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, c.grad()); },
+      [](const JvpContext& c) { return c.tangent(0); });
 }
 
 Tensor mul(const Tensor& a, double s) {
   Tensor out = with_scalar("mul", a, s, [](auto x, auto y) { return x * y; });
-  return record("mul_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() * s); });
+  return record(
+      "mul_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() * s); },
+      [s](const JvpContext& c) { return c.tangent(0) * s; });
 }
 
 Tensor div(const Tensor& a, double s) {
   Tensor out = with_scalar("div", a, s, [](auto x, auto y) { return x / y; });
-  return record("div_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() / s); });
+  return record(
+      "div_scalar", std::move(out), {a}, kSaveNone, [s](BackwardContext& c) { c.set_grad(0, c.grad() / s); },
+      [s](const JvpContext& c) { return c.tangent(0) / s; });
 }
 
 Tensor rsub(const Tensor& a, double s) {
   Tensor out = with_scalar("rsub", a, s, [](auto x, auto y) { return y - x; });
-  return record("rsub_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+  return record(
+      "rsub_scalar", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); },
+      [](const JvpContext& c) { return -c.tangent(0); });
 }
 
 Tensor rdiv(const Tensor& a, double s) {
   Tensor out = with_scalar("rdiv", a, s, [](auto x, auto y) { return y / x; });
   // d(s/a)/da = -s/a^2
-  return record("rdiv_scalar", std::move(out), {a}, kSaveInput0, [s](BackwardContext& c) {
-    const Tensor& a = c.input(0);
-    c.set_grad(0, c.grad() * (-s) / (a * a));
-  });
+  return record(
+      "rdiv_scalar", std::move(out), {a}, kSaveInput0,
+      [s](BackwardContext& c) {
+        const Tensor& a = c.input(0);
+        c.set_grad(0, c.grad() * (-s) / (a * a));
+      },
+      [s](const JvpContext& c) {
+        const Tensor& a = c.input(0);
+        return c.tangent(0) * (-s) / (a * a);
+      });
 }
 
 Tensor neg(const Tensor& a) {
   Tensor out = unary("neg", a, [](auto x) { return -x; });
-  return record("neg", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); });
+  return record(
+      "neg", std::move(out), {a}, kSaveNone, [](BackwardContext& c) { c.set_grad(0, -c.grad()); },
+      [](const JvpContext& c) { return -c.tangent(0); });
 }
 
 // ---- Powers, exponentials, logarithms ------------------------------------------------------------
 
 Tensor pow(const Tensor& a, double p) {
   Tensor out = with_scalar("pow", a, p, [](auto x, auto y) { return std::pow(x, y); });
-  return record("pow_scalar", std::move(out), {a}, kSaveInput0, [p](BackwardContext& c) {
-    if (p == 0.0) return c.set_grad(0, zeros_like(c.input(0)));
-    if (p == 1.0) return c.set_grad(0, c.grad());
-    if (p == 2.0) return c.set_grad(0, c.grad() * c.input(0) * 2.0);
-    c.set_grad(0, c.grad() * p * pow(c.input(0), p - 1.0));
-  });
+  return record(
+      "pow_scalar", std::move(out), {a}, kSaveInput0,
+      [p](BackwardContext& c) {
+        if (p == 0.0) return c.set_grad(0, zeros_like(c.input(0)));
+        if (p == 1.0) return c.set_grad(0, c.grad());
+        if (p == 2.0) return c.set_grad(0, c.grad() * c.input(0) * 2.0);
+        c.set_grad(0, c.grad() * p * pow(c.input(0), p - 1.0));
+      },
+      [p](const JvpContext& c) {
+        if (p == 0.0) return Tensor();  // constant: tangent zero
+        if (p == 1.0) return c.tangent(0);
+        if (p == 2.0) return c.tangent(0) * c.input(0) * 2.0;
+        return c.tangent(0) * p * pow(c.input(0), p - 1.0);
+      });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary("pow", a, b, [](auto x, auto y) { return std::pow(x, y); });
-  return record("pow", std::move(out), {a, b}, kSaveInput0 | kSaveInput1 | kSaveOutput, [](BackwardContext& c) {
-    const Tensor &a = c.input(0), &b = c.input(1);
-    // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
-    if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
-    if (c.needs_grad(1)) {
-      // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
-      Tensor g = c.grad() * c.output() * log(a);
-      c.set_grad(1, where(logical_and(eq(a, 0.0), ge(b, 0.0)), 0.0, g));
-    }
-  });
+  return record(
+      "pow", std::move(out), {a, b}, kSaveInput0 | kSaveInput1 | kSaveOutput,
+      [](BackwardContext& c) {
+        const Tensor &a = c.input(0), &b = c.input(1);
+        // d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (else 0 * 0^-1 = NaN at a == 0).
+        if (c.needs_grad(0)) c.set_grad(0, where(eq(b, 0.0), 0.0, c.grad() * b * pow(a, b - 1.0)));
+        if (c.needs_grad(1)) {
+          // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 and b >= 0.
+          Tensor g = c.grad() * c.output() * log(a);
+          c.set_grad(1, where(logical_and(eq(a, 0.0), ge(b, 0.0)), 0.0, g));
+        }
+      },
+      [](const JvpContext& c) {
+        // The partial derivatives of the backward, with its conventions at b == 0 and a == 0.
+        const Tensor &a = c.input(0), &b = c.input(1);
+        Tensor ta, tb;
+        if (c.has_tangent(0)) ta = where(eq(b, 0.0), 0.0, c.tangent(0) * b * pow(a, b - 1.0));
+        if (c.has_tangent(1)) tb = where(logical_and(eq(a, 0.0), ge(b, 0.0)), 0.0, c.tangent(1) * c.output() * log(a));
+        return add_tangents(ta, tb);
+      });
 }
 
 Tensor pow(double base, const Tensor& a) {
   Tensor out = with_scalar("pow", a, base, [](auto x, auto s) { return std::pow(s, x); });
-  return record("rpow_scalar", std::move(out), {a}, kSaveInput0 | kSaveOutput, [base](BackwardContext& c) {
-    Tensor g = c.grad() * c.output() * std::log(base);
-    if (base == 0.0) g = where(ge(c.input(0), 0.0), 0.0, g);
-    c.set_grad(0, g);
-  });
+  return record(
+      "rpow_scalar", std::move(out), {a}, kSaveInput0 | kSaveOutput,
+      [base](BackwardContext& c) {
+        Tensor g = c.grad() * c.output() * std::log(base);
+        if (base == 0.0) g = where(ge(c.input(0), 0.0), 0.0, g);
+        c.set_grad(0, g);
+      },
+      [base](const JvpContext& c) {
+        Tensor t = c.tangent(0) * c.output() * std::log(base);
+        if (base == 0.0) t = where(ge(c.input(0), 0.0), 0.0, t);
+        return t;
+      });
 }
 
 Tensor exp(const Tensor& x) {
   Tensor out = unary_vectorized("exp", x, detail::exp_f32, [](auto v) { return std::exp(v); });
-  return record("exp", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, c.grad() * c.output()); });
+  return record(
+      "exp", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, c.grad() * c.output()); },
+      [](const JvpContext& c) { return c.tangent(0) * c.output(); });
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = unary("log", x, [](auto v) { return std::log(v); });
-  return record("log", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); });
+  return record(
+      "log", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); },
+      [](const JvpContext& c) { return c.tangent(0) / c.input(0); });
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = unary("sqrt", x, [](auto v) { return std::sqrt(v); });
-  return record("sqrt", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) {
-    c.set_grad(0, c.grad() / (c.output() * 2.0));
-  });
+  return record(
+      "sqrt", std::move(out), {x}, kSaveOutput,
+      [](BackwardContext& c) { c.set_grad(0, c.grad() / (c.output() * 2.0)); },
+      [](const JvpContext& c) { return c.tangent(0) / (c.output() * 2.0); });
 }
 
 Tensor sign(const Tensor& x) {
@@ -205,21 +272,25 @@ Tensor sign(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   Tensor out = unary("abs", x, [](auto v) { return std::abs(v); });
-  return record("abs", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) {
-    c.set_grad(0, c.grad() * sign(c.input(0)));
-  });
+  return record(
+      "abs", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() * sign(c.input(0))); },
+      [](const JvpContext& c) { return c.tangent(0) * sign(c.input(0)); });
 }
 
 // ---- Trigonometric and hyperbolic ----------------------------------------------------------------
 
 Tensor sin(const Tensor& x) {
   Tensor out = unary("sin", x, [](auto v) { return std::sin(v); });
-  return record("sin", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() * cos(c.input(0))); });
+  return record(
+      "sin", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() * cos(c.input(0))); },
+      [](const JvpContext& c) { return c.tangent(0) * cos(c.input(0)); });
 }
 
 Tensor cos(const Tensor& x) {
   Tensor out = unary("cos", x, [](auto v) { return std::cos(v); });
-  return record("cos", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); });
+  return record(
+      "cos", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, -c.grad() * sin(c.input(0))); },
+      [](const JvpContext& c) { return -c.tangent(0) * sin(c.input(0)); });
 }
 
 namespace {
@@ -227,25 +298,41 @@ namespace {
 /// d/dgrad = 1 - y^2, d/dy = -2 y grad.
 Tensor tanh_backward(const Tensor& grad, const Tensor& y) {
   Tensor out = binary("tanh_backward", grad, y, [](auto g, auto v) { return g * (decltype(v)(1) - v * v); });
-  return record("tanh_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &g = c.input(0), &y = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, tanh_backward(c.grad(), y));
-    if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * y * -2.0);
-  });
+  return record(
+      "tanh_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &g = c.input(0), &y = c.input(1);
+        if (c.needs_grad(0)) c.set_grad(0, tanh_backward(c.grad(), y));
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * y * -2.0);
+      },
+      [](const JvpContext& c) {
+        const Tensor &g = c.input(0), &y = c.input(1);
+        return add_tangents(c.has_tangent(0) ? tanh_backward(c.tangent(0), y) : Tensor(),
+                            c.has_tangent(1) ? c.tangent(1) * g * y * -2.0 : Tensor());
+      });
 }
 }  // namespace
 
 Tensor tanh(const Tensor& x) {
   Tensor out = unary_vectorized("tanh", x, detail::tanh_f32, [](auto v) { return std::tanh(v); });
-  return record("tanh", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, tanh_backward(c.grad(), c.output())); });
+  return record(
+      "tanh", std::move(out), {x}, kSaveOutput,
+      [](BackwardContext& c) { c.set_grad(0, tanh_backward(c.grad(), c.output())); },
+      [](const JvpContext& c) { return tanh_backward(c.tangent(0), c.output()); });
 }
 
 Tensor erf(const Tensor& x) {
   Tensor out = unary("erf", x, [](auto v) { return std::erf(v); });
-  return record("erf", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) {
-    const Tensor& x = c.input(0);
-    c.set_grad(0, c.grad() * exp(-(x * x)) * (2.0 / std::sqrt(M_PI)));
-  });
+  return record(
+      "erf", std::move(out), {x}, kSaveInput0,
+      [](BackwardContext& c) {
+        const Tensor& x = c.input(0);
+        c.set_grad(0, c.grad() * exp(-(x * x)) * (2.0 / std::sqrt(M_PI)));
+      },
+      [](const JvpContext& c) {
+        const Tensor& x = c.input(0);
+        return c.tangent(0) * exp(-(x * x)) * (2.0 / std::sqrt(M_PI));
+      });
 }
 
 // ---- Activations ---------------------------------------------------------------------------------
@@ -255,11 +342,18 @@ namespace {
 /// d/dgrad = y (1 - y), d/dy = grad (1 - 2 y).
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& y) {
   Tensor out = binary("sigmoid_backward", grad, y, [](auto g, auto v) { return g * (v * (decltype(v)(1) - v)); });
-  return record("sigmoid_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &g = c.input(0), &y = c.input(1);
-    if (c.needs_grad(0)) c.set_grad(0, sigmoid_backward(c.grad(), y));
-    if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * (1.0 - y * 2.0));
-  });
+  return record(
+      "sigmoid_backward", std::move(out), {grad, y}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &g = c.input(0), &y = c.input(1);
+        if (c.needs_grad(0)) c.set_grad(0, sigmoid_backward(c.grad(), y));
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * g * (1.0 - y * 2.0));
+      },
+      [](const JvpContext& c) {
+        const Tensor &g = c.input(0), &y = c.input(1);
+        return add_tangents(c.has_tangent(0) ? sigmoid_backward(c.tangent(0), y) : Tensor(),
+                            c.has_tangent(1) ? c.tangent(1) * g * (1.0 - y * 2.0) : Tensor());
+      });
 }
 }  // namespace
 
@@ -270,7 +364,10 @@ Tensor sigmoid(const Tensor& x) {
     using T = decltype(v);
     return T(1) / (T(1) + std::exp(-v));
   });
-  return record("sigmoid", std::move(out), {x}, kSaveOutput, [](BackwardContext& c) { c.set_grad(0, sigmoid_backward(c.grad(), c.output())); });
+  return record(
+      "sigmoid", std::move(out), {x}, kSaveOutput,
+      [](BackwardContext& c) { c.set_grad(0, sigmoid_backward(c.grad(), c.output())); },
+      [](const JvpContext& c) { return sigmoid_backward(c.tangent(0), c.output()); });
 }
 
 namespace {
@@ -279,31 +376,46 @@ namespace {
 /// Linear in grad, so its own derivative is itself; piecewise constant in x (no gradient).
 Tensor relu_backward(const Tensor& grad, const Tensor& x) {
   Tensor out = binary("relu_backward", grad, x, [](auto g, auto v) { return v > 0 ? g : decltype(g)(0); });
-  return record("relu_backward", std::move(out), {grad, x}, kSaveInput1, [](BackwardContext& c) {
-    if (c.needs_grad(0)) c.set_grad(0, relu_backward(c.grad(), c.input(1)));
-  });
+  return record(
+      "relu_backward", std::move(out), {grad, x}, kSaveInput1,
+      [](BackwardContext& c) {
+        if (c.needs_grad(0)) c.set_grad(0, relu_backward(c.grad(), c.input(1)));
+      },
+      [](const JvpContext& c) {
+        // Piecewise constant in x: only grad's tangent moves the result.
+        return c.has_tangent(0) ? relu_backward(c.tangent(0), c.input(1)) : Tensor();
+      });
 }
 }  // namespace
 
 Tensor relu(const Tensor& x) {
   // NOTE: written so that NaN passes through (NaN <= 0 is false), as in PyTorch.
   Tensor out = unary("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
-  return record("relu", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, relu_backward(c.grad(), c.input(0))); });
+  return record(
+      "relu", std::move(out), {x}, kSaveInput0,
+      [](BackwardContext& c) { c.set_grad(0, relu_backward(c.grad(), c.input(0))); },
+      [](const JvpContext& c) { return relu_backward(c.tangent(0), c.input(0)); });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor out = with_scalar("leaky_relu", x, slope, [](auto v, auto s) { return v > 0 ? v : v * s; });
-  return record("leaky_relu", std::move(out), {x}, kSaveInput0, [slope](BackwardContext& c) {
-    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * slope));
-  });
+  return record(
+      "leaky_relu", std::move(out), {x}, kSaveInput0,
+      [slope](BackwardContext& c) { c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * slope)); },
+      [slope](const JvpContext& c) { return where(gt(c.input(0), 0.0), c.tangent(0), c.tangent(0) * slope); });
 }
 
 Tensor elu(const Tensor& x, double alpha) {
   Tensor out = with_scalar("elu", x, alpha, [](auto v, auto a) { return v > 0 ? v : a * std::expm1(v); });
   // For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = output + alpha.
-  return record("elu", std::move(out), {x}, kSaveInput0 | kSaveOutput, [alpha](BackwardContext& c) {
-    c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * (c.output() + alpha)));
-  });
+  return record(
+      "elu", std::move(out), {x}, kSaveInput0 | kSaveOutput,
+      [alpha](BackwardContext& c) {
+        c.set_grad(0, where(gt(c.input(0), 0.0), c.grad(), c.grad() * (c.output() + alpha)));
+      },
+      [alpha](const JvpContext& c) {
+        return where(gt(c.input(0), 0.0), c.tangent(0), c.tangent(0) * (c.output() + alpha));
+      });
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
@@ -318,10 +430,16 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
       return (std::max(bx, T(0)) + std::log1p(std::exp(-std::abs(bx)))) / b;
     }));
   });
-  return record("softplus", std::move(out), {x}, kSaveInput0, [beta, threshold](BackwardContext& c) {
-    const Tensor bx = c.input(0) * beta;
-    c.set_grad(0, where(gt(bx, threshold), c.grad(), c.grad() * sigmoid(bx)));
-  });
+  return record(
+      "softplus", std::move(out), {x}, kSaveInput0,
+      [beta, threshold](BackwardContext& c) {
+        const Tensor bx = c.input(0) * beta;
+        c.set_grad(0, where(gt(bx, threshold), c.grad(), c.grad() * sigmoid(bx)));
+      },
+      [beta, threshold](const JvpContext& c) {
+        const Tensor bx = c.input(0) * beta;
+        return where(gt(bx, threshold), c.tangent(0), c.tangent(0) * sigmoid(bx));
+      });
 }
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
@@ -343,31 +461,54 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
     const T l = static_cast<T>(lo), h = static_cast<T>(hi);
     return Tensor(map(v, [&](T e) { return e < l ? l : (e > h ? h : e); }));
   });
-  return record("clamp", std::move(out), {x}, kSaveInput0, [lo, hi](BackwardContext& c) {
-    const Tensor& x = c.input(0);
-    c.set_grad(0, where(logical_and(ge(x, lo), le(x, hi)), c.grad(), 0.0));
-  });
+  return record(
+      "clamp", std::move(out), {x}, kSaveInput0,
+      [lo, hi](BackwardContext& c) {
+        const Tensor& x = c.input(0);
+        c.set_grad(0, where(logical_and(ge(x, lo), le(x, hi)), c.grad(), 0.0));
+      },
+      [lo, hi](const JvpContext& c) {
+        const Tensor& x = c.input(0);
+        return where(logical_and(ge(x, lo), le(x, hi)), c.tangent(0), 0.0);
+      });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
   Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
-  return record("maximum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &a = c.input(0), &b = c.input(1);
-    const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(gt(a, b), a) + tie));
-    if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(lt(a, b), a) + tie));
-  });
+  return record(
+      "maximum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &a = c.input(0), &b = c.input(1);
+        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(gt(a, b), a) + tie));
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(lt(a, b), a) + tie));
+      },
+      [](const JvpContext& c) {
+        // A tie splits evenly, as the backward does (the JVP is its adjoint).
+        const Tensor &a = c.input(0), &b = c.input(1);
+        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+        return add_tangents(c.has_tangent(0) ? c.tangent(0) * (mask_as(gt(a, b), a) + tie) : Tensor(),
+                            c.has_tangent(1) ? c.tangent(1) * (mask_as(lt(a, b), a) + tie) : Tensor());
+      });
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
-  return record("minimum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &a = c.input(0), &b = c.input(1);
-    const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(lt(a, b), a) + tie));
-    if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(gt(a, b), a) + tie));
-  });
+  return record(
+      "minimum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &a = c.input(0), &b = c.input(1);
+        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(lt(a, b), a) + tie));
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(gt(a, b), a) + tie));
+      },
+      [](const JvpContext& c) {
+        const Tensor &a = c.input(0), &b = c.input(1);
+        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+        return add_tangents(c.has_tangent(0) ? c.tangent(0) * (mask_as(lt(a, b), a) + tie) : Tensor(),
+                            c.has_tangent(1) ? c.tangent(1) * (mask_as(gt(a, b), a) + tie) : Tensor());
+      });
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
@@ -411,11 +552,19 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     xt::noalias(r) = xt::where(cv, av, bv);
     return Tensor(std::move(r));
   });
-  return record("where", std::move(out), {cond, a, b}, kSaveInput0, [](BackwardContext& c) {
-    const Tensor& cond = c.input(0);
-    if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));
-    if (c.needs_grad(2)) c.set_grad(2, where(cond, 0.0, c.grad()));
-  });
+  return record(
+      "where", std::move(out), {cond, a, b}, kSaveInput0,
+      [](BackwardContext& c) {
+        const Tensor& cond = c.input(0);
+        if (c.needs_grad(1)) c.set_grad(1, where(cond, c.grad(), 0.0));
+        if (c.needs_grad(2)) c.set_grad(2, where(cond, 0.0, c.grad()));
+      },
+      [](const JvpContext& c) {
+        const Tensor& cond = c.input(0);
+        if (!c.has_tangent(2)) return where(cond, c.tangent(1), 0.0);
+        if (!c.has_tangent(1)) return where(cond, 0.0, c.tangent(2));
+        return where(cond, c.tangent(1), c.tangent(2));
+      });
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, double b) {

@@ -179,20 +179,33 @@ Tensor gemm_batched(const char* op, const Tensor& a, const Tensor& b, bool ta, b
 Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor out = gemm_batched("mm", a, b, ta, tb, false);
   // C = op(A) op(B):  dA = G op(B)^T (or its transpose), dB = op(A)^T G (or its transpose).
-  return record("mm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [ta, tb](BackwardContext& c) {
-    const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
-    if (c.needs_grad(0)) c.set_grad(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
-    if (c.needs_grad(1)) c.set_grad(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
-  });
+  return record(
+      "mm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [ta, tb](BackwardContext& c) {
+        const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
+        if (c.needs_grad(0)) c.set_grad(0, ta ? mm(B, G, tb, true) : mm(G, B, false, !tb));
+        if (c.needs_grad(1)) c.set_grad(1, tb ? mm(G, A, true, ta) : mm(A, G, !ta, false));
+      },
+      [ta, tb](const JvpContext& c) {
+        // d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB)
+        return detail::add_tangents(c.has_tangent(0) ? mm(c.tangent(0), c.input(1), ta, tb) : Tensor(),
+                                    c.has_tangent(1) ? mm(c.input(0), c.tangent(1), ta, tb) : Tensor());
+      });
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor out = gemm_batched("bmm", a, b, ta, tb, true);
-  return record("bmm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1, [ta, tb](BackwardContext& c) {
-    const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
-    if (c.needs_grad(0)) c.set_grad(0, ta ? bmm(B, G, tb, true) : bmm(G, B, false, !tb));
-    if (c.needs_grad(1)) c.set_grad(1, tb ? bmm(G, A, true, ta) : bmm(A, G, !ta, false));
-  });
+  return record(
+      "bmm", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [ta, tb](BackwardContext& c) {
+        const Tensor &A = c.input(0), &B = c.input(1), &G = c.grad();
+        if (c.needs_grad(0)) c.set_grad(0, ta ? bmm(B, G, tb, true) : bmm(G, B, false, !tb));
+        if (c.needs_grad(1)) c.set_grad(1, tb ? bmm(G, A, true, ta) : bmm(A, G, !ta, false));
+      },
+      [ta, tb](const JvpContext& c) {
+        return detail::add_tangents(c.has_tangent(0) ? bmm(c.tangent(0), c.input(1), ta, tb) : Tensor(),
+                                    c.has_tangent(1) ? bmm(c.input(0), c.tangent(1), ta, tb) : Tensor());
+      });
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -256,12 +269,20 @@ Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return Tensor(std::move(r));
   });
   // y = x W^T + b:  dx = G W,  dW = G^T x,  db = G summed over the rows.
-  return record("affine", std::move(y), {x, weight, bias}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &X = c.input(0), &W = c.input(1), &G = c.grad();
-    if (c.needs_grad(0)) c.set_grad(0, mm(G, W));
-    if (c.needs_grad(1)) c.set_grad(1, mm(G, X, true, false));
-    if (c.needs_grad(2)) c.set_grad(2, sum(G, {0}));
-  });
+  return record(
+      "affine", std::move(y), {x, weight, bias}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &X = c.input(0), &W = c.input(1), &G = c.grad();
+        if (c.needs_grad(0)) c.set_grad(0, mm(G, W));
+        if (c.needs_grad(1)) c.set_grad(1, mm(G, X, true, false));
+        if (c.needs_grad(2)) c.set_grad(2, sum(G, {0}));
+      },
+      [](const JvpContext& c) {
+        // dy = dx W^T + x dW^T + db (db broadcast over the rows)
+        Tensor t = c.has_tangent(0) ? mm(c.tangent(0), c.input(1), false, true) : Tensor();
+        if (c.has_tangent(1)) t = detail::add_tangents(t, mm(c.input(0), c.tangent(1), false, true));
+        return detail::add_tangents(t, c.tangent(2));
+      });
 }
 
 }  // namespace
@@ -311,9 +332,10 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
       x.impl()->value);
   std::vector<int> inverse(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int>(i);
-  return record("permute", std::move(out), {x}, kSaveNone, [inverse](BackwardContext& c) {
-    c.set_grad(0, permute(c.grad(), inverse));
-  });
+  return record(
+      "permute", std::move(out), {x}, kSaveNone,
+      [inverse](BackwardContext& c) { c.set_grad(0, permute(c.grad(), inverse)); },
+      [&](const JvpContext& c) { return permute(c.tangent(0), dims); });
 }
 
 Tensor transpose(const Tensor& x, int axis0, int axis1) {

@@ -145,7 +145,8 @@ Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) 
   std::vector<int> inverse(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
 
-  if (is_grad_enabled() && x.requires_grad()) {
+  // (Also with a tangent: forward over reverse differentiates this backward formula.)
+  if ((is_grad_enabled() && x.requires_grad()) || detail::has_live_tangent(x)) {
     const Tensor rows = reshape(moved, as_i64(rows_shape));  // (..., k)
     Shape table_shape = rows_shape;
     table_shape.insert(table_shape.end() - 1, k);            // (..., k, k)
@@ -212,9 +213,10 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
   Tensor out = reduce_values("sum", x, axes, keepdim, 0.0, [](auto acc, auto e) { return acc + e; });
-  return record("sum", std::move(out), {x}, kSaveNone, [shape, axes](BackwardContext& c) {
-    c.set_grad(0, expand_back(c.grad(), shape, axes));
-  });
+  return record(
+      "sum", std::move(out), {x}, kSaveNone,
+      [shape, axes](BackwardContext& c) { c.set_grad(0, expand_back(c.grad(), shape, axes)); },
+      [&](const JvpContext& c) { return sum(c.tangent(0), axes_in, keepdim); });
 }
 
 Tensor mean(const Tensor& x, const Axes& axes_in, bool keepdim) {
@@ -250,20 +252,26 @@ Tensor prod(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("prod", axes_in, shape);
   Tensor out = reduce_values("prod", x, axes, keepdim, 1.0, [](auto acc, auto e) { return acc * e; });
-  return record("prod", std::move(out), {x}, kSaveInput0 | kSaveOutput, [shape, axes](BackwardContext& c) {
-    const Tensor& x = c.input(0);
-    const Tensor g = expand_back(c.grad(), shape, axes);
-    const Tensor zero = eq(x, 0.0);
-    const auto& z = zero.value<bool>();
-    if (std::none_of(z.begin(), z.end(), [](bool b) { return b; })) {
-      // d prod / d x_i = prod / x_i when no factor is zero.
-      c.set_grad(0, g * expand_back(c.output(), shape, axes) / x);
-      return;
-    }
-    // NOTE: prod / x_i is 0/0 at a zero factor, so with zeros the product of the other factors
-    // is formed directly (differentiably when the sweep records, see product_of_others).
-    c.set_grad(0, g * product_of_others(x, axes));
-  });
+  return record(
+      "prod", std::move(out), {x}, kSaveInput0 | kSaveOutput,
+      [shape, axes](BackwardContext& c) {
+        const Tensor& x = c.input(0);
+        const Tensor g = expand_back(c.grad(), shape, axes);
+        const Tensor zero = eq(x, 0.0);
+        const auto& z = zero.value<bool>();
+        if (std::none_of(z.begin(), z.end(), [](bool b) { return b; })) {
+          // d prod / d x_i = prod / x_i when no factor is zero.
+          c.set_grad(0, g * expand_back(c.output(), shape, axes) / x);
+          return;
+        }
+        // NOTE: prod / x_i is 0/0 at a zero factor, so with zeros the product of the other factors
+        // is formed directly (differentiably when the sweep records, see product_of_others).
+        c.set_grad(0, g * product_of_others(x, axes));
+      },
+      [&](const JvpContext& c) {
+        // d prod = sum_i (prod of the others) dx_i: exact with zero factors too.
+        return sum(c.tangent(0) * product_of_others(c.input(0), axes), axes_in, keepdim);
+      });
 }
 
 Tensor var(const Tensor& x, const Axes& axes_in, bool unbiased, bool keepdim) {
@@ -300,12 +308,15 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
     r.reshape(reduced_shape(shape, axes, keepdim));
     return Tensor(std::move(r));
   });
-  return record("logsumexp", std::move(out), {x}, kSaveInput0, [shape, axes](BackwardContext& c) {
-    // d lse / dx = softmax(x) over the reduced axes. NOTE: not exp(x - lse): lse carries a
-    // rounding error of ulp(lse), which exp(x - lse) turns into a relative error of that size
-    // (1e-4 in float32 at |x| = 1000); softmax shifts by the exact maximum instead.
-    c.set_grad(0, expand_back(c.grad(), shape, axes) * softmax_over(c.input(0), axes));
-  });
+  return record(
+      "logsumexp", std::move(out), {x}, kSaveInput0,
+      [shape, axes](BackwardContext& c) {
+        // d lse / dx = softmax(x) over the reduced axes. NOTE: not exp(x - lse): lse carries a
+        // rounding error of ulp(lse), which exp(x - lse) turns into a relative error of that size
+        // (1e-4 in float32 at |x| = 1000); softmax shifts by the exact maximum instead.
+        c.set_grad(0, expand_back(c.grad(), shape, axes) * softmax_over(c.input(0), axes));
+      },
+      [&](const JvpContext& c) { return sum(c.tangent(0) * softmax_over(c.input(0), axes), axes_in, keepdim); });
 }
 
 namespace {
@@ -325,11 +336,19 @@ Tensor extremum_all(const char* op, const Tensor& x) {
     }
     return Tensor(xt::xarray<T>(best));
   });
-  return record(op, std::move(out), {x}, kSaveInput0 | kSaveOutput, [](BackwardContext& c) {
-    const Tensor& x = c.input(0);
-    const Tensor mask = eq(x, expand(c.output(), x.shape())).to(x.dtype());
-    c.set_grad(0, mask * (c.grad() / sum(mask)));
-  });
+  return record(
+      op, std::move(out), {x}, kSaveInput0 | kSaveOutput,
+      [](BackwardContext& c) {
+        const Tensor& x = c.input(0);
+        const Tensor mask = eq(x, expand(c.output(), x.shape())).to(x.dtype());
+        c.set_grad(0, mask * (c.grad() / sum(mask)));
+      },
+      [](const JvpContext& c) {
+        // Ties share evenly, as in the backward (the JVP is its adjoint).
+        const Tensor& x = c.input(0);
+        const Tensor mask = eq(x, expand(c.output(), x.shape())).to(x.dtype());
+        return sum(mask * c.tangent(0)) / sum(mask);
+      });
 }
 
 template <bool kMax>
@@ -388,6 +407,7 @@ Tensor softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
+    forward_ad::detail::SuspendGuard no_tangents;  // the op's own rule gives the tangent
     // exp(x - max) / sum(exp(x - max)): no overflow, and accurate for inputs of any magnitude
     // (exp(x - logsumexp(x)) would inherit logsumexp's rounding error of ulp(|x|)).
     // An empty tensor has nothing to normalise.
@@ -398,11 +418,17 @@ Tensor softmax(const Tensor& x, int axis) {
       out = e / sum(e, {ax}, true);
     }
   }
-  return record("softmax", std::move(out), {x}, kSaveOutput, [ax](BackwardContext& c) {
-    // dx = y * (g - sum(g * y))
-    const Tensor& y = c.output();
-    c.set_grad(0, y * (c.grad() - sum(c.grad() * y, {ax}, true)));
-  });
+  return record(
+      "softmax", std::move(out), {x}, kSaveOutput,
+      [ax](BackwardContext& c) {
+        // dx = y * (g - sum(g * y))
+        const Tensor& y = c.output();
+        c.set_grad(0, y * (c.grad() - sum(c.grad() * y, {ax}, true)));
+      },
+      [ax](const JvpContext& c) {
+        const Tensor& y = c.output();
+        return y * (c.tangent(0) - sum(c.tangent(0) * y, {ax}, true));
+      });
 }
 
 Tensor log_softmax(const Tensor& x, int axis) {
@@ -411,6 +437,7 @@ Tensor log_softmax(const Tensor& x, int axis) {
   Tensor out;
   {
     NoGradGuard no_grad;
+    forward_ad::detail::SuspendGuard no_tangents;  // the op's own rule gives the tangent
     // (x - max) - log(sum(exp(x - max))): never adds the maximum back, so the result keeps its
     // accuracy for inputs of any magnitude.
     if (x.numel() == 0) {
@@ -420,10 +447,13 @@ Tensor log_softmax(const Tensor& x, int axis) {
       out = shifted - log(sum(exp(shifted), {ax}, true));
     }
   }
-  return record("log_softmax", std::move(out), {x}, kSaveOutput, [ax](BackwardContext& c) {
-    // dx = g - softmax(x) * sum(g)
-    c.set_grad(0, c.grad() - exp(c.output()) * sum(c.grad(), {ax}, true));
-  });
+  return record(
+      "log_softmax", std::move(out), {x}, kSaveOutput,
+      [ax](BackwardContext& c) {
+        // dx = g - softmax(x) * sum(g)
+        c.set_grad(0, c.grad() - exp(c.output()) * sum(c.grad(), {ax}, true));
+      },
+      [ax](const JvpContext& c) { return c.tangent(0) - sum(c.tangent(0) * exp(c.output()), {ax}, true); });
 }
 
 }  // namespace tg

@@ -104,9 +104,12 @@ Tensor slice_impl(const Tensor& x, std::size_t axis, std::size_t begin, std::siz
                          begin, count, step);
     return Tensor(std::move(r));
   });
-  return record("slice", std::move(out), {x}, kSaveNone, [shape, axis, begin, count, step](BackwardContext& c) {
-    c.set_grad(0, slice_backward(c.grad(), shape, axis, begin, count, step));
-  });
+  return record(
+      "slice", std::move(out), {x}, kSaveNone,
+      [shape, axis, begin, count, step](BackwardContext& c) {
+        c.set_grad(0, slice_backward(c.grad(), shape, axis, begin, count, step));
+      },
+      [&](const JvpContext& c) { return slice_impl(c.tangent(0), axis, begin, count, step); });
 }
 
 Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, std::size_t begin,
@@ -118,9 +121,10 @@ Tensor slice_backward(const Tensor& g, const Shape& in_shape, std::size_t axis, 
                         inner_of(in_shape, axis), begin, count, step);
     return Tensor(std::move(r));
   });
-  return record("slice_backward", std::move(out), {g}, kSaveNone, [axis, begin, count, step](BackwardContext& c) {
-    c.set_grad(0, slice_impl(c.grad(), axis, begin, count, step));
-  });
+  return record(
+      "slice_backward", std::move(out), {g}, kSaveNone,
+      [axis, begin, count, step](BackwardContext& c) { c.set_grad(0, slice_impl(c.grad(), axis, begin, count, step)); },
+      [&](const JvpContext& c) { return slice_backward(c.tangent(0), in_shape, axis, begin, count, step); });
 }
 
 }  // namespace
@@ -165,9 +169,10 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
     std::copy(v.data(), v.data() + v.size(), r.data());
     return Tensor(std::move(r));
   });
-  return record("reshape", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
-    c.set_grad(0, reshape(c.grad(), as_i64(from)));
-  });
+  return record(
+      "reshape", std::move(out), {x}, kSaveNone,
+      [from](BackwardContext& c) { c.set_grad(0, reshape(c.grad(), as_i64(from))); },
+      [&](const JvpContext& c) { return reshape(c.tangent(0), as_i64(to)); });
 }
 
 Tensor flatten(const Tensor& x, int start_axis, int end_axis) {
@@ -229,9 +234,9 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     xt::noalias(r) = xt::broadcast(v, shape);
     return Tensor(std::move(r));
   });
-  return record("expand", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) {
-    c.set_grad(0, sum_to(c.grad(), from));
-  });
+  return record(
+      "expand", std::move(out), {x}, kSaveNone, [from](BackwardContext& c) { c.set_grad(0, sum_to(c.grad(), from)); },
+      [&](const JvpContext& c) { return expand(c.tangent(0), shape); });
 }
 
 Tensor slice(const Tensor& x, int axis, std::optional<std::int64_t> start, std::optional<std::int64_t> stop,
@@ -303,9 +308,10 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
       }
     return Tensor(std::move(r));
   });
-  return record("index_select", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
-    c.set_grad(0, index_add(s, static_cast<int>(a), c.input(1), c.grad()));
-  });
+  return record(
+      "index_select", std::move(out), {x, index}, kSaveInput1,
+      [s, a](BackwardContext& c) { c.set_grad(0, index_add(s, static_cast<int>(a), c.input(1), c.grad())); },
+      [&](const JvpContext& c) { return index_select(c.tangent(0), static_cast<int>(a), index); });
 }
 
 Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor& src) {
@@ -328,9 +334,10 @@ Tensor index_add(const Shape& shape, int axis, const Tensor& index, const Tensor
       }
     return Tensor(std::move(r));
   });
-  return record("index_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
-    c.set_grad(0, index_select(c.grad(), static_cast<int>(a), c.input(1)));
-  });
+  return record(
+      "index_add", std::move(out), {src, index}, kSaveInput1,
+      [a](BackwardContext& c) { c.set_grad(0, index_select(c.grad(), static_cast<int>(a), c.input(1))); },
+      [&](const JvpContext& c) { return index_add(shape, static_cast<int>(a), index, c.tangent(0)); });
 }
 
 Tensor embedding(const Tensor& indices, const Tensor& weight) {
@@ -394,9 +401,10 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
     for_each_gather(s, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[k] = v.data()[flat]; });
     return Tensor(std::move(r));
   });
-  return record("gather", std::move(out), {x, index}, kSaveInput1, [s, a](BackwardContext& c) {
-    c.set_grad(0, scatter_add(s, static_cast<int>(a), c.input(1), c.grad()));
-  });
+  return record(
+      "gather", std::move(out), {x, index}, kSaveInput1,
+      [s, a](BackwardContext& c) { c.set_grad(0, scatter_add(s, static_cast<int>(a), c.input(1), c.grad())); },
+      [&](const JvpContext& c) { return gather(c.tangent(0), static_cast<int>(a), index); });
 }
 
 Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tensor& src) {
@@ -413,9 +421,10 @@ Tensor scatter_add(const Shape& shape, int axis, const Tensor& index, const Tens
     for_each_gather(shape, a, is, iv, [&](std::size_t k, std::size_t flat) { r.data()[flat] += v.data()[k]; });
     return Tensor(std::move(r));
   });
-  return record("scatter_add", std::move(out), {src, index}, kSaveInput1, [a](BackwardContext& c) {
-    c.set_grad(0, gather(c.grad(), static_cast<int>(a), c.input(1)));
-  });
+  return record(
+      "scatter_add", std::move(out), {src, index}, kSaveInput1,
+      [a](BackwardContext& c) { c.set_grad(0, gather(c.grad(), static_cast<int>(a), c.input(1))); },
+      [&](const JvpContext& c) { return scatter_add(shape, static_cast<int>(a), index, c.tangent(0)); });
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int axis) {
@@ -451,13 +460,21 @@ Tensor cat(const std::vector<Tensor>& tensors, int axis) {
     }
     return Tensor(std::move(r));
   });
-  return record("cat", std::move(out), tensors, kSaveNone, [a, extents](BackwardContext& c) {
-    std::size_t begin = 0;
-    for (std::size_t k = 0; k < extents.size(); ++k) {
-      if (c.needs_grad(k)) c.set_grad(k, slice_impl(c.grad(), a, begin, extents[k], 1));
-      begin += extents[k];
-    }
-  });
+  return record(
+      "cat", std::move(out), tensors, kSaveNone,
+      [a, extents](BackwardContext& c) {
+        std::size_t begin = 0;
+        for (std::size_t k = 0; k < extents.size(); ++k) {
+          if (c.needs_grad(k)) c.set_grad(k, slice_impl(c.grad(), a, begin, extents[k], 1));
+          begin += extents[k];
+        }
+      },
+      [&](const JvpContext& c) {
+        std::vector<Tensor> parts;
+        parts.reserve(tensors.size());
+        for (std::size_t k = 0; k < tensors.size(); ++k) parts.push_back(c.tangent_or_zeros(k));
+        return cat(parts, static_cast<int>(a));
+      });
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int axis) {

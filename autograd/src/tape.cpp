@@ -175,6 +175,8 @@ void last_handle_gone(TensorHead* head) noexcept {
 }  // namespace detail
 
 detail::TensorImpl::~TensorImpl() {
+  // Acquire: pairs with the level's exit clearing the tangent, so that write is not a race.
+  if (__builtin_expect(tangent_level.load(std::memory_order_acquire) != 0, 0)) detail::forget_tangent(this);
   if (grad_fn) detail::release(grad_fn);
   recycle_value();
 }

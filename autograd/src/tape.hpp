@@ -23,6 +23,13 @@
 //   (the task holds the nodes it reached until their turn). So a backward may call
 //   backward/grad (re-entrant), and threads may differentiate graphs that share nodes or
 //   leaves at the same time.
+// - Forward mode (forward_ad.hpp): record() also takes the op's JVP rule, a callable
+//   `Tensor(const JvpContext&)` giving the output's tangent from the primals and the inputs'
+//   tangents, written in tapegrad ops next to the backward. It runs at once, inside record(),
+//   only when a DualLevel is active and some input has a tangent (so it may capture by
+//   reference: nothing is stored), with propagation suspended on the thread. The rule may
+//   return a tangent of a shape the output's broadcasts from (it is expanded) or undefined
+//   (zero). record() without a rule refuses a tangent with tg::Error.
 #pragma once
 
 #include <array>
@@ -35,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/forward_ad.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/tensor.hpp"
 #include "tensor_impl.hpp"
@@ -265,6 +273,60 @@ struct SweepStats {
 SweepStats last_sweep_stats();
 }  // namespace detail
 
+namespace detail {
+/// The active level's id (0: none); set by forward_ad::DualLevel.
+extern std::atomic<std::uint64_t> g_forward_level;
+/// True when a level is active: the one check every op pays for forward mode.
+inline bool forward_ad_possible() { return g_forward_level.load(std::memory_order_relaxed) != 0; }
+/// t's tangent at the active level (undefined: none, no level, or propagation suspended on this
+/// thread). tg::Error naming `op` when t was written in place since the tangent was set.
+Tensor live_tangent(const char* op, const Tensor& t);
+/// True when t has a live tangent (as above, without the staleness check).
+bool has_live_tangent(const Tensor& t);
+/// Raises "forward AD: <op> has no JVP rule" when some input has a live tangent.
+void refuse_tangents(const char* op, const Tensor* inputs, std::size_t count);
+/// Sets output's tangent at the active level: checks the dtype, expands a broadcastable shape.
+void attach_tangent(const char* op, Tensor& output, Tensor tangent);
+/// Removes impl from the live level's registry of tensors with a tangent (~TensorImpl, when
+/// impl still holds one).
+void forget_tangent(TensorImpl* impl) noexcept;
+/// a + b for tangents where undefined means zero.
+Tensor add_tangents(const Tensor& a, const Tensor& b);
+}  // namespace detail
+
+/// Handed to a JVP rule: the op's primal inputs and output, and the inputs' tangents.
+class JvpContext {
+ public:
+  /// Collects the live tangents of inputs; any() says whether there is one.
+  JvpContext(const char* name, const Tensor* inputs, std::size_t count);
+  bool any() const { return any_; }
+  std::size_t num_inputs() const { return count_; }
+  /// Primal input i (its tangent is not propagated inside the rule).
+  const Tensor& input(std::size_t i) const { return inputs_[i]; }
+  /// The op's output. While grad mode is on, a copy in the graph (gradients reach the output):
+  /// the output holds its tangent, so a tangent recorded reading the output itself would hold
+  /// it back, a reference cycle.
+  const Tensor& output() const;
+  bool has_tangent(std::size_t i) const { return tangent(i).defined(); }
+  /// Input i's tangent, undefined for zero.
+  const Tensor& tangent(std::size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
+  /// Input i's tangent, zeros of the input's shape when it has none.
+  Tensor tangent_or_zeros(std::size_t i) const;
+  const char* name() const { return name_; }
+  void set_output(const Tensor& out) { output_ = out; }
+
+ private:
+  static constexpr std::size_t kInline = 3;
+  const char* name_;
+  const Tensor* inputs_;
+  std::size_t count_;
+  bool any_ = false;
+  Tensor inline_[kInline];
+  std::vector<Tensor> more_;
+  Tensor output_;
+  mutable Tensor output_copy_;
+};
+
 /// Records an op: `output` was computed from `inputs` by the forward pass; `backward` is a
 /// callable `void(BackwardContext&)` that sets each input's gradient using tapegrad ops (so the
 /// same formula serves first and higher order); `saves` names what it reads. Returns the output
@@ -272,6 +334,7 @@ SweepStats last_sweep_stats();
 template <class F>
 Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t count,
               Save saves, F&& backward) {
+  if (__builtin_expect(detail::forward_ad_possible(), 0)) detail::refuse_tangents(name, inputs, count);
   if (!detail::should_record(inputs, count)) {
     detail::check_anomaly(name, output, "output");
     return output;
@@ -281,6 +344,33 @@ Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t
   return output;
 }
 
+/// As above, with the op's JVP rule `jvp`, a callable `Tensor(const JvpContext&)` run only when
+/// some input has a tangent (see the invariants).
+template <class F, class J>
+Tensor record(const char* name, Tensor output, const Tensor* inputs, std::size_t count, Save saves, F&& backward,
+              J&& jvp) {
+  if (__builtin_expect(detail::forward_ad_possible(), 0)) {
+    JvpContext ctx(name, inputs, count);
+    if (ctx.any()) {
+      Tensor out;
+      {
+        // Only the rule gives the tangent: refuse_tangents must not see it.
+        forward_ad::detail::SuspendGuard suspend;
+        out = record(name, std::move(output), inputs, count, saves, std::forward<F>(backward));
+      }
+      ctx.set_output(out);
+      Tensor tangent;
+      {
+        forward_ad::detail::SuspendGuard suspend;
+        tangent = jvp(static_cast<const JvpContext&>(ctx));
+      }
+      detail::attach_tangent(name, out, std::move(tangent));
+      return out;
+    }
+  }
+  return record(name, std::move(output), inputs, count, saves, std::forward<F>(backward));
+}
+
 template <class F>
 Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, Save saves,
               F&& backward) {
@@ -288,11 +378,24 @@ Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inp
                 std::forward<F>(backward));
 }
 
+template <class F, class J>
+Tensor record(const char* name, Tensor output, std::initializer_list<Tensor> inputs, Save saves, F&& backward,
+              J&& jvp) {
+  return record(name, std::move(output), inputs.begin(), inputs.size(), saves, std::forward<F>(backward),
+                std::forward<J>(jvp));
+}
+
 template <class F>
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, Save saves,
               F&& backward) {
   return record(name, std::move(output), inputs.data(), inputs.size(), saves,
                 std::forward<F>(backward));
+}
+
+template <class F, class J>
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, Save saves, F&& backward, J&& jvp) {
+  return record(name, std::move(output), inputs.data(), inputs.size(), saves, std::forward<F>(backward),
+                std::forward<J>(jvp));
 }
 
 /// As above, saving every input and the output.

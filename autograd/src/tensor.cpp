@@ -232,9 +232,9 @@ Tensor Tensor::to(DType target) const {
   };
   Tensor out = std::visit(convert, checked().value);
   if (!is_floating(from) || !is_floating(target)) return out;
-  return record("to", std::move(out), {*this}, kSaveNone, [from](BackwardContext& c) {
-    c.set_grad(0, c.grad().to(from));
-  });
+  return record(
+      "to", std::move(out), {*this}, kSaveNone, [from](BackwardContext& c) { c.set_grad(0, c.grad().to(from)); },
+      [target](const JvpContext& c) { return c.tangent(0).to(target); });
 }
 
 void Tensor::backward(const Tensor& grad, std::optional<bool> retain_graph, bool create_graph) const {

@@ -6,6 +6,10 @@
 //   output for backward: then the node keeps the impl (values and all) and frees it when the
 //   node goes or releases its saved state; backward may hand out handles to it again.
 // - `version` counts in-place writes.
+// - `tangent` is the forward-mode tangent, valid only at level `tangent_level` (forward_ad.hpp).
+//   Tangents live until their level ends: a tensor given one is registered with the level, which
+//   clears it on exit (a cycle through a tangent, e.g. an output its node keeps whose tangent was
+//   recorded from that node, is broken then); ~TensorImpl deregisters a tensor still holding one.
 // - `value` holds the array; the head's dtype and array pointer describe it, so public inline
 //   code (value<T>(), dtype()) reads them without knowing this struct. Replace the array only
 //   through set_value(), which keeps the two in step.
@@ -36,6 +40,13 @@ struct TensorImpl : TensorHead {
   std::string name;
   std::shared_ptr<HookList> hooks;     // register_hook / post-accumulate hooks, usually none
   std::atomic<bool> has_hooks{false};  // hooks is set (read without a lock)
+  // Forward AD (forward_ad.hpp): the tangent set by level tangent_level (0: none, and then the
+  // tensor is not in the level's registry), when the tensor was at version tangent_version.
+  // tangent_level is atomic because the level's exit clears it while another thread may be
+  // destroying the tensor.
+  Tensor tangent;
+  std::atomic<std::uint64_t> tangent_level{0};
+  std::uint32_t tangent_version = 0;
 
   explicit TensorImpl(Value v) : value(std::move(v)) { describe(); }
   /// Moves the array straight into the variant: an xarray move swaps its shape and strides

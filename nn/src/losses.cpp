@@ -146,15 +146,27 @@ Tensor bce_pointwise(const Tensor& p, const Tensor& t) {
   Tensor out;
   {
     NoGradGuard no_grad;
+    forward_ad::detail::SuspendGuard no_tangents;  // the rule below gives the tangent
     out = -(t * clamp(log(p), -100.0, INFINITY) + (1.0 - t) * clamp(log(1.0 - p), -100.0, INFINITY));
   }
-  return record("binary_cross_entropy", std::move(out), {p, t}, kSaveInput0 | kSaveInput1, [](BackwardContext& c) {
-    const Tensor &p = c.input(0), &t = c.input(1);
-    // d/dp = (p - t) / max(p (1 - p), 1e-12): finite at p = 0 or 1, like PyTorch.
-    if (c.needs_grad(0)) c.set_grad(0, c.grad() * (p - t) / clamp(p * (1.0 - p), 1e-12, INFINITY));
-    if (c.needs_grad(1))
-      c.set_grad(1, c.grad() * (clamp(log(1.0 - p), -100.0, INFINITY) - clamp(log(p), -100.0, INFINITY)));
-  });
+  return record(
+      "binary_cross_entropy", std::move(out), {p, t}, kSaveInput0 | kSaveInput1,
+      [](BackwardContext& c) {
+        const Tensor &p = c.input(0), &t = c.input(1);
+        // d/dp = (p - t) / max(p (1 - p), 1e-12): finite at p = 0 or 1, like PyTorch.
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() * (p - t) / clamp(p * (1.0 - p), 1e-12, INFINITY));
+        if (c.needs_grad(1))
+          c.set_grad(1, c.grad() * (clamp(log(1.0 - p), -100.0, INFINITY) - clamp(log(p), -100.0, INFINITY)));
+      },
+      [](const JvpContext& c) {
+        // The backward's partial derivatives (its clamps included), applied to the tangents.
+        const Tensor &p = c.input(0), &t = c.input(1);
+        Tensor tp, tt;
+        if (c.has_tangent(0)) tp = c.tangent(0) * (p - t) / clamp(p * (1.0 - p), 1e-12, INFINITY);
+        if (c.has_tangent(1))
+          tt = c.tangent(1) * (clamp(log(1.0 - p), -100.0, INFINITY) - clamp(log(p), -100.0, INFINITY));
+        return tg::detail::add_tangents(tp, tt);
+      });
 }
 }  // namespace
 

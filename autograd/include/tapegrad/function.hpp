@@ -22,6 +22,16 @@
 /// use autograd (grad(), backward() on a graph it builds under EnableGradGuard), as activation
 /// checkpointing does. Tensors saved with save_for_backward are checked against their version: a
 /// saved tensor written in place before backward raises tg::Error.
+///
+/// Forward mode (forward_ad.hpp): a Function may also define
+/// \code{.cpp}
+///     static tg::Tensor jvp(tg::FunctionContext& ctx, const std::vector<tg::Tensor>& tangents)
+/// \endcode
+/// returning the output's tangent from one tangent per tensor argument of apply (zeros for an
+/// argument without one; undefined for a non-floating argument). It reads ctx as forward left it
+/// (saved(), values, and output()); written in tapegrad ops it is recorded like any rule, so it
+/// can be differentiated again. Forward runs with tangent propagation suspended: without jvp, a
+/// tangent reaching the Function raises tg::Error rather than being dropped.
 #pragma once
 
 #include <map>
@@ -31,6 +41,7 @@
 #include <vector>
 
 #include "tapegrad/callback.hpp"
+#include "tapegrad/forward_ad.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/tensor.hpp"
 
@@ -39,10 +50,12 @@ namespace tg {
 class FunctionContext;
 namespace detail {
 using FunctionBackward = Callback<std::vector<Tensor>(FunctionContext&, const Tensor&)>;
+using FunctionJvp = Callback<Tensor(FunctionContext&, const std::vector<Tensor>&)>;
 /// Records a custom op (function.cpp): checks and saves what forward left in ctx, and runs
-/// `backward` on a copy of ctx when the sweep reaches the op.
+/// `backward` on a copy of ctx when the sweep reaches the op; `jvp` (may be empty) gives the
+/// output's tangent when an input has one.
 Tensor record_function(const char* name, std::shared_ptr<FunctionContext> ctx, Tensor output,
-                       std::vector<Tensor> inputs, FunctionBackward backward);
+                       std::vector<Tensor> inputs, FunctionBackward backward, FunctionJvp jvp);
 }  // namespace detail
 
 /// State shared between a custom op's forward and backward.
@@ -60,8 +73,8 @@ class FunctionContext {
   bool needs_input_grad(std::size_t i) const { return i < needs_.size() && needs_[i]; }
 
  private:
-  friend Tensor detail::record_function(const char*, std::shared_ptr<FunctionContext>, Tensor,
-                                        std::vector<Tensor>, detail::FunctionBackward);
+  friend Tensor detail::record_function(const char*, std::shared_ptr<FunctionContext>, Tensor, std::vector<Tensor>,
+                                        detail::FunctionBackward, detail::FunctionJvp);
   std::vector<Tensor> saved_;
   std::vector<std::uint32_t> saved_versions_;
   std::vector<std::size_t> saved_output_slots_;  // saved entries that were the output itself
@@ -72,7 +85,7 @@ class FunctionContext {
 
 /// Base for custom ops (CRTP). Derived provides static forward(ctx, args...) -> Tensor and
 /// static backward(ctx, grad) -> std::vector<Tensor>, and optionally `static const char* name()`
-/// (used in error messages and graph exports).
+/// (used in error messages and graph exports) and static jvp(ctx, tangents) -> Tensor.
 template <class Derived>
 class Function {
  public:
@@ -86,15 +99,22 @@ class Function {
     Tensor out;
     {
       NoGradGuard no_grad;
+      forward_ad::detail::SuspendGuard no_tangents;  // the output's tangent comes from jvp
       out = Derived::forward(*ctx, args...);
     }
-    return detail::record_function(op_name(), std::move(ctx), std::move(out), std::move(inputs),
-                                   &Derived::backward);
+    detail::FunctionJvp jvp;
+    if constexpr (has_jvp<Derived>::value) jvp = &Derived::jvp;
+    return detail::record_function(op_name(), std::move(ctx), std::move(out), std::move(inputs), &Derived::backward,
+                                   std::move(jvp));
   }
 
  private:
   template <class T, class = void> struct has_name : std::false_type {};
   template <class T> struct has_name<T, std::void_t<decltype(T::name())>> : std::true_type {};
+  template <class T, class = void>
+  struct has_jvp : std::false_type {};
+  template <class T>
+  struct has_jvp<T, std::void_t<decltype(&T::jvp)>> : std::true_type {};
   static const char* op_name() {
     if constexpr (has_name<Derived>::value) return Derived::name();
     else return "custom_function";

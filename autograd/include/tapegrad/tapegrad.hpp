@@ -8,6 +8,7 @@
 #include "tapegrad/dot.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/file_io.hpp"
+#include "tapegrad/forward_ad.hpp"
 #include "tapegrad/function.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/gradcheck.hpp"
