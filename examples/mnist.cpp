@@ -11,6 +11,12 @@
 // move together) atomically; --resume continues an interrupted run from that checkpoint, rewrites
 // metrics.csv from it and ends with the weights and rows an uninterrupted run would have. At the
 // end it prints and draws the test set's confusion matrix.
+//
+// Under `mpirun -np N` (when tapegrad was built with MPI) it trains data-parallel: every process
+// takes its share of each batch of --batch-size (the global batch, so the run follows the
+// single-process one), gradients are averaged by nn::DistributedDataParallel, and only rank 0
+// evaluates, prints, writes the checkpoint, metrics and plots. --resume needs the checkpoint
+// where every process can read it (one machine, or a shared file system).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,6 +30,9 @@
 
 #include "cli.hpp"
 #include "mnist_train.hpp"
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+#include "tapegrad/distributed.hpp"
+#endif
 
 namespace nn = tg::nn;
 namespace plot = tg::training::plot;
@@ -65,6 +74,58 @@ void check_data(const std::string& dir, const std::string& dataset) {
   }
 }
 
+/// The processes training together: one without mpirun (or without MPI support).
+class Job {
+ public:
+  Job() {
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+    if (!tg::distributed::launched_by_mpirun()) return;
+    group_ = tg::distributed::init_mpi();
+    rank_ = group_->rank();
+    world_ = group_->world_size();
+#endif
+  }
+  int rank() const { return rank_; }
+  int world() const { return world_; }
+  bool root() const { return rank_ == 0; }
+
+  /// The model backward runs through: model itself, or wrapped to average gradients over the job
+  /// (which first copies rank 0's parameters to every process).
+  std::shared_ptr<nn::Module> parallel(const std::shared_ptr<nn::Module>& model) const {
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+    if (world_ > 1) return std::make_shared<nn::DistributedDataParallel>(model, group_);
+#endif
+    return model;
+  }
+
+  /// The mean of x over the processes.
+  double mean(double x) const {
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+    if (world_ > 1) {
+      tg::Tensor t = tg::full({1}, x, tg::TensorOptions(tg::kFloat64));
+      group_->all_reduce(t, tg::distributed::ReduceOp::mean);
+      return t.item();
+    }
+#endif
+    return x;
+  }
+
+  /// Ends every process of the job (a failed process would otherwise leave the others waiting
+  /// for it until their collectives time out).
+  [[noreturn]] void abort(int code) const {
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+    if (world_ > 1) tg::distributed::abort_job(code);
+#endif
+    std::exit(code);
+  }
+
+ private:
+  int rank_ = 0, world_ = 1;
+#ifdef TAPEGRAD_EXAMPLES_HAVE_DISTRIBUTED
+  std::shared_ptr<tg::distributed::ProcessGroup> group_;
+#endif
+};
+
 std::string percent(double fraction) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
@@ -102,7 +163,7 @@ plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s,
   return plot::line_charts({loss, accuracy}, title, {s.flags.plot_dir + "/curves"});
 }
 
-int run(Settings s, const CLI::App& app) {
+int run(Settings s, const CLI::App& app, const Job& job) {
   examples::mnist::Preset p = examples::mnist::preset(s.preset);
   examples::Flags& f = s.flags;
   if (app.count("--epochs")) p.epochs = f.epochs;
@@ -140,7 +201,7 @@ int run(Settings s, const CLI::App& app) {
     training::load_weights(f.load, *model);
     std::cout << "loaded weights from " << f.load << "\n";
   }
-  if (!examples::make_plot_dir("mnist", f.plot_dir)) return 1;
+  if (job.root() && !examples::make_plot_dir("mnist", f.plot_dir)) job.abort(1);
   const std::string metrics_path = f.plot_dir + "/metrics.csv";
   training::MetricsLog log({"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
                             "test_accuracy", "train_seconds", "samples_per_second"});
@@ -168,7 +229,7 @@ int run(Settings s, const CLI::App& app) {
         for (std::size_t i = 0; i < earlier.num_rows() && earlier.row(i)[0] <= static_cast<double>(start_epoch); ++i)
           log.append(earlier.row(i));
     }
-    log.write(metrics_path);
+    if (job.root()) log.write(metrics_path);
     std::cout << "resuming from " << checkpoint << " after epoch " << start_epoch << "\n";
   }
 
@@ -181,14 +242,28 @@ int run(Settings s, const CLI::App& app) {
   std::cout << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
             << (validating ? std::to_string(validation.size()) + " validation, " : std::string()) << test.size()
-            << " test; " << tg::get_num_threads() << " thread(s)\n"
-            << "BLAS: " << tg::to_string(tg::blas_info()) << "\n";
+            << " test; " << tg::get_num_threads() << " thread(s)";
+  if (job.world() > 1)
+    std::cout << " in each of " << job.world() << " processes (data-parallel: each takes 1/" << job.world()
+              << " of every batch)";
+  std::cout << "\nBLAS: " << tg::to_string(tg::blas_info()) << "\n";
 
   tg::data::DataLoaderOptions loader_options;
   loader_options.batch_size = p.batch_size;
   loader_options.shuffle = true;
   loader_options.seed = f.seed;
+  if (job.world() > 1) {
+    // The sampler's global order is the single-process loader's shuffle, and batch k of every
+    // process holds its samples among positions [k B, (k + 1) B): together, batch k of one process.
+    tg::data::DistributedSamplerOptions sampler_options;
+    sampler_options.seed = f.seed;
+    loader_options.sampler = std::make_shared<const tg::data::DistributedSampler>(
+        train.size(), static_cast<std::size_t>(job.world()), static_cast<std::size_t>(job.rank()), sampler_options);
+    loader_options.shuffle = false;
+    loader_options.global_batch_size = p.batch_size;
+  }
   const tg::data::DataLoader loader(train, loader_options);
+  const std::shared_ptr<nn::Module> trained = job.parallel(model);
   const training::LossFunction loss = [&p](const tg::Tensor& output, const tg::Tensor& labels) {
     return examples::mnist::loss(p, output, labels);
   };
@@ -198,9 +273,12 @@ int run(Settings s, const CLI::App& app) {
     training::ProgressOptions progress_options;
     progress_options.label = "epoch " + std::to_string(epoch) + "/" + std::to_string(p.epochs);
     training::Progress progress(loader.num_batches(), progress_options);
-    const double train_loss = examples::mnist::train_epoch(*model, *optimizer, p, loader, epoch - 1, &progress);
+    const double train_loss = job.mean(examples::mnist::train_epoch(*trained, *optimizer, p, loader, epoch - 1, &progress));
     progress.finish();
     const double train_seconds = progress.elapsed();
+    // The others go on to the next epoch and wait in its first all-reduce for rank 0, which
+    // evaluates and writes alone.
+    if (!job.root()) continue;
 
     const auto eval_start = std::chrono::steady_clock::now();
     const auto on_train = training::evaluate(*model, train, loss, 10);
@@ -210,15 +288,16 @@ int run(Settings s, const CLI::App& app) {
     const auto on_test = training::evaluate(*model, test, loss, 10);
     const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
 
+    const double samples_per_second = progress.samples_per_second() * job.world();
     log.append({static_cast<double>(epoch), train_loss, on_train.accuracy, on_validation.loss, on_validation.accuracy,
-                on_test.loss, on_test.accuracy, train_seconds, progress.samples_per_second()});
+                on_test.loss, on_test.accuracy, train_seconds, samples_per_second});
     const std::string validation_column = validating ? "  validation " + percent(on_validation.accuracy) : "";
     char line[256];
     std::snprintf(line, sizeof line,
                   "epoch %2zu/%zu  loss %.4f  accuracy: train %s%s  test %s  |  %s, %.0f samples/s (+%s evaluation)\n",
                   epoch, p.epochs, train_loss, percent(on_train.accuracy).c_str(), validation_column.c_str(),
                   percent(on_test.accuracy).c_str(), training::format_duration(train_seconds).c_str(),
-                  progress.samples_per_second(), training::format_duration(eval_seconds).c_str());
+                  samples_per_second, training::format_duration(eval_seconds).c_str());
     std::cout << line << std::flush;
 
     training::CheckpointInfo info = run_identity(s, p);
@@ -232,6 +311,7 @@ int run(Settings s, const CLI::App& app) {
     plot_failure_reported = plot_failure_reported || !curves.ok;
   }
 
+  if (!job.root()) return 0;
   const auto final_test = training::evaluate(*model, test, loss, 10);
   std::cout << "\ntest accuracy " << percent(final_test.accuracy) << " (" << test.size() << " images)\n";
   if (validating && log.num_rows() > 0) {
@@ -300,11 +380,22 @@ int main(int argc, char** argv) {
   if (app.count("--hidden"))
     if (const int status = examples::refuse_network_too_large("mnist", 784, s.flags.hidden, 10); status >= 0)
       return status;
+  std::optional<Job> job;
   try {
+    job.emplace();
     examples::apply_threads(s.flags.threads);
-    return run(s, app);
+    // Only rank 0 prints (errors go to stderr from every process).
+    std::ostream null_stream(nullptr);
+    std::streambuf* const cout_buffer = std::cout.rdbuf();
+    if (!job->root()) std::cout.rdbuf(null_stream.rdbuf());
+    const int status = run(s, app, *job);
+    std::cout.rdbuf(cout_buffer);
+    return status;
   } catch (const std::exception& e) {
-    std::cerr << "mnist: " << e.what() << "\n";
+    std::cerr << "mnist";
+    if (job && job->world() > 1) std::cerr << " (rank " << job->rank() << ")";
+    std::cerr << ": " << e.what() << "\n";
+    if (job && job->world() > 1) job->abort(1);
     return 1;
   }
 }

@@ -14,6 +14,7 @@
 // Both take pixels scaled to [0, 1].
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -95,15 +96,17 @@ inline tg::Tensor loss(const Preset& p, const tg::Tensor& output, const tg::Tens
   return tg::nn::functional::quadratic_cost(output, tg::data::one_hot(labels, output.size(1), output.dtype()));
 }
 
-/// Gives every Dropout layer of model a generator seeded from (seed, epoch, its position), so the
-/// masks of an epoch do not depend on what ran before it: a run resumed from the checkpoint of
-/// an epoch draws the masks an uninterrupted run draws.
-inline void seed_dropout(tg::nn::Module& model, std::uint64_t seed, std::size_t epoch) {
+/// Gives every Dropout layer of model a generator seeded from (seed, epoch, its position, rank),
+/// so the masks of an epoch do not depend on what ran before it: a run resumed from the
+/// checkpoint of an epoch draws the masks an uninterrupted run draws. `rank` (data-parallel
+/// runs) gives each process masks of its own for its part of the batch.
+inline void seed_dropout(tg::nn::Module& model, std::uint64_t seed, std::size_t epoch, std::size_t rank = 0) {
   std::uint64_t layer = 0;
   model.apply([&](tg::nn::Module& m) {
     if (auto* dropout = dynamic_cast<tg::nn::Dropout*>(&m)) {
-      // Distinct, well-mixed seeds per (seed, epoch, layer) (splitmix64's finaliser).
-      std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (1 + epoch * 1024 + layer++);
+      // Distinct, well-mixed seeds per (seed, epoch, layer, rank) (splitmix64's finaliser); rank 0
+      // adds nothing, so a single process draws what it drew before data parallelism existed.
+      std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (1 + epoch * 1024 + layer++) + 0xD1B54A32D192ED03ull * rank;
       z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
       z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
       dropout->seed(z ^ (z >> 31));
@@ -113,21 +116,36 @@ inline void seed_dropout(tg::nn::Module& model, std::uint64_t seed, std::size_t 
 
 /// One pass over the loader's batches of `epoch` (its order depends only on seed and epoch, and
 /// so do the dropout masks): zero_grad, loss, backward, step. Reports each batch to progress
-/// when given; returns the mean loss per sample over the epoch.
+/// when given; returns the mean loss per sample over the epoch (of this process's samples when
+/// the loader has a DistributedSampler, whose rank also seeds the dropout masks).
 inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const Preset& p,
                           const tg::data::DataLoader& loader, std::size_t epoch,
                           tg::training::Progress* progress = nullptr) {
   model.train();
-  seed_dropout(model, loader.options().seed, epoch);
+  const auto& sampler = loader.options().sampler;
+  seed_dropout(model, sampler ? sampler->options().seed : loader.options().seed, epoch, sampler ? sampler->rank() : 0);
   double loss_sum = 0;
   std::size_t samples = 0;
+  std::size_t k = 0;
   for (const tg::data::Batch& batch : loader.epoch(epoch)) {
     optimizer.zero_grad();
     tg::Tensor batch_loss = loss(p, model(batch.input), batch.target);
-    batch_loss.backward();
+    const std::size_t n = batch.input.size(0);
+    if (sampler) {
+      // DistributedDataParallel averages the processes' gradients of their own batch means; when
+      // the processes' parts of global batch k differ in size (N does not divide it), weighting
+      // each mean by n N / (size of batch k) makes that average the gradient of batch k's mean.
+      const std::size_t global = loader.options().global_batch_size;
+      const std::size_t size_k = std::min(global, sampler->total_size() - k * global);
+      const double weight = static_cast<double>(n * sampler->num_replicas()) / static_cast<double>(size_k);
+      if (weight != 1) (batch_loss * weight).backward();
+      else batch_loss.backward();
+    } else {
+      batch_loss.backward();
+    }
+    ++k;
     optimizer.step();
     const double value = batch_loss.item();
-    const std::size_t n = batch.input.size(0);
     loss_sum += value * static_cast<double>(n);
     samples += n;
     if (progress) progress->step(n, value);

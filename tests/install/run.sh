@@ -24,6 +24,10 @@ cmake -S "$source_dir/tests/install/consumer" -B "$work/build" -DCMAKE_PREFIX_PA
   -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build" >/dev/null
 "$work/build/consumer"
+# tapegrad::distributed, when this build has it (MPI found), must be in the install as well.
+if [[ -f $build_dir/libtapegrad_distributed.a || -f $build_dir/libtapegrad_distributed.so ]]; then
+  "$work/build/consumer_distributed"
+fi
 
 pc_dir=$(dirname "$(find "$prefix" -name tapegrad.pc)")
 flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs tapegrad)
