@@ -278,6 +278,43 @@ class Tensor {
   Tensor flatten() const;
   ///@}
 
+  /// In-place ops, as libtorch's add_, sub_, mul_, div_, clamp_, zero_, fill_ and the compound
+  /// assignments: each writes its result into this tensor's own array (pointers into it stay
+  /// valid), keeping its dtype and shape (`other` broadcasts to it), and bumps its version, so a
+  /// node that saved the tensor before the write raises tg::Error instead of reading the new
+  /// values. Refused (tg::Error) on a leaf that requires grad while grad mode is on, as PyTorch.
+  /// On a tensor that is in a graph, or when `other` requires grad, the write is recorded as in
+  /// PyTorch: the tensor's grad_fn becomes the op's node, whose gradient flows to the tensor's
+  /// earlier history and to `other` (and forward-mode tangents follow). Return *this.
+  /// Unlike PyTorch, a node that saved the tensor as its *output* (exp, tanh, sigmoid, ...) keeps
+  /// the values it saved, so its backward still works after the write. Hooks registered on the
+  /// tensor before the write stay with its earlier history.
+  ///@{
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& add_(double s);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& sub_(double s);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double s);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(double s);
+  /// Limits to [min, max]; a missing bound is not applied (at least one must be given).
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max = std::nullopt);
+  Tensor& clamp_min_(double min);
+  Tensor& clamp_max_(double max);
+  /// Every element set to 0 or value (any dtype); the gradient to the earlier history is zero.
+  Tensor& zero_();
+  Tensor& fill_(double value);
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator+=(double s) { return add_(s); }
+  Tensor& operator-=(double s) { return sub_(s); }
+  Tensor& operator*=(double s) { return mul_(s); }
+  Tensor& operator/=(double s) { return div_(s); }
+  ///@}
+
   /// Identity of the underlying tensor (two handles to the same tensor).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
   /// Number of handles to this tensor (for the engine's ownership decisions).
