@@ -83,6 +83,7 @@ struct TensorOptions {
 };
 
 class Tensor;
+struct Index;
 struct Node;
 class HookHandle;
 namespace detail {
@@ -260,6 +261,23 @@ class Tensor {
   Tensor sum(std::vector<int> axes, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(std::vector<int> axes, bool keepdim = false) const;
+  template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+  Tensor sum(I axis, bool keepdim = false) const {
+    return sum(std::vector<int>{static_cast<int>(axis)}, keepdim);
+  }
+  template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+  Tensor mean(I axis, bool keepdim = false) const {
+    return mean(std::vector<int>{static_cast<int>(axis)}, keepdim);
+  }
+  Tensor argmax(int axis, bool keepdim = false) const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
+  Tensor clamp_min(double min) const;
+  Tensor clamp_max(double max) const;
+  /// x.index({0, Slice(1, 3)}) is getitem(x, {0, Slice(1, 3)}) (tapegrad/ops/shape.hpp), and x[i]
+  /// is select(x, 0, i): copies, differentiable (tapegrad has no aliasing views, so writing to
+  /// the result does not change x).
+  Tensor index(const std::vector<Index>& indices) const;
+  Tensor operator[](std::int64_t i) const;
   Tensor reshape(std::vector<std::int64_t> shape) const;
   Tensor view(std::vector<std::int64_t> shape) const { return reshape(std::move(shape)); }
   Tensor t() const;
@@ -394,6 +412,20 @@ Tensor tensor(std::initializer_list<T> values, TensorOptions options = {}) {
   for (T e : values) v.push_back(static_cast<double>(e));
   return from_vector(v, Shape{values.size()}, options);
 }
+
+/// A 1-D tensor from a std::vector of float, double or integers: float32, float64 or int64 as
+/// the element type (as libtorch's torch::tensor(std::vector<T>)), or options' dtype when given.
+///@{
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>>
+Tensor tensor(const std::vector<T>& values, TensorOptions options) {
+  return from_vector(std::vector<double>(values.begin(), values.end()), Shape{values.size()}, options);
+}
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>>
+Tensor tensor(const std::vector<T>& values) {
+  constexpr DType d = std::is_floating_point_v<T> ? (sizeof(T) == 4 ? kFloat32 : kFloat64) : kInt64;
+  return tensor(values, TensorOptions(d));
+}
+///@}
 
 /// A tensor of `shape` filled with 0, 1 or value; dtype and requires_grad from options.
 ///@{
