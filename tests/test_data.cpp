@@ -284,3 +284,28 @@ TEST_CASE("mnist: the real files load with the known shapes and first labels") {
   CHECK(*std::min_element(px.begin(), px.end()) == 0.0f);
   CHECK_THROWS_WITH(load_mnist("/nonexistent", "train"), Catch::Contains("tapegrad-fetch-mnist /nonexistent"));
 }
+
+TEST_CASE("nn::functional::one_hot: PyTorch's one_hot with a dtype argument", "[data][one_hot]") {
+  namespace F = tg::nn::functional;
+  const Tensor labels = tensor({{2, 0}, {1, 2}}, kInt64);
+  const Tensor oh = F::one_hot(labels);  // num_classes inferred: 3; int64 as PyTorch
+  CHECK(oh.dtype() == kInt64);
+  CHECK(oh.shape() == Shape{2, 2, 3});
+  CHECK(oh.to_vector() == std::vector<double>{0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1});
+  const Tensor logits = zeros({2, 4}, kFloat64);
+  const Tensor target = F::one_hot(tensor({3, 1}, kInt64), logits.size(1), logits.dtype());
+  CHECK(target.dtype() == kFloat64);
+  CHECK(target.to_vector() == std::vector<double>{0, 0, 0, 1, 0, 1, 0, 0});
+  CHECK(F::one_hot(tensor({0}, kInt64), 2, kBool).to_vector() == std::vector<double>{1, 0});
+  CHECK(F::one_hot(tensor({1}, kInt64), 2, kFloat32).dtype() == kFloat32);
+  // Works as the float64 model's target where data::one_hot's float32 default did not.
+  CHECK(tg::nn::functional::mse_loss(logits, target).item() == Approx(0.25).epsilon(0).margin(1e-15));
+  CHECK_THROWS_WITH(F::one_hot(tensor({3}, kInt64), 3),
+                    Catch::Contains("one_hot: label 3") && Catch::Contains("3 classes"));
+  CHECK_THROWS_WITH(F::one_hot(tensor({-1}, kInt64)), Catch::Contains("one_hot: label -1"));
+  CHECK_THROWS_WITH(F::one_hot(tensor({1.0}, kFloat32), 2), Catch::Contains("int64") && Catch::Contains("float32(1)"));
+  CHECK_THROWS_WITH(F::one_hot(tensor({1}, kInt64), -2), Catch::Contains("num_classes"));
+  CHECK_THROWS_WITH(F::one_hot(zeros({0}, kInt64)), Catch::Contains("cannot infer num_classes"));
+  // The data spelling keeps working.
+  CHECK(tg::data::one_hot(tensor({1}, kInt64), 2).dtype() == kFloat32);
+}

@@ -581,3 +581,29 @@ TEST_CASE("forward AD: float32 tangents agree with float64 ones", "[forward_ad]"
                                     tg::testing::kFloat32Rtol)
             .max_tol_ratio <= 1);
 }
+
+TEST_CASE("forward AD: in-place ops carry the tangent of the out-of-place op", "[forward_ad][inplace]") {
+  const Tensor x = leaf({2, 3}, -1, 1, 161), w = leaf({3}, 0.5, 1.5, 162);
+  check_jvp("in-place chain",
+            [](const std::vector<Tensor>& in) {
+              Tensor y = exp(in[0]);
+              y.mul_(in[1]);
+              y += y;
+              y.sub_(in[1], 0.5);
+              y /= in[1];
+              y.add_(in[0], -2.0);
+              y *= 0.25;
+              y.clamp_(-10, 10);
+              return tanh(y);
+            },
+            {x, w});
+  SECTION("a dual written in place keeps a live tangent; fill_ makes it zero") {
+    fwd::DualLevel level;
+    const Tensor p = leaf({2}, -1, 1, 163).detach();
+    Tensor d = fwd::make_dual(p, ones_like(p));
+    d *= 3.0;
+    CHECK(fwd::unpack_dual(d).tangent.to_vector() == std::vector<double>{3, 3});
+    d.fill_(1);
+    CHECK(fwd::unpack_dual(d).tangent.to_vector() == std::vector<double>{0, 0});
+  }
+}

@@ -96,3 +96,46 @@ TEST_CASE("losses: cross-entropy is stable for logits of magnitude 1000") {
   CHECK(logits.grad().value<double>()(0, 0) == Approx(1.0));
   CHECK(F::binary_cross_entropy_with_logits(f64({1000.0, -1000.0}), f64({0.0, 1.0}), {}, Reduction::sum).item() == Approx(2000.0));
 }
+
+TEST_CASE("losses: option structs with chained setters give the positional spelling's results", "[losses][options]") {
+  const Tensor z = tensor({{0.5, -1.0, 2.0}, {1.5, 0.0, -0.5}}, kFloat64);
+  const Tensor p = sigmoid(z);
+  const Tensor y = tensor({{1.0, 0.0, 1.0}, {0.0, 1.0, 0.0}}, kFloat64);
+  const Tensor w = tensor({1.0, 2.0, 0.5}, kFloat64);
+  const Tensor labels = tensor({2, 0}, kInt64);
+  auto same = [](const Tensor& a, const Tensor& b) {
+    REQUIRE(a.shape() == b.shape());
+    CHECK(a.to_vector() == b.to_vector());  // the same computation: bit for bit
+  };
+  // The spelling from issue 18: no empty weight before the reduction.
+  same(F::binary_cross_entropy_with_logits(z, y, F::BCEWithLogitsFuncOptions().reduction(kSum)),
+       F::binary_cross_entropy_with_logits(z, y, {}, Reduction::sum));
+  same(F::binary_cross_entropy_with_logits(z, y, F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(w).weight(w)),
+       F::binary_cross_entropy_with_logits(z, y, w, Reduction::mean, w));
+  same(F::mse_loss(z, y, F::MSELossFuncOptions().reduction(kNone)), F::mse_loss(z, y, Reduction::none));
+  same(F::l1_loss(z, y, F::L1LossFuncOptions().reduction(kSum)), F::l1_loss(z, y, Reduction::sum));
+  same(F::smooth_l1_loss(z, y, F::SmoothL1LossFuncOptions().beta(0.5)), F::smooth_l1_loss(z, y, Reduction::mean, 0.5));
+  same(F::huber_loss(z, y, F::HuberLossFuncOptions().delta(0.3).reduction(kSum)),
+       F::huber_loss(z, y, Reduction::sum, 0.3));
+  same(F::binary_cross_entropy(p, y, F::BinaryCrossEntropyFuncOptions().weight(w)), F::binary_cross_entropy(p, y, w));
+  same(F::cross_entropy(z, labels, F::CrossEntropyFuncOptions().label_smoothing(0.1).weight(w)),
+       F::cross_entropy(z, labels, w, Reduction::mean, 0.1));
+  same(F::nll_loss(log_softmax(z, 1), labels, F::NLLLossFuncOptions().reduction(kSum)),
+       F::nll_loss(log_softmax(z, 1), labels, {}, Reduction::sum));
+  same(F::kl_div(log_softmax(z, 1), softmax(y, 1), F::KLDivFuncOptions().reduction(kBatchMean)),
+       F::kl_div(log_softmax(z, 1), softmax(y, 1), Reduction::batchmean));
+  same(F::kl_div(log_softmax(z, 1), log_softmax(y, 1), F::KLDivFuncOptions().log_target(true)),
+       F::kl_div(log_softmax(z, 1), log_softmax(y, 1), Reduction::mean, true));
+  // Defaults and getters.
+  const auto o = F::CrossEntropyFuncOptions();
+  CHECK(o.reduction() == Reduction::mean);
+  CHECK(o.label_smoothing() == 0.0);
+  CHECK(!o.weight().defined());
+  CHECK(F::SmoothL1LossFuncOptions().beta() == 1.0);
+  // A reduction differs in result, so the option is really passed on.
+  CHECK(F::mse_loss(z, y, F::MSELossFuncOptions().reduction(kSum)).item() ==
+        Approx(6 * F::mse_loss(z, y).item()).epsilon(1e-14));
+  // Bad options still give the loss's own error.
+  CHECK_THROWS_WITH(F::mse_loss(z, y, F::MSELossFuncOptions().reduction(kBatchMean)),
+                    Catch::Contains("mse_loss") && Catch::Contains("batchmean"));
+}

@@ -222,6 +222,33 @@ TEST_CASE("sequential: chains modules, indexes them, and names them by position"
   CHECK(names_of(seq.named_parameters()) == std::vector<std::string>{"0.weight", "0.bias"});
 }
 
+TEST_CASE("sequential: variadic, as libtorch writes it: nn::Sequential(fc1, nn::Sigmoid(), fc2)") {
+  auto fc1 = std::make_shared<nn::Linear>(3, 4);
+  auto fc2 = std::make_shared<nn::Linear>(4, 2);
+  nn::Sequential net(fc1, nn::Sigmoid(), fc2);
+  CHECK(net.size() == 3);
+  CHECK(net[0] == fc1);
+  CHECK(net[2] == fc2);
+  CHECK(net[1]->type_name() == "Sigmoid");
+  CHECK(names_of(net.named_parameters()) == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
+  std::mt19937_64 gen(2);
+  const Tensor x = from_double(tg::testing::random_array(gen, {5, 3}));
+  const Tensor expected = linear(sigmoid(linear(x, fc1->weight, fc1->bias)), fc2->weight, fc2->bias);
+  CHECK(xt::allclose(net(x).to_double(), expected.to_double()));
+
+  // A module value is copied, and a copy shares its parameters; a shared_ptr holder works too.
+  nn::Linear fc3(2, 1);
+  auto shared = std::make_shared<nn::Sequential>(fc1, nn::Tanh(), fc3);
+  CHECK(shared->size() == 3);
+  CHECK(shared->at<nn::Linear>(2)->weight.is_same(fc3.weight));
+  // Nested, and a one-module Sequential.
+  nn::Sequential outer(std::make_shared<nn::Sequential>(fc1), nn::ReLU());
+  CHECK(names_of(outer.named_parameters()) == std::vector<std::string>{"0.0.weight", "0.0.bias"});
+  // The copy constructor is still the copy constructor (a shallow copy, not a nesting).
+  nn::Sequential copy(net);
+  CHECK(copy.size() == 3);
+}
+
 TEST_CASE("mlp: layer sizes, activation, optional batchnorm and dropout") {
   nn::MLP mlp({784, 256, 128, 10}, nn::ReLU());
   CHECK(names_of(mlp.named_parameters()) ==

@@ -49,10 +49,17 @@ TEST_CASE("readme: forward mode") {
 TEST_CASE("readme: model, loss and optimizer") {
   namespace nn = tg::nn;
   tg::Generator gen(0);
-  tg::data::TensorDataset data(tg::rand({64, 784}, {}, &gen), tg::randint(0, 10, {64}, &gen));
-  tg::data::DataLoader loader(data, {16, true, 1, false});
+  const tg::Tensor images = tg::rand({64, 784}, {}, &gen), labels = tg::randint(0, 10, {64}, &gen);
+  tg::data::TensorDataset train(images, labels);
+  tg::data::DataLoaderOptions options;
+  options.batch_size = 16;
+  options.shuffle = true;
+  tg::data::DataLoader loader(train, options);
   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU());
+  nn::Sequential alternative(std::make_shared<nn::Linear>(784, 30), nn::Sigmoid(), nn::Linear(30, 10));
+  CHECK(alternative(images).shape() == tg::Shape{64, 10});
   tg::optim::Adam optimizer(model->parameters(), tg::optim::AdamOptions(1e-3));
+  const std::int64_t correct_before = (tg::argmax((*model)(images), 1) == labels).sum().item<std::int64_t>();
   double first = 0, last = 0;
   for (std::size_t epoch = 0; epoch < 5; ++epoch) {
     double total = 0;
@@ -66,4 +73,7 @@ TEST_CASE("readme: model, loss and optimizer") {
     (epoch == 0 ? first : last) = total;
   }
   CHECK(last < first);  // it learns (memorises) the random labels
+  std::int64_t correct = (tg::argmax((*model)(images), 1) == labels).sum().item<std::int64_t>();
+  CHECK(correct > correct_before);
+  CHECK(correct <= 64);
 }

@@ -473,6 +473,9 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
       });
 }
 
+Tensor clamp_min(const Tensor& x, double min) { return clamp(x, min, std::numeric_limits<double>::infinity()); }
+Tensor clamp_max(const Tensor& x, double max) { return clamp(x, -std::numeric_limits<double>::infinity(), max); }
+
 Tensor maximum(const Tensor& a, const Tensor& b) {
   // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
   Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
@@ -579,17 +582,89 @@ Tensor where(const Tensor& cond, double a, const Tensor& b) {
 
 // ---- Comparisons and logic (no gradients) --------------------------------------------------------
 
-Tensor gt(const Tensor& a, const Tensor& b) { return binary<true>("gt", a, b, [](auto x, auto y) { return x > y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary<true>("lt", a, b, [](auto x, auto y) { return x < y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary<true>("ge", a, b, [](auto x, auto y) { return x >= y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary<true>("le", a, b, [](auto x, auto y) { return x <= y; }); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary<true>("eq", a, b, [](auto x, auto y) { return x == y; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary<true>("ne", a, b, [](auto x, auto y) { return x != y; }); }
-Tensor gt(const Tensor& a, double s) { return compare_scalar("gt", a, s, [](auto x, auto y) { return x > y; }); }
-Tensor lt(const Tensor& a, double s) { return compare_scalar("lt", a, s, [](auto x, auto y) { return x < y; }); }
-Tensor ge(const Tensor& a, double s) { return compare_scalar("ge", a, s, [](auto x, auto y) { return x >= y; }); }
-Tensor le(const Tensor& a, double s) { return compare_scalar("le", a, s, [](auto x, auto y) { return x <= y; }); }
-Tensor eq(const Tensor& a, double s) { return compare_scalar("eq", a, s, [](auto x, auto y) { return x == y; }); }
+namespace {
+
+/// The dtype two compared tensors are brought to, as PyTorch promotes: a floating dtype over
+/// int64 and bool, int64 over bool. float32 against float64 is refused (never mixed silently).
+DType comparison_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  const DType x = a.dtype(), y = b.dtype();
+  if (x == y) return x;
+  if (is_floating(x) && is_floating(y))
+    fail(op, ": dtypes ", to_string(x), " and ", to_string(y), " differ (convert one with .to())");
+  if (is_floating(x)) return x;
+  if (is_floating(y)) return y;
+  return DType::int64;
+}
+
+/// f(a, b) elementwise with broadcasting, for tensors of any dtype: a bool result, no history.
+template <class F>
+Tensor compare(const char* op, const Tensor& a, const Tensor& b, F f) {
+  detail::require_defined(op, a);
+  detail::require_defined(op, b);
+  const DType d = comparison_dtype(op, a, b);
+  const Tensor x = a.dtype() == d ? a : a.detach().to(d), y = b.dtype() == d ? b : b.detach().to(d);
+  if (!detail::same_shape(x, y)) detail::checked_numel(op, detail::broadcast_shapes(op, x.shape(), y.shape()), 1);
+  return std::visit(
+      [&](const auto& xv) {
+        using T = elem_t<decltype(xv)>;
+        return Tensor(zip<bool>(xv, y.value<T>(), f));
+      },
+      detail::value_of(x));
+}
+
+/// f(e, s) for every element e of a tensor of any dtype: floating values are compared with s
+/// converted to their dtype (as PyTorch), int64 and bool ones in double (so 0 < 0.5 holds).
+template <class F>
+Tensor compare_any_scalar(const char* op, const Tensor& x, double s, F f) {
+  detail::require_defined(op, x);
+  if (x.is_floating_point()) return compare_scalar(op, x, s, f);
+  return std::visit(
+      [&](const auto& v) {
+        auto r = detail::empty_array<bool>(v.shape());
+        for (std::size_t i = 0; i < v.size(); ++i) r.data()[i] = f(static_cast<double>(v.data()[i]), s);
+        return Tensor(std::move(r));
+      },
+      detail::value_of(x));
+}
+
+}  // namespace
+
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare("gt", a, b, [](auto x, auto y) { return x > y; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare("lt", a, b, [](auto x, auto y) { return x < y; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare("ge", a, b, [](auto x, auto y) { return x >= y; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare("le", a, b, [](auto x, auto y) { return x <= y; });
+}
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare("eq", a, b, [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare("ne", a, b, [](auto x, auto y) { return x != y; });
+}
+Tensor gt(const Tensor& a, double s) {
+  return compare_any_scalar("gt", a, s, [](auto x, auto y) { return x > y; });
+}
+Tensor lt(const Tensor& a, double s) {
+  return compare_any_scalar("lt", a, s, [](auto x, auto y) { return x < y; });
+}
+Tensor ge(const Tensor& a, double s) {
+  return compare_any_scalar("ge", a, s, [](auto x, auto y) { return x >= y; });
+}
+Tensor le(const Tensor& a, double s) {
+  return compare_any_scalar("le", a, s, [](auto x, auto y) { return x <= y; });
+}
+Tensor eq(const Tensor& a, double s) {
+  return compare_any_scalar("eq", a, s, [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, double s) {
+  return compare_any_scalar("ne", a, s, [](auto x, auto y) { return x != y; });
+}
 
 namespace {
 template <class F>

@@ -208,7 +208,24 @@ Tensor shifted_by_max(const Tensor& x, std::size_t axis) {
 
 }  // namespace
 
+namespace {
+/// sum of an int64 or bool tensor: an int64 result without history, as PyTorch.
+Tensor integer_sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  const auto axes = resolve_axes("sum", axes_in, x.shape());
+  const Tensor wide = x.dtype() == DType::int64 ? x : x.to(DType::int64);
+  xt::xarray<std::int64_t> res =
+      fold(wide.value<std::int64_t>(), axes, std::int64_t{0}, [](std::int64_t acc, std::int64_t e) {
+        // Wraps on overflow as PyTorch's int64 sum does, without UB.
+        return static_cast<std::int64_t>(static_cast<std::uint64_t>(acc) + static_cast<std::uint64_t>(e));
+      });
+  res.reshape(reduced_shape(x.shape(), axes, keepdim));
+  return Tensor(std::move(res));
+}
+}  // namespace
+
 Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
+  detail::require_defined("sum", x);
+  if (!x.is_floating_point()) return integer_sum(x, axes_in, keepdim);
   detail::require_floating("sum", x);
   const Shape shape = x.shape();
   const auto axes = resolve_axes("sum", axes_in, shape);
@@ -220,11 +237,19 @@ Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const Axes& axes_in, bool keepdim) {
-  detail::require_floating("mean", x);
+  detail::require_defined("mean", x);
+  if (!x.is_floating_point())
+    fail("mean: could not infer the output dtype: input is ", to_string(x.dtype()), to_string(x.shape()),
+         ", and mean needs a floating dtype (as PyTorch); convert it with .to(kFloat32) or .to(kFloat64)");
   const auto axes = resolve_axes("mean", axes_in, x.shape());
   const std::size_t n = reduced_count(x.shape(), axes);
   if (n == 0) fail("mean: no elements to average in a tensor of shape ", to_string(x.shape()));
   return sum(x, axes_in, keepdim) / static_cast<double>(n);
+}
+
+Tensor count_nonzero(const Tensor& x, const Axes& axes, bool keepdim) {
+  detail::require_defined("count_nonzero", x);
+  return sum(ne(x, 0.0), axes, keepdim);
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -384,20 +409,21 @@ Tensor arg_extremum(const char* op, const Tensor& x, int axis, bool keepdim) {
 }
 
 template <bool kMax>
-Tensor extremum_axis(const char* op, const Tensor& x, int axis, bool keepdim) {
+ValuesIndices extremum_axis(const char* op, const Tensor& x, int axis, bool keepdim) {
   const Tensor idx = arg_extremum<kMax>(op, x, axis, true);
   const int ax = static_cast<int>(detail::normalize_axis(op, axis, x.dim(), x.shape()));
   // gather routes the gradient to the chosen element (scatter_add is its adjoint).
   const Tensor picked = gather(x, ax, idx);
-  return keepdim ? picked : squeeze(picked, ax);
+  if (keepdim) return ValuesIndices(picked, idx);
+  return ValuesIndices(squeeze(picked, ax), squeeze(idx, ax));
 }
 
 }  // namespace
 
 Tensor max(const Tensor& x) { return extremum_all<true>("max", x); }
 Tensor min(const Tensor& x) { return extremum_all<false>("min", x); }
-Tensor max(const Tensor& x, int axis, bool keepdim) { return extremum_axis<true>("max", x, axis, keepdim); }
-Tensor min(const Tensor& x, int axis, bool keepdim) { return extremum_axis<false>("min", x, axis, keepdim); }
+ValuesIndices max(const Tensor& x, int axis, bool keepdim) { return extremum_axis<true>("max", x, axis, keepdim); }
+ValuesIndices min(const Tensor& x, int axis, bool keepdim) { return extremum_axis<false>("min", x, axis, keepdim); }
 Tensor argmax(const Tensor& x, int axis, bool keepdim) { return arg_extremum<true>("argmax", x, axis, keepdim); }
 Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extremum<false>("argmin", x, axis, keepdim); }
 

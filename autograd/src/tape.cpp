@@ -372,5 +372,62 @@ Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::s
   return *n;
 }
 
+// ---- In-place writes -----------------------------------------------------------------------------
+
+Tensor inplace_source(const char* op, const Tensor& self) {
+  TensorImpl* xi = self.impl();
+  Tensor source = Tensor::adopt(new TensorImpl(xi->value));
+  TensorImpl* si = source.impl();
+  si->version = version_of(xi);  // what a node that saved self as its output recorded
+  si->requires_grad = xi->requires_grad;
+  si->grad_fn = xi->grad_fn;
+  if (si->grad_fn) retain(si->grad_fn);
+  if (forward_ad_possible()) {
+    Tensor tangent = live_tangent(op, self);
+    if (tangent.defined()) attach_tangent(op, source, std::move(tangent));
+  }
+  return source;
+}
+
+void commit_inplace(const char* op, Tensor& self, const Tensor& source, Tensor result) {
+  if (result.dtype() != self.dtype() || !same_shape(result, self))
+    fail(op, ": the result ", to_string(result.dtype()), to_string(result.shape()),
+         " cannot be written in place into a tensor ", to_string(self.dtype()), to_string(self.shape()),
+         " (an in-place op keeps the tensor's dtype and shape)");
+  TensorImpl* xi = self.impl();
+  TensorImpl* ri = result.impl();
+  std::visit(
+      [&](auto& dst) {
+        using T = elem_t<decltype(dst)>;
+        const auto& src = std::get<xt::xarray<T>>(ri->value);
+        std::copy(src.data(), src.data() + src.size(), dst.data());
+      },
+      xi->value);
+  self.bump_version();
+  if (Node* m = ri->grad_fn) {
+    if (result.use_count() > 1 || ri->hooks) fail(op, ": internal error: the recorded result is shared");
+    if (Node* n = xi->grad_fn; n && n->saves_output) {
+      OutputLock lock(n);
+      if (n->output == xi) n->output = source.impl();
+    }
+    ri->grad_fn = nullptr;  // self takes over this reference
+    if (m->saves_output) {
+      OutputLock lock(m);
+      if (m->output == ri) {
+        m->output = xi;
+        m->output_version = version_of(xi);
+      }
+    }
+    if (xi->grad_fn) release(xi->grad_fn);
+    xi->grad_fn = m;
+    xi->requires_grad = true;
+  }
+  if (forward_ad_possible()) {
+    Tensor tangent = has_live_tangent(result) ? ri->tangent : Tensor();
+    if (!tangent.defined() && has_live_tangent(self)) tangent = zeros_like(self);
+    if (tangent.defined()) attach_tangent(op, self, std::move(tangent));
+  }
+}
+
 }  // namespace detail
 }  // namespace tg

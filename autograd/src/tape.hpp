@@ -262,6 +262,17 @@ Node& append_node(const char* name, Tensor& output, const Tensor* inputs, std::s
 /// it, e.g. "input 1"): one message for built-in ops and custom Functions.
 void check_saved_version(const char* op, const std::string& what, const Tensor& t,
                          std::uint32_t saved_version);
+/// In-place ops (inplace.cpp), in two steps. inplace_source(self) makes a stand-in for self as
+/// it is before the write: a copy of its values at its version, with its grad_fn (another
+/// reference) and its tangent. The op computes its result out of place from the stand-in, so a
+/// node that saves the op's input saves the stand-in, which nothing writes to.
+Tensor inplace_source(const char* op, const Tensor& self);
+/// commit_inplace copies result's values into self's own array (so pointers into it stay
+/// valid) and bumps self's version: nodes that saved self before now refuse to read it. When
+/// result was recorded, self takes over its grad_fn (PyTorch's rebase_history); a node that
+/// saved self as its output is pointed at the stand-in, which holds the values it saved. self's
+/// tangent becomes result's. tg::Error naming op unless result has self's dtype and shape.
+void commit_inplace(const char* op, Tensor& self, const Tensor& source, Tensor result);
 /// Nodes alive in this process (for tests and benchmarks).
 std::size_t live_nodes();
 /// What the last backward()/grad() that finished on this thread did: nodes it reached from the

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <limits>
 #include <ostream>
-
 #include <xtensor/xbuilder.hpp>
-#include <xtensor/xtensor.hpp>
 #include <xtensor/xio.hpp>
+#include <xtensor/xtensor.hpp>
 
 #include "kernels.hpp"
 #include "tapegrad/autograd.hpp"
@@ -275,6 +275,16 @@ Tensor Tensor::sqrt() const { return tg::sqrt(*this); }
 Tensor Tensor::squeeze() const { return tg::squeeze(*this); }
 Tensor Tensor::unsqueeze(int axis) const { return tg::unsqueeze(*this, axis); }
 Tensor Tensor::flatten() const { return tg::flatten(*this); }
+Tensor Tensor::argmax(int axis, bool keepdim) const { return tg::argmax(*this, axis, keepdim); }
+Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+  if (!min && !max) fail("clamp: at least one of min and max must be given");
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  return tg::clamp(*this, min.value_or(-kInf), max.value_or(kInf));
+}
+Tensor Tensor::clamp_min(double min) const { return tg::clamp_min(*this, min); }
+Tensor Tensor::clamp_max(double max) const { return tg::clamp_max(*this, max); }
+Tensor Tensor::index(const std::vector<Index>& indices) const { return tg::getitem(*this, indices); }
+Tensor Tensor::operator[](std::int64_t i) const { return tg::select(*this, 0, i); }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";

@@ -1,7 +1,10 @@
 // Stateless layer computations (see functional.hpp).
 #include "tapegrad/nn/functional.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
+#include <type_traits>
 
 #include "internal.hpp"
 #include "tapegrad/grad_mode.hpp"
@@ -114,6 +117,47 @@ Tensor rbf(const Tensor& x, const Tensor& centres, double sigma) {
          centres.size(1), ")");
   const Tensor diff = unsqueeze(x, -2) - centres;  // (..., units, in)
   return exp(sum(diff * diff, {-1}) * (-1.0 / (sigma * sigma)));
+}
+
+// ---- One-hot -------------------------------------------------------------------------------------
+
+Tensor one_hot(const Tensor& labels, std::int64_t num_classes, DType dtype) {
+  if (!labels.defined() || labels.dtype() != kInt64)
+    fail("one_hot: labels must be an int64 tensor",
+         labels.defined() ? ", got " + std::string(to_string(labels.dtype())) + to_string(labels.shape()) : "");
+  const auto& l = labels.value<std::int64_t>();
+  if (num_classes < -1) fail("one_hot: num_classes must be -1 (inferred) or at least 0, got ", num_classes);
+  if (num_classes == -1) {
+    if (l.size() == 0)
+      fail("one_hot: cannot infer num_classes from an empty labels tensor ", to_string(labels.shape()));
+    num_classes = *std::max_element(l.begin(), l.end()) + 1;
+  }
+  for (std::size_t i = 0; i < l.size(); ++i)
+    if (l.data()[i] < 0 || l.data()[i] >= num_classes)
+      fail("one_hot: label ", l.data()[i], " at flat index ", i, " is out of range for ", num_classes, " classes");
+  const auto classes = static_cast<std::size_t>(num_classes);
+  Shape shape = labels.shape();
+  shape.push_back(classes);
+  Tensor out = zeros(shape, TensorOptions(dtype));  // zeros checks the size
+  auto set_ones = [&](auto* values) {
+    using T = std::remove_pointer_t<decltype(values)>;
+    for (std::size_t i = 0; i < l.size(); ++i) values[i * classes + static_cast<std::size_t>(l.data()[i])] = T(1);
+  };
+  switch (dtype) {
+    case DType::float32:
+      set_ones(out.data_ptr<float>());
+      break;
+    case DType::float64:
+      set_ones(out.data_ptr<double>());
+      break;
+    case DType::int64:
+      set_ones(out.data_ptr<std::int64_t>());
+      break;
+    case DType::boolean:
+      set_ones(out.data_ptr<bool>());
+      break;
+  }
+  return out;
 }
 
 }  // namespace tg::nn::functional

@@ -83,6 +83,7 @@ struct TensorOptions {
 };
 
 class Tensor;
+struct Index;
 struct Node;
 class HookHandle;
 namespace detail {
@@ -260,6 +261,23 @@ class Tensor {
   Tensor sum(std::vector<int> axes, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(std::vector<int> axes, bool keepdim = false) const;
+  template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+  Tensor sum(I axis, bool keepdim = false) const {
+    return sum(std::vector<int>{static_cast<int>(axis)}, keepdim);
+  }
+  template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+  Tensor mean(I axis, bool keepdim = false) const {
+    return mean(std::vector<int>{static_cast<int>(axis)}, keepdim);
+  }
+  Tensor argmax(int axis, bool keepdim = false) const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
+  Tensor clamp_min(double min) const;
+  Tensor clamp_max(double max) const;
+  /// x.index({0, Slice(1, 3)}) is getitem(x, {0, Slice(1, 3)}) (tapegrad/ops/shape.hpp), and x[i]
+  /// is select(x, 0, i): copies, differentiable (tapegrad has no aliasing views, so writing to
+  /// the result does not change x).
+  Tensor index(const std::vector<Index>& indices) const;
+  Tensor operator[](std::int64_t i) const;
   Tensor reshape(std::vector<std::int64_t> shape) const;
   Tensor view(std::vector<std::int64_t> shape) const { return reshape(std::move(shape)); }
   Tensor t() const;
@@ -276,6 +294,43 @@ class Tensor {
   Tensor squeeze() const;
   Tensor unsqueeze(int axis) const;
   Tensor flatten() const;
+  ///@}
+
+  /// In-place ops, as libtorch's add_, sub_, mul_, div_, clamp_, zero_, fill_ and the compound
+  /// assignments: each writes its result into this tensor's own array (pointers into it stay
+  /// valid), keeping its dtype and shape (`other` broadcasts to it), and bumps its version, so a
+  /// node that saved the tensor before the write raises tg::Error instead of reading the new
+  /// values. Refused (tg::Error) on a leaf that requires grad while grad mode is on, as PyTorch.
+  /// On a tensor that is in a graph, or when `other` requires grad, the write is recorded as in
+  /// PyTorch: the tensor's grad_fn becomes the op's node, whose gradient flows to the tensor's
+  /// earlier history and to `other` (and forward-mode tangents follow). Return *this.
+  /// Unlike PyTorch, a node that saved the tensor as its *output* (exp, tanh, sigmoid, ...) keeps
+  /// the values it saved, so its backward still works after the write. Hooks registered on the
+  /// tensor before the write stay with its earlier history.
+  ///@{
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& add_(double s);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& sub_(double s);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double s);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(double s);
+  /// Limits to [min, max]; a missing bound is not applied (at least one must be given).
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max = std::nullopt);
+  Tensor& clamp_min_(double min);
+  Tensor& clamp_max_(double max);
+  /// Every element set to 0 or value (any dtype); the gradient to the earlier history is zero.
+  Tensor& zero_();
+  Tensor& fill_(double value);
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator+=(double s) { return add_(s); }
+  Tensor& operator-=(double s) { return sub_(s); }
+  Tensor& operator*=(double s) { return mul_(s); }
+  Tensor& operator/=(double s) { return div_(s); }
   ///@}
 
   /// Identity of the underlying tensor (two handles to the same tensor).
@@ -357,6 +412,20 @@ Tensor tensor(std::initializer_list<T> values, TensorOptions options = {}) {
   for (T e : values) v.push_back(static_cast<double>(e));
   return from_vector(v, Shape{values.size()}, options);
 }
+
+/// A 1-D tensor from a std::vector of float, double or integers: float32, float64 or int64 as
+/// the element type (as libtorch's torch::tensor(std::vector<T>)), or options' dtype when given.
+///@{
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>>
+Tensor tensor(const std::vector<T>& values, TensorOptions options) {
+  return from_vector(std::vector<double>(values.begin(), values.end()), Shape{values.size()}, options);
+}
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>>
+Tensor tensor(const std::vector<T>& values) {
+  constexpr DType d = std::is_floating_point_v<T> ? (sizeof(T) == 4 ? kFloat32 : kFloat64) : kInt64;
+  return tensor(values, TensorOptions(d));
+}
+///@}
 
 /// A tensor of `shape` filled with 0, 1 or value; dtype and requires_grad from options.
 ///@{

@@ -71,6 +71,11 @@ Tensor sign(const Tensor& x);
 
 /// Limits x to [min, max] (use -inf/inf for a missing bound); gradient 1 inside [min, max].
 Tensor clamp(const Tensor& x, double min, double max);
+/// max(x, min) and min(x, max): clamp with one bound.
+///@{
+Tensor clamp_min(const Tensor& x, double min);
+Tensor clamp_max(const Tensor& x, double max);
+///@}
 /// Elementwise max/min with broadcasting; a NaN operand gives NaN; on ties the gradient is split
 /// evenly (as PyTorch).
 ///@{
@@ -86,7 +91,9 @@ Tensor where(const Tensor& cond, double a, const Tensor& b);
 ///@}
 
 /// Comparisons a > b, a < b, a >= b, a <= b, a == b, a != b, broadcasting (or against a scalar s);
-/// bool results without history.
+/// bool results without history. Any dtypes: mixed ones are promoted as PyTorch (a floating dtype
+/// over int64 over bool; float32 against float64 is refused). Integer and bool values are compared
+/// with a scalar in double, floating ones with the scalar converted to their dtype.
 ///@{
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -99,6 +106,7 @@ Tensor lt(const Tensor& a, double s);
 Tensor ge(const Tensor& a, double s);
 Tensor le(const Tensor& a, double s);
 Tensor eq(const Tensor& a, double s);
+Tensor ne(const Tensor& a, double s);
 ///@}
 /// Logical and/or/not of bool tensors (broadcasting).
 ///@{
@@ -124,6 +132,28 @@ inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
 inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
 inline Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+///@}
+/// Comparison operators (eq, ne, lt, le, gt, ge): bool tensors, as libtorch's; e.g.
+/// `(argmax(logits, 1) == labels).sum().item<std::int64_t>()` counts correct predictions.
+///@{
+inline Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+inline Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+inline Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+inline Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+inline Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+inline Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+inline Tensor operator==(const Tensor& a, double s) { return eq(a, s); }
+inline Tensor operator!=(const Tensor& a, double s) { return ne(a, s); }
+inline Tensor operator<(const Tensor& a, double s) { return lt(a, s); }
+inline Tensor operator<=(const Tensor& a, double s) { return le(a, s); }
+inline Tensor operator>(const Tensor& a, double s) { return gt(a, s); }
+inline Tensor operator>=(const Tensor& a, double s) { return ge(a, s); }
+inline Tensor operator==(double s, const Tensor& a) { return eq(a, s); }
+inline Tensor operator!=(double s, const Tensor& a) { return ne(a, s); }
+inline Tensor operator<(double s, const Tensor& a) { return gt(a, s); }
+inline Tensor operator<=(double s, const Tensor& a) { return ge(a, s); }
+inline Tensor operator>(double s, const Tensor& a) { return lt(a, s); }
+inline Tensor operator>=(double s, const Tensor& a) { return le(a, s); }
 ///@}
 
 }  // namespace tg

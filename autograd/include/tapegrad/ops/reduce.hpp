@@ -4,6 +4,9 @@
 /// has an answer (sum 0, prod 1) and raises tg::Error where it has none (max, min, mean of nothing).
 #pragma once
 
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "tapegrad/tensor.hpp"
@@ -14,9 +17,27 @@ namespace tg {
 using Axes = std::vector<int>;
 
 /// Sum over axes (all by default); keepdim keeps reduced axes with extent 1, else they are removed.
+/// An int64 or bool x gives an int64 sum without history (as PyTorch; int64 wraps on overflow).
 Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
-/// Mean over axes (all by default): sum / count. tg::Error for zero elements.
+/// sum and mean over one axis: sum(x, 1) is sum(x, {1}) (an integer type, so that a braced
+/// list still means a list of axes).
+///@{
+template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+Tensor sum(const Tensor& x, I axis, bool keepdim = false) {
+  return sum(x, Axes{static_cast<int>(axis)}, keepdim);
+}
+template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+Tensor mean(const Tensor& x, I axis, bool keepdim = false);
+///@}
+/// Mean over axes (all by default): sum / count. tg::Error for zero elements, and for int64 and
+/// bool x (as PyTorch: convert to a floating dtype first).
 Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+template <class I, std::enable_if_t<std::is_integral_v<I>, int>>
+Tensor mean(const Tensor& x, I axis, bool keepdim) {
+  return mean(x, Axes{static_cast<int>(axis)}, keepdim);
+}
+/// Number of non-zero (true) elements over axes (all by default), as int64; any dtype, no history.
+Tensor count_nonzero(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 /// Product; the gradient is the product of the other elements (correct with zeros too).
 Tensor prod(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 /// Variance and standard deviation: sum((x - mean)^2) / (n - 1) when unbiased (default), else / n.
@@ -33,11 +54,22 @@ Tensor logsumexp(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 Tensor max(const Tensor& x);
 Tensor min(const Tensor& x);
 ///@}
-/// Maximum/minimum along one axis; the gradient goes to the first extremal element (the index
-/// returned by argmax/argmin).
+/// What max(x, axis) and min(x, axis) return, as torch::max(x, dim): the values and their int64
+/// indices, a std::tuple (`auto [values, indices] = max(x, 1)`, `std::get<1>(max(x, 1))`). It
+/// also converts to the values, so `sum(max(x, 1))` reads as before.
+struct ValuesIndices : std::tuple<Tensor, Tensor> {
+  using std::tuple<Tensor, Tensor>::tuple;
+  /// The extremal values (differentiable).
+  const Tensor& values() const { return std::get<0>(*this); }
+  /// The int64 index of the first extremum along the axis (argmax/argmin).
+  const Tensor& indices() const { return std::get<1>(*this); }
+  operator const Tensor&() const { return values(); }  // NOLINT: implicit, so it reads as its values
+};
+/// Maximum/minimum along one axis, with the index of the first extremal element; the gradient
+/// goes to that element.
 ///@{
-Tensor max(const Tensor& x, int axis, bool keepdim = false);
-Tensor min(const Tensor& x, int axis, bool keepdim = false);
+ValuesIndices max(const Tensor& x, int axis, bool keepdim = false);
+ValuesIndices min(const Tensor& x, int axis, bool keepdim = false);
 ///@}
 /// Index (int64) of the first maximum/minimum along an axis.
 ///@{
@@ -51,6 +83,18 @@ Tensor softmax(const Tensor& x, int axis);
 /// x - logsumexp(x) along axis, stable for inputs of any magnitude.
 Tensor log_softmax(const Tensor& x, int axis);
 
+}  // namespace tg
+
+/// \cond SPECIALISATIONS
+namespace std {
+template <>
+struct tuple_size<tg::ValuesIndices> : integral_constant<size_t, 2> {};
+template <size_t I>
+struct tuple_element<I, tg::ValuesIndices> : tuple_element<I, tuple<tg::Tensor, tg::Tensor>> {};
+}  // namespace std
+/// \endcond
+
+namespace tg {
 /// Sums a (broadcast) gradient back to `shape`: the reverse of broadcasting. Differentiable.
 /// When x already has that shape it returns x itself (the one op that aliases: the engine calls
 /// it on every gradient, and a copy there would cost a pass over each).

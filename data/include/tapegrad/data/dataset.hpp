@@ -2,7 +2,11 @@
 /// Datasets and a DataLoader for mini-batch training, plus the usual preprocessing.
 ///
 ///   tg::data::TensorDataset train(images, labels);
-///   tg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 1});
+///   tg::data::DataLoaderOptions options;  // C++17: set the fields by name (or {128, true, 1})
+///   options.batch_size = 128;
+///   options.shuffle = true;
+///   options.seed = 1;
+///   tg::data::DataLoader loader(train, options);
 ///   for (std::size_t epoch = 0; epoch < 10; ++epoch)
 ///     for (const tg::data::Batch& batch : loader.epoch(epoch)) { ... batch.input, batch.target ... }
 ///

@@ -6,12 +6,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
-#include "tapegrad/random.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
+#include "tapegrad/random.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::nn::functional {
@@ -57,5 +58,12 @@ Tensor maxout(const Tensor& x, const Tensor& weight, const Tensor& bias, std::si
 /// x (..., in), giving (..., units). The squared distance is summed from differences (not
 /// expanded as x^2 - 2xc + c^2) so it stays exact when x is near a centre.
 Tensor rbf(const Tensor& x, const Tensor& centres, double sigma);
+
+/// One-hot encoding, as torch.nn.functional.one_hot: int64 labels of any shape (*) give (*, C)
+/// with a 1 at each label and 0 elsewhere. num_classes -1 means max(labels) + 1. dtype is int64
+/// by default (as PyTorch); pass the logits' dtype for a loss target, e.g.
+/// `F::one_hot(labels, 10, logits.dtype())`. tg::Error for labels outside [0, C), non-int64
+/// labels, or num_classes < -1 (also -1 with no labels).
+Tensor one_hot(const Tensor& labels, std::int64_t num_classes = -1, DType dtype = kInt64);
 
 }  // namespace tg::nn::functional

@@ -4,12 +4,40 @@
 /// against an (N,) target). Reductions: none (per element), mean (default), sum.
 #pragma once
 
+#include <utility>
+
 #include "tapegrad/tensor.hpp"
 
 namespace tg::nn {
 
 /// How a loss combines per-element values. batchmean (sum / batch size) exists for kl_div only.
 enum class Reduction { none, mean, sum, batchmean };
+
+}  // namespace tg::nn
+
+namespace tg {
+/// The reductions by libtorch's names: `F::MSELossFuncOptions().reduction(tg::kSum)`.
+///@{
+inline constexpr nn::Reduction kNone = nn::Reduction::none;
+inline constexpr nn::Reduction kMean = nn::Reduction::mean;
+inline constexpr nn::Reduction kSum = nn::Reduction::sum;
+inline constexpr nn::Reduction kBatchMean = nn::Reduction::batchmean;
+///@}
+}  // namespace tg
+
+/// \cond INTERNAL
+/// One option of a loss's option struct: a chainable setter `name(value)` returning the struct, a
+/// getter `name()`, and the field `name_` with its default (libtorch's TORCH_ARG).
+#define TG_LOSS_OPTION(Self, T, name, ...)  \
+  Self& name(T value) {                     \
+    name##_ = std::move(value);             \
+    return *this;                           \
+  }                                         \
+  const T& name() const { return name##_; } \
+  T name##_ { __VA_ARGS__ }
+/// \endcond
+
+namespace tg::nn {
 
 namespace functional {
 
@@ -49,6 +77,91 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight 
 /// size of the first axis (the mathematically correct KL per sample).
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
               bool log_target = false);
+// ---- Option structs with chained setters (libtorch's F::...FuncOptions) --------------------------
+// Each loss also takes its options as one struct, e.g.
+//   F::binary_cross_entropy_with_logits(z, y, F::BCEWithLogitsFuncOptions().reduction(kSum));
+// Fields not set keep the defaults of the positional spelling above.
+
+/// Options of mse_loss: reduction (mean).
+struct MSELossFuncOptions {
+  TG_LOSS_OPTION(MSELossFuncOptions, Reduction, reduction, Reduction::mean);
+};
+/// Options of l1_loss: reduction (mean).
+struct L1LossFuncOptions {
+  TG_LOSS_OPTION(L1LossFuncOptions, Reduction, reduction, Reduction::mean);
+};
+/// Options of smooth_l1_loss: reduction (mean), beta (1).
+struct SmoothL1LossFuncOptions {
+  TG_LOSS_OPTION(SmoothL1LossFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_LOSS_OPTION(SmoothL1LossFuncOptions, double, beta, 1.0);
+};
+/// Options of huber_loss: reduction (mean), delta (1).
+struct HuberLossFuncOptions {
+  TG_LOSS_OPTION(HuberLossFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_LOSS_OPTION(HuberLossFuncOptions, double, delta, 1.0);
+};
+/// Options of binary_cross_entropy: weight (none), reduction (mean).
+struct BinaryCrossEntropyFuncOptions {
+  TG_LOSS_OPTION(BinaryCrossEntropyFuncOptions, Tensor, weight, );
+  TG_LOSS_OPTION(BinaryCrossEntropyFuncOptions, Reduction, reduction, Reduction::mean);
+};
+/// Options of binary_cross_entropy_with_logits: weight (none), reduction (mean), pos_weight (none).
+struct BinaryCrossEntropyWithLogitsFuncOptions {
+  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Tensor, weight, );
+  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Tensor, pos_weight, );
+};
+/// The short name.
+using BCEWithLogitsFuncOptions = BinaryCrossEntropyWithLogitsFuncOptions;
+/// Options of cross_entropy: weight (none), reduction (mean), label_smoothing (0).
+struct CrossEntropyFuncOptions {
+  TG_LOSS_OPTION(CrossEntropyFuncOptions, Tensor, weight, );
+  TG_LOSS_OPTION(CrossEntropyFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_LOSS_OPTION(CrossEntropyFuncOptions, double, label_smoothing, 0.0);
+};
+/// Options of nll_loss: weight (none), reduction (mean).
+struct NLLLossFuncOptions {
+  TG_LOSS_OPTION(NLLLossFuncOptions, Tensor, weight, );
+  TG_LOSS_OPTION(NLLLossFuncOptions, Reduction, reduction, Reduction::mean);
+};
+/// Options of kl_div: reduction (mean), log_target (false).
+struct KLDivFuncOptions {
+  TG_LOSS_OPTION(KLDivFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_LOSS_OPTION(KLDivFuncOptions, bool, log_target, false);
+};
+
+/// The losses above with their options as one struct.
+///@{
+inline Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& o) {
+  return mse_loss(input, target, o.reduction());
+}
+inline Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& o) {
+  return l1_loss(input, target, o.reduction());
+}
+inline Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& o) {
+  return smooth_l1_loss(input, target, o.reduction(), o.beta());
+}
+inline Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& o) {
+  return huber_loss(input, target, o.reduction(), o.delta());
+}
+inline Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& o) {
+  return binary_cross_entropy(input, target, o.weight(), o.reduction());
+}
+inline Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                               const BinaryCrossEntropyWithLogitsFuncOptions& o) {
+  return binary_cross_entropy_with_logits(input, target, o.weight(), o.reduction(), o.pos_weight());
+}
+inline Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& o) {
+  return cross_entropy(input, target, o.weight(), o.reduction(), o.label_smoothing());
+}
+inline Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& o) {
+  return nll_loss(input, target, o.weight(), o.reduction());
+}
+inline Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions& o) {
+  return kl_div(input, target, o.reduction(), o.log_target());
+}
+///@}
+
 /// The quadratic cost 0.5 ||a - y||^2 summed over outputs and averaged over the batch (first axis).
 Tensor quadratic_cost(const Tensor& output, const Tensor& target);
 

@@ -8,6 +8,7 @@
 /// \endcode
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "tapegrad/nn/module.hpp"
@@ -25,6 +26,13 @@ Tensor l2_penalty(const std::vector<Tensor>& params);
 /// The parameters of a model named "...weight" with at least 2 axes (Linear and Maxout weights):
 /// not biases, BatchNorm scales and shifts or RBF centres. The usual set to penalise.
 std::vector<Tensor> weights(const Module& model);
+/// (weights(model), every other parameter), for weight decay on the weights only, in one line:
+/// \code{.cpp}
+///   auto [w, others] = nn::split_weights(*model);
+///   optim::SGD opt(std::vector<optim::ParamGroup>{
+///       optim::ParamGroup(w, optim::SGDOptions(lr).weight_decay(lambda)), others}, optim::SGDOptions(lr));
+/// \endcode
+std::pair<std::vector<Tensor>, std::vector<Tensor>> split_weights(const Module& model);
 
 /// Max-norm constraint (Srebro & Shraibman 2005; Hinton et al. 2012): every row w_i of weight
 /// (the incoming weights of unit i; trailing axes flattened) with ||w_i||_2 > max_norm is scaled

@@ -6,6 +6,8 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/nn/module.hpp"
@@ -16,11 +18,34 @@ namespace tg::nn {
 /// so parameters read `0.weight`, `2.bias`; push_back(name, module) chooses the name instead.
 ///
 /// \code{.cpp}
-///   auto net = std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
-///       std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::ReLU>(),
-///       std::make_shared<nn::Linear>(8, 2)});
+///   auto fc1 = std::make_shared<nn::Linear>(4, 8);
+///   nn::Sequential net(fc1, nn::ReLU(), nn::Linear(8, 2));           // as libtorch writes it
+///   auto shared = std::make_shared<nn::Sequential>(fc1, nn::ReLU());  // held by shared_ptr
 /// \endcode
+/// Each argument is a std::shared_ptr to a module (shared: the Sequential holds that module) or a
+/// module value (copied into a new shared_ptr; copies of a module share its parameters).
 class Sequential : public Module {
+ private:
+  template <class T>
+  struct is_shared_module : std::false_type {};
+  template <class M>
+  struct is_shared_module<std::shared_ptr<M>> : std::is_base_of<Module, M> {};
+  /// A shared_ptr to a module, or a module other than a Sequential (whose copy constructor must
+  /// stay the copy constructor).
+  template <class A>
+  static constexpr bool is_module_argument() {
+    using T = std::decay_t<A>;
+    return is_shared_module<T>::value || (std::is_base_of_v<Module, T> && !std::is_same_v<T, Sequential>);
+  }
+  template <class M>
+  static std::shared_ptr<Module> module_pointer(std::shared_ptr<M> module) {
+    return module;
+  }
+  template <class M, std::enable_if_t<std::is_base_of_v<Module, std::decay_t<M>>, int> = 0>
+  static std::shared_ptr<Module> module_pointer(M&& module) {
+    return std::make_shared<std::decay_t<M>>(std::forward<M>(module));
+  }
+
  public:
   /// Empty (forward is the identity until modules are added).
   Sequential() : Module("Sequential") {}
@@ -30,6 +55,11 @@ class Sequential : public Module {
   Sequential(std::initializer_list<std::shared_ptr<Module>> modules)
       : Sequential(std::vector<std::shared_ptr<Module>>(modules)) {}
   ///@}
+  /// The modules in order, each a std::shared_ptr<M> or a module value (see the class comment).
+  template <class... Ms, std::enable_if_t<(sizeof...(Ms) > 0) && (is_module_argument<Ms>() && ...), int> = 0>
+  explicit Sequential(Ms&&... modules) : Sequential() {
+    (push_back(module_pointer(std::forward<Ms>(modules))), ...);
+  }
 
   /// Appends a module named by its position.
   void push_back(std::shared_ptr<Module> module);
