@@ -63,7 +63,8 @@ struct ValuesIndices : std::tuple<Tensor, Tensor> {
   const Tensor& values() const { return std::get<0>(*this); }
   /// The int64 index of the first extremum along the axis (argmax/argmin).
   const Tensor& indices() const { return std::get<1>(*this); }
-  operator const Tensor&() const { return values(); }  // NOLINT: implicit, so it reads as its values
+  /// The values (implicit, so the result reads as its values).
+  operator const Tensor&() const { return values(); }  // NOLINT(google-explicit-constructor)
 };
 /// Maximum/minimum along one axis, with the index of the first extremal element; the gradient
 /// goes to that element.
