@@ -16,14 +16,15 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "bench_util.hpp"
+#include "tape.hpp"
 #include "tapegrad/blas.hpp"
 #include "tapegrad/data/mnist.hpp"
 #include "tapegrad/functional.hpp"
@@ -34,7 +35,6 @@
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
-#include "tape.hpp"
 
 namespace {
 
@@ -458,9 +458,11 @@ int run_jvp(const bench::Options& opt) {
   };
   auto f = [&](const std::vector<Tensor>& p) { return loss(x, p, y); };
   std::vector<Tensor> fixed;  // the parameters as constants, for the jvp along the input
+  fixed.reserve(params.size());
   for (const Tensor& p : params) fixed.push_back(p.detach());
   auto f_input = [&](const Tensor& input) { return loss(input, fixed, y); };
   std::vector<Tensor> u;  // a direction in parameter space, and one in input space
+  u.reserve(params.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
     const std::vector<float> w = bench::uniform_weights(100 + i, params[i].numel(), 1.0);
     u.push_back(tg::from_vector(std::vector<double>(w.begin(), w.end()), params[i].shape()));
@@ -517,10 +519,13 @@ int run_jvp(const bench::Options& opt) {
   };
   const double forward_us = median(forward_s), nograd_us = median(nograd_s), jvp_us = median(jvp_s),
                jvp_input_us = median(jvp_input_s), vjp_us = median(vjp_s);
-  const double forward_cpu_us = median(forward_cpu), nograd_cpu_us = median(nograd_cpu),
-               jvp_cpu_us = median(jvp_cpu), jvp_input_cpu_us = median(jvp_input_cpu), vjp_cpu_us = median(vjp_cpu);
+  const double forward_cpu_us = median(forward_cpu), nograd_cpu_us = median(nograd_cpu), jvp_cpu_us = median(jvp_cpu),
+               jvp_input_cpu_us = median(jvp_input_cpu), vjp_cpu_us = median(vjp_cpu);
   bench::JsonLine line;
-  line.add("workload", "jvp").add("framework", "tapegrad").add("threads", 1).add("reps", static_cast<double>(reps))
+  line.add("workload", "jvp")
+      .add("framework", "tapegrad")
+      .add("threads", 1)
+      .add("reps", static_cast<double>(reps))
       .add("forward_us", forward_us)
       .add("forward_nograd_us", nograd_us)
       .add("jvp_us", jvp_us)
@@ -639,14 +644,15 @@ int run_info() {
 }
 
 void usage() {
-  std::cerr << "usage: tapegrad_bench info\n"
-               "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
-               "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
-               "       tapegrad_bench gemm [--threads N] [--reps R]\n"
-               "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
-               "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
-               "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n"
-               "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n";
+  std::cerr
+      << "usage: tapegrad_bench info\n"
+         "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
+         "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
+         "       tapegrad_bench gemm [--threads N] [--reps R]\n"
+         "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
+         "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
+         "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n"
+         "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n";
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ Tensor constant(const std::string& function, const std::string& name, DType dtyp
 /// The fixture's functions, spelled as in gen_functional.py (README.md there).
 std::function<Tensors(const Tensors&)> function_named(const std::string& name, DType dtype) {
   using std::nullopt;
-  if (name == "elementwise") return [](const Tensors& x) { return Tensors{exp(x[0]) * sin(x[0]) + pow(tanh(x[0]), 2.0)}; };
+  if (name == "elementwise")
+    return [](const Tensors& x) { return Tensors{exp(x[0]) * sin(x[0]) + pow(tanh(x[0]), 2.0)}; };
   if (name == "matmul") return [](const Tensors& x) { return Tensors{tanh(matmul(x[0], x[1]))}; };
   if (name == "reductions")
     return [](const Tensors& x) { return Tensors{logsumexp(x[0], {1}), var(x[0], {0}), prod(x[0])}; };
@@ -105,17 +106,22 @@ Outcome run(const json& c, const Tensors& inputs, const Tensors& v, DType dtype,
   auto flatten = [&o](const std::vector<Tensors>& blocks) {
     for (const Tensors& row : blocks) o.result.insert(o.result.end(), row.begin(), row.end());
   };
-  if (transform == "vjp") take(AF::vjp(f, inputs, v, options));
-  else if (transform == "jvp") take(AF::jvp(f, inputs, v, options));
-  else if (transform == "hvp") take(AF::hvp(f, inputs, v, options));
-  else if (transform == "vhp") take(AF::vhp(f, inputs, v, options));
+  if (transform == "vjp")
+    take(AF::vjp(f, inputs, v, options));
+  else if (transform == "jvp")
+    take(AF::jvp(f, inputs, v, options));
+  else if (transform == "hvp")
+    take(AF::hvp(f, inputs, v, options));
+  else if (transform == "vhp")
+    take(AF::vhp(f, inputs, v, options));
   else if (transform == "jacobian")
-    flatten(AF::jacobian(f, inputs, AF::JacobianOptions().create_graph(create_graph).strict(strict).strategy(strategy)));
+    flatten(
+        AF::jacobian(f, inputs, AF::JacobianOptions().create_graph(create_graph).strict(strict).strategy(strategy)));
   else if (transform == "hessian")
     flatten(AF::hessian(
-        f, inputs,
-        AF::HessianOptions().create_graph(create_graph).strict(strict).outer_jacobian_strategy(strategy)));
-  else FAIL("unknown transform " << transform);
+        f, inputs, AF::HessianOptions().create_graph(create_graph).strict(strict).outer_jacobian_strategy(strategy)));
+  else
+    FAIL("unknown transform " << transform);
   return o;
 }
 
@@ -141,7 +147,8 @@ std::vector<AF::Strategy> strategies_of(const json& c) {
 std::string label(const json& c, AF::Strategy s) {
   const std::string t = c.at("transform");
   const bool both = t == "jacobian" || t == "hessian";
-  return c.at("name").get<std::string>() + (both ? (s == AF::Strategy::forward_mode ? " (forward)" : " (reverse)") : "");
+  return c.at("name").get<std::string>() +
+         (both ? (s == AF::Strategy::forward_mode ? " (forward)" : " (reverse)") : "");
 }
 
 /// float64 against PyTorch: 1e-12 + 1e-10 |torch| elementwise.
@@ -169,7 +176,8 @@ void check_float32(const std::string& what, const Tensors& ours, const Tensors& 
     for (double e : b) scale = std::max(scale, std::abs(e));
     double worst = 0;
     for (std::size_t i = 0; i < a.size(); ++i)
-      worst = std::max(worst, std::abs(a[i] - b[i]) / (1e-6 * (std::abs(b[i]) + scale) + std::numeric_limits<float>::min()));
+      worst = std::max(worst,
+                       std::abs(a[i] - b[i]) / (1e-6 * (std::abs(b[i]) + scale) + std::numeric_limits<float>::min()));
     INFO("worst error / tolerance " << worst);
     CHECK(worst <= 1);
   }
@@ -201,8 +209,7 @@ TEST_CASE("functional: every transform matches torch.autograd.functional in floa
   CHECK(checked >= 40);
 }
 
-TEST_CASE("functional: the float32 path agrees with PyTorch's float64 values to 1e-6 of their scale",
-          "[functional]") {
+TEST_CASE("functional: the float32 path agrees with PyTorch's float64 values to 1e-6 of their scale", "[functional]") {
   for (const json& c : fixture().at("cases")) {
     if (c.at("create_graph")) continue;
     for (AF::Strategy s : strategies_of(c)) {
@@ -283,7 +290,8 @@ TEST_CASE("functional: strict raises exactly when PyTorch's does; without it, ze
 }
 
 TEST_CASE("functional: the single-tensor and scalar forms agree with the vector form", "[functional]") {
-  const Tensor x = tg::testing::random_leaf({2, 3}, -1, 1, 1).detach(), u = tg::testing::random_leaf({2, 3}, -1, 1, 2).detach();
+  const Tensor x = tg::testing::random_leaf({2, 3}, -1, 1, 1).detach(),
+               u = tg::testing::random_leaf({2, 3}, -1, 1, 2).detach();
   auto g = [](const Tensor& t) { return exp(t) * sin(t); };
   auto s = [](const Tensor& t) { return sum(exp(t) * sin(t) * t); };
   auto gv = [&](const Tensors& t) { return Tensors{g(t[0])}; };
@@ -351,8 +359,7 @@ TEST_CASE("functional: jvp and the forward-mode Jacobian are forward mode (no ba
   CHECK(tg::detail::live_nodes() == before);
 }
 
-TEST_CASE("functional: inputs and v are left as they were; results are detached unless create_graph",
-          "[functional]") {
+TEST_CASE("functional: inputs and v are left as they were; results are detached unless create_graph", "[functional]") {
   const Tensor x = tg::testing::random_leaf({3}, -1, 1, 21), w = tg::testing::random_leaf({2, 3}, -1, 1, 22);
   const Tensor v = tg::testing::random_leaf({3}, -1, 1, 23).detach();
   const std::vector<double> x0 = x.to_vector(), w0 = w.to_vector(), v0 = v.to_vector();
@@ -394,7 +401,8 @@ TEST_CASE("functional: inputs and v are left as they were; results are detached 
 }
 
 TEST_CASE("functional: identity, constant and empty outputs", "[functional]") {
-  const Tensor x = tg::testing::random_leaf({2, 2}, -1, 1, 31).detach(), u = tg::testing::random_leaf({2, 2}, -1, 1, 32).detach();
+  const Tensor x = tg::testing::random_leaf({2, 2}, -1, 1, 31).detach(),
+               u = tg::testing::random_leaf({2, 2}, -1, 1, 32).detach();
   auto id = [](const Tensor& t) { return t; };
   CHECK(compare_values("vjp identity", AF::vjp(id, x, u).product, u, 0, 0).max_abs == 0);
   CHECK(compare_values("jvp identity", AF::jvp(id, x, u).product, u, 0, 0).max_abs == 0);
@@ -428,16 +436,20 @@ TEST_CASE("functional: bad arguments raise tg::Error naming the transform and th
                     Contains("vjp: v[0] is float64(3,2) but output 0 is float64(2,3)"));
   CHECK_THROWS_WITH(AF::vjp(f, {x}, {zeros({2, 3}, kFloat64), zeros({}, kFloat32)}),
                     Contains("vjp: v[1] is float32() but output 1 is float64()"));
-  CHECK_THROWS_WITH(AF::vjp(f, {x}), Contains("vjp: v may be omitted only when f has a single output with one element"));
+  CHECK_THROWS_WITH(AF::vjp(f, {x}),
+                    Contains("vjp: v may be omitted only when f has a single output with one element"));
   CHECK_THROWS_WITH(AF::jvp(f, {x}, {x, x}), Contains("jvp: v has 2 tensors but f has 1 input"));
-  CHECK_THROWS_WITH(AF::jvp(f, {x}, {zeros({6}, kFloat64)}), Contains("jvp: v[0] is float64(6) but input 0 is float64(2,3)"));
+  CHECK_THROWS_WITH(AF::jvp(f, {x}, {zeros({6}, kFloat64)}),
+                    Contains("jvp: v[0] is float64(6) but input 0 is float64(2,3)"));
   CHECK_THROWS_WITH(AF::jvp(f, {x}), Contains("jvp: v may be omitted only when f has a single input with one element"));
   CHECK_THROWS_WITH(AF::hvp(loss, {x}, {Tensor()}), Contains("hvp: v[0] is undefined"));
-  CHECK_THROWS_WITH(AF::hessian(f, {x}), Contains("hessian: f must return a single tensor with one element; it returned "
-                                                  "[float64(2,3), float64()]"));
+  CHECK_THROWS_WITH(AF::hessian(f, {x}),
+                    Contains("hessian: f must return a single tensor with one element; it returned "
+                             "[float64(2,3), float64()]"));
   CHECK_THROWS_WITH(AF::hvp([](const Tensor& t) { return t * 2.0; }, x, x),
                     Contains("hvp: f must return a single tensor with one element; it returned [float64(2,3)]"));
-  CHECK_THROWS_WITH(AF::vhp([](const Tensors&) { return Tensors{}; }, {x}, {x}), Contains("vhp: f returned no outputs"));
+  CHECK_THROWS_WITH(AF::vhp([](const Tensors&) { return Tensors{}; }, {x}, {x}),
+                    Contains("vhp: f returned no outputs"));
   CHECK_THROWS_WITH(AF::vjp([](const Tensors& t) { return Tensors{argmax(t[0], 0)}; }, {x}, {zeros({3}, kInt64)}),
                     Contains("vjp: output 0 of f is int64(3); outputs must be float32 or float64"));
   CHECK_THROWS_WITH(AF::jvp([](const Tensors&) { return Tensors{Tensor()}; }, {x}, {x}),
@@ -457,6 +469,7 @@ TEST_CASE("functional: bad arguments raise tg::Error naming the transform and th
     CHECK_NOTHROW(AF::vhp(loss, {x}, {x}));
   }
   // An exception from f leaves no level behind.
-  CHECK_THROWS_WITH(AF::jvp([](const Tensors&) -> Tensors { throw Error("f failed"); }, {x}, {x}), Contains("f failed"));
+  CHECK_THROWS_WITH(AF::jvp([](const Tensors&) -> Tensors { throw Error("f failed"); }, {x}, {x}),
+                    Contains("f failed"));
   CHECK(!tg::forward_ad::is_active());
 }

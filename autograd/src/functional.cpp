@@ -26,7 +26,8 @@ std::string describe(const Tensor& t) { return std::string(to_string(t.dtype()))
 
 std::string describe(const Tensors& ts) {
   std::string out = "[";
-  for (std::size_t i = 0; i < ts.size(); ++i) out += (i ? ", " : "") + (ts[i].defined() ? describe(ts[i]) : "undefined");
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    out += (i ? ", " : "") + (ts[i].defined() ? describe(ts[i]) : "undefined");
   return out + "]";
 }
 
@@ -89,9 +90,12 @@ Tensors prepare_inputs(const Tensors& inputs, bool create_graph, bool need_graph
   Tensors out;
   out.reserve(inputs.size());
   for (const Tensor& x : inputs) {
-    if (create_graph && x.requires_grad()) out.push_back(x.clone());
-    else if (need_graph) out.push_back(x.detach().requires_grad_());
-    else out.push_back(x.requires_grad() ? x.detach() : x);  // make_dual copies it anyway
+    if (create_graph && x.requires_grad())
+      out.push_back(x.clone());
+    else if (need_graph)
+      out.push_back(x.detach().requires_grad_());
+    else
+      out.push_back(x.requires_grad() ? x.detach() : x);  // make_dual copies it anyway
   }
   return out;
 }
@@ -130,8 +134,10 @@ Tensors grad_of(const Tensors& outputs, const Tensors& inputs, const Tensors& gr
 /// Zeros of `like`'s shape and dtype with a 1 at flat index k: one row or column of a Jacobian.
 Tensor one_hot(const Tensor& like, std::size_t k) {
   Tensor e = zeros(like.shape(), like.dtype());
-  if (e.dtype() == kFloat32) e.data_ptr<float>()[k] = 1.0f;
-  else e.data_ptr<double>()[k] = 1.0;
+  if (e.dtype() == kFloat32)
+    e.data_ptr<float>()[k] = 1.0f;
+  else
+    e.data_ptr<double>()[k] = 1.0;
   e.bump_version();
   return e;
 }
@@ -156,16 +162,18 @@ void require_no_level(const char* fn) {
 void require_output_grad(const char* fn, const Tensors& outputs) {
   for (std::size_t i = 0; i < outputs.size(); ++i)
     if (!outputs[i].requires_grad())
-      fail(fn, ": output ", i, " of f does not require grad: it is not computed differentiably from the inputs"
-               " (strict mode)");
+      fail(fn, ": output ", i,
+           " of f does not require grad: it is not computed differentiably from the inputs"
+           " (strict mode)");
 }
 
 /// strict with create_graph: a result that does not require grad is not connected to the inputs.
 void require_connected(const char* fn, const Tensor& r, const char* what, std::size_t index, bool strict,
                        bool create_graph) {
   if (strict && create_graph && !r.requires_grad())
-    fail(fn, ": ", what, " ", index, " does not require grad, so it is independent of the inputs"
-             " (strict mode with create_graph)");
+    fail(fn, ": ", what, " ", index,
+         " does not require grad, so it is independent of the inputs"
+         " (strict mode with create_graph)");
 }
 
 /// A VectorFunction calling a single-tensor or scalar one (the reference lives for the call).
@@ -306,8 +314,8 @@ Blocks jacobian_reverse(const VectorFunction& f, const Tensors& inputs, bool cre
       }
     }
     for (std::size_t j = 0; j < x.size(); ++j)
-      result[i].push_back(assemble(rows[j], /*columns=*/false, independent[j], out[i].shape(), x[j].shape(),
-                                   x[j].dtype()));
+      result[i].push_back(
+          assemble(rows[j], /*columns=*/false, independent[j], out[i].shape(), x[j].shape(), x[j].dtype()));
   }
   return result;
 }
@@ -318,8 +326,10 @@ Blocks jacobian_forward(const VectorFunction& f, const Tensors& inputs, bool cre
   require_no_level(fn);
   EnableGradGuard grad_on;
   const Tensors x = prepare_inputs(inputs, create_graph, /*need_graph=*/create_graph);
-  Tensors shapes_of;  // f's outputs at the first pass: their count, shapes and dtypes
-  std::vector<std::vector<Tensors>> columns(x.size());  // [j][i]: the columns of block [i][j]
+  // f's outputs at the first pass (their count, shapes and dtypes), and columns[j][i], the
+  // columns of block [i][j].
+  Tensors shapes_of;
+  std::vector<std::vector<Tensors>> columns(x.size());
   std::vector<std::vector<bool>> independent(x.size());
   for (std::size_t j = 0; j < x.size(); ++j) {
     for (std::size_t k = 0; k < x[j].numel(); ++k) {
@@ -360,9 +370,8 @@ Blocks jacobian_forward(const VectorFunction& f, const Tensors& inputs, bool cre
   for (std::size_t i = 0; i < shapes_of.size(); ++i)
     for (std::size_t j = 0; j < x.size(); ++j) {
       const bool none = columns[j].empty();  // input j has no elements
-      result[i].push_back(assemble(none ? Tensors{} : columns[j][i], /*columns=*/true,
-                                   none || independent[j][i], shapes_of[i].shape(), x[j].shape(),
-                                   shapes_of[i].dtype()));
+      result[i].push_back(assemble(none ? Tensors{} : columns[j][i], /*columns=*/true, none || independent[j][i],
+                                   shapes_of[i].shape(), x[j].shape(), shapes_of[i].dtype()));
     }
   return result;
 }
@@ -398,8 +407,7 @@ namespace {
 
 /// Forward over reverse: for each element k of each input j, the tangent (along e_k on input j)
 /// of the gradient, column k of every block [i][j].
-Blocks hessian_forward_over_reverse(const VectorFunction& f, const Tensors& inputs, bool create_graph,
-                                    bool strict) {
+Blocks hessian_forward_over_reverse(const VectorFunction& f, const Tensors& inputs, bool create_graph, bool strict) {
   const char* fn = "hessian";
   require_no_level(fn);
   EnableGradGuard grad_on;
@@ -435,8 +443,8 @@ Blocks hessian_forward_over_reverse(const VectorFunction& f, const Tensors& inpu
   Blocks result(x.size());
   for (std::size_t i = 0; i < x.size(); ++i)
     for (std::size_t j = 0; j < x.size(); ++j)
-      result[i].push_back(assemble(columns[j][i], /*columns=*/true, independent[j][i], x[i].shape(), x[j].shape(),
-                                   x[i].dtype()));
+      result[i].push_back(
+          assemble(columns[j][i], /*columns=*/true, independent[j][i], x[i].shape(), x[j].shape(), x[i].dtype()));
   return result;
 }
 
@@ -472,8 +480,8 @@ Blocks hessian_reverse_over_reverse(const VectorFunction& f, const Tensors& inpu
       }
     }
     for (std::size_t j = 0; j < x.size(); ++j)
-      result[i].push_back(assemble(rows[j], /*columns=*/false, independent[j], x[i].shape(), x[j].shape(),
-                                   x[j].dtype()));
+      result[i].push_back(
+          assemble(rows[j], /*columns=*/false, independent[j], x[i].shape(), x[j].shape(), x[j].dtype()));
   }
   return result;
 }

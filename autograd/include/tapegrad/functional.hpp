@@ -77,9 +77,9 @@ enum class Strategy { reverse_mode, forward_mode };
 
 /// Options of jacobian.
 struct JacobianOptions {
-  bool create_graph_ = false;                 ///< the Jacobian differentiable; default false
-  bool strict_ = false;                       ///< an independent output/input pair raises; default false
-  bool vectorize_ = false;                    ///< accepted for PyTorch's signature; rows are computed one by one either way
+  bool create_graph_ = false;  ///< the Jacobian differentiable; default false
+  bool strict_ = false;        ///< an independent output/input pair raises; default false
+  bool vectorize_ = false;     ///< accepted for PyTorch's signature; rows are computed one by one either way
   Strategy strategy_ = Strategy::reverse_mode;  ///< default reverse mode, as PyTorch
   /// Setters (chainable).
   ///@{
