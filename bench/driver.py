@@ -87,6 +87,11 @@ def make_groups(args):
             unit="µs/call", target=None,
             settings=[setting("1 thread", "tapegrad", tg("prune", "--shape", shape, "--reps", reps), 1, "grad_input_us"),
                       setting("1 thread", "torch", torch("prune", "--shape", shape, "--reps", reps), 1, "grad_input_us")]))
+    groups.append(dict(
+        key="jvp", title="7. forward-mode jvp of the mlp loss along its 235k parameters, batch 128",
+        unit="µs/call", target=None,
+        settings=[setting("1 thread", "tapegrad", tg("jvp"), 1, "jvp_us"),
+                  setting("1 thread", "torch", torch("jvp"), 1, "jvp_us")]))
     return groups
 
 
@@ -348,9 +353,10 @@ def engine(w, by_key):
     """Workloads 5 and 6: ratios within each framework (cost of a kept history, gain of pruning)."""
     h = by_key.get("history")
     prunes = [(shape, by_key.get(f"prune:{shape}")) for shape in ("8x16", "128x256")]
-    if not h and not any(g for _, g in prunes):
+    jvp = by_key.get("jvp")
+    if not h and not any(g for _, g in prunes) and not jvp:
         return
-    w("## Engine: kept history and pruning\n")
+    w("## Engine: kept history, pruning, forward mode\n")
     w("Ratios within each framework, per run (median (min–max) over the runs); the targets are"
       " tapegrad's.\n")
     w("| workload | ratio | tapegrad | PyTorch | target | met |")
@@ -367,7 +373,11 @@ def engine(w, by_key):
 
     key_text = dict(last_over_first="last 5,000 steps / first 5,000",
                     input_over_backward="grad wrt h3 / backward()",
-                    input_over_params="grad wrt h3 / grad wrt all parameters")
+                    input_over_params="grad wrt h3 / grad wrt all parameters",
+                    jvp_over_forward_nograd="jvp / forward without grad mode",
+                    jvp_over_forward="jvp / forward recording the tape",
+                    jvp_input_over_forward_nograd="jvp along the input / forward without grad mode",
+                    vjp_over_forward="vjp (gradient) / forward recording the tape")
     if h:
         row(h, "5. nielsen training keeping every step's loss", "last_over_first", 2)
     for shape, g in prunes:
@@ -375,6 +385,12 @@ def engine(w, by_key):
             label = f"6. 4-layer MLP ({shape.replace('x', ',')})"
             row(g, label, "input_over_backward", 0.4)
             row(g, label, "input_over_params", None)
+    if jvp:
+        label = "7. mlp loss (784-256-128-10, batch 128)"
+        row(jvp, label, "jvp_over_forward_nograd", 3)
+        row(jvp, label, "jvp_over_forward", None)
+        row(jvp, label, "jvp_input_over_forward_nograd", None)
+        row(jvp, label, "vjp_over_forward", None)
     w("")
     med = lambda rs, k: statistics.median(r[k] for r in rs)
     if h:
@@ -411,6 +427,16 @@ def engine(w, by_key):
           f" {t[0]['full_run']:.0f} of {t[0]['full_reached']:.0f} for the parameters. Gradient sums (wrt h3, wrt"
           f" the first weight): tapegrad {t[0]['grad_h3_sum']:.7g}, {t[0]['grad_w1_sum']:.7g}; PyTorch"
           f" {p[0]['grad_h3_sum']:.7g}, {p[0]['grad_w1_sum']:.7g}.")
+    if jvp:
+        t, p = jvp["settings"][0]["results"], jvp["settings"][1]["results"]
+        calls = lambda rs: ", ".join(f"{name} {fmt(med(rs, key), 'µs/')}" for name, key in (
+            ("forward", "forward_us"), ("forward without grad mode", "forward_nograd_us"), ("jvp", "jvp_us"),
+            ("jvp along the input", "jvp_input_us"), ("vjp", "vjp_us")))
+        w(f"- jvp per call: tapegrad {calls(t)} µs (functional::jvp and vjp); PyTorch {calls(p)} µs"
+          f" (torch.autograd.forward_ad and torch.autograd.grad; torch.autograd.functional.jvp, the double-backward"
+          f" trick: {fmt(med(p, 'functional_jvp_us'), 'µs/')} µs). Loss, its derivative along u and <grad, u>:"
+          f" tapegrad {t[0]['loss']:.7g}, {t[0]['jvp']:.7g}, {t[0]['grad_dot_u']:.7g}; PyTorch {p[0]['loss']:.7g},"
+          f" {p[0]['jvp']:.7g}, {p[0]['grad_dot_u']:.7g}.")
     w("")
 
 

@@ -9,6 +9,7 @@
 //   soak    --steps 1000         "mlp" steps: RSS, heap and tape size at step 100 and at the end
 //   history --steps 40000        "nielsen" steps keeping every loss: first vs last 5,000 steps
 //   prune   --shape 8x16|128x256 4-layer MLP: grad wrt its last hidden layer vs the full backward
+//   jvp     --reps 200           "mlp" network's loss: forward pass vs forward-mode jvp vs vjp
 //
 // tapegrad's thread count is tg::set_num_threads (its pool; OpenBLAS runs on one thread); the
 // GEMM floor sets OpenBLAS's own thread count, as it measures OpenBLAS alone.
@@ -16,14 +17,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "bench_util.hpp"
+#include "tape.hpp"
 #include "tapegrad/blas.hpp"
 #include "tapegrad/data/mnist.hpp"
+#include "tapegrad/functional.hpp"
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/losses.hpp"
 #include "tapegrad/nn/mlp.hpp"
@@ -31,7 +35,6 @@
 #include "tapegrad/optim/sgd.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
-#include "tape.hpp"
 
 namespace {
 
@@ -424,6 +427,131 @@ int run_prune(const bench::Options& opt) {
   return 0;
 }
 
+/// Forward mode beside reverse mode on the "mlp" network (784-256-128-10, ReLU, batch 128, its
+/// weights as in workload 1): the cross-entropy loss of a fixed synthetic batch (input
+/// linspace(-1, 1) in rows, labels i % 10) as a function of the six parameters, f(params). Times,
+/// call by call (the kinds alternate, so load affects them alike; medians over `reps` calls after
+/// `warmup`):
+///   forward         f(params), the parameters requiring grad (what a training step records)
+///   forward_nograd  f(params) under NoGradGuard
+///   jvp             functional::jvp(f, params, u): the loss and its derivative along u
+///   jvp_input       functional::jvp of the loss as a function of the input batch (parameters fixed)
+///   vjp             functional::vjp(f, params): the loss and its gradient
+/// torch_bench.py does the same with torch.autograd.forward_ad and torch.autograd.grad.
+int run_jvp(const bench::Options& opt) {
+  namespace AF = tg::autograd::functional;
+  const auto warmup = static_cast<std::size_t>(opt.integer("warmup"));
+  const auto reps = static_cast<std::size_t>(std::max(1L, opt.integer("reps")));
+  tg::set_num_threads(1);
+  const std::vector<std::size_t>& sizes = kMlp.sizes;
+  const std::shared_ptr<tg::nn::MLP> model = make_model(sizes, false);
+  const std::vector<Tensor> params = model->parameters();
+  const auto batch = static_cast<std::int64_t>(kMlp.batch);
+  const Tensor x = tg::linspace(-1.0, 1.0, kMlp.batch * sizes[0]).reshape({batch, static_cast<std::int64_t>(sizes[0])});
+  auto labels = xt::xarray<std::int64_t>::from_shape({kMlp.batch});
+  for (std::size_t i = 0; i < kMlp.batch; ++i) labels(i) = static_cast<std::int64_t>(i % 10);
+  const Tensor y(std::move(labels));
+  auto loss = [](const Tensor& input, const std::vector<Tensor>& p, const Tensor& target) {
+    const Tensor h1 = tg::relu(tg::linear(input, p[0], p[1]));
+    const Tensor h2 = tg::relu(tg::linear(h1, p[2], p[3]));
+    return tg::nn::functional::cross_entropy(tg::linear(h2, p[4], p[5]), target);
+  };
+  auto f = [&](const std::vector<Tensor>& p) { return loss(x, p, y); };
+  std::vector<Tensor> fixed;  // the parameters as constants, for the jvp along the input
+  fixed.reserve(params.size());
+  for (const Tensor& p : params) fixed.push_back(p.detach());
+  auto f_input = [&](const Tensor& input) { return loss(input, fixed, y); };
+  std::vector<Tensor> u;  // a direction in parameter space, and one in input space
+  u.reserve(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const std::vector<float> w = bench::uniform_weights(100 + i, params[i].numel(), 1.0);
+    u.push_back(tg::from_vector(std::vector<double>(w.begin(), w.end()), params[i].shape()));
+  }
+  const std::vector<float> ux = bench::uniform_weights(200, x.numel(), 1.0);
+  const Tensor u_input = tg::from_vector(std::vector<double>(ux.begin(), ux.end()), x.shape());
+
+  // Wall time, and this thread's CPU time (everything runs on it: one tapegrad thread, OpenBLAS on
+  // one), which a loaded machine inflates far less: a call longer than the scheduler's time slice
+  // waits for the other processes' turns, so on a busy machine wall time grows faster than the work.
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  std::vector<double> forward_s, nograd_s, jvp_s, jvp_input_s, vjp_s;
+  std::vector<double> forward_cpu, nograd_cpu, jvp_cpu, jvp_input_cpu, vjp_cpu;
+  double loss_value = 0, jvp_value = 0, jvp_input_value = 0, grad_dot_u = 0;
+  for (std::size_t r = 0; r < warmup + reps; ++r) {
+    const double t0 = bench::now_seconds(), c0 = cpu_now();
+    const Tensor l = f(params);
+    const double t1 = bench::now_seconds(), c1 = cpu_now();
+    {
+      tg::NoGradGuard no_grad;
+      (void)f(params);
+    }
+    const double t2 = bench::now_seconds(), c2 = cpu_now();
+    const AF::TensorProduct jv = AF::jvp(f, params, u);
+    const double t3 = bench::now_seconds(), c3 = cpu_now();
+    const AF::TensorProduct jv_input = AF::jvp(f_input, x, u_input);
+    const double t4 = bench::now_seconds(), c4 = cpu_now();
+    const AF::ScalarProducts g = AF::vjp(f, params);
+    const double t5 = bench::now_seconds(), c5 = cpu_now();
+    loss_value = l.item();
+    jvp_value = jv.product.item();
+    jvp_input_value = jv_input.product.item();
+    grad_dot_u = 0;
+    for (std::size_t i = 0; i < params.size(); ++i) grad_dot_u += tg::sum(g.product[i] * u[i]).item();
+    if (r < warmup) continue;
+    forward_s.push_back(t1 - t0);
+    nograd_s.push_back(t2 - t1);
+    jvp_s.push_back(t3 - t2);
+    jvp_input_s.push_back(t4 - t3);
+    vjp_s.push_back(t5 - t4);
+    forward_cpu.push_back(c1 - c0);
+    nograd_cpu.push_back(c2 - c1);
+    jvp_cpu.push_back(c3 - c2);
+    jvp_input_cpu.push_back(c4 - c3);
+    vjp_cpu.push_back(c5 - c4);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2] * 1e6;
+  };
+  const double forward_us = median(forward_s), nograd_us = median(nograd_s), jvp_us = median(jvp_s),
+               jvp_input_us = median(jvp_input_s), vjp_us = median(vjp_s);
+  const double forward_cpu_us = median(forward_cpu), nograd_cpu_us = median(nograd_cpu), jvp_cpu_us = median(jvp_cpu),
+               jvp_input_cpu_us = median(jvp_input_cpu), vjp_cpu_us = median(vjp_cpu);
+  bench::JsonLine line;
+  line.add("workload", "jvp")
+      .add("framework", "tapegrad")
+      .add("threads", 1)
+      .add("reps", static_cast<double>(reps))
+      .add("forward_us", forward_us)
+      .add("forward_nograd_us", nograd_us)
+      .add("jvp_us", jvp_us)
+      .add("jvp_input_us", jvp_input_us)
+      .add("vjp_us", vjp_us)
+      .add("jvp_over_forward", jvp_us / forward_us)
+      .add("jvp_over_forward_nograd", jvp_us / nograd_us)
+      .add("jvp_input_over_forward_nograd", jvp_input_us / nograd_us)
+      .add("vjp_over_forward", vjp_us / forward_us)
+      .add("forward_cpu_us", forward_cpu_us)
+      .add("forward_nograd_cpu_us", nograd_cpu_us)
+      .add("jvp_cpu_us", jvp_cpu_us)
+      .add("jvp_input_cpu_us", jvp_input_cpu_us)
+      .add("vjp_cpu_us", vjp_cpu_us)
+      .add("cpu_jvp_over_forward", jvp_cpu_us / forward_cpu_us)
+      .add("cpu_jvp_over_forward_nograd", jvp_cpu_us / nograd_cpu_us)
+      .add("cpu_jvp_input_over_forward_nograd", jvp_input_cpu_us / nograd_cpu_us)
+      .add("cpu_vjp_over_forward", vjp_cpu_us / forward_cpu_us)
+      .add("loss", loss_value)
+      .add("jvp", jvp_value)
+      .add("grad_dot_u", grad_dot_u)
+      .add("jvp_input", jvp_input_value)
+      .print();
+  return 0;
+}
+
 /// The eight sgemm calls of one "mlp" training step, as tapegrad and torch both issue them:
 /// forward x W^T per layer, then dW = G^T H per layer and dH = G W for layers 3 and 2 (the input
 /// needs no gradient). Buffers are allocated once, so this is pure OpenBLAS time.
@@ -516,13 +644,15 @@ int run_info() {
 }
 
 void usage() {
-  std::cerr << "usage: tapegrad_bench info\n"
-               "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
-               "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
-               "       tapegrad_bench gemm [--threads N] [--reps R]\n"
-               "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
-               "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
-               "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n";
+  std::cerr
+      << "usage: tapegrad_bench info\n"
+         "       tapegrad_bench mlp|nielsen [--threads N] [--data DIR] [--warmup STEPS] [--epochs E] [--steps S]\n"
+         "       tapegrad_bench chain [--shape 4|256x256] [--ops N] [--warmup-ops N] [--reps R]\n"
+         "       tapegrad_bench gemm [--threads N] [--reps R]\n"
+         "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
+         "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
+         "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n"
+         "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n";
 }
 
 }  // namespace
@@ -547,6 +677,7 @@ int main(int argc, char** argv) {
     if (command == "soak") return run_soak(with({{"steps", "1000"}}));
     if (command == "history") return run_history(with({{"warmup", "200"}, {"steps", "40000"}, {"window", "5000"}}));
     if (command == "prune") return run_prune(with({{"shape", "8x16"}, {"reps", "1000"}}));
+    if (command == "jvp") return run_jvp(with({{"warmup", "10"}, {"reps", "200"}}));
   } catch (const std::exception& e) {
     std::cerr << "tapegrad_bench " << command << ": " << e.what() << "\n";
     return 1;

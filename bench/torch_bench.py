@@ -10,6 +10,7 @@ Run with Debian's python3-torch (/usr/bin/python3); bench/run drives it. Subcomm
   soak    --steps 1000                  "mlp" steps: RSS and heap at step 100 and at the end
   history --steps 40000                 "nielsen" steps keeping every loss: first vs last 5,000 steps
   prune   --shape 8x16|128x256          4-layer MLP: grad wrt its last hidden layer vs the full backward
+  jvp     --reps 200                    "mlp" network's loss: forward pass vs forward-mode jvp vs vjp
 
 --threads is torch.set_num_threads (ATen's OpenMP pool); --blas-threads is OpenBLAS's own pool
 (openblas_set_num_threads on the libopenblas torch has loaded).
@@ -331,6 +332,84 @@ def run_prune(args):
          grad_h3_sum=float(g_input[0].sum()), grad_w1_sum=float(g_params[0].sum()))
 
 
+def run_jvp(args):
+    """Same as tapegrad_bench.cpp's run_jvp: the "mlp" network's cross-entropy loss of a fixed
+    synthetic batch as a function of its six parameters; median times of the forward pass (with
+    and without grad mode), of the JVP along a direction u in forward mode (torch.autograd.forward_ad:
+    torch.func is not in 1.13), of the JVP along the input batch, and of the gradient
+    (torch.autograd.grad). Also torch.autograd.functional.jvp (the double-backward trick) for reference."""
+    import torch.autograd.forward_ad as fwAD
+    import torch.autograd.functional as AF
+    torch.set_num_threads(1)
+    sizes, batch = MLP["sizes"], MLP["batch"]
+    params = [p.detach().requires_grad_() for p in make_model(sizes, torch.nn.ReLU).parameters()]
+    x = torch.linspace(-1.0, 1.0, batch * sizes[0]).reshape(batch, sizes[0])
+    y = torch.arange(batch) % 10
+
+    def loss(inp, p):
+        h1 = F.relu(F.linear(inp, p[0], p[1]))
+        h2 = F.relu(F.linear(h1, p[2], p[3]))
+        return F.cross_entropy(F.linear(h2, p[4], p[5]), y)
+
+    fixed = [p.detach() for p in params]
+    u = [torch.from_numpy(uniform_weights(100 + i, p.numel(), 1.0)).reshape(p.shape) for i, p in enumerate(params)]
+    u_input = torch.from_numpy(uniform_weights(200, x.numel(), 1.0)).reshape(x.shape)
+
+    def jvp():
+        with fwAD.dual_level():
+            duals = [fwAD.make_dual(p.detach(), t) for p, t in zip(params, u)]
+            out = loss(x, duals)
+            return fwAD.unpack_dual(out).primal, fwAD.unpack_dual(out).tangent
+
+    def jvp_input():
+        with fwAD.dual_level():
+            out = loss(fwAD.make_dual(x, u_input), fixed)
+            return fwAD.unpack_dual(out).tangent
+
+    kinds = ("forward", "forward_nograd", "jvp", "jvp_input", "vjp", "functional_jvp")
+    times = {k: [] for k in kinds}
+    cpu = {k: [] for k in kinds}  # this thread's CPU time (as tapegrad_bench.cpp: less inflated by load)
+    for r in range(args.warmup + args.reps):
+        t, c = [time.perf_counter()], [time.thread_time()]
+        mark = lambda: (t.append(time.perf_counter()), c.append(time.thread_time()))
+        value = loss(x, params)
+        mark()
+        with torch.no_grad():
+            loss(x, params)
+        mark()
+        _, jv = jvp()
+        mark()
+        jv_input = jvp_input()
+        mark()
+        grads = torch.autograd.grad(loss(x, params), params)
+        mark()
+        if r % 10 == 0:  # the double-backward trick is slow: every tenth call
+            AF.jvp(lambda *p: loss(x, p), tuple(fixed), tuple(u))
+        mark()
+        if r < args.warmup:
+            continue
+        for i, k in enumerate(kinds):
+            if k != "functional_jvp" or r % 10 == 0:
+                times[k].append(t[i + 1] - t[i])
+                cpu[k].append(c[i + 1] - c[i])
+    median = lambda v: sorted(v)[len(v) // 2] * 1e6
+    us = {k: median(v) for k, v in times.items()}
+    cpu_us = {k: median(v) for k, v in cpu.items()}
+    emit(workload="jvp", framework="torch", threads=1, reps=args.reps,
+         forward_us=us["forward"], forward_nograd_us=us["forward_nograd"], jvp_us=us["jvp"],
+         jvp_input_us=us["jvp_input"], vjp_us=us["vjp"], functional_jvp_us=us["functional_jvp"],
+         jvp_over_forward=us["jvp"] / us["forward"], jvp_over_forward_nograd=us["jvp"] / us["forward_nograd"],
+         jvp_input_over_forward_nograd=us["jvp_input"] / us["forward_nograd"], vjp_over_forward=us["vjp"] / us["forward"],
+         forward_cpu_us=cpu_us["forward"], forward_nograd_cpu_us=cpu_us["forward_nograd"], jvp_cpu_us=cpu_us["jvp"],
+         jvp_input_cpu_us=cpu_us["jvp_input"], vjp_cpu_us=cpu_us["vjp"], functional_jvp_cpu_us=cpu_us["functional_jvp"],
+         cpu_jvp_over_forward=cpu_us["jvp"] / cpu_us["forward"],
+         cpu_jvp_over_forward_nograd=cpu_us["jvp"] / cpu_us["forward_nograd"],
+         cpu_jvp_input_over_forward_nograd=cpu_us["jvp_input"] / cpu_us["forward_nograd"],
+         cpu_vjp_over_forward=cpu_us["vjp"] / cpu_us["forward"],
+         loss=float(value), jvp=float(jv), grad_dot_u=float(sum((g * t).sum() for g, t in zip(grads, u))),
+         jvp_input=float(jv_input))
+
+
 def run_info(_args):
     lib = openblas()
     emit(workload="info", framework="torch", torch=torch.__version__, numpy=np.__version__,
@@ -344,7 +423,7 @@ def run_info(_args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak", "history", "prune"])
+    parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak", "history", "prune", "jvp"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--blas-threads", type=int, default=0, help="0: leave OpenBLAS as the environment set it")
     parser.add_argument("--data", default="datasets/mnist")
@@ -360,15 +439,16 @@ def main():
     if args.warmup_ops is None:
         args.warmup_ops = args.ops
     if args.warmup is None:
-        args.warmup = 200 if args.command in ("nielsen", "history") else 20
+        args.warmup = 200 if args.command in ("nielsen", "history") else 10 if args.command == "jvp" else 20
     if args.shape is None:
         args.shape = "8x16" if args.command == "prune" else "4"
     if args.reps is None:
-        args.reps = 1000 if args.command == "prune" else 5
+        args.reps = 1000 if args.command == "prune" else 200 if args.command == "jvp" else 5
     if args.steps is None:
         args.steps = 40000 if args.command == "history" else 1000
     {"info": run_info, "mlp": lambda a: run_epochs(MLP, a), "nielsen": lambda a: run_epochs(NIELSEN, a),
-     "chain": run_chain, "soak": run_soak, "history": run_history, "prune": run_prune}[args.command](args)
+     "chain": run_chain, "soak": run_soak, "history": run_history, "prune": run_prune,
+     "jvp": run_jvp}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,42 @@ TEST_CASE("readme: forward mode") {
   }
 }
 
+TEST_CASE("readme: function transforms") {
+  namespace AF = tg::autograd::functional;
+  auto f = [](const tg::Tensor& t) { return tg::sum(tg::exp(t) * tg::sin(t)); };
+  tg::Tensor x = tg::tensor({{0.5, -1.0, 2.0}, {0.1, 0.2, 0.3}}, tg::kFloat64);
+  tg::Tensor u = tg::ones_like(x);
+
+  auto [y, g] = AF::vjp(f, x);
+  tg::Tensor jv = AF::jvp(f, x, u).product;
+  tg::Tensor J = AF::jacobian([](const tg::Tensor& t) { return tg::exp(t) * tg::sin(t); }, x,
+                              AF::JacobianOptions().strategy(AF::Strategy::forward_mode));
+  tg::Tensor H = AF::hessian(f, x);
+  tg::Tensor hv = AF::hvp(f, x, u).product;
+  tg::Tensor vh = AF::vhp(f, x, u).product;
+
+  // By hand: f' = e^x (sin x + cos x) elementwise, f'' = 2 e^x cos x; J and H are diagonal.
+  REQUIRE(J.shape() == tg::Shape{2, 3, 2, 3});
+  REQUIRE(H.shape() == tg::Shape{2, 3, 2, 3});
+  const std::vector<double> xs = x.to_vector(), gs = g.to_vector(), Js = J.to_vector(), Hs = H.to_vector();
+  const std::vector<double> hvs = hv.to_vector(), vhs = vh.to_vector();
+  double value = 0, slope = 0;
+  for (std::size_t i = 0; i < 6; ++i) {
+    const double e = std::exp(xs[i]), d1 = e * (std::sin(xs[i]) + std::cos(xs[i])), d2 = 2 * e * std::cos(xs[i]);
+    value += e * std::sin(xs[i]);
+    slope += d1;
+    CHECK(gs[i] == Approx(d1).epsilon(1e-14));
+    CHECK(hvs[i] == Approx(d2).epsilon(1e-14));
+    CHECK(vhs[i] == Approx(d2).epsilon(1e-14));
+    for (std::size_t j = 0; j < 6; ++j) {
+      CHECK(Js[i * 6 + j] == Approx(i == j ? d1 : 0.0).epsilon(1e-14).margin(1e-300));
+      CHECK(Hs[i * 6 + j] == Approx(i == j ? d2 : 0.0).epsilon(1e-14).margin(1e-300));
+    }
+  }
+  CHECK(y.item() == Approx(value).epsilon(1e-14));
+  CHECK(jv.item() == Approx(slope).epsilon(1e-14));
+}
+
 TEST_CASE("readme: model, loss and optimizer") {
   namespace nn = tg::nn;
   tg::Generator gen(0);

@@ -10,6 +10,7 @@
 #include "tapegrad/file_io.hpp"
 #include "tapegrad/forward_ad.hpp"
 #include "tapegrad/function.hpp"
+#include "tapegrad/functional.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/memory.hpp"
