@@ -99,7 +99,7 @@ void check_jvp(const std::string& what, const Fn& f, const std::vector<Tensor>& 
   }
   const Tensor fd = (f(plus).detach() - f(minus).detach()) / (2 * h);
   const auto o = tg::testing::op_gradcheck_options();
-  const auto err = tg::testing::compare_values(what + " jvp vs finite differences", jvp.tangent, fd, o.atol, o.rtol);
+  const auto err = tg::testing::compare_values(what + " jvp vs finite differences", jvp.tangent, fd, o.atol(), o.rtol());
   INFO("max abs error " << err.max_abs);
   CHECK(err.max_tol_ratio <= 1);
 

@@ -7,6 +7,7 @@
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/flatten.hpp"
 #include "tapegrad/nn/functional.hpp"
+#include "tapegrad/nn/gradcheck.hpp"
 #include "tapegrad/nn/identity.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/linear.hpp"
