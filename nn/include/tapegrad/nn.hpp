@@ -4,6 +4,7 @@
 
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/batchnorm.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/flatten.hpp"
 #include "tapegrad/nn/functional.hpp"
