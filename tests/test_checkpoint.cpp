@@ -25,6 +25,7 @@ std::shared_ptr<nn::Sequential> deep_net(std::size_t blocks, std::size_t width, 
 
 std::vector<std::vector<double>> grads_of(const std::vector<Tensor>& params) {
   std::vector<std::vector<double>> g;
+  g.reserve(params.size());
   for (const Tensor& p : params) g.push_back(p.grad().to_vector());
   return g;
 }

@@ -195,6 +195,7 @@ std::vector<Tensor> checkpoint(const CheckpointFunction& fn, const std::vector<T
   } else {
     NoGradGuard no_grad;
     std::vector<Tensor> flat;
+    flat.reserve(floating.size());
     for (std::size_t k : floating) flat.push_back(reshape(outs[k], {static_cast<std::int64_t>(outs[k].numel())}));
     recorded = cat(flat, 0);
   }

@@ -499,7 +499,7 @@ GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>&
     for (const Tensor& y : f(inputs)) {
       xt::xarray<double> v = xt::xarray<double>::from_shape(y.shape());
       for (auto& e : v) e = dist(gen);
-      ws.push_back(Tensor(std::move(v)));
+      ws.emplace_back(std::move(v));
     }
   }
   std::vector<Tensor> all = inputs;
@@ -526,6 +526,7 @@ GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>&
       }
       const std::vector<Tensor> outs = f(in2);
       std::vector<Tensor> wrt_in;
+      wrt_in.reserve(wrt.size());
       for (auto i : wrt) wrt_in.push_back(in2[i]);
       auto g = grad(outs, wrt_in, w, false, false, true);
       for (std::size_t k = 0; k < g.size(); ++k)
@@ -534,6 +535,7 @@ GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>&
     }
     const std::vector<Tensor> outs = f(in);
     std::vector<Tensor> wrt_in;
+    wrt_in.reserve(wrt.size());
     for (auto i : wrt) wrt_in.push_back(in[i]);
     auto g = grad(outs, wrt_in, w, true, true, true);
     for (std::size_t k = 0; k < g.size(); ++k)
