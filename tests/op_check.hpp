@@ -29,13 +29,7 @@ namespace tg::testing {
 /// 1e-16 |f| / h (rounding), i.e. < 1e-8 for the O(1) functions and small inputs used here; the
 /// bounds below leave a margin of 10-100 over that and are still far below any real derivative
 /// error (a wrong formula is off by O(1)).
-inline GradcheckOptions op_gradcheck_options() {
-  GradcheckOptions o;
-  o.eps = 1e-6;
-  o.atol = 1e-7;
-  o.rtol = 1e-5;
-  return o;
-}
+inline GradcheckOptions op_gradcheck_options() { return GradcheckOptions().eps(1e-6).atol(1e-7).rtol(1e-5); }
 
 /// PyTorch fixtures: outputs and first-order gradients agree to 1e-12 + 1e-10 |torch|.
 inline constexpr double kReferenceAtol = 1e-12;

@@ -99,7 +99,8 @@ void check_jvp(const std::string& what, const Fn& f, const std::vector<Tensor>& 
   }
   const Tensor fd = (f(plus).detach() - f(minus).detach()) / (2 * h);
   const auto o = tg::testing::op_gradcheck_options();
-  const auto err = tg::testing::compare_values(what + " jvp vs finite differences", jvp.tangent, fd, o.atol, o.rtol);
+  const auto err =
+      tg::testing::compare_values(what + " jvp vs finite differences", jvp.tangent, fd, o.atol(), o.rtol());
   INFO("max abs error " << err.max_abs);
   CHECK(err.max_tol_ratio <= 1);
 
@@ -130,7 +131,7 @@ Tensor leaf(const Shape& s, double lo, double hi, std::uint64_t seed) { return r
 
 /// The backward of f with respect to x, as a function of (x, w): f's backward formula as an op
 /// (its JVP differentiates the backward ops: tanh_backward, relu_backward, slice_backward, ...).
-Fn backward_of(std::function<Tensor(const Tensor&)> f) {
+Fn backward_of(const std::function<Tensor(const Tensor&)>& f) {
   return [f](const std::vector<Tensor>& in) {
     EnableGradGuard grad_on;
     return grad({f(in[0])}, {in[0]}, {in[1]}, std::nullopt, /*create_graph=*/true)[0];

@@ -5,6 +5,7 @@
 // autograd: tensors, the tape, ops, gradient checking
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/blas.hpp"
+#include "tapegrad/checkpoint.hpp"
 #include "tapegrad/dot.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/file_io.hpp"

@@ -4,9 +4,11 @@
 
 #include "tapegrad/nn/activation.hpp"
 #include "tapegrad/nn/batchnorm.hpp"
+#include "tapegrad/nn/checkpoint.hpp"
 #include "tapegrad/nn/dropout.hpp"
 #include "tapegrad/nn/flatten.hpp"
 #include "tapegrad/nn/functional.hpp"
+#include "tapegrad/nn/gradcheck.hpp"
 #include "tapegrad/nn/identity.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/linear.hpp"
