@@ -50,12 +50,14 @@ class CheckpointOptions {
     parameters_ = std::move(tensors);
     return *this;
   }
+  /// The tensors set by parameters(tensors).
   const std::vector<Tensor>& parameters() const { return parameters_; }
   /// Restore the calling thread's default generator for the recompute (default true).
   CheckpointOptions& preserve_rng_state(bool on) {
     preserve_rng_state_ = on;
     return *this;
   }
+  /// Whether the recompute restores the generator.
   bool preserve_rng_state() const { return preserve_rng_state_; }
 
  private:

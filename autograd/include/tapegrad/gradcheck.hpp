@@ -41,7 +41,8 @@
 
 namespace tg {
 
-// A libtorch-style option: a chainable setter name(value) and a getter name().
+/// \cond INTERNAL
+/// A libtorch-style option: a chainable setter name(value) and a getter name().
 #define TG_GRADCHECK_OPTION(type, name, initial) \
  public:                                         \
   GradcheckOptions& name(type value) {           \
@@ -52,9 +53,11 @@ namespace tg {
                                                  \
  private:                                        \
   type name##_ = initial;
+/// \endcond
 
 /// Options of gradcheck and gradgradcheck, with chainable setters as libtorch's option structs:
-/// `GradcheckOptions().fast_mode(true).atol(1e-6)`. Defaults are PyTorch's.
+/// `GradcheckOptions().fast_mode(true).atol(1e-6)`; `atol()` and the like read them back.
+/// Defaults are PyTorch's.
 class GradcheckOptions {
   /// Finite-difference step (central differences).
   TG_GRADCHECK_OPTION(double, eps, 1e-6)
