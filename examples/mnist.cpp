@@ -273,7 +273,8 @@ int run(Settings s, const CLI::App& app, const Job& job) {
     training::ProgressOptions progress_options;
     progress_options.label = "epoch " + std::to_string(epoch) + "/" + std::to_string(p.epochs);
     training::Progress progress(loader.num_batches(), progress_options);
-    const double train_loss = job.mean(examples::mnist::train_epoch(*trained, *optimizer, p, loader, epoch - 1, &progress));
+    const double train_loss =
+        job.mean(examples::mnist::train_epoch(*trained, *optimizer, p, loader, epoch - 1, &progress));
     progress.finish();
     const double train_seconds = progress.elapsed();
     // The others go on to the next epoch and wait in its first all-reduce for rank 0, which

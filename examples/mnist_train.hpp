@@ -138,8 +138,10 @@ inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer
       const std::size_t global = loader.options().global_batch_size;
       const std::size_t size_k = std::min(global, sampler->total_size() - k * global);
       const double weight = static_cast<double>(n * sampler->num_replicas()) / static_cast<double>(size_k);
-      if (weight != 1) (batch_loss * weight).backward();
-      else batch_loss.backward();
+      if (weight != 1)
+        (batch_loss * weight).backward();
+      else
+        batch_loss.backward();
     } else {
       batch_loss.backward();
     }
