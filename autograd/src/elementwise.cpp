@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "kernels.hpp"
 #include "tape.hpp"
@@ -476,42 +477,41 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 Tensor clamp_min(const Tensor& x, double min) { return clamp(x, min, std::numeric_limits<double>::infinity()); }
 Tensor clamp_max(const Tensor& x, double max) { return clamp(x, -std::numeric_limits<double>::infinity(), max); }
 
+namespace {
+/// d max(a, b) / d(a, b) (or min's, when !larger): 1 for the winner, 0 for the other, and a tie
+/// split evenly. The backward and the JVP (its adjoint) both use these weights.
+std::pair<Tensor, Tensor> extremum_weights(const Tensor& a, const Tensor& b, bool larger) {
+  const Tensor tie = mask_as(eq(a, b), a) * 0.5;
+  Tensor a_wins = mask_as(larger ? gt(a, b) : lt(a, b), a) + tie;
+  Tensor b_wins = mask_as(larger ? lt(a, b) : gt(a, b), a) + tie;
+  return {std::move(a_wins), std::move(b_wins)};
+}
+
+Tensor record_extremum(const char* op, Tensor out, const Tensor& a, const Tensor& b, bool larger) {
+  return record(
+      op, std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
+      [larger](BackwardContext& c) {
+        const auto [wa, wb] = extremum_weights(c.input(0), c.input(1), larger);
+        if (c.needs_grad(0)) c.set_grad(0, c.grad() * wa);
+        if (c.needs_grad(1)) c.set_grad(1, c.grad() * wb);
+      },
+      [larger](const JvpContext& c) {
+        const auto [wa, wb] = extremum_weights(c.input(0), c.input(1), larger);
+        return add_tangents(c.has_tangent(0) ? c.tangent(0) * wa : Tensor(),
+                            c.has_tangent(1) ? c.tangent(1) * wb : Tensor());
+      });
+}
+}  // namespace
+
 Tensor maximum(const Tensor& a, const Tensor& b) {
   // NOTE: a NaN in either operand gives NaN (x != x tests for NaN), as torch.maximum.
   Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
-  return record(
-      "maximum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
-      [](BackwardContext& c) {
-        const Tensor &a = c.input(0), &b = c.input(1);
-        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-        if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(gt(a, b), a) + tie));
-        if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(lt(a, b), a) + tie));
-      },
-      [](const JvpContext& c) {
-        // A tie splits evenly, as the backward does (the JVP is its adjoint).
-        const Tensor &a = c.input(0), &b = c.input(1);
-        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-        return add_tangents(c.has_tangent(0) ? c.tangent(0) * (mask_as(gt(a, b), a) + tie) : Tensor(),
-                            c.has_tangent(1) ? c.tangent(1) * (mask_as(lt(a, b), a) + tie) : Tensor());
-      });
+  return record_extremum("maximum", std::move(out), a, b, true);
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
-  return record(
-      "minimum", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
-      [](BackwardContext& c) {
-        const Tensor &a = c.input(0), &b = c.input(1);
-        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-        if (c.needs_grad(0)) c.set_grad(0, c.grad() * (mask_as(lt(a, b), a) + tie));
-        if (c.needs_grad(1)) c.set_grad(1, c.grad() * (mask_as(gt(a, b), a) + tie));
-      },
-      [](const JvpContext& c) {
-        const Tensor &a = c.input(0), &b = c.input(1);
-        const Tensor tie = mask_as(eq(a, b), a) * 0.5;
-        return add_tangents(c.has_tangent(0) ? c.tangent(0) * (mask_as(lt(a, b), a) + tie) : Tensor(),
-                            c.has_tangent(1) ? c.tangent(1) * (mask_as(gt(a, b), a) + tie) : Tensor());
-      });
+  return record_extremum("minimum", std::move(out), a, b, false);
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
