@@ -1,9 +1,10 @@
 // Data-parallel benchmarks, one JSON line per measurement (bench/RESULTS.md has the commands):
 //   mpirun -np N mpi_bench allreduce      all-reduce latency and bandwidth, float32, 1 KB to 64 MB
-//   mpirun -np N mpi_bench epoch [--threads T] [--samples S]
+//   mpirun -np N mpi_bench epoch [--threads T] [--samples S] [--batch B] [--bucket-kb K] [--no-sync]
 //                                         one epoch of the MNIST-sized MLP (784-256-128-10) on
-//                                         synthetic data, global batch 128, with how much of the
-//                                         all-reduce time backward hid
+//                                         synthetic data, global batch B (128), DDP buckets of K KiB
+//                                         (25 MiB), with how much of the all-reduce time backward
+//                                         hid; --no-sync: every rank computes without all-reduce
 //   mpi_bench epoch (without mpirun)      the same on one process (the baseline)
 #include <chrono>
 #include <cstdio>
@@ -39,7 +40,7 @@ void allreduce(distributed::ProcessGroup& pg) {
   }
 }
 
-void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t samples) {
+void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t samples, std::size_t batch, bool sync, std::size_t bucket_kb) {
   const std::size_t world = pg ? static_cast<std::size_t>(pg->world_size()) : 1;
   const std::size_t rank = pg ? static_cast<std::size_t>(pg->rank()) : 0;
   Generator gen(1);
@@ -47,12 +48,13 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
   auto net = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU(), nn::MLPOptions{}, &gen);
   std::shared_ptr<nn::Module> model = net;
   std::shared_ptr<nn::DistributedDataParallel> ddp;
-  if (pg && world > 1) model = ddp = std::make_shared<nn::DistributedDataParallel>(net, pg);
+  if (pg && world > 1) model = ddp = std::make_shared<nn::DistributedDataParallel>(
+        net, pg, nn::DistributedDataParallelOptions().bucket_cap_bytes(bucket_kb << 10));
   optim::SGD opt(model->parameters(), optim::SGDOptions(0.01).momentum(0.9));
   data::DataLoaderOptions lo;
-  lo.batch_size = 128;
+  lo.batch_size = batch;
   lo.sampler = std::make_shared<data::DistributedSampler>(samples, world, rank, data::DistributedSamplerOptions{true, 1, true});
-  lo.global_batch_size = 128;
+  lo.global_batch_size = batch;
   lo.drop_last = true;
   data::DataLoader loader(ds, lo);
   double wait = 0, backward = 0;
@@ -61,9 +63,15 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
       opt.zero_grad();
       Tensor loss = nn::functional::cross_entropy(model->forward(b.input), b.target);
       const auto t = clock_type::now();
-      loss.backward();
+      if (ddp && !sync) {
+        // Every rank computes without communicating: the cost of sharing the machine, apart from MPI.
+        nn::DistributedDataParallel::NoSync unsynced(*ddp);
+        loss.backward();
+      } else {
+        loss.backward();
+      }
       backward += seconds_since(t);
-      if (ddp) wait += ddp->last_wait_seconds();
+      if (ddp && sync) wait += ddp->last_wait_seconds();
       opt.step();
     }
   };
@@ -89,10 +97,10 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
     exposed = seconds_since(t);
   }
   if (rank == 0)
-    std::printf("{\"workload\": \"mlp_epoch\", \"ranks\": %zu, \"threads\": %d, \"samples\": %zu, \"steps\": %zu, "
+    std::printf("{\"workload\": \"mlp_epoch\", \"ranks\": %zu, \"threads\": %d, \"samples\": %zu, \"steps\": %zu, \"batch\": %zu, \"buckets\": %zu, \"sync\": %s, "
                 "\"seconds\": %.3f, \"backward_seconds\": %.3f, \"allreduce_alone_seconds\": %.3f, "
                 "\"wait_after_backward_seconds\": %.3f, \"hidden_share\": %.3f}\n",
-                world, get_num_threads(), samples, loader.num_batches(), total, backward, exposed, wait,
+                world, get_num_threads(), samples, loader.num_batches(), batch, ddp ? ddp->bucket_assignment().size() : 0, sync ? "true" : "false", total, backward, exposed, wait,
                 exposed > 0 ? 1.0 - wait / exposed : 0.0);
 }
 
@@ -101,10 +109,22 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   int threads = 1;
-  std::size_t samples = 16384;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  std::size_t samples = 16384, batch = 128, bucket_kb = 25u << 10;
+  bool sync = true;
+  for (int i = 2; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--no-sync") == 0) {
+      sync = false;
+      --i;
+      continue;
+    }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "mpi_bench: %s needs a value\n", argv[i]);
+      return 2;
+    }
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--samples") == 0) samples = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--batch") == 0) batch = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--bucket-kb") == 0) bucket_kb = std::strtoull(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "mpi_bench: unknown option %s\n", argv[i]);
       return 2;
@@ -115,9 +135,9 @@ int main(int argc, char** argv) {
     std::shared_ptr<distributed::ProcessGroup> pg;
     if (distributed::launched_by_mpirun() || mode == "allreduce") pg = distributed::init_mpi();
     if (mode == "allreduce") allreduce(*pg);
-    else if (mode == "epoch") epoch(pg, samples);
+    else if (mode == "epoch") epoch(pg, samples, batch, sync, bucket_kb);
     else {
-      std::fprintf(stderr, "usage: mpi_bench allreduce | epoch [--threads T] [--samples S]\n");
+      std::fprintf(stderr, "usage: mpi_bench allreduce | epoch [--threads T] [--samples S] [--batch B] [--bucket-kb K] [--no-sync]\n");
       return 2;
     }
   } catch (const std::exception& e) {
