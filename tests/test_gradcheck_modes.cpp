@@ -257,6 +257,42 @@ TEST_CASE("gradgradcheck check_fwd_over_rev: forward over reverse of built-in op
                        GradcheckOptions().fast_mode(true)));
 }
 
+namespace {
+// 2x with a right backward and a wrong JVP (3x): reverse over reverse never calls the JVP.
+struct TwiceWrongJvp : Function<TwiceWrongJvp> {
+  static const char* name() { return "twice_wrong_jvp"; }
+  static Tensor forward(FunctionContext&, const Tensor& x) { return x * 2.0; }
+  static std::vector<Tensor> backward(FunctionContext&, const Tensor& grad) { return {grad * 2.0}; }
+  static Tensor jvp(FunctionContext&, const std::vector<Tensor>& t) { return t[0] * 3.0; }
+};
+// x^2, right at every order, whose backward doubles through TwiceWrongJvp: its gradient's
+// tangent (forward over reverse) is wrong, nothing else is.
+struct SquareThroughTwice : Function<SquareThroughTwice> {
+  static const char* name() { return "square_through_twice"; }
+  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
+    ctx.save_for_backward({x});
+    return x * x;
+  }
+  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
+    return {TwiceWrongJvp::apply(grad * ctx.saved()[0])};
+  }
+  static Tensor jvp(FunctionContext& ctx, const std::vector<Tensor>& t) { return t[0] * ctx.saved()[0] * 2.0; }
+};
+}  // namespace
+
+TEST_CASE("gradgradcheck check_fwd_over_rev: finds a wrong JVP that only forward over reverse uses") {
+  Tensor x = param({0.5, -1.5, 2.0});
+  auto f = [](const std::vector<Tensor>& in) { return SquareThroughTwice::apply(in[0]); };
+  // First order, forward mode included, and reverse over reverse are right.
+  CHECK(gradcheck(f, {x}, GradcheckOptions().check_forward_ad(true)));
+  CHECK(gradgradcheck(f, {x}));
+  for (bool fast : {false, true}) {
+    auto report = gradgradcheck(f, {x}, GradcheckOptions().check_fwd_over_rev(true).fast_mode(fast));
+    INFO(report);
+    CHECK(!report);
+  }
+}
+
 TEST_CASE("gradcheck(module): every parameter of an MLP, slow and fast; the module is left unchanged") {
   manual_seed(7);
   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{4, 5, 3}, nn::Tanh());

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -136,26 +137,83 @@ TEST_CASE("memory: empty_cache releases the cached buffers") {
   CHECK(memory_stats().shared_cached_bytes == 0);
 }
 
-TEST_CASE("memory: a buffer freed on another thread joins that thread's cache, then the shared pool") {
+TEST_CASE("memory: a buffer freed on another thread goes back to malloc, not into that thread's cache") {
+  // A loader's worker makes batches that the training thread frees; the training thread never
+  // allocates that size, so caching them there would only pile them up.
   empty_cache();
   if (!memory_stats().caching) return;
   Tensor made_here = full({256, 256}, 3.0);
-  const float* data = made_here.value<float>().data();
-  std::size_t other_cached = 0;
+  std::size_t other_cached = 1;
   std::thread other([&] {
     Tensor t = std::move(made_here);
     CHECK(t.value<float>()(255, 255) == 3.0f);
-    t = Tensor();  // freed on this thread: cached here
+    t = Tensor();
     other_cached = memory_stats().cached_bytes;
   });
   other.join();
-  CHECK(other_cached == 256u * 256 * 4);
-  CHECK(memory_stats().cached_bytes == 0);                        // not in this thread's cache
-  CHECK(memory_stats().shared_cached_bytes == 256u * 256 * 4);  // the ended thread's cache
-  Tensor again = full({256, 256}, 4.0);                          // taken from the shared pool
+  CHECK(other_cached == 0);
+  CHECK(memory_stats().cached_bytes == 0);
+  CHECK(memory_stats().shared_cached_bytes == 0);
+}
+
+TEST_CASE("memory: an ended thread's cache goes to the shared pool, which serves other threads") {
+  empty_cache();
+  if (!memory_stats().caching) return;
+  const float* data = nullptr;
+  std::thread other([&] {
+    Tensor t = full({256, 256}, 3.0);
+    data = t.value<float>().data();
+    t = Tensor();  // made and freed on this thread: cached here, then pooled when it ends
+    CHECK(memory_stats().cached_bytes == 256u * 256 * 4);
+  });
+  other.join();
+  CHECK(memory_stats().cached_bytes == 0);
+  CHECK(memory_stats().shared_cached_bytes == 256u * 256 * 4);
+  Tensor again = full({256, 256}, 4.0);  // taken from the shared pool
   CHECK(again.value<float>().data() == data);
   CHECK(again.value<float>()(0, 0) == 4.0f);
   CHECK(memory_stats().shared_cached_bytes == 0);
+  // Taken here, it is this thread's now: freed, it stays in this thread's cache.
+  again = Tensor();
+  CHECK(memory_stats().cached_bytes == 256u * 256 * 4);
+  empty_cache();
+}
+
+TEST_CASE("memory: only buffers tapegrad's ops allocated are cached, so the cache cannot outgrow them") {
+  if (!memory_stats().caching) return;
+  // On a new thread: its cache starts empty, and no earlier test's block can be at an address
+  // this thread's ops gave out.
+  std::size_t mine_cached = 1;
+  std::vector<std::size_t> cached;
+  std::thread fresh([&] {
+    // A tensor around an array the caller built: freed, it goes back to malloc.
+    { Tensor mine(xt::xarray<float>(xt::ones<float>({256, 256}))); }
+    mine_cached = memory_stats().cached_bytes;
+    // Activation checkpointing frees the recomputed segments' blocks, made by many ops.
+    manual_seed(3);
+    nn::Sequential seq;
+    for (int l = 0; l < 8; ++l) {
+      seq.push_back(std::make_shared<nn::Linear>(512, 512));
+      seq.push_back(std::make_shared<nn::Tanh>());
+    }
+    const Tensor x = randn({512, 512});
+    for (int step = 0; step < 5; ++step) {
+      Tensor y = nn::checkpoint_sequential(seq, 4, x);
+      (y * y).mean().backward();
+      seq.zero_grad();
+      cached.push_back(memory_stats().cached_bytes);
+    }
+    empty_cache();
+  });
+  fresh.join();
+  CHECK(mine_cached == 0);
+  // Every step allocates and frees the same blocks, so the cache stays as the first step left
+  // it, about what was live at once (8 layers of two 1 MiB activations in 4 segments, their
+  // gradients and the 1 MiB weight gradients: 24 MiB is ample). When it kept every freed block,
+  // it grew by the recomputed segments' blocks at every step, up to its 1 GiB limit.
+  REQUIRE(cached.size() == 5);
+  CHECK(cached.back() == cached[1]);
+  CHECK(cached.back() <= std::size_t{24} << 20);
 }
 
 TEST_CASE("memory: threads freeing each other's buffers concurrently") {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -101,8 +102,14 @@ SharedPool& shared_pool() {
 /// True once this thread's cache has been destroyed (thread exit): later frees bypass it.
 thread_local bool thread_cache_gone = false;
 
+/// Addresses of blocks empty_array() gave out on a thread and not yet freed there. Blocks freed
+/// on another thread leave their address behind; past this many entries the set starts over
+/// (the live blocks it forgets are then freed rather than cached: a lost reuse, nothing worse).
+inline constexpr std::size_t kMaxHandedOut = std::size_t{1} << 16;
+
 struct ThreadCache {
   Shelves shelves;
+  std::unordered_set<const void*> handed_out;
   std::uint64_t reused = 0, allocated = 0;
 
   ~ThreadCache() {
@@ -141,11 +148,22 @@ bool take_cached_storage(std::size_t count, xt::uvector<T>& storage) {
   return hit;
 }
 
+void note_handed_out(const void* data) noexcept {
+  if (!TG_CACHE_BUFFERS) return;
+  ThreadCache* cache = thread_cache();
+  if (cache == nullptr) return;
+  try {
+    if (cache->handed_out.size() >= kMaxHandedOut) cache->handed_out.clear();
+    cache->handed_out.insert(data);
+  } catch (...) {  // no memory for the set: the block will be freed rather than cached
+  }
+}
+
 template <class T>
 void recycle_storage(xt::uvector<T>& storage) noexcept {
   if (!TG_CACHE_BUFFERS || storage.size() * sizeof(T) < kCachedBlockBytes) return;
   ThreadCache* cache = thread_cache();
-  if (cache == nullptr) return;
+  if (cache == nullptr || cache->handed_out.erase(storage.data()) == 0) return;
   try {
     cache->shelves.keep(storage, kThreadCacheBytes);
   } catch (...) {  // no memory for the cache's own lists: the storage is freed as without a cache

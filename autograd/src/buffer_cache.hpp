@@ -17,6 +17,12 @@
 // Invariants:
 // - A thread's cache is its own (thread_local, no lock). A buffer freed on another thread than
 //   the one that allocated it simply joins the freeing thread's cache: it is plain malloc memory.
+// - A thread's cache keeps only blocks its own empty_array() gave out (a set of their addresses).
+//   Blocks made elsewhere (an xtensor expression's result, a copy, another thread's tensors) go
+//   back to malloc: a cache that kept them would grow by every such block that nothing takes
+//   again, and the process's memory with it (activation checkpointing's recomputed segments
+//   piled up this way, as did a loader's batches made on its worker threads). So a thread's
+//   cache never holds more blocks of a size than its empty_array() had out at once.
 // - A thread's cache holds at most kThreadCacheBytes; a block that would pass that is freed.
 // - When a thread ends, its blocks move to one shared pool (a mutex; at most kSharedPoolBytes),
 //   which any thread's miss consults; empty_cache() frees the calling thread's cache and the pool.
@@ -44,8 +50,13 @@ inline constexpr std::size_t kSharedPoolBytes = std::size_t{256} << 20;
 template <class T>
 bool take_cached_storage(std::size_t count, xt::uvector<T>& storage);
 
-/// Keeps `storage` (left empty) in the calling thread's cache when it is large enough and the
-/// cache has room; else leaves it to be freed with its array.
+/// Records that empty_array() gave out the block at `data` (of at least kCachedBlockBytes) on
+/// the calling thread: only such blocks return to this thread's cache when freed.
+void note_handed_out(const void* data) noexcept;
+
+/// Keeps `storage` (left empty) in the calling thread's cache when this thread's empty_array()
+/// gave it out (note_handed_out) and the cache has room; else leaves it to be freed with its
+/// array.
 template <class T>
 void recycle_storage(xt::uvector<T>& storage) noexcept;
 

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <xtensor/xarray.hpp>
@@ -95,8 +97,8 @@ xt::xarray<T> fresh_array(const S& s, std::size_t bytes, const char* op) {
   return a;
 }
 
-/// An uninitialised array of shape s: from 64 KiB on a buffer of the same size freed by an
-/// earlier tensor if the thread's cache has one (buffer_cache.hpp); from 4 MiB on a fresh buffer
+/// An uninitialised array of shape s: from kCachedBlockBytes on a buffer of the same size that
+/// an earlier array of this function freed, if the thread's cache has one (buffer_cache.hpp); from 4 MiB on a fresh buffer
 /// is advised onto huge pages (tapegrad/memory.hpp). A shape too large to allocate, or an
 /// allocation that fails, raises tg::Error naming op and s (checked.hpp); xtensor itself would
 /// wrap the element count around and allocate a short buffer.
@@ -106,9 +108,29 @@ xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
   const std::size_t bytes = count * sizeof(T);
   if (bytes >= kCachedBlockBytes) {
     xt::uvector<T> storage;
-    if (take_cached_storage(count, storage)) return cached_array<T>(s, std::move(storage));
+    xt::xarray<T> a = take_cached_storage(count, storage) ? cached_array<T>(s, std::move(storage))
+                                                          : fresh_array<T>(s, bytes, op);
+    note_handed_out(a.data());
+    return a;
   }
   return fresh_array<T>(s, bytes, op);
+}
+
+/// A copy of a with each element converted to R (static_cast, as xt::cast), allocated by
+/// empty_array: a copy made by copying the xarray would come from malloc and, freed, could not
+/// return to the buffer cache.
+template <class R, class T>
+xt::xarray<R> converted_copy(const xt::xarray<T>& a, const char* op) {
+  auto r = empty_array<R>(a.shape(), op);
+  const std::size_t n = a.size();
+  if constexpr (std::is_same_v<R, T>) {
+    if (n > 0) std::memcpy(r.data(), a.data(), n * sizeof(T));
+  } else {
+    const T* in = a.data();
+    R* out = r.data();
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<R>(in[i]);
+  }
+  return r;
 }
 
 /// Zeros of shape s, checked as empty_array.

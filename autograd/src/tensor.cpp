@@ -90,7 +90,7 @@ std::int64_t int64_of(T v, std::size_t index, const char* op) {
 /// a converted to int64; a NaN, infinite or out-of-range float raises tg::Error naming op.
 template <class T>
 xt::xarray<std::int64_t> to_int64(const xt::xarray<T>& a, const char* op) {
-  auto out = xt::xarray<std::int64_t>::from_shape(a.shape());
+  auto out = detail::empty_array<std::int64_t>(a.shape(), op);
   for (std::size_t i = 0; i < a.size(); ++i) out.data()[i] = int64_of(a.data()[i], i, op);
   return out;
 }
@@ -212,7 +212,12 @@ void Tensor::zero_grad(bool set_to_none) {
 }
 
 Tensor Tensor::detach() const {
-  return Tensor::adopt(new detail::TensorImpl(checked().value));
+  return std::visit(
+      [](const auto& a) {
+        using T = typename std::decay_t<decltype(a)>::value_type;
+        return Tensor::adopt(new detail::TensorImpl(detail::converted_copy<T>(a, "detach")));
+      },
+      checked().value);
 }
 
 Tensor Tensor::clone() const {
@@ -223,10 +228,10 @@ Tensor Tensor::to(DType target) const {
   const DType from = dtype();
   auto convert = [&](const auto& a) -> Tensor {
     switch (target) {
-      case DType::float32: return Tensor(xt::xarray<float>(xt::cast<float>(a)));
-      case DType::float64: return Tensor(xt::xarray<double>(xt::cast<double>(a)));
+      case DType::float32: return Tensor(detail::converted_copy<float>(a, "to"));
+      case DType::float64: return Tensor(detail::converted_copy<double>(a, "to"));
       case DType::int64: return Tensor(to_int64(a, "to"));
-      case DType::boolean: return Tensor(xt::xarray<bool>(xt::cast<bool>(a)));
+      case DType::boolean: return Tensor(detail::converted_copy<bool>(a, "to"));
     }
     return Tensor();
   };

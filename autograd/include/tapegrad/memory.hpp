@@ -11,9 +11,10 @@ namespace tg {
 /// shared pool (where the caches of threads that have ended go). Other running threads keep
 /// their own caches (each may call this itself).
 ///
-/// A tensor buffer of 128 KiB or more that is freed (its last tensor gone) is kept by the freeing
-/// thread, up to 1 GiB per thread, and the next tensor of the same dtype and element count
-/// created on that thread takes it: a training loop allocates the same sizes every step, and a
+/// A tensor buffer of 128 KiB or more that a thread's op allocated is kept by that thread when
+/// freed there (its last tensor gone), up to 1 GiB per thread, and the next tensor of the same
+/// dtype and element count created on that thread takes it, so the cache holds at most what the
+/// thread had live at once: a training loop allocates the same sizes every step, and a
 /// fresh block would cost a page fault per 4 KiB on first touch. Smaller buffers are left to
 /// malloc. The cost is what the caches hold; memory_stats() says how much. Nothing is cached in
 /// builds with AddressSanitizer, so it still sees every use after free.
