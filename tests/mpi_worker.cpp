@@ -7,6 +7,8 @@
 //   sampler                   the ranks' DistributedSampler shards are disjoint and cover the epoch
 //   mismatch                  a rank with another model: DistributedDataParallel raises on every rank
 //   batchnorm                 BatchNorm buffers are rank 0's at construction and at each training forward
+//   failed_backward           a backward that fails on every rank: before reducing the ranks go on,
+//                             after it the next forward raises
 //   die RANK STEP             RANK kills itself (SIGKILL) at STEP of a training loop; the job must end
 #include <signal.h>
 
@@ -250,6 +252,52 @@ void mismatch(const std::shared_ptr<ProcessGroup>& pg) {
   expect_error([&] { nn::DistributedDataParallel ddp(net, pg); }, "models differ", "mismatched models");
 }
 
+/// A backward that fails on every rank. Before any gradient reached DistributedDataParallel the
+/// ranks carry on (and stay equal); once gradients had started to be all-reduced, the next
+/// forward and backward raise (the ranks' collectives could be out of step) rather than hang.
+void failed_backward(const std::shared_ptr<ProcessGroup>& pg) {
+  // Buckets of 64 bytes: several all-reduces start during each backward.
+  auto ddp = std::make_shared<nn::DistributedDataParallel>(make_model(kFloat64, 1), pg,
+                                                           nn::DistributedDataParallelOptions().bucket_cap_bytes(64));
+  expect(ddp->bucket_assignment().size() > 2, "several buckets");
+  optim::SGD opt(ddp->parameters(), optim::SGDOptions(0.1));
+  Generator gen(20 + static_cast<std::uint64_t>(pg->rank()));
+  const auto loss_of = [&] {
+    opt.zero_grad();
+    return nn::functional::cross_entropy(ddp->forward(randn({16, 6}, kFloat64, &gen)), randint(0, 3, {16}, &gen));
+  };
+  const auto weights_agree = [&] {
+    std::vector<double> mine;
+    for (const Tensor& p : ddp->parameters())
+      for (double v : p.to_vector()) mine.push_back(v);
+    Tensor first = from_vector(mine, {mine.size()}, kFloat64);
+    pg->broadcast(first, 0);
+    return first.to_vector() == mine;
+  };
+  // 1. A hook on the loss throws: backward ends before any parameter's gradient.
+  {
+    Tensor loss = loss_of();
+    loss.register_hook([](const Tensor&) -> Tensor { fail("boom before any gradient"); });
+    expect_error([&] { loss.backward(); }, "boom before any gradient", "the hook's error reaches the caller");
+  }
+  for (int step = 0; step < 3; ++step) {
+    loss_of().backward();
+    opt.step();
+  }
+  expect(weights_agree(), "training goes on after a backward that failed before reducing");
+  // 2. A hook on the first layer's weight (the last gradient) throws after DDP took the others.
+  const Tensor first_weight = ddp->parameters().front();
+  HookHandle h = first_weight.register_post_accumulate_grad_hook([](const Tensor&) { fail("boom midway"); });
+  expect_error([&] { loss_of().backward(); }, "boom midway", "the hook's error reaches the caller");
+  h.remove();
+  expect_error([&] { loss_of(); }, "failed midway", "the next forward raises");
+  {
+    ddp->eval();
+    NoGradGuard no_grad;
+    ddp->forward(randn({4, 6}, kFloat64, &gen));  // evaluation (no collectives) still works
+  }
+}
+
 void die(const std::shared_ptr<ProcessGroup>& pg, int victim, int at_step) {
   auto ddp = std::make_shared<nn::DistributedDataParallel>(make_model(kFloat64, 1), pg);
   optim::SGD opt(ddp->parameters(), optim::SGDOptions(0.1));
@@ -289,6 +337,8 @@ int main(int argc, char** argv) {
       mismatch(pg);
     } else if (mode == "batchnorm") {
       batchnorm(pg);
+    } else if (mode == "failed_backward") {
+      failed_backward(pg);
     } else if (mode == "die" && argc >= 4) {
       die(pg, std::atoi(argv[2]), std::atoi(argv[3]));
     } else {

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <utility>
 
 #include "tapegrad/autograd.hpp"
 #include "tapegrad/distributed.hpp"
@@ -43,8 +45,47 @@ struct DistributedDataParallel::Reducer {
   bool in_backward = false;
   bool sync = true;
   double last_wait_seconds = 0;
+  /// Set when a backward that had started reducing ended without finishing (an exception in
+  /// the sweep). Shared with that sweep's callback, which the engine destroys after the sweep.
+  std::shared_ptr<bool> failed = std::make_shared<bool>(false);
+
+  /// The finishing callback of one backward. The engine drops a failed sweep's callbacks
+  /// without running them: then this marks the reducer failed.
+  struct Finish {
+    Reducer* reducer;
+    std::shared_ptr<bool> failed;
+    std::shared_ptr<bool> ran = std::make_shared<bool>(false);
+    struct Sentinel {
+      Sentinel(std::shared_ptr<bool> f, std::shared_ptr<bool> r) : failed(std::move(f)), ran(std::move(r)) {}
+      Sentinel(const Sentinel&) = delete;
+      Sentinel& operator=(const Sentinel&) = delete;
+      ~Sentinel() {
+        if (!*ran) *failed = true;
+      }
+      std::shared_ptr<bool> failed, ran;
+    };
+    // Shared by the callback's copies; its destructor runs with the last of them.
+    std::shared_ptr<Sentinel> sentinel = std::make_shared<Sentinel>(failed, ran);
+    void operator()() const {
+      *ran = true;
+      reducer->finish();
+    }
+  };
+
+  /// A backward that started all-reducing and failed midway leaves this rank's collectives out
+  /// of step with the other ranks' (which buckets were launched depends on where each failed),
+  /// and its gradients unaveraged: no later all-reduce of this module can be trusted to pair
+  /// with the right one, so it raises, as PyTorch's reducer does, instead of hanging or mixing
+  /// buckets.
+  void check_not_failed(const char* where) const {
+    if (*failed)
+      fail("DistributedDataParallel: ", where, " after a backward that failed midway on this rank (an exception ",
+           "in the sweep after gradients had started to be all-reduced); the ranks' collectives may be out of ",
+           "step, so this module cannot go on training: end the job (e.g. MPI_Abort) and resume from a checkpoint");
+  }
 
   void start_backward() {
+    check_not_failed("a backward");
     in_backward = true;
     next_launch = 0;
     std::fill(filled.begin(), filled.end(), 0);
@@ -53,11 +94,12 @@ struct DistributedDataParallel::Reducer {
       b.launched = false;
       b.work.reset();
     }
-    queue_callback([this] { finish(); });
+    queue_callback(Finish{this, failed});
   }
 
   void on_grad(std::size_t i) {
     if (!sync) return;
+    if (*failed) check_not_failed("a backward");
     if (!in_backward) start_backward();
     if (filled[i]) return;
     Bucket& b = buckets[bucket_of[i]];
@@ -231,6 +273,8 @@ DistributedDataParallel::~DistributedDataParallel() {
 }
 
 Tensor DistributedDataParallel::forward(const Tensor& input) {
+  // Training forwards broadcast buffers and recorded ones lead to a backward: both collective.
+  if (is_grad_enabled() || is_training()) reducer_->check_not_failed("a forward");
   if (is_training() && options_.broadcast_buffers_ && group_->world_size() > 1) {
     NoGradGuard no_grad;
     for (const Tensor& b : module_->buffers()) group_->broadcast(b, 0);

@@ -125,7 +125,12 @@ struct DistributedDataParallelOptions {
 /// - a parameter that got no gradient on a rank contributes zeros (its grad() is then the mean of
 ///   the others');
 /// - under no_sync() gradients accumulate locally; the next synchronised backward averages the
-///   accumulated sums (gradient accumulation).
+///   accumulated sums (gradient accumulation);
+/// - a backward that fails (an exception in the sweep) before any parameter's gradient arrived
+///   leaves nothing to undo; one that fails after the all-reduces began makes every later
+///   training forward and backward raise tg::Error, since the ranks' collectives may be out of
+///   step (as PyTorch's reducer, which refuses to start a new reduction); evaluation (eval()
+///   and no grad mode) still works. End the job and resume from a checkpoint.
 /// The wrapped module is the child "module" (state_dict keys start with "module."); save
 /// module() to get the plain model's keys. Not copyable.
 class DistributedDataParallel : public Module {
