@@ -40,7 +40,8 @@ void allreduce(distributed::ProcessGroup& pg) {
   }
 }
 
-void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t samples, std::size_t batch, bool sync, std::size_t bucket_kb) {
+void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t samples, std::size_t batch, bool sync,
+           std::size_t bucket_kb) {
   const std::size_t world = pg ? static_cast<std::size_t>(pg->world_size()) : 1;
   const std::size_t rank = pg ? static_cast<std::size_t>(pg->rank()) : 0;
   Generator gen(1);
@@ -48,7 +49,8 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
   auto net = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU(), nn::MLPOptions{}, &gen);
   std::shared_ptr<nn::Module> model = net;
   std::shared_ptr<nn::DistributedDataParallel> ddp;
-  if (pg && world > 1) model = ddp = std::make_shared<nn::DistributedDataParallel>(
+  if (pg && world > 1)
+    model = ddp = std::make_shared<nn::DistributedDataParallel>(
         net, pg, nn::DistributedDataParallelOptions().bucket_cap_bytes(bucket_kb << 10));
   optim::SGD opt(model->parameters(), optim::SGDOptions(0.01).momentum(0.9));
   data::DataLoaderOptions lo;
@@ -97,11 +99,13 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
     exposed = seconds_since(t);
   }
   if (rank == 0)
-    std::printf("{\"workload\": \"mlp_epoch\", \"ranks\": %zu, \"threads\": %d, \"samples\": %zu, \"steps\": %zu, \"batch\": %zu, \"buckets\": %zu, \"sync\": %s, "
-                "\"seconds\": %.3f, \"backward_seconds\": %.3f, \"allreduce_alone_seconds\": %.3f, "
-                "\"wait_after_backward_seconds\": %.3f, \"hidden_share\": %.3f}\n",
-                world, get_num_threads(), samples, loader.num_batches(), batch, ddp ? ddp->bucket_assignment().size() : 0, sync ? "true" : "false", total, backward, exposed, wait,
-                exposed > 0 ? 1.0 - wait / exposed : 0.0);
+    std::printf(
+        "{\"workload\": \"mlp_epoch\", \"ranks\": %zu, \"threads\": %d, \"samples\": %zu, \"steps\": %zu, \"batch\": "
+        "%zu, \"buckets\": %zu, \"sync\": %s, "
+        "\"seconds\": %.3f, \"backward_seconds\": %.3f, \"allreduce_alone_seconds\": %.3f, "
+        "\"wait_after_backward_seconds\": %.3f, \"hidden_share\": %.3f}\n",
+        world, get_num_threads(), samples, loader.num_batches(), batch, ddp ? ddp->bucket_assignment().size() : 0,
+        sync ? "true" : "false", total, backward, exposed, wait, exposed > 0 ? 1.0 - wait / exposed : 0.0);
 }
 
 }  // namespace
@@ -123,8 +127,10 @@ int main(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--samples") == 0) samples = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--batch") == 0) batch = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--bucket-kb") == 0) bucket_kb = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--batch") == 0)
+      batch = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (std::strcmp(argv[i], "--bucket-kb") == 0)
+      bucket_kb = std::strtoull(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "mpi_bench: unknown option %s\n", argv[i]);
       return 2;
@@ -135,9 +141,12 @@ int main(int argc, char** argv) {
     std::shared_ptr<distributed::ProcessGroup> pg;
     if (distributed::launched_by_mpirun() || mode == "allreduce") pg = distributed::init_mpi();
     if (mode == "allreduce") allreduce(*pg);
-    else if (mode == "epoch") epoch(pg, samples, batch, sync, bucket_kb);
+    else if (mode == "epoch")
+      epoch(pg, samples, batch, sync, bucket_kb);
     else {
-      std::fprintf(stderr, "usage: mpi_bench allreduce | epoch [--threads T] [--samples S] [--batch B] [--bucket-kb K] [--no-sync]\n");
+      std::fprintf(
+          stderr,
+          "usage: mpi_bench allreduce | epoch [--threads T] [--samples S] [--batch B] [--bucket-kb K] [--no-sync]\n");
       return 2;
     }
   } catch (const std::exception& e) {

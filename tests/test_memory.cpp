@@ -1,11 +1,10 @@
 // Steady state: a training loop neither keeps nodes nor grows the resident set after warm-up.
-#include <catch2/catch.hpp>
-
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "tape.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
-#include "tape.hpp"
 
 using namespace tg;
 
@@ -164,18 +163,18 @@ TEST_CASE("memory: an ended thread's cache goes to the shared pool, which serves
     Tensor t = full({256, 256}, 3.0);
     data = t.value<float>().data();
     t = Tensor();  // made and freed on this thread: cached here, then pooled when it ends
-    CHECK(memory_stats().cached_bytes == 256u * 256 * 4);
+    CHECK(memory_stats().cached_bytes == std::size_t{256} * 256 * 4);
   });
   other.join();
   CHECK(memory_stats().cached_bytes == 0);
-  CHECK(memory_stats().shared_cached_bytes == 256u * 256 * 4);
+  CHECK(memory_stats().shared_cached_bytes == std::size_t{256} * 256 * 4);
   Tensor again = full({256, 256}, 4.0);  // taken from the shared pool
   CHECK(again.value<float>().data() == data);
   CHECK(again.value<float>()(0, 0) == 4.0f);
   CHECK(memory_stats().shared_cached_bytes == 0);
   // Taken here, it is this thread's now: freed, it stays in this thread's cache.
   again = Tensor();
-  CHECK(memory_stats().cached_bytes == 256u * 256 * 4);
+  CHECK(memory_stats().cached_bytes == std::size_t{256} * 256 * 4);
   empty_cache();
 }
 

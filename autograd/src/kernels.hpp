@@ -98,8 +98,8 @@ xt::xarray<T> fresh_array(const S& s, std::size_t bytes, const char* op) {
 }
 
 /// An uninitialised array of shape s: from kCachedBlockBytes on a buffer of the same size that
-/// an earlier array of this function freed, if the thread's cache has one (buffer_cache.hpp); from 4 MiB on a fresh buffer
-/// is advised onto huge pages (tapegrad/memory.hpp). A shape too large to allocate, or an
+/// an earlier array of this function freed, if the thread's cache has one (buffer_cache.hpp);
+/// from 4 MiB on a fresh buffer is advised onto huge pages (tapegrad/memory.hpp). A shape too large to allocate, or an
 /// allocation that fails, raises tg::Error naming op and s (checked.hpp); xtensor itself would
 /// wrap the element count around and allocate a short buffer.
 template <class T, class S>
@@ -108,8 +108,8 @@ xt::xarray<T> empty_array(const S& s, const char* op = "tensor") {
   const std::size_t bytes = count * sizeof(T);
   if (bytes >= kCachedBlockBytes) {
     xt::uvector<T> storage;
-    xt::xarray<T> a = take_cached_storage(count, storage) ? cached_array<T>(s, std::move(storage))
-                                                          : fresh_array<T>(s, bytes, op);
+    xt::xarray<T> a =
+        take_cached_storage(count, storage) ? cached_array<T>(s, std::move(storage)) : fresh_array<T>(s, bytes, op);
     note_handed_out(a.data());
     return a;
   }

@@ -228,10 +228,14 @@ Tensor Tensor::to(DType target) const {
   const DType from = dtype();
   auto convert = [&](const auto& a) -> Tensor {
     switch (target) {
-      case DType::float32: return Tensor(detail::converted_copy<float>(a, "to"));
-      case DType::float64: return Tensor(detail::converted_copy<double>(a, "to"));
-      case DType::int64: return Tensor(to_int64(a, "to"));
-      case DType::boolean: return Tensor(detail::converted_copy<bool>(a, "to"));
+      case DType::float32:
+        return Tensor(detail::converted_copy<float>(a, "to"));
+      case DType::float64:
+        return Tensor(detail::converted_copy<double>(a, "to"));
+      case DType::int64:
+        return Tensor(to_int64(a, "to"));
+      case DType::boolean:
+        return Tensor(detail::converted_copy<bool>(a, "to"));
     }
     return Tensor();
   };
