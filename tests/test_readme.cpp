@@ -87,10 +87,7 @@ TEST_CASE("readme: model, loss and optimizer") {
   tg::Generator gen(0);
   const tg::Tensor images = tg::rand({64, 784}, {}, &gen), labels = tg::randint(0, 10, {64}, &gen);
   tg::data::TensorDataset train(images, labels);
-  tg::data::DataLoaderOptions options;
-  options.batch_size = 16;
-  options.shuffle = true;
-  tg::data::DataLoader loader(train, options);
+  tg::data::DataLoader loader(train, tg::data::DataLoaderOptions().batch_size(16).shuffle(true));
   auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU());
   nn::Sequential alternative(std::make_shared<nn::Linear>(784, 30), nn::Sigmoid(), nn::Linear(30, 10));
   CHECK(alternative(images).shape() == tg::Shape{64, 10});
