@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "readme/distributed.includes.inc"  // the README's data-parallel snippet (below)
 #include "tapegrad/distributed.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -29,6 +30,12 @@ namespace {
 
 int g_failures = 0;
 int g_rank = 0;
+
+// The README's data-parallel snippet (extracted by tests/readme_snippets.cmake), compiled so that
+// it cannot drift from the API; not run (it trains for 10 epochs on the data it is given).
+[[maybe_unused]] void readme_distributed_snippet(const tg::data::TensorDataset& train) {
+#include "readme/distributed.inc"
+}
 
 void expect(bool ok, const std::string& what) {
   if (ok) return;
