@@ -20,6 +20,7 @@
 #include "readme/gradcheck-module.includes.inc"
 #include "readme/gradcheck.includes.inc"
 #include "readme/model.includes.inc"
+#include "readme/weight-decay.includes.inc"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
 
@@ -157,6 +158,50 @@ TEST_CASE("readme: data loading (MNIST)") {
   CHECK(test_loader.num_batches() == 10);
   CHECK(seen == 60000);
   CHECK(loader.order(0) != loader.order(1));
+}
+
+TEST_CASE("readme: L2 regularisation as weight decay on the weights only") {
+  namespace nn = tg::nn;
+  const double eta = 0.5, lambda = 5.0, n = 50;  // as network2.py: lambda over the training set size n
+  tg::manual_seed(4);
+  auto model = std::make_shared<nn::MLP>(std::vector<std::size_t>{4, 3, 2}, nn::Sigmoid());
+  model->to(tg::kFloat64);
+#include "readme/weight-decay.inc"
+
+  // The same training with the penalty 0.5 lambda / n ||w||^2 in the cost instead, and without any.
+  tg::manual_seed(4);
+  auto penalised = std::make_shared<nn::MLP>(std::vector<std::size_t>{4, 3, 2}, nn::Sigmoid());
+  penalised->to(tg::kFloat64);
+  tg::optim::SGD plain(penalised->parameters(), tg::optim::SGDOptions(eta));
+  tg::manual_seed(4);
+  auto undecayed = std::make_shared<nn::MLP>(std::vector<std::size_t>{4, 3, 2}, nn::Sigmoid());
+  undecayed->to(tg::kFloat64);
+  tg::optim::SGD no_decay(undecayed->parameters(), tg::optim::SGDOptions(eta));
+  REQUIRE(values(model->parameters()) == values(penalised->parameters()));
+
+  tg::Generator gen(2);
+  const tg::Tensor x = tg::randn({8, 4}, tg::kFloat64, &gen), y = tg::rand({8, 2}, tg::kFloat64, &gen);
+  for (int step = 0; step < 5; ++step) {
+    optimizer.zero_grad();
+    nn::functional::quadratic_cost(tg::sigmoid((*model)(x)), y).backward();
+    optimizer.step();
+    plain.zero_grad();
+    (nn::functional::quadratic_cost(tg::sigmoid((*penalised)(x)), y) +
+     0.5 * lambda / n * nn::l2_penalty(nn::weights(*penalised)))
+        .backward();
+    plain.step();
+    no_decay.zero_grad();
+    nn::functional::quadratic_cost(tg::sigmoid((*undecayed)(x)), y).backward();
+    no_decay.step();
+  }
+  // The same updates up to rounding (the decay term is added in another order). The penalty covers
+  // the weights only, so this also shows that the biases are not decayed.
+  const std::vector<double> decayed = values(model->parameters()), reference = values(penalised->parameters());
+  REQUIRE(decayed.size() == reference.size());
+  for (std::size_t i = 0; i < decayed.size(); ++i) CHECK(decayed[i] == Approx(reference[i]).epsilon(1e-12));
+  CHECK(weights.size() == 2);
+  CHECK(others.size() == 2);
+  CHECK(tg::nn::l2_penalty(nn::weights(*model)).item() < tg::nn::l2_penalty(nn::weights(*undecayed)).item());
 }
 
 TEST_CASE("readme: gradcheck in your own tests") {
