@@ -68,7 +68,7 @@ std::pair<TensorDataset, TensorDataset> train_validation_split(const TensorDatas
 // ---- DataLoader ----------------------------------------------------------------------------------
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
-    : dataset_(std::move(dataset)), options_(options) {
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
   if (!dataset_) fail("DataLoader: dataset is null");
   if (options_.batch_size() == 0) fail("DataLoader: batch_size must be positive");
   if (const auto& sampler = options_.sampler()) {
@@ -86,7 +86,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 }
 
 DataLoader::DataLoader(const TensorDataset& dataset, DataLoaderOptions options)
-    : DataLoader(std::make_shared<TensorDataset>(dataset), options) {}
+    : DataLoader(std::make_shared<TensorDataset>(dataset), std::move(options)) {}
 
 std::size_t DataLoader::num_batches() const {
   const DistributedSampler* sampler = options_.sampler().get();
