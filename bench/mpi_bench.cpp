@@ -53,12 +53,9 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
     model = ddp = std::make_shared<nn::DistributedDataParallel>(
         net, pg, nn::DistributedDataParallelOptions().bucket_cap_bytes(bucket_kb << 10));
   optim::SGD opt(model->parameters(), optim::SGDOptions(0.01).momentum(0.9));
-  data::DataLoaderOptions lo;
-  lo.batch_size = batch;
-  lo.sampler = std::make_shared<data::DistributedSampler>(samples, world, rank, data::DistributedSamplerOptions{true, 1, true});
-  lo.global_batch_size = batch;
-  lo.drop_last = true;
-  data::DataLoader loader(ds, lo);
+  auto sampler = std::make_shared<data::DistributedSampler>(samples, world, rank,
+                                                            data::DistributedSamplerOptions().seed(1).drop_last(true));
+  data::DataLoader loader(ds, data::DataLoaderOptions(batch).sampler(sampler).global_batch_size(batch).drop_last(true));
   double wait = 0, backward = 0;
   const auto run = [&](std::size_t e) {
     for (const data::Batch& b : loader.epoch(e)) {

@@ -122,11 +122,8 @@ int run(const examples::Flags& flags) {
   if (!flags.load.empty()) tg::training::load_weights(flags.load, *net);
   tg::optim::SGD optimizer(net->parameters(), tg::optim::SGDOptions(flags.lr));
   const tg::data::TensorDataset dataset(points.x, points.y);
-  tg::data::DataLoaderOptions loader_options;
-  loader_options.batch_size = flags.batch_size;
-  loader_options.shuffle = flags.batch_size < n;
-  loader_options.seed = flags.seed;
-  const tg::data::DataLoader loader(dataset, loader_options);
+  const tg::data::DataLoader loader(
+      dataset, tg::data::DataLoaderOptions(flags.batch_size).shuffle(flags.batch_size < n).seed(flags.seed));
 
   std::cout << "clusters: " << n << " points in " << classes << " classes; network 2";
   for (std::size_t h : flags.hidden) std::cout << "-" << h;

@@ -64,11 +64,8 @@ int run(const examples::Flags& flags) {
   for (tg::Tensor& p : net->parameters()) nn::init::uniform_(p, 0.0, 1.0, &gen);
   if (!flags.load.empty()) tg::training::load_weights(flags.load, *net);
   tg::optim::SGD optimizer(net->parameters(), tg::optim::SGDOptions(flags.lr));
-  tg::data::DataLoaderOptions loader_options;
-  loader_options.batch_size = flags.batch_size;
-  loader_options.shuffle = flags.batch_size < train.size();
-  loader_options.seed = flags.seed;
-  const tg::data::DataLoader loader(train, loader_options);
+  const tg::data::DataLoader loader(
+      train, tg::data::DataLoaderOptions(flags.batch_size).shuffle(flags.batch_size < train.size()).seed(flags.seed));
 
   std::cout << "iris: " << table.labels.size() << " flowers, " << train.size() << " for training and "
             << test.size() << " for testing; network " << [&] {

@@ -248,19 +248,14 @@ int run(Settings s, const CLI::App& app, const Job& job) {
               << " of every batch)";
   std::cout << "\nBLAS: " << tg::to_string(tg::blas_info()) << "\n";
 
-  tg::data::DataLoaderOptions loader_options;
-  loader_options.batch_size = p.batch_size;
-  loader_options.shuffle = true;
-  loader_options.seed = f.seed;
+  auto loader_options = tg::data::DataLoaderOptions(p.batch_size).shuffle(true).seed(f.seed);
   if (job.world() > 1) {
     // The sampler's global order is the single-process loader's shuffle, and batch k of every
     // process holds its samples among positions [k B, (k + 1) B): together, batch k of one process.
-    tg::data::DistributedSamplerOptions sampler_options;
-    sampler_options.seed = f.seed;
-    loader_options.sampler = std::make_shared<const tg::data::DistributedSampler>(
-        train.size(), static_cast<std::size_t>(job.world()), static_cast<std::size_t>(job.rank()), sampler_options);
-    loader_options.shuffle = false;
-    loader_options.global_batch_size = p.batch_size;
+    loader_options.sampler(std::make_shared<const tg::data::DistributedSampler>(
+        train.size(), static_cast<std::size_t>(job.world()), static_cast<std::size_t>(job.rank()),
+        tg::data::DistributedSamplerOptions().seed(f.seed)));
+    loader_options.shuffle(false).global_batch_size(p.batch_size);
   }
   const tg::data::DataLoader loader(train, loader_options);
   const std::shared_ptr<nn::Module> trained = job.parallel(model);

@@ -122,8 +122,9 @@ inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer
                           const tg::data::DataLoader& loader, std::size_t epoch,
                           tg::training::Progress* progress = nullptr) {
   model.train();
-  const auto& sampler = loader.options().sampler;
-  seed_dropout(model, sampler ? sampler->options().seed : loader.options().seed, epoch, sampler ? sampler->rank() : 0);
+  const auto& sampler = loader.options().sampler();
+  seed_dropout(model, sampler ? sampler->options().seed() : loader.options().seed(), epoch,
+               sampler ? sampler->rank() : 0);
   double loss_sum = 0;
   std::size_t samples = 0;
   std::size_t k = 0;
@@ -135,7 +136,7 @@ inline double train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer
       // DistributedDataParallel averages the processes' gradients of their own batch means; when
       // the processes' parts of global batch k differ in size (N does not divide it), weighting
       // each mean by n N / (size of batch k) makes that average the gradient of batch k's mean.
-      const std::size_t global = loader.options().global_batch_size;
+      const std::size_t global = loader.options().global_batch_size();
       const std::size_t size_k = std::min(global, sampler->total_size() - k * global);
       const double weight = static_cast<double>(n * sampler->num_replicas()) / static_cast<double>(size_k);
       if (weight != 1)

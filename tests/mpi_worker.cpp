@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "readme/distributed.includes.inc"  // the README's data-parallel snippet (below)
 #include "tapegrad/distributed.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -31,6 +32,12 @@ namespace {
 
 int g_failures = 0;
 int g_rank = 0;
+
+// The README's data-parallel snippet (extracted by tests/readme_snippets.cmake), compiled so that
+// it cannot drift from the API; not run (it trains for 10 epochs on the data it is given).
+[[maybe_unused]] void readme_distributed_snippet(const tg::data::TensorDataset& train) {
+#include "readme/distributed.inc"
+}
 
 void expect(bool ok, const std::string& what) {
   if (ok) return;
@@ -87,7 +94,8 @@ void collectives(ProcessGroup& pg) {
 void sampler(ProcessGroup& pg) {
   const std::size_t n = 101, world = static_cast<std::size_t>(pg.world_size());
   for (bool drop_last : {false, true}) {
-    data::DistributedSampler s(n, world, static_cast<std::size_t>(pg.rank()), {true, 3, drop_last});
+    data::DistributedSampler s(n, world, static_cast<std::size_t>(pg.rank()),
+                               data::DistributedSamplerOptions().seed(3).drop_last(drop_last));
     // Every rank counts how often it holds each sample; the sum over ranks is the epoch's coverage.
     std::vector<double> counts(n, 0.0);
     for (std::int64_t i : s.indices(5)) counts[static_cast<std::size_t>(i)] += 1;
@@ -138,7 +146,7 @@ std::vector<double> single_process(DType dtype, const std::string& opt_name) {
   auto ds = synthetic(dtype);
   auto model = make_model(dtype, 1);
   auto opt = make_optimizer(opt_name, model->parameters());
-  data::DataLoader loader(ds, {kGlobalBatch, true, 9, false});
+  data::DataLoader loader(ds, data::DataLoaderOptions(kGlobalBatch).shuffle(true).seed(9));
   for (std::size_t epoch = 0; epoch < kEpochs; ++epoch)
     for (const data::Batch& b : loader.epoch(epoch)) {
       opt->zero_grad();
@@ -165,10 +173,9 @@ void equivalence(const std::shared_ptr<ProcessGroup>& pg, DType dtype, const std
   auto opt = make_optimizer(opt_name, ddp->parameters());
   // With accumulation, a step of 128 is `accumulate` micro-batches of 128 / accumulate.
   const std::size_t micro = kGlobalBatch / accumulate;
-  data::DataLoaderOptions lo;
-  lo.sampler = std::make_shared<data::DistributedSampler>(ds->size(), world, rank, data::DistributedSamplerOptions{true, 9, false});
-  lo.global_batch_size = micro;
-  data::DataLoader loader(ds, lo);
+  auto sampler = std::make_shared<data::DistributedSampler>(ds->size(), world, rank,
+                                                            data::DistributedSamplerOptions().shuffle(true).seed(9));
+  data::DataLoader loader(ds, data::DataLoaderOptions().sampler(sampler).global_batch_size(micro));
   for (std::size_t epoch = 0; epoch < kEpochs; ++epoch) {
     std::size_t k = 0;
     for (const data::Batch& b : loader.epoch(epoch)) {

@@ -192,7 +192,7 @@ TEST_CASE("dataloader: every sample once per epoch, deterministic per seed and e
   Tensor x = arange(0, 10, 1, kFloat64).reshape({10, 1});
   Tensor y = arange(0, 10, 1, kInt64);
   TensorDataset ds(x, y);
-  DataLoader loader(ds, {3, true, 42, false});
+  DataLoader loader(ds, DataLoaderOptions(3).shuffle(true).seed(42));
   CHECK(loader.num_batches() == 4);
   auto collect = [&](std::size_t epoch) {
     std::vector<std::int64_t> seen;
@@ -212,19 +212,51 @@ TEST_CASE("dataloader: every sample once per epoch, deterministic per seed and e
   CHECK(e0 == e0_again);
   CHECK(e0 != e1);
   CHECK(std::set<std::int64_t>(e0.begin(), e0.end()).size() == 10);
-  DataLoader other(ds, {3, true, 43, false});
+  DataLoader other(ds, DataLoaderOptions(3).shuffle(true).seed(43));
   CHECK(other.order(0) != loader.order(0));
-  DataLoader dropping(ds, {3, false, 0, true});
+  DataLoader dropping(ds, DataLoaderOptions(3).drop_last(true));
   CHECK(dropping.num_batches() == 3);
   std::size_t count = 0;
   for (const Batch& b : dropping.epoch(0)) count += b.target.numel();
   CHECK(count == 9);
 }
 
+TEST_CASE("dataloader: options with libtorch's chained setters, defaults as documented") {
+  const DataLoaderOptions defaults;
+  CHECK(defaults.batch_size() == 32);
+  CHECK_FALSE(defaults.shuffle());
+  CHECK(defaults.seed() == 0);
+  CHECK_FALSE(defaults.drop_last());
+  CHECK(defaults.sampler() == nullptr);
+  CHECK(defaults.global_batch_size() == 0);
+  const auto o = DataLoaderOptions().batch_size(4).shuffle(true).seed(9).drop_last(true);
+  CHECK(o.batch_size() == 4);
+  CHECK(o.shuffle());
+  CHECK(o.seed() == 9);
+  CHECK(o.drop_last());
+  CHECK(DataLoaderOptions(64).batch_size() == 64);
+  CHECK_FALSE(DataLoaderOptions(64).shuffle());
+  // A batch size alone converts, as libtorch's make_data_loader(dataset, 64).
+  TensorDataset ds(arange(0, 10, 1, kFloat64).reshape({10, 1}), arange(0, 10, 1, kInt64));
+  const DataLoader by_size(ds, 4);
+  CHECK(by_size.num_batches() == 3);
+  CHECK(by_size.options().batch_size() == 4);
+  // The loader follows the options it was given: 10 rows in batches of 4 without the last 2.
+  const DataLoader loader(ds, o);
+  CHECK(loader.num_batches() == 2);
+  CHECK(loader.order(0) == permutation(10, DataLoader::shuffle_seed(9, 0)));
+  const auto s = DistributedSamplerOptions().shuffle(false).seed(3).drop_last(true);
+  CHECK_FALSE(s.shuffle());
+  CHECK(s.seed() == 3);
+  CHECK(s.drop_last());
+  CHECK(DistributedSamplerOptions().shuffle());  // PyTorch's default
+}
+
 TEST_CASE("dataloader: bad arguments") {
   Tensor x = zeros({4, 2});
   CHECK_THROWS_WITH(TensorDataset(x, zeros({3})), Catch::Contains("4 rows") && Catch::Contains("3"));
-  CHECK_THROWS_WITH(DataLoader(TensorDataset(x, zeros({4})), {0, false, 0, false}), Catch::Contains("batch_size"));
+  CHECK_THROWS_WITH(DataLoader(TensorDataset(x, zeros({4})), DataLoaderOptions().batch_size(0)),
+                    Catch::Contains("batch_size"));
 }
 
 TEST_CASE("preprocessing: one-hot, standardisation and min-max fitted on training data") {

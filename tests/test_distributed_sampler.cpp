@@ -29,7 +29,7 @@ TEST_CASE("distributed sampler: shards are disjoint, equal and cover the epoch")
     for (const std::size_t world : {1u, 2u, 3u, 4u}) {
       for (const bool drop_last : {false, true}) {
         INFO("n=" << n << " world=" << world << " drop_last=" << drop_last);
-        const DistributedSamplerOptions opt{true, 7, drop_last};
+        const auto opt = DistributedSamplerOptions().seed(7).drop_last(drop_last);
         const DistributedSampler first(n, world, 0, opt);
         const std::size_t per_rank = drop_last ? n / world : (n + world - 1) / world;
         CHECK(first.num_samples() == per_rank);
@@ -62,19 +62,19 @@ TEST_CASE("distributed sampler: the order is the DataLoader's, seeded by seed an
   const std::size_t n = 10;
   Tensor x = arange(0, 10, 1, kFloat64).reshape({10, 1});
   TensorDataset ds(x, arange(0, 10, 1, kInt64));
-  DataLoader plain(ds, {4, true, 5, false});
-  const DistributedSampler one(n, 1, 0, {true, 5, false});
+  DataLoader plain(ds, DataLoaderOptions(4).shuffle(true).seed(5));
+  const DistributedSampler one(n, 1, 0, DistributedSamplerOptions().seed(5));
   CHECK(one.indices(2) == plain.order(2));
   CHECK(one.indices(2) != one.indices(3));
 
   // By hand: world 3, 10 samples -> 4 each, total 12, padded with the order's first two.
-  const DistributedSampler r1(n, 3, 1, {true, 5, false});
+  const DistributedSampler r1(n, 3, 1, DistributedSamplerOptions().seed(5));
   const auto global = r1.global_order(2);
   REQUIRE(global.size() == 12);
   CHECK(global[10] == global[0]);
   CHECK(global[11] == global[1]);
   CHECK(r1.indices(2) == std::vector<std::int64_t>{global[1], global[4], global[7], global[10]});
-  const DistributedSampler unshuffled(n, 3, 2, {false, 0, true});
+  const DistributedSampler unshuffled(n, 3, 2, DistributedSamplerOptions().shuffle(false).drop_last(true));
   CHECK(unshuffled.indices(0) == std::vector<std::int64_t>{2, 5, 8});
 }
 
@@ -86,14 +86,14 @@ TEST_CASE("distributed sampler: a DataLoader with global_batch_size gives each r
   for (const std::size_t world : {1u, 2u, 3u}) {
     INFO("world=" << world);
     // The single-process reference over the same global order (padding included).
-    const auto global = DistributedSampler(n, world, 0, {true, 11, false}).global_order(4);
+    const auto global = DistributedSampler(n, world, 0, DistributedSamplerOptions().seed(11)).global_order(4);
     std::vector<std::vector<std::int64_t>> ranks_batches;
     std::map<std::size_t, std::multiset<std::int64_t>> union_by_step;
     for (std::size_t r = 0; r < world; ++r) {
-      DataLoaderOptions opt;
-      opt.sampler = std::make_shared<DistributedSampler>(n, world, r, DistributedSamplerOptions{true, 11, false});
-      opt.global_batch_size = global_batch;
-      DataLoader loader(ds, opt);
+      DataLoader loader(
+          ds, DataLoaderOptions()
+                  .sampler(std::make_shared<DistributedSampler>(n, world, r, DistributedSamplerOptions().seed(11)))
+                  .global_batch_size(global_batch));
       CHECK(loader.num_batches() == (global.size() + global_batch - 1) / global_batch);
       std::size_t step = 0;
       for (const Batch& b : loader.epoch(4)) {
@@ -109,12 +109,11 @@ TEST_CASE("distributed sampler: a DataLoader with global_batch_size gives each r
   }
 
   // Without global_batch_size, batches are cut from the shard with batch_size.
-  DataLoaderOptions opt;
-  opt.batch_size = 5;
-  opt.sampler = std::make_shared<DistributedSampler>(n, 2, 1, DistributedSamplerOptions{true, 3, false});
+  const auto opt =
+      DataLoaderOptions(5).sampler(std::make_shared<DistributedSampler>(n, 2, 1, DistributedSamplerOptions().seed(3)));
   DataLoader loader(ds, opt);
   std::vector<std::size_t> sizes;
-  CHECK(targets_of(loader, 1, &sizes) == opt.sampler->indices(1));
+  CHECK(targets_of(loader, 1, &sizes) == opt.sampler()->indices(1));
   CHECK(sizes == std::vector<std::size_t>{5, 5, 2});
 }
 
@@ -124,17 +123,11 @@ TEST_CASE("distributed sampler: bad arguments") {
   // An empty dataset has empty shards (nothing to pad with, nothing to pad).
   CHECK(DistributedSampler(0, 2, 1).indices(0).empty());
   TensorDataset ds(zeros({6, 1}), zeros({6}));
-  DataLoaderOptions opt;
-  opt.sampler = std::make_shared<DistributedSampler>(6, 2, 0);
-  opt.shuffle = true;
+  auto opt = DataLoaderOptions().sampler(std::make_shared<DistributedSampler>(6, 2, 0)).shuffle(true);
   CHECK_THROWS_WITH(DataLoader(ds, opt), Catch::Contains("shuffle must be false"));
-  opt.shuffle = false;
-  opt.sampler = std::make_shared<DistributedSampler>(7, 2, 0);
+  opt.shuffle(false).sampler(std::make_shared<DistributedSampler>(7, 2, 0));
   CHECK_THROWS_WITH(DataLoader(ds, opt), Catch::Contains("7 samples") && Catch::Contains("6"));
-  opt.sampler = std::make_shared<DistributedSampler>(6, 3, 0);
-  opt.global_batch_size = 2;
+  opt.sampler(std::make_shared<DistributedSampler>(6, 3, 0)).global_batch_size(2);
   CHECK_THROWS_WITH(DataLoader(ds, opt), Catch::Contains("global_batch_size 2"));
-  DataLoaderOptions no_sampler;
-  no_sampler.global_batch_size = 4;
-  CHECK_THROWS_WITH(DataLoader(ds, no_sampler), Catch::Contains("needs a sampler"));
+  CHECK_THROWS_WITH(DataLoader(ds, DataLoaderOptions().global_batch_size(4)), Catch::Contains("needs a sampler"));
 }

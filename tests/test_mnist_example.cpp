@@ -58,11 +58,7 @@ TEST_CASE("mnist example: a run resumed from a checkpoint ends with the uninterr
     mnist::Preset p = mnist::preset(name);
     p.hidden = {8};
     p.batch_size = 16;
-    tg::data::DataLoaderOptions options;
-    options.batch_size = p.batch_size;
-    options.shuffle = true;
-    options.seed = 3;
-    const tg::data::DataLoader loader(data, options);
+    const tg::data::DataLoader loader(data, tg::data::DataLoaderOptions(p.batch_size).shuffle(true).seed(3));
 
     tg::Generator gen(1);
     auto straight = mnist::make_model(p, 20, 3, gen);
@@ -167,9 +163,7 @@ TEST_CASE("mnist example: the nielsen preset does network.py's update") {
     for (std::size_t k = 0; k < grads.size(); ++k)
       expected[k] -= p.lr / static_cast<double>(data.size()) * xt::cast<double>(grads[k].value<float>());
   }
-  tg::data::DataLoaderOptions options;
-  options.batch_size = p.batch_size;
-  mnist::train_epoch(*model, *optimizer, p, tg::data::DataLoader(data, options), 0);
+  mnist::train_epoch(*model, *optimizer, p, tg::data::DataLoader(data, p.batch_size), 0);
   const auto params = model->parameters();
   for (std::size_t k = 0; k < params.size(); ++k) {
     INFO("parameter " << k);
@@ -203,11 +197,8 @@ TEST_CASE("mnist example: smoke run on 2,000 real MNIST images") {
   mnist::Preset p = mnist::preset("mlp");
   p.hidden = {128};
   p.batch_size = 32;
-  tg::data::DataLoaderOptions options;
-  options.batch_size = p.batch_size;
-  options.shuffle = true;
-  options.seed = 1;
-  const tg::data::DataLoader loader(train, options);
+  const tg::data::DataLoader loader(train,
+                                    tg::data::DataLoaderOptions().batch_size(p.batch_size).shuffle(true).seed(1));
   tg::Generator gen(1);
   auto model = mnist::make_model(p, 784, 10, gen);
   auto optimizer = mnist::make_optimizer(p, *model);

@@ -313,3 +313,54 @@ TEST_CASE("functional: stateless forms of the layers") {
   CHECK_THROWS_WITH(F::maxout(x, mo.weight, mo.bias, 3), Catch::Contains("pieces = 3"));
   CHECK_THROWS_WITH(F::rbf(x, zeros({2, 3}, kFloat64), 0.0), Catch::Contains("sigma"));
 }
+
+TEST_CASE("functional: option structs with chained setters give the positional spelling's results", "[options]") {
+  namespace F = nn::functional;
+  std::mt19937_64 gen(9);
+  const Tensor x(random_array(gen, {4, 3}));
+  auto same = [](const Tensor& a, const Tensor& b) {
+    REQUIRE(a.shape() == b.shape());
+    REQUIRE(a.dtype() == b.dtype());
+    CHECK(a.to_vector() == b.to_vector());  // the same computation: bit for bit
+  };
+  // dropout: p, training and the generator are passed on (same seed, same mask).
+  Generator g1(5), g2(5);
+  const Tensor dropped = F::dropout(x, F::DropoutFuncOptions().p(0.25).generator(&g1));
+  same(dropped, F::dropout(x, 0.25, true, &g2));
+  CHECK(dropped.to_vector() != x.to_vector());  // training by default: something was dropped or scaled
+  CHECK(F::dropout(x, F::DropoutFuncOptions().training(false)).is_same(x));
+  CHECK(F::DropoutFuncOptions().p() == 0.5);
+
+  // batch_norm in training mode updates the running statistics it is given, as the positional form.
+  const Tensor w = from_double({1.5, -0.5, 2.0}, kFloat64), b = from_double({0.1, 0.2, 0.3}, kFloat64);
+  Tensor rm1 = zeros({3}, kFloat64), rv1 = ones({3}, kFloat64), rm2 = zeros({3}, kFloat64), rv2 = ones({3}, kFloat64);
+  same(F::batch_norm(x, rm1, rv1, F::BatchNormFuncOptions().weight(w).bias(b).training(true).momentum(0.3).eps(1e-3)),
+       F::batch_norm(x, rm2, rv2, w, b, true, 0.3, 1e-3));
+  same(rm1, rm2);
+  same(rv1, rv2);
+  CHECK(rm1.to_vector() != std::vector<double>(3, 0.0));
+  // libtorch's default is evaluation: the running statistics normalise.
+  same(F::batch_norm(x, rm1, rv1, F::BatchNormFuncOptions()), F::batch_norm(x, rm1, rv1, {}, {}, false, 0.1, 1e-5));
+
+  const Tensor labels = tensor({2, 0, 1}, kInt64);
+  const Tensor hot = F::one_hot(labels, F::OneHotFuncOptions().num_classes(4).dtype(kFloat64));
+  same(hot, F::one_hot(labels, 4, kFloat64));
+  CHECK(hot.shape() == Shape{3, 4});
+  CHECK(F::one_hot(labels, F::OneHotFuncOptions()).shape() == Shape{3, 3});  // max + 1, int64
+  CHECK(F::one_hot(labels, F::OneHotFuncOptions()).dtype() == kInt64);
+
+  same(F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.2)), leaky_relu(x, 0.2));
+  same(F::elu(x, F::ELUFuncOptions().alpha(0.7)), elu(x, 0.7));
+  same(F::softplus(x, F::SoftplusFuncOptions().beta(2.0).threshold(1.0)), softplus(x, 2.0, 1.0));
+  same(F::gelu(x, F::GELUFuncOptions().approximate("tanh")), gelu(x, "tanh"));
+  CHECK(F::gelu(x, F::GELUFuncOptions().approximate("tanh")).to_vector() != gelu(x).to_vector());
+  same(F::softmax(x, F::SoftmaxFuncOptions(0)), softmax(x, 0));
+  same(F::log_softmax(x, F::LogSoftmaxFuncOptions(-1)), log_softmax(x, 1));
+  const Tensor cube = zeros({2, 3, 4}, kFloat64);
+  CHECK(F::flatten(cube, F::FlattenFuncOptions().start_dim(1)).shape() == Shape{2, 12});
+  CHECK(F::flatten(cube, F::FlattenFuncOptions()).shape() == Shape{24});
+  CHECK(F::flatten(cube, F::FlattenFuncOptions().end_dim(1)).shape() == Shape{6, 4});
+  // Bad options still give the functional's own error.
+  CHECK_THROWS_WITH(F::gelu(x, F::GELUFuncOptions().approximate("fast")), Catch::Contains("gelu"));
+  CHECK_THROWS_WITH(F::softmax(x, F::SoftmaxFuncOptions(2)), Catch::Contains("softmax"));
+}

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     Generator data_gen(5);
     const Tensor x = randn({kSamples, 4}, kFloat32, &data_gen);
     const Tensor y = randint(0, 3, {kSamples}, &data_gen);
-    data::DataLoader loader(data::TensorDataset(x, y), {.batch_size = kBatch, .shuffle = true, .seed = 3});
+    data::DataLoader loader(data::TensorDataset(x, y), data::DataLoaderOptions(kBatch).shuffle(true).seed(3));
 
     Generator init_gen(7);
     nn::MLP model({4, 16, 3}, nn::Tanh(), {}, &init_gen);

@@ -68,44 +68,44 @@ std::pair<TensorDataset, TensorDataset> train_validation_split(const TensorDatas
 // ---- DataLoader ----------------------------------------------------------------------------------
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
-    : dataset_(std::move(dataset)), options_(options) {
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
   if (!dataset_) fail("DataLoader: dataset is null");
-  if (options_.batch_size == 0) fail("DataLoader: batch_size must be positive");
-  if (const auto& sampler = options_.sampler) {
-    if (options_.shuffle)
+  if (options_.batch_size() == 0) fail("DataLoader: batch_size must be positive");
+  if (const auto& sampler = options_.sampler()) {
+    if (options_.shuffle())
       fail("DataLoader: shuffle must be false with a sampler (the sampler shuffles; set its options)");
     if (sampler->dataset_size() != dataset_->size())
       fail("DataLoader: the sampler was made for ", sampler->dataset_size(), " samples but the dataset has ",
            dataset_->size());
-    if (options_.global_batch_size != 0 && options_.global_batch_size < sampler->num_replicas())
-      fail("DataLoader: global_batch_size ", options_.global_batch_size, " is smaller than the ",
+    if (options_.global_batch_size() != 0 && options_.global_batch_size() < sampler->num_replicas())
+      fail("DataLoader: global_batch_size ", options_.global_batch_size(), " is smaller than the ",
            sampler->num_replicas(), " ranks (some would get empty batches)");
-  } else if (options_.global_batch_size != 0) {
+  } else if (options_.global_batch_size() != 0) {
     fail("DataLoader: global_batch_size needs a sampler (use batch_size without one)");
   }
 }
 
 DataLoader::DataLoader(const TensorDataset& dataset, DataLoaderOptions options)
-    : DataLoader(std::make_shared<TensorDataset>(dataset), options) {}
+    : DataLoader(std::make_shared<TensorDataset>(dataset), std::move(options)) {}
 
 std::size_t DataLoader::num_batches() const {
-  const DistributedSampler* sampler = options_.sampler.get();
-  std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size;
-  if (sampler && options_.global_batch_size != 0) {
+  const DistributedSampler* sampler = options_.sampler().get();
+  std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size();
+  if (sampler && options_.global_batch_size() != 0) {
     n = sampler->total_size();
-    b = options_.global_batch_size;
+    b = options_.global_batch_size();
   }
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return options_.drop_last() ? n / b : (n + b - 1) / b;
 }
 
 std::pair<std::size_t, std::size_t> DataLoader::batch_range(std::size_t index) const {
-  const DistributedSampler* sampler = options_.sampler.get();
-  if (sampler && options_.global_batch_size != 0) {
-    const std::size_t g = options_.global_batch_size;
+  const DistributedSampler* sampler = options_.sampler().get();
+  if (sampler && options_.global_batch_size() != 0) {
+    const std::size_t g = options_.global_batch_size();
     const std::size_t begin = index * g, end = std::min(begin + g, sampler->total_size());
     return {sampler->local_count_before(begin), sampler->local_count_before(end)};
   }
-  const std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size;
+  const std::size_t n = sampler ? sampler->num_samples() : dataset_->size(), b = options_.batch_size();
   const std::size_t begin = index * b;
   return {begin, std::min(begin + b, n)};
 }
@@ -116,8 +116,8 @@ DataLoader::Epoch::Epoch(const DataLoader* loader, std::vector<std::int64_t> ord
 DataLoader::Epoch DataLoader::epoch(std::size_t epoch) const { return Epoch(this, order(epoch)); }
 
 std::vector<std::int64_t> DataLoader::order(std::size_t epoch) const {
-  if (options_.sampler) return options_.sampler->indices(epoch);
-  if (options_.shuffle) return permutation(dataset_->size(), shuffle_seed(options_.seed, epoch));
+  if (options_.sampler()) return options_.sampler()->indices(epoch);
+  if (options_.shuffle()) return permutation(dataset_->size(), shuffle_seed(options_.seed(), epoch));
   std::vector<std::int64_t> o(dataset_->size());
   for (std::size_t i = 0; i < o.size(); ++i) o[i] = static_cast<std::int64_t>(i);
   return o;

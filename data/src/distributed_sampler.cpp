@@ -12,14 +12,14 @@ DistributedSampler::DistributedSampler(std::size_t dataset_size, std::size_t num
   if (num_replicas == 0) fail("DistributedSampler: num_replicas must be positive");
   if (rank >= num_replicas)
     fail("DistributedSampler: rank ", rank, " is outside [0, ", num_replicas, ")");
-  num_samples_ = options_.drop_last ? dataset_size / num_replicas
-                                    : dataset_size / num_replicas + (dataset_size % num_replicas != 0);
+  num_samples_ = options_.drop_last() ? dataset_size / num_replicas
+                                      : dataset_size / num_replicas + (dataset_size % num_replicas != 0);
 }
 
 std::vector<std::int64_t> DistributedSampler::global_order(std::size_t epoch) const {
   std::vector<std::int64_t> order;
-  if (options_.shuffle) {
-    order = permutation(dataset_size_, DataLoader::shuffle_seed(options_.seed, epoch));
+  if (options_.shuffle()) {
+    order = permutation(dataset_size_, DataLoader::shuffle_seed(options_.seed(), epoch));
   } else {
     order.resize(dataset_size_);
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);

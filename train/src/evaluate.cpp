@@ -29,9 +29,7 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader, const Los
 
 Evaluation evaluate(nn::Module& model, const data::TensorDataset& dataset, const LossFunction& loss,
                     std::size_t num_classes, std::size_t batch_size) {
-  data::DataLoaderOptions options;
-  options.batch_size = batch_size;
-  return evaluate(model, data::DataLoader(dataset, options), loss, num_classes);
+  return evaluate(model, data::DataLoader(dataset, data::DataLoaderOptions(batch_size)), loss, num_classes);
 }
 
 Tensor predict(nn::Module& model, const Tensor& inputs, std::size_t batch_size) {

@@ -1,14 +1,14 @@
 /// \file
 /// Datasets and a DataLoader for mini-batch training, plus the usual preprocessing.
 ///
+/// \code{.cpp}
 ///   tg::data::TensorDataset train(images, labels);
-///   tg::data::DataLoaderOptions options;  // C++17: set the fields by name (or {128, true, 1})
-///   options.batch_size = 128;
-///   options.shuffle = true;
-///   options.seed = 1;
-///   tg::data::DataLoader loader(train, options);
+///   tg::data::DataLoader loader(train, tg::data::DataLoaderOptions(128).shuffle(true).seed(1));
 ///   for (std::size_t epoch = 0; epoch < 10; ++epoch)
-///     for (const tg::data::Batch& batch : loader.epoch(epoch)) { ... batch.input, batch.target ... }
+///     for (const tg::data::Batch& batch : loader.epoch(epoch)) {
+///       // batch.input: 128 rows of images, batch.target: their labels
+///     }
+/// \endcode
 ///
 /// The order of epoch e depends only on (seed, e), so a run resumed at epoch e sees exactly the
 /// batches an uninterrupted run would have seen.
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tapegrad/data/distributed_sampler.hpp"
+#include "tapegrad/options.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::data {
@@ -70,20 +71,33 @@ std::pair<TensorDataset, TensorDataset> train_validation_split(const TensorDatas
 /// unbiased bounded draws; the same on every platform).
 std::vector<std::int64_t> permutation(std::size_t n, std::uint64_t seed);
 
-/// How a DataLoader batches: batch size, shuffling, seed, dropping the last partial batch.
+/// How a DataLoader batches, with libtorch's chained setters:
+/// `DataLoaderOptions().batch_size(64).shuffle(true)` or `DataLoaderOptions(64).drop_last(true)`;
+/// `options.batch_size()` reads a value back. The options and their defaults:
+/// - batch_size (32): rows per batch, >= 1.
+/// - shuffle (false): reshuffle every epoch (the order from seed and epoch number).
+/// - seed (0): seed of the shuffles.
+/// - drop_last (false): drop a final batch smaller than batch_size.
+/// - sampler (none): data-parallel training, this rank's shard of each epoch instead of the whole
+///   dataset (then shuffle must be false: the sampler shuffles). Batches are cut from the shard.
+/// - global_batch_size (0): with a sampler, instead of batch_size: batch k of every rank holds
+///   that rank's samples among positions [k G, (k + 1) G) of the sampler's global order, so the
+///   ranks' batches k together are exactly batch k of one process with batch size G (local sizes
+///   differ by at most one when N does not divide G). 0: use batch_size. drop_last drops a final
+///   global batch shorter than G.
 struct DataLoaderOptions {
-  std::size_t batch_size = 32;  ///< rows per batch, >= 1 (default 32)
-  bool shuffle = false;      ///< reshuffle every epoch (order from seed and epoch number)
-  std::uint64_t seed = 0;    ///< seed of the shuffles (default 0)
-  bool drop_last = false;    ///< drop a final batch smaller than batch_size
-  /// Data-parallel training: this rank's shard of each epoch instead of the whole dataset (then
-  /// shuffle must be false: the sampler shuffles). Batches are cut from the shard.
-  std::shared_ptr<const DistributedSampler> sampler = nullptr;
-  /// With a sampler, instead of batch_size: batch k of every rank holds that rank's samples among
-  /// positions [k * G, (k + 1) * G) of the sampler's global order, so the ranks' batches k together
-  /// are exactly batch k of one process with batch size G (local sizes differ by at most one when
-  /// N does not divide G). 0: use batch_size. drop_last drops a final global batch shorter than G.
-  std::size_t global_batch_size = 0;
+  /// Defaults (batch size 32).
+  DataLoaderOptions() = default;
+  /// Batches of batch_size rows, as libtorch's `DataLoaderOptions(batch_size)`. Implicit, so
+  /// `DataLoader(data, 64)` reads as libtorch's `make_data_loader(data, 64)`.
+  DataLoaderOptions(std::size_t batch_size) : batch_size_(batch_size) {}  // NOLINT(google-explicit-constructor)
+
+  TG_ARG(std::size_t, batch_size, 32);
+  TG_ARG(bool, shuffle, false);
+  TG_ARG(std::uint64_t, seed, 0);
+  TG_ARG(bool, drop_last, false);
+  TG_ARG(std::shared_ptr<const DistributedSampler>, sampler, nullptr);
+  TG_ARG(std::size_t, global_batch_size, 0);
 };
 
 /// Cuts a dataset into mini-batches. Every sample appears exactly once per epoch (all but the

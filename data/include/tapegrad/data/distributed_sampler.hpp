@@ -13,13 +13,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "tapegrad/options.hpp"
+
 namespace tg::data {
 
-/// Options of DistributedSampler (defaults as PyTorch's).
+/// Options of DistributedSampler (defaults as PyTorch's), with chained setters:
+/// `DistributedSamplerOptions().seed(7).drop_last(true)`.
+/// - shuffle (true): a new permutation every epoch, from seed and epoch.
+/// - seed (0): must be the same on every rank.
+/// - drop_last (false): cut the tail to a multiple of num_replicas instead of padding.
 struct DistributedSamplerOptions {
-  bool shuffle = true;        ///< a new permutation every epoch, from seed and epoch
-  std::uint64_t seed = 0;     ///< must be the same on every rank
-  bool drop_last = false;     ///< cut the tail to a multiple of num_replicas instead of padding
+  TG_ARG(bool, shuffle, true);
+  TG_ARG(std::uint64_t, seed, 0);
+  TG_ARG(bool, drop_last, false);
 };
 
 /// One rank's shards of every epoch of a dataset (see the file's description); DataLoaderOptions::sampler

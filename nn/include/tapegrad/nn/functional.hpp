@@ -7,11 +7,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
 
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
+#include "tapegrad/options.hpp"
 #include "tapegrad/random.hpp"
 #include "tapegrad/tensor.hpp"
 
@@ -65,5 +68,93 @@ Tensor rbf(const Tensor& x, const Tensor& centres, double sigma);
 /// `F::one_hot(labels, 10, logits.dtype())`. tg::Error for labels outside [0, C), non-int64
 /// labels, or num_classes < -1 (also -1 with no labels).
 Tensor one_hot(const Tensor& labels, std::int64_t num_classes = -1, DType dtype = kInt64);
+
+// ---- Option structs with chained setters (libtorch's F::...FuncOptions) --------------------------
+// Each functional with optional arguments also takes them as one struct, under libtorch's names:
+//   F::dropout(x, F::DropoutFuncOptions().p(0.2).training(is_training));
+//   F::softmax(x, F::SoftmaxFuncOptions(1));
+// Options not set keep the defaults of the positional spelling above, which stays available.
+
+/// Options of dropout: p (0.5), training (true), generator (none: the thread's default generator).
+struct DropoutFuncOptions {
+  TG_ARG(double, p, 0.5);
+  TG_ARG(bool, training, true);
+  TG_ARG(Generator*, generator, nullptr);
+};
+/// Options of batch_norm: weight and bias (none), training (false, as libtorch's), momentum
+/// (0.1), eps (1e-5).
+struct BatchNormFuncOptions {
+  TG_ARG(Tensor, weight, );
+  TG_ARG(Tensor, bias, );
+  TG_ARG(bool, training, false);
+  TG_ARG(double, momentum, 0.1);
+  TG_ARG(double, eps, 1e-5);
+};
+/// Options of one_hot: num_classes (-1: max(labels) + 1), dtype (int64).
+struct OneHotFuncOptions {
+  TG_ARG(std::int64_t, num_classes, -1);
+  TG_ARG(DType, dtype, kInt64);
+};
+/// Options of leaky_relu: negative_slope (0.01).
+struct LeakyReLUFuncOptions {
+  TG_ARG(double, negative_slope, 0.01);
+};
+/// Options of elu: alpha (1).
+struct ELUFuncOptions {
+  TG_ARG(double, alpha, 1.0);
+};
+/// Options of softplus: beta (1), threshold (20).
+struct SoftplusFuncOptions {
+  TG_ARG(double, beta, 1.0);
+  TG_ARG(double, threshold, 20.0);
+};
+/// Options of gelu: approximate ("none": the exact normal CDF; "tanh").
+struct GELUFuncOptions {
+  TG_ARG(std::string, approximate, "none");
+};
+/// Options of softmax: the axis dim, which has no default (libtorch's `SoftmaxFuncOptions(dim)`).
+struct SoftmaxFuncOptions {
+  /// Softmax along axis dim (negative: from the end).
+  explicit SoftmaxFuncOptions(int dim) : dim_(dim) {}
+  TG_ARG(int, dim, 0);
+};
+/// Options of log_softmax: the axis dim, which has no default (`LogSoftmaxFuncOptions(dim)`).
+struct LogSoftmaxFuncOptions {
+  /// log_softmax along axis dim (negative: from the end).
+  explicit LogSoftmaxFuncOptions(int dim) : dim_(dim) {}
+  TG_ARG(int, dim, 0);
+};
+/// Options of flatten: start_dim (0), end_dim (-1), the axes merged (inclusive; negative: from the end).
+struct FlattenFuncOptions {
+  TG_ARG(int, start_dim, 0);
+  TG_ARG(int, end_dim, -1);
+};
+
+/// The functionals above with their options as one struct.
+///@{
+inline Tensor dropout(const Tensor& x, const DropoutFuncOptions& o) {
+  return dropout(x, o.p(), o.training(), o.generator());
+}
+inline Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const BatchNormFuncOptions& o) {
+  return batch_norm(x, std::move(running_mean), std::move(running_var), o.weight(), o.bias(), o.training(),
+                    o.momentum(), o.eps());
+}
+inline Tensor one_hot(const Tensor& labels, const OneHotFuncOptions& o) {
+  return one_hot(labels, o.num_classes(), o.dtype());
+}
+inline Tensor leaky_relu(const Tensor& x, const LeakyReLUFuncOptions& o) {
+  return tg::leaky_relu(x, o.negative_slope());
+}
+inline Tensor elu(const Tensor& x, const ELUFuncOptions& o) { return tg::elu(x, o.alpha()); }
+inline Tensor softplus(const Tensor& x, const SoftplusFuncOptions& o) {
+  return tg::softplus(x, o.beta(), o.threshold());
+}
+inline Tensor gelu(const Tensor& x, const GELUFuncOptions& o) { return tg::gelu(x, o.approximate()); }
+inline Tensor softmax(const Tensor& x, const SoftmaxFuncOptions& o) { return tg::softmax(x, o.dim()); }
+inline Tensor log_softmax(const Tensor& x, const LogSoftmaxFuncOptions& o) { return tg::log_softmax(x, o.dim()); }
+inline Tensor flatten(const Tensor& x, const FlattenFuncOptions& o) {
+  return tg::flatten(x, o.start_dim(), o.end_dim());
+}
+///@}
 
 }  // namespace tg::nn::functional

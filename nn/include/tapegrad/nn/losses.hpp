@@ -4,8 +4,7 @@
 /// against an (N,) target). Reductions: none (per element), mean (default), sum.
 #pragma once
 
-#include <utility>
-
+#include "tapegrad/options.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::nn {
@@ -24,18 +23,6 @@ inline constexpr nn::Reduction kSum = nn::Reduction::sum;
 inline constexpr nn::Reduction kBatchMean = nn::Reduction::batchmean;
 ///@}
 }  // namespace tg
-
-/// \cond INTERNAL
-/// One option of a loss's option struct: a chainable setter `name(value)` returning the struct, a
-/// getter `name()`, and the field `name_` with its default (libtorch's TORCH_ARG).
-#define TG_LOSS_OPTION(Self, T, name, ...)  \
-  Self& name(T value) {                     \
-    name##_ = std::move(value);             \
-    return *this;                           \
-  }                                         \
-  const T& name() const { return name##_; } \
-  T name##_ { __VA_ARGS__ }
-/// \endcond
 
 namespace tg::nn {
 
@@ -84,50 +71,50 @@ Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = R
 
 /// Options of mse_loss: reduction (mean).
 struct MSELossFuncOptions {
-  TG_LOSS_OPTION(MSELossFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_ARG(Reduction, reduction, Reduction::mean);
 };
 /// Options of l1_loss: reduction (mean).
 struct L1LossFuncOptions {
-  TG_LOSS_OPTION(L1LossFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_ARG(Reduction, reduction, Reduction::mean);
 };
 /// Options of smooth_l1_loss: reduction (mean), beta (1).
 struct SmoothL1LossFuncOptions {
-  TG_LOSS_OPTION(SmoothL1LossFuncOptions, Reduction, reduction, Reduction::mean);
-  TG_LOSS_OPTION(SmoothL1LossFuncOptions, double, beta, 1.0);
+  TG_ARG(Reduction, reduction, Reduction::mean);
+  TG_ARG(double, beta, 1.0);
 };
 /// Options of huber_loss: reduction (mean), delta (1).
 struct HuberLossFuncOptions {
-  TG_LOSS_OPTION(HuberLossFuncOptions, Reduction, reduction, Reduction::mean);
-  TG_LOSS_OPTION(HuberLossFuncOptions, double, delta, 1.0);
+  TG_ARG(Reduction, reduction, Reduction::mean);
+  TG_ARG(double, delta, 1.0);
 };
 /// Options of binary_cross_entropy: weight (none), reduction (mean).
 struct BinaryCrossEntropyFuncOptions {
-  TG_LOSS_OPTION(BinaryCrossEntropyFuncOptions, Tensor, weight, );
-  TG_LOSS_OPTION(BinaryCrossEntropyFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_ARG(Tensor, weight, );
+  TG_ARG(Reduction, reduction, Reduction::mean);
 };
 /// Options of binary_cross_entropy_with_logits: weight (none), reduction (mean), pos_weight (none).
 struct BinaryCrossEntropyWithLogitsFuncOptions {
-  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Tensor, weight, );
-  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Reduction, reduction, Reduction::mean);
-  TG_LOSS_OPTION(BinaryCrossEntropyWithLogitsFuncOptions, Tensor, pos_weight, );
+  TG_ARG(Tensor, weight, );
+  TG_ARG(Reduction, reduction, Reduction::mean);
+  TG_ARG(Tensor, pos_weight, );
 };
 /// The short name.
 using BCEWithLogitsFuncOptions = BinaryCrossEntropyWithLogitsFuncOptions;
 /// Options of cross_entropy: weight (none), reduction (mean), label_smoothing (0).
 struct CrossEntropyFuncOptions {
-  TG_LOSS_OPTION(CrossEntropyFuncOptions, Tensor, weight, );
-  TG_LOSS_OPTION(CrossEntropyFuncOptions, Reduction, reduction, Reduction::mean);
-  TG_LOSS_OPTION(CrossEntropyFuncOptions, double, label_smoothing, 0.0);
+  TG_ARG(Tensor, weight, );
+  TG_ARG(Reduction, reduction, Reduction::mean);
+  TG_ARG(double, label_smoothing, 0.0);
 };
 /// Options of nll_loss: weight (none), reduction (mean).
 struct NLLLossFuncOptions {
-  TG_LOSS_OPTION(NLLLossFuncOptions, Tensor, weight, );
-  TG_LOSS_OPTION(NLLLossFuncOptions, Reduction, reduction, Reduction::mean);
+  TG_ARG(Tensor, weight, );
+  TG_ARG(Reduction, reduction, Reduction::mean);
 };
 /// Options of kl_div: reduction (mean), log_target (false).
 struct KLDivFuncOptions {
-  TG_LOSS_OPTION(KLDivFuncOptions, Reduction, reduction, Reduction::mean);
-  TG_LOSS_OPTION(KLDivFuncOptions, bool, log_target, false);
+  TG_ARG(Reduction, reduction, Reduction::mean);
+  TG_ARG(bool, log_target, false);
 };
 
 /// The losses above with their options as one struct.

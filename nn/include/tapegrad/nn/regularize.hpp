@@ -1,10 +1,15 @@
 /// \file
 /// Regularisers: L1/L2 penalties to add to a loss, and the max-norm constraint applied after a step.
 ///
+/// L2 on the weights is cheapest as weight decay on their parameter group (split_weights): the
+/// same update as the penalty in the loss, without its forward and backward work (bench/PROFILE.md).
 /// \code{.cpp}
-///   Tensor loss = data_loss + 1e-4 * nn::l2_penalty(nn::weights(*model));
-///   loss.backward(); optimizer.step();
-///   nn::max_norm_(*model, 3.0);
+///   auto [w, others] = nn::split_weights(*model);
+///   optim::SGD optimizer({optim::ParamGroup(w, optim::SGDOptions(lr).weight_decay(lambda)), others},
+///                        optim::SGDOptions(lr));
+///   data_loss.backward();
+///   optimizer.step();  // as plain SGD on data_loss + 0.5 * lambda * nn::l2_penalty(nn::weights(*model))
+///   nn::max_norm_(*model, 3.0);  // a constraint, applied after the step
 /// \endcode
 #pragma once
 
@@ -29,8 +34,7 @@ std::vector<Tensor> weights(const Module& model);
 /// (weights(model), every other parameter), for weight decay on the weights only, in one line:
 /// \code{.cpp}
 ///   auto [w, others] = nn::split_weights(*model);
-///   optim::SGD opt(std::vector<optim::ParamGroup>{
-///       optim::ParamGroup(w, optim::SGDOptions(lr).weight_decay(lambda)), others}, optim::SGDOptions(lr));
+///   optim::SGD opt({optim::ParamGroup(w, optim::SGDOptions(lr).weight_decay(lambda)), others}, optim::SGDOptions(lr));
 /// \endcode
 std::pair<std::vector<Tensor>, std::vector<Tensor>> split_weights(const Module& model);
 
