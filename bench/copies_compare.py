@@ -45,7 +45,7 @@ def main():
                     if res["row"] not in rows:
                         order.append(res["row"])
                     rows.setdefault(res["row"], {}).setdefault(framework, []).append(res)
-        print(f"\n{workload}: `{' '.join(cmds['tapegrad'][1:])}` vs `torch_bench.py {' '.join(cmds['torch'][3:])}`,"
+        print(f"\n{workload}: `{' '.join(cmds['tapegrad'][1:])}` vs `torch_bench.py {' '.join(cmds['torch'][2:])}`,"
               f" {args.runs} runs each\n")
         print("| row | tapegrad ms | of floor | PyTorch ms | of floor | tapegrad / PyTorch | floor |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
