@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "copies_bench.hpp"
 #include "tape.hpp"
 #include "tapegrad/blas.hpp"
 #include "tapegrad/data/mnist.hpp"
@@ -652,7 +653,8 @@ void usage() {
          "       tapegrad_bench soak [--threads N] [--data DIR] [--steps N]\n"
          "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
          "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n"
-         "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n";
+         "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n"
+         "       tapegrad_bench copies|transcendental [--reps CALLS] [--threads N] [--rows all|NAME,...]\n";
 }
 
 }  // namespace
@@ -678,6 +680,10 @@ int main(int argc, char** argv) {
     if (command == "history") return run_history(with({{"warmup", "200"}, {"steps", "40000"}, {"window", "5000"}}));
     if (command == "prune") return run_prune(with({{"shape", "8x16"}, {"reps", "1000"}}));
     if (command == "jvp") return run_jvp(with({{"warmup", "10"}, {"reps", "200"}}));
+    if (command == "copies" || command == "transcendental") {  // copies_bench.cpp (issue 19)
+      const bench::Options opt(argc, argv, 2, bench::kCopiesDefaults);
+      return command == "copies" ? bench::run_copies(opt) : bench::run_transcendental(opt);
+    }
   } catch (const std::exception& e) {
     std::cerr << "tapegrad_bench " << command << ": " << e.what() << "\n";
     return 1;

@@ -422,6 +422,8 @@ def run_info(_args):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("copies", "transcendental"):  # issue 19, at the end of this file
+        return copies_main(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak", "history", "prune", "jvp"])
     parser.add_argument("--threads", type=int, default=1)
@@ -449,6 +451,110 @@ def main():
     {"info": run_info, "mlp": lambda a: run_epochs(MLP, a), "nielsen": lambda a: run_epochs(NIELSEN, a),
      "chain": run_chain, "soak": run_soak, "history": run_history, "prune": run_prune,
      "jvp": run_jvp}[args.command](args)
+
+
+# ---- Issue 19: shape-op copies and float32 transcendentals against their floors -----------------
+# The same rows as bench/copies_bench.cpp (tapegrad_bench copies|transcendental); bench/copies_compare.py
+# runs both side by side. Materialising copies are written as PyTorch users write them
+# (.contiguous() after a view); each call's result replaces the previous one, as in tapegrad's.
+
+def copies_uniform(shape, seed, center, half):
+    """float32 values center + half * uniform_weights(seed): the same as copies_bench.cpp's."""
+    w = uniform_weights(seed, math.prod(shape), 1.0).astype(np.float64)
+    return torch.from_numpy((center + half * w).astype(np.float32)).reshape(shape)
+
+
+def copies_time(reps, call):
+    for _ in range(3):
+        call()
+    ms = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        call()
+        ms.append((time.perf_counter() - start) * 1e3)
+    ms.sort()
+    return ms[len(ms) // 2], ms[0]
+
+
+def copies_memcpy(nbytes, reps):
+    src, dst = torch.ones(nbytes, dtype=torch.uint8), torch.zeros(nbytes, dtype=torch.uint8)
+    return copies_time(reps, lambda: dst.copy_(src))
+
+
+def copies_run_rows(workload, args, rows):
+    torch.set_num_threads(args.threads)
+    wanted = None if args.rows == "all" else set(args.rows.split(","))
+    floors = {r[1] for r in rows}
+    done, memcpy_ms = {}, {}
+    for name, floor, nbytes, op in rows:
+        if wanted is not None and name not in wanted and name not in floors:
+            continue
+        if floor == "memcpy":
+            if nbytes not in memcpy_ms:
+                memcpy_ms[nbytes] = copies_memcpy(nbytes, args.reps)[0]
+            floor_ms, floor_name = memcpy_ms[nbytes], f"memcpy {nbytes >> 10} KiB"
+        else:
+            floor_ms, floor_name = done[floor], floor
+        keep = [None]
+
+        def call():
+            keep[0] = op()
+        median, least = copies_time(args.reps, call) if op else copies_memcpy(nbytes, args.reps)
+        done[name] = median
+        if wanted is not None and name not in wanted:
+            continue
+        fields = dict(workload=workload, framework="torch", row=name, threads=args.threads, ms=median, min_ms=least,
+                      floor=floor_name, floor_ms=floor_ms, over_floor=median / floor_ms)
+        if keep[0] is not None:
+            fields["checksum"] = float(keep[0].double().sum())
+        emit(**fields)
+
+
+def run_copies(args):
+    mib = 1 << 20
+    x = copies_uniform((4096, 512), 1, 0, 1)
+    heads = copies_uniform((32, 128, 8, 64), 2, 0, 1)
+    column, row = copies_uniform((4096, 1), 3, 0, 1), copies_uniform((512,), 4, 0, 1)
+    cube, cube_mean = copies_uniform((64, 512, 64), 5, 0, 1), copies_uniform((64, 1, 64), 6, 0, 1)
+    logits = copies_uniform((4096, 1024), 7, 0, 4)
+    logits_middle = copies_uniform((64, 1024, 64), 8, 0, 4)
+    copies_run_rows("copies", args, [
+        ("memcpy_8MiB", "memcpy", 8 * mib, None),
+        ("copy_4096x512", "memcpy", 8 * mib, lambda: x.clone()),
+        ("transpose_4096x512", "memcpy", 8 * mib, lambda: x.t().contiguous()),
+        ("permute_0213_32x128x8x64", "memcpy", 8 * mib, lambda: heads.permute(0, 2, 1, 3).contiguous()),
+        ("permute_3210_32x128x8x64", "memcpy", 8 * mib, lambda: heads.permute(3, 2, 1, 0).contiguous()),
+        ("expand_4096x1_to_4096x512", "memcpy", 8 * mib, lambda: column.expand(4096, 512).contiguous()),
+        ("expand_512_to_4096x512", "memcpy", 8 * mib, lambda: row.expand(4096, 512).contiguous()),
+        ("sub_64x512x64_minus_64x1x64", "memcpy", 8 * mib, lambda: cube - cube_mean),
+        ("sum_64x512x64_axis1", "memcpy", 8 * mib, lambda: cube.sum(1, keepdim=True)),
+        ("exp_4096x1024", "memcpy", 16 * mib, lambda: torch.exp(logits)),
+        ("softmax_4096x1024", "exp_4096x1024", 0, lambda: torch.softmax(logits, -1)),
+        ("log_softmax_4096x1024", "exp_4096x1024", 0, lambda: torch.log_softmax(logits, -1)),
+        ("softmax_64x1024x64_axis1", "exp_4096x1024", 0, lambda: torch.softmax(logits_middle, 1)),
+    ])
+
+
+def run_transcendental(args):
+    n = 1 << 20
+    x = copies_uniform((n,), 11, 0, 4)
+    positive = copies_uniform((n,), 12, 5.05, 4.95)
+    copies_run_rows("transcendental", args, [
+        ("memcpy_4MiB", "memcpy", 4 * n, None),
+        ("exp_1M", "memcpy", 4 * n, lambda: torch.exp(x)),
+        ("tanh_1M", "memcpy", 4 * n, lambda: torch.tanh(x)),
+        ("sigmoid_1M", "memcpy", 4 * n, lambda: torch.sigmoid(x)),
+        ("log_1M", "memcpy", 4 * n, lambda: torch.log(positive)),
+    ])
+
+
+def copies_main(argv):
+    parser = argparse.ArgumentParser(prog="torch_bench.py " + argv[0])
+    parser.add_argument("--reps", type=int, default=21)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rows", default="all")
+    args = parser.parse_args(argv[1:])
+    (run_copies if argv[0] == "copies" else run_transcendental)(args)
 
 
 if __name__ == "__main__":

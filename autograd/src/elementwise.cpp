@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "kernels.hpp"
+#include "strided.hpp"
 #include "tape.hpp"
 #include "vector_math.hpp"
 
@@ -551,8 +552,22 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       }
       return Tensor(std::move(r));
     }
+    // Any other broadcast: one loop over the collapsed axes (strided.hpp).
     auto r = detail::empty_array<T>(s, "where");
-    xt::noalias(r) = xt::where(cv, av, bv);
+    if (n == 0) return Tensor(std::move(r));
+    const detail::LoopNest loop = detail::collapse_axes(
+        s, {detail::broadcast_strides(detail::shape_of(cv), s), detail::broadcast_strides(detail::shape_of(av), s),
+            detail::broadcast_strides(detail::shape_of(bv), s), detail::contiguous_strides(s)});
+    const std::ptrdiff_t sc = loop.strides[0].back(), sa = loop.strides[1].back(), sb = loop.strides[2].back();
+    detail::for_each_run<4>(loop, [&](const std::array<std::ptrdiff_t, 4>& o, std::size_t len) {
+      const bool* c = cv.data() + o[0];
+      const T *x = av.data() + o[1], *y = bv.data() + o[2];
+      T* out = r.data() + o[3];
+      for (std::size_t i = 0; i < len; ++i) {
+        const auto k = static_cast<std::ptrdiff_t>(i);
+        out[i] = c[k * sc] ? x[k * sa] : y[k * sb];
+      }
+    });
     return Tensor(std::move(r));
   });
   return record(

@@ -9,16 +9,15 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-
 #include <xtensor/xarray.hpp>
-#include <xtensor/xnoalias.hpp>
 #include <xtensor/xstrides.hpp>
 
 #include "buffer_cache.hpp"
 #include "checked.hpp"
+#include "strided.hpp"
+#include "tape.hpp"
 #include "tapegrad/error.hpp"
 #include "tapegrad/memory.hpp"
-#include "tape.hpp"
 #include "tapegrad/tensor.hpp"
 
 namespace tg::detail {
@@ -237,10 +236,12 @@ xt::xarray<R> zip(const xt::xarray<A>& a, const xt::xarray<B>& b, F f) {
       return r;
     }
   }
-  // Sized and checked before xtensor evaluates: a broadcast result can be far larger than a or b.
-  auto fn = xt::make_lambda_xfunction(std::move(f), a, b);
-  auto r = empty_array<R>(fn.shape(), "broadcast");
-  xt::noalias(r) = fn;
+  // Any other broadcast (e.g. a middle axis reduced with keepdim): loops over the collapsed axes
+  // (strided.hpp). Sized and checked first: a broadcast result can be far larger than a or b.
+  const Shape sa = shape_of(a), sb = shape_of(b);
+  const Shape out = broadcast_shapes("broadcast", sa, sb);
+  auto r = empty_array<R>(out, "broadcast");
+  if (r.size() > 0) broadcast_apply(a.data(), sa, b.data(), sb, out, r.data(), f);
   return r;
 }
 

@@ -8,15 +8,14 @@
 #include <cstddef>
 #include <vector>
 
-#include <xtensor/xmanipulation.hpp>
-
 #include "blas_core.hpp"
 #include "kernels.hpp"
 #include "parallel.hpp"
+#include "strided.hpp"
+#include "tape.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/reduce.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tape.hpp"
 
 namespace tg {
 
@@ -325,8 +324,10 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   Tensor out = std::visit(
       [&](const auto& v) {
         using T = elem_t<decltype(v)>;
-        auto r = detail::empty_array<T>(v.shape(), "permute");  // allocation failure -> tg::Error
-        xt::noalias(r) = xt::transpose(v, perm);
+        Shape to(perm.size());
+        for (std::size_t i = 0; i < perm.size(); ++i) to[i] = s[perm[i]];
+        auto r = detail::empty_array<T>(to, "permute");  // allocation failure -> tg::Error
+        detail::strided_copy(v.data(), to, detail::permuted_strides(s, perm), r.data());
         return Tensor(std::move(r));
       },
       x.impl()->value);

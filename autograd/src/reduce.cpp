@@ -4,13 +4,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
+#include <vector>
 
 #include "kernels.hpp"
+#include "strided.hpp"
+#include "tape.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linalg.hpp"
 #include "tapegrad/ops/shape.hpp"
-#include "tape.hpp"
+#include "vector_math.hpp"
 
 namespace tg {
 
@@ -90,23 +92,24 @@ xt::xarray<T> fold(const xt::xarray<T>& v, const std::vector<std::size_t>& axes,
     }
     return r;
   }
-  // Walk the input in row-major order, moving the output position by `stride` (0 on reduced axes).
-  std::vector<std::size_t> stride(nd, 0), pos(nd, 0);
-  for (std::size_t d = nd, s = 1; d-- > 0;) {
-    if (std::binary_search(axes.begin(), axes.end(), d)) continue;
-    stride[d] = s;
-    s *= in[d];
-  }
-  std::size_t o = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    out[o] = f(out[o], src[i]);
-    for (std::size_t d = nd; d-- > 0;) {
-      o += stride[d];
-      if (++pos[d] < in[d]) break;
-      o -= stride[d] * pos[d];
-      pos[d] = 0;
+  // Walk the input in row-major order, the output position moving by its strides (0 on reduced
+  // axes), one innermost run at a time (strided.hpp).
+  if (n == 0) return r;
+  detail::Strides out_strides = detail::contiguous_strides(detail::shape_of(r));
+  for (auto a : axes) out_strides[a] = 0;
+  const detail::LoopNest loop = detail::collapse_axes(in, {out_strides, detail::contiguous_strides(in)});
+  const bool reduce_inner = loop.strides[0].back() == 0;
+  detail::for_each_run<2>(loop, [&](const std::array<std::ptrdiff_t, 2>& o, std::size_t run) {
+    T* to = out + o[0];
+    const T* from = src + o[1];
+    if (reduce_inner) {
+      T acc = *to;
+      for (std::size_t j = 0; j < run; ++j) acc = f(acc, from[j]);
+      *to = acc;
+    } else {
+      for (std::size_t j = 0; j < run; ++j) to[j] = f(to[j], from[j]);
     }
-  }
+  });
   return r;
 }
 
@@ -192,16 +195,124 @@ Tensor softmax_over(const Tensor& x, const std::vector<std::size_t>& axes) {
   return permute(reshape(softmax(reshape(moved, merged), -1), as_i64(moved.shape())), inverse);
 }
 
-/// x minus its maximum along axis (keepdim), with an all -inf group shifted by 0 instead of
-/// giving NaN. NOTE: x - max is exact for entries within a factor 2 of the maximum (Sterbenz), so
-/// no rounding error of size ulp(|x|) enters softmax, whatever the magnitude of x.
-Tensor shifted_by_max(const Tensor& x, std::size_t axis) {
-  return detail::visit_floating("softmax", x, [&](const auto& v) {
+/// exp of n values. float32 goes through the whole-array kernel of exp() (vector_math.hpp, a
+/// value's result does not depend on its position), so softmax(x) = exp(x - max) / sum as exp()
+/// computes it; float64 through libm.
+void exp_values(const float* in, float* out, std::size_t n) { detail::exp_f32(in, out, n); }
+void exp_values(const double* in, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
+}
+
+/// Independent accumulators of the row reductions below: eight lanes vectorise, and do not wait
+/// on the latency of each addition as one running sum does.
+constexpr std::size_t kLanes = 8;
+
+/// The largest of n >= 1 values, NaNs skipped (a NaN in the group makes the sum, and so every
+/// result of the group, NaN anyway).
+template <class T>
+T max_of(const T* x, std::size_t n) {
+  T lane[kLanes];
+  std::fill_n(lane, kLanes, -std::numeric_limits<T>::infinity());
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t k = 0; k < kLanes; ++k) lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+  for (; i < n; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+  T m = lane[0];
+  for (std::size_t k = 1; k < kLanes; ++k) m = lane[k] > m ? lane[k] : m;
+  return m;
+}
+
+/// The sum of n values in kLanes partial sums, added pairwise at the end.
+template <class T>
+T sum_of(const T* x, std::size_t n) {
+  T lane[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t k = 0; k < kLanes; ++k) lane[k] += x[i + k];
+  for (; i < n; ++i) lane[0] += x[i];
+  for (std::size_t width = kLanes / 2; width > 0; width /= 2)
+    for (std::size_t k = 0; k < width; ++k) lane[k] += lane[k + width];
+  return lane[0];
+}
+
+/// softmax (or log_softmax when `take_log`) of groups of n contiguous values (the last axis): per
+/// group one pass for the maximum, one writing x - max and its exp (summed), one scaling.
+/// NOTE: x - max is exact for entries within a factor 2 of the maximum (Sterbenz), so no rounding
+/// error of size ulp(|x|) enters, whatever the magnitude of x; a group whose maximum is not finite
+/// is shifted by 0 (all -inf gives 0/0 = NaN, as the unshifted formula).
+template <class T>
+void softmax_rows(const T* x, T* y, std::size_t groups, std::size_t n, bool take_log) {
+  std::vector<T> scratch(take_log ? n : 0);
+  for (std::size_t g = 0; g < groups; ++g) {
+    const T* in = x + g * n;
+    T* out = y + g * n;
+    T m = max_of(in, n);
+    if (!std::isfinite(m)) m = 0;
+    for (std::size_t j = 0; j < n; ++j) out[j] = in[j] - m;
+    if (take_log) {
+      exp_values(out, scratch.data(), n);
+      const T shift = std::log(sum_of(scratch.data(), n));
+      for (std::size_t j = 0; j < n; ++j) out[j] -= shift;
+    } else {
+      exp_values(out, out, n);
+      const T total = sum_of(out, n);
+      for (std::size_t j = 0; j < n; ++j) out[j] /= total;
+    }
+  }
+}
+
+/// softmax_rows for an axis with `inner` > 1 elements after it: each group is a column of an
+/// (n, inner) block, and the columns of a block are processed side by side, kColumns at a time,
+/// so every pass reads contiguous rows. Each column's sum runs down the column in order.
+template <class T>
+void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::size_t inner, bool take_log) {
+  constexpr std::size_t kColumns = 512;
+  const std::size_t width = std::min(inner, kColumns);
+  std::vector<T> m(width), s(width), scratch(take_log ? width : 0);
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t c0 = 0; c0 < inner; c0 += width) {
+      const std::size_t w = std::min(width, inner - c0);
+      const T* in = x + o * n * inner + c0;
+      T* out = y + o * n * inner + c0;
+      std::fill_n(m.data(), w, -std::numeric_limits<T>::infinity());
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t c = 0; c < w; ++c) m[c] = in[j * inner + c] > m[c] ? in[j * inner + c] : m[c];
+      for (std::size_t c = 0; c < w; ++c) {
+        if (!std::isfinite(m[c])) m[c] = 0;
+        s[c] = 0;
+      }
+      for (std::size_t j = 0; j < n; ++j) {
+        T* row = out + j * inner;
+        for (std::size_t c = 0; c < w; ++c) row[c] = in[j * inner + c] - m[c];
+        T* e = take_log ? scratch.data() : row;
+        exp_values(row, e, w);
+        for (std::size_t c = 0; c < w; ++c) s[c] += e[c];
+      }
+      if (take_log) {
+        for (std::size_t c = 0; c < w; ++c) s[c] = std::log(s[c]);
+        for (std::size_t j = 0; j < n; ++j)
+          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] -= s[c];
+      } else {
+        for (std::size_t j = 0; j < n; ++j)
+          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] /= s[c];
+      }
+    }
+}
+
+/// The values of softmax(x, axis) (or log_softmax), without history.
+Tensor softmax_values(const char* op, const Tensor& x, std::size_t axis, bool take_log) {
+  const Shape shape = x.shape();
+  const std::size_t n = shape[axis];
+  const std::size_t inner = detail::product(Shape(shape.begin() + static_cast<std::ptrdiff_t>(axis) + 1, shape.end()));
+  return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
-    xt::xarray<T> m = fold(v, {axis}, -std::numeric_limits<T>::infinity(),
-                           [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
-    for (auto& e : m) if (!std::isfinite(e)) e = 0;
-    xt::xarray<T> r = v - m;
+    auto r = detail::empty_array<T>(shape, op);
+    if (v.size() == 0) return Tensor(std::move(r));
+    const std::size_t outer = v.size() / (n * inner);
+    if (inner == 1)
+      softmax_rows(v.data(), r.data(), outer, n, take_log);
+    else
+      softmax_columns(v.data(), r.data(), outer, n, inner, take_log);
     return Tensor(std::move(r));
   });
 }
@@ -327,9 +438,10 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
     xt::xarray<T> m = fold(v, axes, -std::numeric_limits<T>::infinity(),
                            [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
     for (auto& e : m) if (!std::isfinite(e)) e = 0;
-    const xt::xarray<T> shifted = xt::exp(v - m);
+    const xt::xarray<T> shifted = detail::zip<T>(v, m, [](T e, T top) { return std::exp(e - top); });
     const xt::xarray<T> s = fold(shifted, axes, T(0), [](T acc, T e) { return acc + e; });
-    xt::xarray<T> r = xt::log(s) + m;
+    xt::xarray<T> r = detail::empty_array<T>(s.shape());
+    for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = std::log(s.data()[i]) + m.data()[i];
     r.reshape(reduced_shape(shape, axes, keepdim));
     return Tensor(std::move(r));
   });
@@ -430,20 +542,9 @@ Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extremum<fal
 Tensor softmax(const Tensor& x, int axis) {
   detail::require_floating("softmax", x);
   const int ax = static_cast<int>(detail::normalize_axis("softmax", axis, x.dim(), x.shape()));
-  Tensor out;
-  {
-    NoGradGuard no_grad;
-    forward_ad::detail::SuspendGuard no_tangents;  // the op's own rule gives the tangent
-    // exp(x - max) / sum(exp(x - max)): no overflow, and accurate for inputs of any magnitude
-    // (exp(x - logsumexp(x)) would inherit logsumexp's rounding error of ulp(|x|)).
-    // An empty tensor has nothing to normalise.
-    if (x.numel() == 0) {
-      out = x.detach();
-    } else {
-      const Tensor e = exp(shifted_by_max(x, static_cast<std::size_t>(ax)));
-      out = e / sum(e, {ax}, true);
-    }
-  }
+  // exp(x - max) / sum(exp(x - max)): no overflow, and accurate for inputs of any magnitude
+  // (exp(x - logsumexp(x)) would inherit logsumexp's rounding error of ulp(|x|)).
+  Tensor out = softmax_values("softmax", x, static_cast<std::size_t>(ax), false);
   return record(
       "softmax", std::move(out), {x}, kSaveOutput,
       [ax](BackwardContext& c) {
@@ -460,19 +561,9 @@ Tensor softmax(const Tensor& x, int axis) {
 Tensor log_softmax(const Tensor& x, int axis) {
   detail::require_floating("log_softmax", x);
   const int ax = static_cast<int>(detail::normalize_axis("log_softmax", axis, x.dim(), x.shape()));
-  Tensor out;
-  {
-    NoGradGuard no_grad;
-    forward_ad::detail::SuspendGuard no_tangents;  // the op's own rule gives the tangent
-    // (x - max) - log(sum(exp(x - max))): never adds the maximum back, so the result keeps its
-    // accuracy for inputs of any magnitude.
-    if (x.numel() == 0) {
-      out = x.detach();
-    } else {
-      const Tensor shifted = shifted_by_max(x, static_cast<std::size_t>(ax));
-      out = shifted - log(sum(exp(shifted), {ax}, true));
-    }
-  }
+  // (x - max) - log(sum(exp(x - max))): never adds the maximum back, so the result keeps its
+  // accuracy for inputs of any magnitude.
+  Tensor out = softmax_values("log_softmax", x, static_cast<std::size_t>(ax), true);
   return record(
       "log_softmax", std::move(out), {x}, kSaveOutput,
       [ax](BackwardContext& c) {

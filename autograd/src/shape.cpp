@@ -6,13 +6,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include <xtensor/xbroadcast.hpp>
-#include <xtensor/xnoalias.hpp>
-
 #include "kernels.hpp"
 #include "parallel.hpp"
-#include "tapegrad/ops/reduce.hpp"
+#include "strided.hpp"
 #include "tape.hpp"
+#include "tapegrad/ops/reduce.hpp"
 
 namespace tg {
 
@@ -231,7 +229,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   Tensor out = visit_any(x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     auto r = detail::empty_array<T>(shape, "expand");  // checks the size before broadcasting
-    xt::noalias(r) = xt::broadcast(v, shape);
+    detail::strided_copy(v.data(), shape, detail::broadcast_strides(from, shape), r.data());
     return Tensor(std::move(r));
   });
   return record(

@@ -1,14 +1,15 @@
 // .npy encoding and the zip container (see npz.hpp for the formats).
 #include "npz.hpp"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <new>
 #include <set>
 
-#include <xtensor/xmanipulation.hpp>
-#include <zlib.h>
+#include "strided.hpp"
 #include "tapegrad/xtensor.hpp"
 #include "tensor_impl.hpp"
 
@@ -205,7 +206,13 @@ Tensor array_from_bytes(const char* data, const Shape& shape, bool fortran_order
   } else if (a.size() > 0) {  // an empty array's data() may be null, and memcpy(nullptr, ...) is undefined
     std::memcpy(a.data(), data, a.size() * sizeof(T));
   }
-  if (fortran_order && shape.size() > 1) a = xt::transpose(a);
+  if (fortran_order && shape.size() > 1) {  // the reversed axes, copied in tiles (strided.hpp)
+    std::vector<std::size_t> reversed(shape.size());
+    for (std::size_t i = 0; i < reversed.size(); ++i) reversed[i] = reversed.size() - 1 - i;
+    auto c = xt::xarray<T>::from_shape(shape);
+    tg::detail::strided_copy(a.data(), shape, tg::detail::permuted_strides(stored, reversed), c.data());
+    a = std::move(c);
+  }
   return Tensor(std::move(a));
 }
 

@@ -1,0 +1,253 @@
+// Strided copies and broadcast loops (see strided.hpp).
+#include "strided.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "parallel.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
+
+namespace tg::detail {
+
+Strides contiguous_strides(const Shape& s) {
+  Strides out(s.size());
+  std::ptrdiff_t step = 1;
+  for (std::size_t d = s.size(); d-- > 0;) {
+    out[d] = step;
+    step *= static_cast<std::ptrdiff_t>(s[d]);
+  }
+  return out;
+}
+
+Strides permuted_strides(const Shape& from, const std::vector<std::size_t>& perm) {
+  const Strides base = contiguous_strides(from);
+  Strides out(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) out[i] = base[perm[i]];
+  return out;
+}
+
+Strides broadcast_strides(const Shape& from, const Shape& to) {
+  const Strides base = contiguous_strides(from);
+  Strides out(to.size(), 0);
+  const std::size_t lead = to.size() - from.size();
+  for (std::size_t d = 0; d < from.size(); ++d)
+    if (from[d] != 1) out[lead + d] = base[d];
+  return out;
+}
+
+LoopNest collapse_axes(const Shape& extents, std::vector<Strides> strides) {
+  LoopNest loop;
+  loop.strides.resize(strides.size());
+  for (std::size_t d = 0; d < extents.size(); ++d) {
+    if (extents[d] == 1) continue;
+    // Axis d joins the previous kept axis when, for every operand, stepping the previous axis
+    // once is the same as stepping axis d through its whole extent.
+    bool merge = !loop.extents.empty();
+    for (std::size_t k = 0; merge && k < strides.size(); ++k)
+      merge = loop.strides[k].back() == strides[k][d] * static_cast<std::ptrdiff_t>(extents[d]);
+    if (merge) {
+      loop.extents.back() *= extents[d];
+      for (std::size_t k = 0; k < strides.size(); ++k) loop.strides[k].back() = strides[k][d];
+    } else {
+      loop.extents.push_back(extents[d]);
+      for (std::size_t k = 0; k < strides.size(); ++k) loop.strides[k].push_back(strides[k][d]);
+    }
+  }
+  if (loop.extents.empty()) {  // one element
+    loop.extents.push_back(1);
+    for (auto& s : loop.strides) s.push_back(0);
+  }
+  return loop;
+}
+
+namespace {
+
+/// Row-major position over some axes of a loop nest, with the source and destination offsets it
+/// stands for. `pos` is storage for one counter per axis, owned by the caller (so a task on a
+/// worker thread allocates nothing).
+struct Odometer {
+  const std::vector<std::size_t>& extents;
+  const Strides& src_strides;
+  const Strides& dst_strides;
+  std::size_t* pos;
+  std::ptrdiff_t src = 0, dst = 0;
+
+  /// Moves to the flat (row-major) index i over the axes.
+  void seek(std::size_t i) {
+    src = dst = 0;
+    for (std::size_t d = extents.size(); d-- > 0;) {
+      pos[d] = i % extents[d];
+      i /= extents[d];
+      src += static_cast<std::ptrdiff_t>(pos[d]) * src_strides[d];
+      dst += static_cast<std::ptrdiff_t>(pos[d]) * dst_strides[d];
+    }
+  }
+  void next() {
+    for (std::size_t d = extents.size(); d-- > 0;) {
+      src += src_strides[d];
+      dst += dst_strides[d];
+      if (++pos[d] < extents[d]) return;
+      src -= src_strides[d] * static_cast<std::ptrdiff_t>(extents[d]);
+      dst -= dst_strides[d] * static_cast<std::ptrdiff_t>(extents[d]);
+      pos[d] = 0;
+    }
+  }
+};
+
+/// Runs body(task, begin, end) over [0, units) split into contiguous ranges, one per task, on
+/// tapegrad's threads when the copy is long enough (`elements` in all) to pay for waking them.
+template <class Body>
+void split_units(std::size_t units, std::size_t elements, std::size_t max_tasks, const Body& body) {
+  const std::size_t threads = static_cast<std::size_t>(num_threads());
+  std::size_t tasks = std::min({units, max_tasks, 4 * threads});
+  if (threads < 2 || elements < 2 * kParallelMinChunk) tasks = std::min<std::size_t>(units, 1);
+  if (tasks <= 1) {
+    body(0, 0, units);
+    return;
+  }
+  const std::size_t base = units / tasks, extra = units % tasks;
+  parallel_tasks(tasks, [&](std::size_t t) {
+    const std::size_t begin = t * base + std::min(t, extra);
+    body(t, begin, begin + base + (t < extra ? 1 : 0));
+  });
+}
+
+/// The most tasks a copy is split into (the per-task counters are allocated up front).
+constexpr std::size_t kMaxTasks = 64;
+
+/// Tile edge of the transposing copy: a 32 x 32 tile of float64 is 8 KiB read and 8 KiB
+/// written, within any L1 data cache, and its rows are whole 64-byte cache lines.
+constexpr std::size_t kTile = 32;
+
+/// dst[i * dst_row + j] = src[i + j * src_row] for i < rows, j < cols (a transposed tile).
+template <class T>
+void transpose_tile(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
+                    std::ptrdiff_t cols) {
+  std::ptrdiff_t i = 0;
+#if defined(__SSE2__)
+  // Register transposes of 4x4 float32 / 2x2 float64 blocks: moves only, so the same bits.
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    constexpr std::ptrdiff_t V = 16 / sizeof(T);
+    for (; i + V <= rows; i += V) {
+      std::ptrdiff_t j = 0;
+      for (; j + V <= cols; j += V) {
+        const T* s = src + i + j * src_row;
+        T* d = dst + i * dst_row + j;
+        if constexpr (std::is_same_v<T, float>) {
+          __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + src_row), r2 = _mm_loadu_ps(s + 2 * src_row),
+                 r3 = _mm_loadu_ps(s + 3 * src_row);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          _mm_storeu_ps(d, r0);
+          _mm_storeu_ps(d + dst_row, r1);
+          _mm_storeu_ps(d + 2 * dst_row, r2);
+          _mm_storeu_ps(d + 3 * dst_row, r3);
+        } else {
+          const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + src_row);
+          _mm_storeu_pd(d, _mm_unpacklo_pd(r0, r1));
+          _mm_storeu_pd(d + dst_row, _mm_unpackhi_pd(r0, r1));
+        }
+      }
+      for (; j < cols; ++j)
+        for (std::ptrdiff_t k = i; k < i + V; ++k) dst[k * dst_row + j] = src[k + j * src_row];
+    }
+  }
+#endif
+  for (; i < rows; ++i)
+    for (std::ptrdiff_t j = 0; j < cols; ++j) dst[i * dst_row + j] = src[i + j * src_row];
+}
+
+/// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
+/// one run per position of the outer axes, a block copy (stride 1), a fill (stride 0) or a
+/// strided gather.
+template <class T>
+void copy_runs(const T* src, const LoopNest& loop, T* dst) {
+  const std::size_t rank = loop.extents.size(), n = loop.extents.back();
+  const std::ptrdiff_t step = loop.strides[0].back();
+  const std::vector<std::size_t> outer(loop.extents.begin(), loop.extents.end() - 1);
+  const Strides src_strides(loop.strides[0].begin(), loop.strides[0].end() - 1);
+  Strides dst_strides = contiguous_strides(loop.extents);
+  dst_strides.pop_back();
+  std::size_t units = 1;
+  for (auto e : outer) units *= e;
+  std::vector<std::size_t> counters(kMaxTasks * (rank - 1));
+  split_units(units, units * n, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
+    Odometer at{outer, src_strides, dst_strides, counters.data() + task * (rank - 1)};
+    at.seek(begin);
+    for (std::size_t u = begin; u < end; ++u, at.next()) {
+      const T* s = src + at.src;
+      T* d = dst + at.dst;
+      if (step == 1)
+        std::copy(s, s + n, d);
+      else if (step == 0)
+        std::fill(d, d + n, s[0]);
+      else
+        for (std::size_t j = 0; j < n; ++j) d[j] = s[static_cast<std::ptrdiff_t>(j) * step];
+    }
+  });
+}
+
+/// The copy when the innermost axis of dst is strided in src and another axis p is contiguous
+/// there (a transpose of axes p and last, with other axes around): kTile x kTile tiles of the
+/// (p, last) plane, so each tile's reads and writes stay in the L1 cache.
+template <class T>
+void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
+  const std::size_t rank = loop.extents.size();
+  const Strides all_dst = contiguous_strides(loop.extents);
+  std::vector<std::size_t> outer;
+  Strides src_strides, dst_strides;
+  for (std::size_t d = 0; d + 1 < rank; ++d)
+    if (d != p) {
+      outer.push_back(loop.extents[d]);
+      src_strides.push_back(loop.strides[0][d]);
+      dst_strides.push_back(all_dst[d]);
+    }
+  const std::size_t rows = loop.extents[p], cols = loop.extents.back();
+  const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];
+  const std::size_t row_tiles = (rows + kTile - 1) / kTile;
+  std::size_t outer_count = 1;
+  for (auto e : outer) outer_count *= e;
+  std::vector<std::size_t> counters(kMaxTasks * outer.size());
+  // A unit is one band of kTile rows of the plane at one position of the other axes.
+  split_units(outer_count * row_tiles, outer_count * rows * cols, kMaxTasks,
+              [&](std::size_t task, std::size_t begin, std::size_t end) {
+                Odometer at{outer, src_strides, dst_strides, counters.data() + task * outer.size()};
+                at.seek(begin / row_tiles);
+                for (std::size_t u = begin; u < end; ++u) {
+                  const std::size_t band = u % row_tiles;
+                  if (u != begin && band == 0) at.next();
+                  const auto i0 = static_cast<std::ptrdiff_t>(band * kTile);
+                  const auto h = static_cast<std::ptrdiff_t>(std::min(kTile, rows - band * kTile));
+                  for (std::size_t j = 0; j < cols; j += kTile) {
+                    const auto j0 = static_cast<std::ptrdiff_t>(j);
+                    transpose_tile(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0, dst_row,
+                                   h, static_cast<std::ptrdiff_t>(std::min(kTile, cols - j)));
+                  }
+                }
+              });
+}
+
+}  // namespace
+
+template <class T>
+void strided_copy(const T* src, const Shape& shape, const Strides& strides, T* dst) {
+  if (std::find(shape.begin(), shape.end(), std::size_t{0}) != shape.end()) return;
+  const LoopNest loop = collapse_axes(shape, {strides});
+  const std::size_t rank = loop.extents.size();
+  const std::ptrdiff_t inner = loop.strides[0].back();
+  if (inner != 0 && inner != 1)
+    for (std::size_t p = 0; p + 1 < rank; ++p)
+      if (loop.strides[0][p] == 1) return copy_tiled(src, loop, p, dst);
+  copy_runs(src, loop, dst);
+}
+
+template void strided_copy<float>(const float*, const Shape&, const Strides&, float*);
+template void strided_copy<double>(const double*, const Shape&, const Strides&, double*);
+template void strided_copy<std::int64_t>(const std::int64_t*, const Shape&, const Strides&, std::int64_t*);
+template void strided_copy<bool>(const bool*, const Shape&, const Strides&, bool*);
+
+}  // namespace tg::detail
