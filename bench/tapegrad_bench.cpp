@@ -675,7 +675,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    auto with = [&](std::map<std::string, std::string> extra) {
+    auto with = [&](const std::map<std::string, std::string>& extra) {
       std::map<std::string, std::string> defaults = kCommonDefaults;
       for (auto& [key, value] : extra) defaults[key] = value;
       return bench::Options(argc, argv, 2, defaults);

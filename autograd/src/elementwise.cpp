@@ -14,7 +14,6 @@
 namespace tg {
 
 using detail::add_tangents;
-using detail::as_i64;
 using detail::elem_t;
 
 using detail::map;
