@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 
+import driver_more
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TG = os.path.join(ROOT, "build", "bench-release", "bench", "tapegrad_bench")
 TORCH = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_bench.py")]
@@ -63,7 +64,9 @@ def make_groups(args):
                           torch("nielsen", "--threads", "1", "--blas-threads", "1", *data), 1, "epoch_s")]))
     for shape, target, reps in (("4", 0.25, chain_small), ("256x256", 0.5, ["--reps", "1"])):
         groups.append(dict(
-            key=f"chain:{shape}", title=f"3. chain of 10,000 ops on ({shape.replace('x', ',')}{',' * (shape == '4')}), fwd+bwd",
+            key=f"chain:{shape}",
+            title=f"3. chain of 10,000 ops on ({shape.replace('x', ',')}{',' * (shape == '4')}), fwd+bwd"
+                  f"{' (memory pressure: the forward holds 10,000 outputs)' * (shape != '4')}",
             unit="µs/op", target=target,
             settings=[setting("1 thread", "tapegrad", tg("chain", "--shape", shape, *reps), 1, "us_per_op"),
                       setting("1 thread", "torch", torch("chain", "--shape", shape, *reps), 1, "us_per_op")]))
@@ -92,6 +95,7 @@ def make_groups(args):
         unit="µs/call", target=None,
         settings=[setting("1 thread", "tapegrad", tg("jvp"), 1, "jvp_us"),
                   setting("1 thread", "torch", torch("jvp"), 1, "jvp_us")]))
+    groups += driver_more.groups(args, setting, tg, torch)  # issue 19: steady state, GMM, wider MLPs
     return groups
 
 
@@ -306,6 +310,7 @@ def render(groups, soak, args, runs, started, start_load, end_load, loads, info_
     w("")
     engine(w, by_key)
     details(w, by_key)
+    driver_more.render(w, by_key)
     memory(w, by_key, soak)
     w("## Notes on the method\n")
     w("- Workloads 1 and 2 hold MNIST in memory as one float32 tensor; each step takes its batch as"

@@ -10,6 +10,9 @@
 //   history --steps 40000        "nielsen" steps keeping every loss: first vs last 5,000 steps
 //   prune   --shape 8x16|128x256 4-layer MLP: grad wrt its last hidden layer vs the full backward
 //   jvp     --reps 200           "mlp" network's loss: forward pass vs forward-mode jvp vs vjp
+//   steady  --shape S --op OP    chains of 300 ops, freed and repeated, and the bandwidth floor (steady.hpp)
+//   gmm     --d D --k K --n N    ADBench's GMM objective and its gradient, float64 (gmm.hpp)
+//   wide | higgs | mlp64         wider and other MLPs; gemm-floor --preset wide (mlp_more.hpp)
 //
 // tapegrad's thread count is tg::set_num_threads (its pool; OpenBLAS runs on one thread); the
 // GEMM floor sets OpenBLAS's own thread count, as it measures OpenBLAS alone.
@@ -25,6 +28,9 @@
 
 #include "bench_util.hpp"
 #include "copies_bench.hpp"
+#include "gmm.hpp"
+#include "mlp_more.hpp"
+#include "steady.hpp"
 #include "tape.hpp"
 #include "tapegrad/blas.hpp"
 #include "tapegrad/data/mnist.hpp"
@@ -654,7 +660,12 @@ void usage() {
          "       tapegrad_bench history [--threads N] [--data DIR] [--warmup STEPS] [--steps N] [--window N]\n"
          "       tapegrad_bench prune [--shape BATCHxWIDTH] [--warmup CALLS] [--reps CALLS]\n"
          "       tapegrad_bench jvp [--warmup CALLS] [--reps CALLS]\n"
-         "       tapegrad_bench copies|transcendental [--reps CALLS] [--threads N] [--rows all|NAME,...]\n";
+         "       tapegrad_bench copies|transcendental [--reps CALLS] [--threads N] [--rows all|NAME,...]\n"
+         "       tapegrad_bench steady [--shape 4|256x256|1024x1024] [--op mul|add|tanh|mixed] [--ops N] [--warmup R]"
+         " [--reps R]\n"
+         "       tapegrad_bench gmm [--d D] [--k K] [--n N] [--reps R]\n"
+         "       tapegrad_bench wide|higgs|mlp64 [--threads N] [--data DIR] [--warmup STEPS] [--steps S]\n"
+         "       tapegrad_bench gemm-floor [--preset wide] [--threads N] [--steps S] [--reps R]\n";
 }
 
 }  // namespace
@@ -666,7 +677,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    auto with = [&](std::map<std::string, std::string> extra) {
+    auto with = [&](const std::map<std::string, std::string>& extra) {
       std::map<std::string, std::string> defaults = kCommonDefaults;
       for (auto& [key, value] : extra) defaults[key] = value;
       return bench::Options(argc, argv, 2, defaults);
@@ -684,6 +695,16 @@ int main(int argc, char** argv) {
       const bench::Options opt(argc, argv, 2, bench::kCopiesDefaults);
       return command == "copies" ? bench::run_copies(opt) : bench::run_transcendental(opt);
     }
+    if (command == "steady") {
+      const bench::Options o =
+          with({{"shape", "256x256"}, {"op", "mixed"}, {"ops", "300"}, {"warmup", "3"}, {"reps", "20"}});
+      return bench::run_steady(o, parse_shape(o.str("shape")));
+    }
+    if (command == "gmm") return bench::run_gmm(with({{"d", "2"}, {"k", "5"}, {"n", "1000"}, {"reps", "5"}}));
+    if (command == "wide" || command == "higgs" || command == "mlp64")
+      return bench::run_mlp_workload(command, with({{"warmup", "3"}, {"steps", "0"}}));
+    if (command == "gemm-floor")
+      return bench::run_gemm_floor(with({{"preset", "wide"}, {"steps", "10"}, {"reps", "5"}}));
   } catch (const std::exception& e) {
     std::cerr << "tapegrad_bench " << command << ": " << e.what() << "\n";
     return 1;

@@ -11,6 +11,7 @@ Run with Debian's python3-torch (/usr/bin/python3); bench/run drives it. Subcomm
   history --steps 40000                 "nielsen" steps keeping every loss: first vs last 5,000 steps
   prune   --shape 8x16|128x256          4-layer MLP: grad wrt its last hidden layer vs the full backward
   jvp     --reps 200                    "mlp" network's loss: forward pass vs forward-mode jvp vs vjp
+  steady, gmm, wide, higgs, mlp64       issue 19's workloads: see torch_more.py
 
 --threads is torch.set_num_threads (ATen's OpenMP pool); --blas-threads is OpenBLAS's own pool
 (openblas_set_num_threads on the libopenblas torch has loaded).
@@ -424,6 +425,9 @@ def run_info(_args):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] in ("copies", "transcendental"):  # issue 19, at the end of this file
         return copies_main(sys.argv[1:])
+    if len(sys.argv) > 1 and sys.argv[1] in ("steady", "gmm", "wide", "higgs", "mlp64"):  # issue 19's workloads
+        import torch_more
+        return torch_more.main(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["info", "mlp", "nielsen", "chain", "soak", "history", "prune", "jvp"])
     parser.add_argument("--threads", type=int, default=1)

@@ -9,12 +9,12 @@
 #include "kernels.hpp"
 #include "strided.hpp"
 #include "tape.hpp"
+#include "tapegrad/ops/reduce.hpp"
 #include "vector_math.hpp"
 
 namespace tg {
 
 using detail::add_tangents;
-using detail::as_i64;
 using detail::elem_t;
 
 using detail::map;
@@ -96,13 +96,28 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  auto jvp = [](const JvpContext& c) {
+    return add_tangents(c.tangent(0), c.has_tangent(1) ? -c.tangent(1) : Tensor());
+  };
+  if (!detail::same_shape(b, out)) {
+    // b broadcast (x - mean, x - row): its gradient is summed back to b's shape before it is
+    // negated rather than after, so the negation touches b's elements, not the whole result's
+    // (the same values: rounding is symmetric in sign).
+    return record(
+        "sub", std::move(out), {a, b}, kSaveNone,
+        [b_shape = b.shape()](BackwardContext& c) {
+          c.set_grad(0, c.grad());
+          if (c.needs_grad(1)) c.set_grad(1, -sum_to(c.grad(), b_shape));
+        },
+        jvp);
+  }
   return record(
       "sub", std::move(out), {a, b}, kSaveNone,
       [](BackwardContext& c) {
         c.set_grad(0, c.grad());
         if (c.needs_grad(1)) c.set_grad(1, -c.grad());
       },
-      [](const JvpContext& c) { return add_tangents(c.tangent(0), c.has_tangent(1) ? -c.tangent(1) : Tensor()); });
+      jvp);
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -110,6 +125,15 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return record(
       "mul", std::move(out), {a, b}, kSaveInput0 | kSaveInput1,
       [](BackwardContext& c) {
+        // input(1) first, as below: a saved input written in place is reported as input 1.
+        if (c.needs_grad(0) && c.needs_grad(1) && c.input(1).impl() == c.input(0).impl()) {
+          // x * x: both inputs get the same product grad * x, computed once (the engine then
+          // adds the two, as it would two separate products of the same values).
+          const Tensor g = c.grad() * c.input(1);
+          c.set_grad(0, g);
+          c.set_grad(1, g);
+          return;
+        }
         if (c.needs_grad(0)) c.set_grad(0, c.grad() * c.input(1));
         if (c.needs_grad(1)) c.set_grad(1, c.grad() * c.input(0));
       },

@@ -1,5 +1,5 @@
 // Float32 tanh, exp and sigmoid over whole arrays, four lanes per call through glibc's vector math library
-// (libmvec) where the build found it, else libm one element at a time.
+// (libmvec) where the build found it (tanh eight lanes on CPUs with AVX2), else libm one element at a time.
 //
 // libmvec's tanhf is ~5x faster than libm's scalar tanhf here and within 1 ulp of the exact
 // result (libm: 2 ulp); its expf within 3 ulp (measured on 44 million inputs, every 97th float).

@@ -1,0 +1,163 @@
+"""Issue 19's rows for bench/driver.py: steady-state per-op chains with their bandwidth floor, ADBench's
+GMM objective and gradient, and the wider/other MLPs with the wide one's GEMM floor.
+
+groups(args, setting, tg, torch) gives the driver's groups (one row each); render(w, by_key) writes
+their section of RESULTS.md.
+"""
+import statistics
+
+STEADY_SHAPES = (("4", ["--reps", "100"]), ("256x256", ["--reps", "20"]),
+                 ("1024x1024", ["--warmup", "2", "--reps", "5"]))
+STEADY_OPS = ("mul", "add", "tanh", "mixed")
+STEADY_TARGET = ("256x256", "mixed", 0.5)  # issue 19: the steady (256,256) row at or below 0.5x PyTorch
+GMM_SIZES = ((2, 5, 1000), (10, 50, 10000), (64, 200, 10000))
+WIDE_FLOOR_TARGET = 1.15
+
+
+def shape_text(shape):
+    return "(" + shape.replace("x", ",") + ("," if "x" not in shape else "") + ")"
+
+
+def groups(args, setting, tg, torch):
+    data = ["--data", args.data]
+    out = []
+    for shape, extra in STEADY_SHAPES:
+        for op in STEADY_OPS:
+            target = STEADY_TARGET[2] if (shape, op) == STEADY_TARGET[:2] else None
+            cmd = ["steady", "--shape", shape, "--op", op, *extra]
+            out.append(dict(
+                key=f"steady:{shape}:{op}", title=f"3s. steady state, {op} on {shape_text(shape)}, chains of 300, fwd+bwd",
+                unit="µs/op", target=target,
+                settings=[setting("1 thread", "tapegrad", tg(*cmd), 1, "us_per_op"),
+                          setting("1 thread", "torch", torch(*cmd), 1, "us_per_op")]))
+    for d, k, n in GMM_SIZES:
+        cmd = ["gmm", "--d", str(d), "--k", str(k), "--n", str(n), "--reps", "5" if d * k * n < 10 ** 7 else "3"]
+        out.append(dict(
+            key=f"gmm:{d}x{k}x{n}", title=f"8. GMM gradient (ADBench), d={d} K={k} n={n}, float64",
+            unit="µs/call", target=None,
+            settings=[setting("1 thread", "tapegrad", tg(*cmd), 1, "gradient_us"),
+                      setting("1 thread", "torch", torch(*cmd), 1, "gradient_us")]))
+    mlps = (("wide", "9. wide MLP 784-2048-2048-10, batch 256, 20 steps", "µs/step", "us_per_step",
+             ["--warmup", "3", "--steps", "20", *data]),
+            ("higgs", "9. HIGGS-like 28-300x5-1 tanh, batch 100, epoch of 100 steps", "s/epoch", "epoch_s",
+             ["--warmup", "10"]),
+            ("mlp64", "9. MNIST mlp epoch in float64", "s/epoch", "epoch_s", ["--warmup", "20", *data]))
+    for name, title, unit, metric, extra in mlps:
+        out.append(dict(
+            key=f"{name}@1", title=f"{title}, 1 thread", unit=unit, target=None,
+            settings=[setting("1 thread", "tapegrad", tg(name, "--threads", "1", *extra), 1, metric),
+                      setting("torch 1 + OpenBLAS 1", "torch",
+                              torch(name, "--threads", "1", "--blas-threads", "1", *extra), 1, metric)]))
+    out.append(dict(
+        key="gemm-floor:wide@1", title="4w. GEMM floor of the wide MLP step, 1 thread", unit="µs/step", target=None,
+        settings=[setting("OpenBLAS 1", "openblas", tg("gemm-floor", "--preset", "wide", "--threads", "1"), 1,
+                          "us_per_step")]))
+    return out
+
+
+def med(results, key):
+    return statistics.median(float(r[key]) for r in results)
+
+
+def num(x):
+    return f"{x:.2f}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def render(w, by_key):
+    steady = [(shape, op, by_key.get(f"steady:{shape}:{op}")) for shape, _ in STEADY_SHAPES for op in STEADY_OPS]
+    gmms = [(size, by_key.get("gmm:{}x{}x{}".format(*size))) for size in GMM_SIZES]
+    mlps = [(name, by_key.get(f"{name}@1")) for name in ("wide", "higgs", "mlp64")]
+    if not any(g for *_, g in steady) and not any(g for _, g in gmms) and not any(g for _, g in mlps):
+        return
+    if any(g for *_, g in steady):
+        w("## Steady-state per-op cost (issue 19)\n")
+        w("A chain of 300 ops of one kind (or mul/add/tanh alternating, as workload 3) on a float32 tensor, then"
+          " `sum(x).backward()`; the graph is freed and the chain recorded again, after untimed warm-up chains"
+          " (3, or 2 on (1024,1024)). Times are per op, medians over the chains of a run, then over the runs."
+          " The floor is the bytes the op moves (mul and add read two tensors and write one; tanh reads one and"
+          " writes one; backward: mul and tanh read two and write one, add moves nothing) divided by the"
+          " bandwidth of memcpy between two buffers of the tensor's size, measured in the tapegrad process"
+          " (for small sizes the buffers sit in cache, so the floor is a lower bound; the chains' outputs do"
+          " not). PyTorch's `copy_` bandwidth, measured in its process, is shown for reference.\n")
+        w("| shape | op | tapegrad fwd + bwd = total | PyTorch fwd + bwd = total | tapegrad / PyTorch |"
+          " floor fwd + bwd | tapegrad / floor | PyTorch / floor | copy GB/s tapegrad, PyTorch | target | met |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for shape, op, g in steady:
+            if not g:
+                continue
+            t, p = g["settings"][0]["results"], g["settings"][1]["results"]
+            tt, pt = med(t, "us_per_op"), med(p, "us_per_op")
+            floor = med(t, "floor_us_per_op")
+            ratio = tt / pt
+            target = g["target"]
+            met = "" if target is None else "yes" if ratio <= target else "no"
+            w(f"| {shape_text(shape)} | {op} | {num(med(t, 'forward_us_per_op'))} + {num(med(t, 'backward_us_per_op'))}"
+              f" = {num(tt)} | {num(med(p, 'forward_us_per_op'))} + {num(med(p, 'backward_us_per_op'))} = {num(pt)} |"
+              f" {ratio:.2f} | {num(med(t, 'floor_forward_us_per_op'))} + {num(med(t, 'floor_backward_us_per_op'))} |"
+              f" {tt / floor:.1f} | {pt / floor:.1f} | {med(t, 'copy_gb_per_s'):.1f}, {med(p, 'copy_gb_per_s'):.1f} |"
+              f" {'' if target is None else f'≤ {target}'} | {met} |")
+        faults = [(shape, op, med(g["settings"][0]["results"], "page_faults_per_op"),
+                   med(g["settings"][1]["results"], "page_faults_per_op")) for shape, op, g in steady if g]
+        w("\nPage faults per op (tapegrad, PyTorch): " + "; ".join(
+            f"{shape_text(s)} {op} {a:.3f}, {b:.3f}" for s, op, a, b in faults) + ".\n")
+    if any(g for _, g in gmms):
+        w("## ADBench GMM objective and gradient (issue 19)\n")
+        w("microsoft/ADBench's Gaussian mixture objective (log-sum-exp over components of the Gaussian"
+          " log-likelihood, Q_k = diag(exp(q_k)) + strictly lower entries, Wishart prior with gamma 1, m 0),"
+          " float64, written op for op the same way in both frameworks (`bench/gmm.hpp`,"
+          " `bench/torch_more.py`): the K products Q_k x_i as one product x Q^T of the K·d rows of Q."
+          " Data and parameters from the shared splitmix64 streams. The objective runs without recording"
+          " (NoGradGuard / torch.no_grad), the gradient is a recorded forward plus tg::grad /"
+          " torch.autograd.grad wrt alphas, means and icf; one untimed pair, then medians of the timed ones"
+          " (1 thread, OpenBLAS 1 thread).\n")
+        w("Gradient check: `proj` is the largest relative difference between the two frameworks' gradient"
+          " projections <g, u> on each leaf (u a fixed U(-1,1) direction); `FD` the relative difference of"
+          " each framework's <g, u> from a fourth-order central difference of its objective along u"
+          " (h = 1e-3). The target of the check is 1e-8.\n")
+        w("| d, K, n | tapegrad objective, gradient (ms) | gradient / objective | PyTorch objective, gradient (ms) |"
+          " gradient / objective | tapegrad / PyTorch: objective, gradient | check: proj, FD tapegrad, FD PyTorch |"
+          " target: tapegrad's ratio ≤ PyTorch's | met |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for (d, k, n), g in gmms:
+            if not g:
+                continue
+            t, p = g["settings"][0]["results"], g["settings"][1]["results"]
+            to, tgr, po, pgr = (med(t, "objective_s"), med(t, "gradient_s"), med(p, "objective_s"),
+                                med(p, "gradient_s"))
+            tr, pr = med(t, "gradient_over_objective"), med(p, "gradient_over_objective")
+            proj = max(abs(float(t[0][k_]) - float(p[0][k_])) / abs(float(p[0][k_]))
+                       for k_ in ("proj_alphas", "proj_means", "proj_icf"))
+            obj_diff = abs(float(t[0]["objective"]) - float(p[0]["objective"])) / abs(float(p[0]["objective"]))
+            w(f"| {d}, {k}, {n} | {to * 1e3:.3g}, {tgr * 1e3:.3g} | {tr:.2f} | {po * 1e3:.3g}, {pgr * 1e3:.3g} |"
+              f" {pr:.2f} | {to / po:.2f}, {tgr / pgr:.2f} | {proj:.1e}, {t[0]['fd_rel_err']:.1e},"
+              f" {p[0]['fd_rel_err']:.1e} (objectives differ by {obj_diff:.1e}) | {tr:.2f} ≤ {pr:.2f} |"
+              f" {'yes' if tr <= pr else 'no'} |")
+        w("")
+    if any(g for _, g in mlps):
+        w("## Wider and other MLPs (issue 19)\n")
+        w("Adam (lr 1e-3) training steps on rows sliced from one tensor (no data loader, no shuffle), the same"
+          " initial weights in both frameworks, 1 thread (tapegrad's pool of 1, OpenBLAS 1; torch 1 + OpenBLAS 1)."
+          " wide: 784-2048-2048-10 ReLU on MNIST, batch 256, 20 steps timed after 3; higgs: 28-300-300-300-300-300-1"
+          " tanh, batch 100, binary cross-entropy with logits on 10,000 synthetic rows (x U(-1,1), label"
+          " x0·x1 > 0), one epoch after 10 steps; mlp64: the mlp preset in float64, one epoch after 20 steps."
+          " The wide GEMM floor runs the 8 sgemm calls of one step on preallocated buffers (workload 4's method).\n")
+        w("| workload | unit | tapegrad | PyTorch | tapegrad / PyTorch | mean loss tapegrad, PyTorch |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        for name, g in mlps:
+            if not g:
+                continue
+            t, p = g["settings"][0]["results"], g["settings"][1]["results"]
+            metric = g["settings"][0]["metric"]
+            w(f"| {g['title']} | {g['unit']} | {num(med(t, metric)) if metric == 'us_per_step' else f'{med(t, metric):.3f}'}"
+              f" | {num(med(p, metric)) if metric == 'us_per_step' else f'{med(p, metric):.3f}'} |"
+              f" {med(t, metric) / med(p, metric):.2f} | {med(t, 'mean_loss'):.5f}, {med(p, 'mean_loss'):.5f} |")
+        wide, floor = by_key.get("wide@1"), by_key.get("gemm-floor:wide@1")
+        if wide and floor:
+            t = med(wide["settings"][0]["results"], "us_per_step")
+            f = med(floor["settings"][0]["results"], "us_per_step")
+            r = floor["settings"][0]["results"][0]
+            w(f"| wide MLP step vs its GEMM floor ({r['sgemm_calls_per_step']:.0f} sgemm calls,"
+              f" {r['mflop_per_step']:.0f} MFLOP, {med(floor['settings'][0]['results'], 'gflops'):.1f} GFLOP/s) |"
+              f" µs/step | {t:.0f} | floor {f:.0f} | {t / f:.2f} (of floor; target ≤ {WIDE_FLOOR_TARGET},"
+              f" {'met' if t / f <= WIDE_FLOOR_TARGET else 'not met'}) | |")
+        w("")
