@@ -35,8 +35,10 @@ void allreduce(distributed::ProcessGroup& pg) {
     // Bus bandwidth as NCCL reports it: a ring all-reduce moves 2 (N-1)/N of the data per rank.
     const double algbw = static_cast<double>(bytes) / per / 1e9;
     if (pg.rank() == 0)
-      std::printf("{\"workload\": \"allreduce\", \"ranks\": %d, \"bytes\": %zu, \"us\": %.2f, \"algbw_GBps\": %.3f, \"busbw_GBps\": %.3f}\n",
-                  n, bytes, per * 1e6, algbw, algbw * 2.0 * (n - 1) / n);
+      std::printf(
+          "{\"workload\": \"allreduce\", \"ranks\": %d, \"bytes\": %zu, \"us\": %.2f, \"algbw_GBps\": %.3f, "
+          "\"busbw_GBps\": %.3f}\n",
+          n, bytes, per * 1e6, algbw, algbw * 2.0 * (n - 1) / n);
   }
 }
 
@@ -45,7 +47,8 @@ void epoch(const std::shared_ptr<distributed::ProcessGroup>& pg, std::size_t sam
   const std::size_t world = pg ? static_cast<std::size_t>(pg->world_size()) : 1;
   const std::size_t rank = pg ? static_cast<std::size_t>(pg->rank()) : 0;
   Generator gen(1);
-  auto ds = std::make_shared<data::TensorDataset>(rand({samples, 784}, kFloat32, &gen), randint(0, 10, {samples}, &gen));
+  auto ds =
+      std::make_shared<data::TensorDataset>(rand({samples, 784}, kFloat32, &gen), randint(0, 10, {samples}, &gen));
   auto net = std::make_shared<nn::MLP>(std::vector<std::size_t>{784, 256, 128, 10}, nn::ReLU(), nn::MLPOptions{}, &gen);
   std::shared_ptr<nn::Module> model = net;
   std::shared_ptr<nn::DistributedDataParallel> ddp;

@@ -685,7 +685,8 @@ int main(int argc, char** argv) {
     if (command == "info") return run_info();
     if (command == "mlp") return run_epochs(kMlp, with({{"steps", "0"}}));
     if (command == "nielsen") return run_epochs(kNielsen, with({{"warmup", "200"}, {"steps", "0"}}));
-    if (command == "chain") return run_chain(with({{"shape", "4"}, {"ops", "10000"}, {"warmup-ops", "10000"}, {"reps", "5"}}));
+    if (command == "chain")
+      return run_chain(with({{"shape", "4"}, {"ops", "10000"}, {"warmup-ops", "10000"}, {"reps", "5"}}));
     if (command == "gemm") return run_gemm(with({{"reps", "3"}}));
     if (command == "soak") return run_soak(with({{"steps", "1000"}}));
     if (command == "history") return run_history(with({{"warmup", "200"}, {"steps", "40000"}, {"window", "5000"}}));

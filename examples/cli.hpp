@@ -87,7 +87,8 @@ inline int refuse_network_too_large(const std::string& program, std::size_t inpu
   layers += "-" + std::to_string(outputs);
   std::cerr << program << ": --hidden: a " << layers << " network "
             << (overflow ? std::string("has more parameters than can be counted")
-                         : "needs " + std::to_string(bytes) + " bytes for its parameters, gradients and optimizer state, more than this machine's " +
+                         : "needs " + std::to_string(bytes) +
+                               " bytes for its parameters, gradients and optimizer state, more than this machine's " +
                                std::to_string(static_cast<unsigned long long>(memory)) + " bytes of memory")
             << "\n";
   return 2;

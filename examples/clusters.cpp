@@ -102,8 +102,10 @@ plot::DecisionRegions decision_regions(nn::Module& net, const Points& points) {
   xt::xarray<double> grid = xt::zeros<double>({r.nx * r.ny, std::size_t{2}});
   for (std::size_t i = 0; i < r.ny; ++i)
     for (std::size_t j = 0; j < r.nx; ++j) {
-      grid(i * r.nx + j, 0) = r.x_min + (static_cast<double>(j) + 0.5) * (r.x_max - r.x_min) / static_cast<double>(r.nx);
-      grid(i * r.nx + j, 1) = r.y_min + (static_cast<double>(i) + 0.5) * (r.y_max - r.y_min) / static_cast<double>(r.ny);
+      grid(i * r.nx + j, 0) =
+          r.x_min + (static_cast<double>(j) + 0.5) * (r.x_max - r.x_min) / static_cast<double>(r.nx);
+      grid(i * r.nx + j, 1) =
+          r.y_min + (static_cast<double>(i) + 0.5) * (r.y_max - r.y_min) / static_cast<double>(r.ny);
     }
   r.grid_class = tg::training::class_indices(tg::training::predict(net, tg::Tensor(grid)));
   r.point_class = tg::training::class_indices(points.y);

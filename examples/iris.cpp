@@ -91,8 +91,9 @@ int run(const examples::Flags& flags) {
     log.append({static_cast<double>(epoch), on_train.loss, on_train.accuracy, on_test.loss, on_test.accuracy});
     if (epoch % report_every == 0 || epoch == flags.epochs) {
       char line[160];
-      std::snprintf(line, sizeof line, "epoch %5zu  cost per flower %.4f  train accuracy %6.2f%%  test accuracy %6.2f%%\n",
-                    epoch, on_train.loss, 100 * on_train.accuracy, 100 * on_test.accuracy);
+      std::snprintf(line, sizeof line,
+                    "epoch %5zu  cost per flower %.4f  train accuracy %6.2f%%  test accuracy %6.2f%%\n", epoch,
+                    on_train.loss, 100 * on_train.accuracy, 100 * on_test.accuracy);
       std::cout << line;
     }
   }
@@ -112,11 +113,15 @@ int run(const examples::Flags& flags) {
   const auto epochs = log.column("epoch");
   plot::LineChart cost{"Cost", "epoch", "quadratic cost per flower",
                        {{"train", epochs, log.column("train_cost")}, {"test", epochs, log.column("test_cost")}}};
-  plot::LineChart accuracy{"Accuracy", "epoch", "share classified correctly",
-                           {{"train", epochs, log.column("train_accuracy")}, {"test", epochs, log.column("test_accuracy")}}};
+  plot::LineChart accuracy{
+      "Accuracy",
+      "epoch",
+      "share classified correctly",
+      {{"train", epochs, log.column("train_accuracy")}, {"test", epochs, log.column("test_accuracy")}}};
   cost.log_y = true;  // the cost falls by orders of magnitude
   accuracy.key = "bottom right";
-  std::cout << plot::describe(plot::line_charts({cost, accuracy}, "iris: training", {flags.plot_dir + "/curves"})) << "\n";
+  std::cout << plot::describe(plot::line_charts({cost, accuracy}, "iris: training", {flags.plot_dir + "/curves"}))
+            << "\n";
   std::cout << plot::describe(plot::heatmap(plot::confusion_heatmap(on_test.confusion, table.classes,
                                                                     "iris: confusion matrix on the test set", false),
                                             {flags.plot_dir + "/confusion"}))

@@ -134,12 +134,17 @@ std::string percent(double fraction) {
 
 /// The settings a checkpoint must share with the run that resumes it.
 training::CheckpointInfo run_identity(const Settings& s, const examples::mnist::Preset& p) {
-  return {{"preset_nielsen", p.name == "nielsen"}, {"dataset_fashion", s.dataset == "fashion"},
-          {"seed", static_cast<double>(s.flags.seed)}, {"batch_size", static_cast<double>(p.batch_size)},
-          {"lr", p.lr}, {"validation", static_cast<double>(p.validation)}, {"dropout", p.dropout},
-          {"train_images", static_cast<double>(s.train_images)}, 
-          {"init", static_cast<double>(std::find(examples::mnist::kInits.begin(), examples::mnist::kInits.end(), p.init) -
-                                       examples::mnist::kInits.begin())}};
+  return {
+      {"preset_nielsen", p.name == "nielsen"},
+      {"dataset_fashion", s.dataset == "fashion"},
+      {"seed", static_cast<double>(s.flags.seed)},
+      {"batch_size", static_cast<double>(p.batch_size)},
+      {"lr", p.lr},
+      {"validation", static_cast<double>(p.validation)},
+      {"dropout", p.dropout},
+      {"train_images", static_cast<double>(s.train_images)},
+      {"init", static_cast<double>(std::find(examples::mnist::kInits.begin(), examples::mnist::kInits.end(), p.init) -
+                                   examples::mnist::kInits.begin())}};
 }
 
 plot::PlotResult write_plots(const training::MetricsLog& log, const Settings& s, bool validating,
@@ -173,11 +178,13 @@ int run(Settings s, const CLI::App& app, const Job& job) {
   if (app.count("--validation")) p.validation = s.validation;
   if (app.count("--init")) p.init = s.init;
   if (app.count("--dropout")) p.dropout = s.dropout;
-  const std::string data_dir =
-      !f.data.empty() ? f.data : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir : tg::data::kDefaultMnistDir;
+  const std::string data_dir = !f.data.empty()          ? f.data
+                               : s.dataset == "fashion" ? tg::data::kDefaultFashionMnistDir
+                                                        : tg::data::kDefaultMnistDir;
   const std::string checkpoint = !f.save.empty() ? f.save : f.plot_dir + "/checkpoint.npz";
   const std::vector<std::string> class_names =
-      s.dataset == "fashion" ? kFashionClasses : std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+      s.dataset == "fashion" ? kFashionClasses
+                             : std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
   check_data(data_dir, s.dataset);
   const tg::data::MnistSplit train_split = tg::data::load_mnist(data_dir, "train");
@@ -236,8 +243,8 @@ int run(Settings s, const CLI::App& app, const Job& job) {
   const std::string title = std::string(s.dataset == "fashion" ? "Fashion-MNIST" : "MNIST") + ", preset " + p.name;
   std::string layers = "784";
   for (std::size_t h : p.hidden) layers += "-" + std::to_string(h);
-  std::cout << title << ": " << layers << "-10 " << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam")
-            << " (lr " << p.lr << ")";
+  std::cout << title << ": " << layers << "-10 "
+            << (p.sigmoid ? "sigmoid, quadratic cost, SGD" : "ReLU, cross-entropy, Adam") << " (lr " << p.lr << ")";
   if (p.dropout > 0) std::cout << ", dropout " << p.dropout;
   std::cout << ", batches of " << p.batch_size << ", " << p.epochs << " epochs, init " << p.init << "\n"
             << "images: " << train.size() << " training, "
@@ -323,9 +330,9 @@ int run(Settings s, const CLI::App& app, const Job& job) {
   if (log.num_rows() > 0) {
     std::cout << "metrics: " << metrics_path << "\n" << plot::describe(write_plots(log, s, validating, title)) << "\n";
   }
-  std::cout << plot::describe(plot::heatmap(
-                   plot::confusion_heatmap(final_test.confusion, class_names, title + ": confusion matrix on the test set"),
-                   {f.plot_dir + "/confusion"}))
+  std::cout << plot::describe(plot::heatmap(plot::confusion_heatmap(final_test.confusion, class_names,
+                                                                    title + ": confusion matrix on the test set"),
+                                            {f.plot_dir + "/confusion"}))
             << "\n";
   return 0;
 }
@@ -354,7 +361,9 @@ int main(int argc, char** argv) {
   app.get_option("--data")
       ->description("folder with the four IDX files (default: datasets/mnist, or "
                     "/usr/share/datasets/fashion-mnist for --dataset fashion)");
-  app.get_option("--save")->description("checkpoint written after every epoch")->default_str("<plot-dir>/checkpoint.npz");
+  app.get_option("--save")
+      ->description("checkpoint written after every epoch")
+      ->default_str("<plot-dir>/checkpoint.npz");
   app.add_flag("--resume", s.resume, "continue from the checkpoint (--save) with the same settings");
   app.add_option("--validation", s.validation, "last training images held out for validation (0: none)")
       ->default_str("preset's: 0 for mlp, 10000 for nielsen")

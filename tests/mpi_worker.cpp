@@ -76,11 +76,15 @@ void collectives(ProcessGroup& pg) {
     expect(work->is_completed(), d + " work completed after wait");
     const auto got = m.to_vector();
     bool ok = true;
-    for (std::size_t i = 0; i < got.size(); ++i) ok = ok && got[i] == (dtype == kFloat64 ? sum[i] / n : static_cast<double>(static_cast<float>(sum[i]) / static_cast<float>(n)));
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ok =
+          ok && got[i] == (dtype == kFloat64 ? sum[i] / n
+                                             : static_cast<double>(static_cast<float>(sum[i]) / static_cast<float>(n)));
     expect(ok, d + " all_reduce mean");
     Tensor b = from_vector({r * 10.0, r * 10.0 + 1}, {2}, dtype);
     pg.broadcast(b, n - 1);
-    expect(b.to_vector() == std::vector<double>{(n - 1) * 10.0, (n - 1) * 10.0 + 1}, d + " broadcast from the last rank");
+    expect(b.to_vector() == std::vector<double>{(n - 1) * 10.0, (n - 1) * 10.0 + 1},
+           d + " broadcast from the last rank");
   }
   Tensor ints = from_vector({static_cast<double>(r), 7}, {2}, kInt64);
   pg.broadcast(ints, 0);
@@ -216,7 +220,8 @@ void equivalence(const std::shared_ptr<ProcessGroup>& pg, DType dtype, const std
 void batchnorm(const std::shared_ptr<ProcessGroup>& pg) {
   const int rank = pg->rank();
   Generator gen(1);
-  auto net = std::make_shared<nn::MLP>(std::vector<std::size_t>{6, 8, 3}, nn::Tanh(), nn::MLPOptions{0.0, true, false}, &gen);
+  auto net =
+      std::make_shared<nn::MLP>(std::vector<std::size_t>{6, 8, 3}, nn::Tanh(), nn::MLPOptions{0.0, true, false}, &gen);
   net->to(kFloat64);
   const auto stats_of = [&] {
     std::vector<double> v;
@@ -239,7 +244,8 @@ void batchnorm(const std::shared_ptr<ProcessGroup>& pg) {
   Generator data_gen(50 + static_cast<std::uint64_t>(rank));  // each rank its own batches
   for (int step = 0; step < 5; ++step) {
     opt.zero_grad();
-    nn::functional::cross_entropy(ddp->forward(randn({16, 6}, kFloat64, &data_gen)), randint(0, 3, {16}, &data_gen)).backward();
+    nn::functional::cross_entropy(ddp->forward(randn({16, 6}, kFloat64, &data_gen)), randint(0, 3, {16}, &data_gen))
+        .backward();
     opt.step();
   }
   // (Rank 0 trivially matches itself; the others saw other batches.)
@@ -356,7 +362,8 @@ int main(int argc, char** argv) {
     Tensor failures = from_vector({static_cast<double>(g_failures)}, {1}, kFloat64);
     pg->all_reduce(failures);
     if (failures.item() > 0) {
-      if (g_rank == 0) std::fprintf(stderr, "mpi_worker %s: %g failed checks over all ranks\n", mode.c_str(), failures.item());
+      if (g_rank == 0)
+        std::fprintf(stderr, "mpi_worker %s: %g failed checks over all ranks\n", mode.c_str(), failures.item());
       return 1;
     }
     if (g_rank == 0) std::printf("mpi_worker %s: passed on %d ranks\n", mode.c_str(), pg->world_size());

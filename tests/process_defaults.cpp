@@ -86,7 +86,8 @@ int main() {
     check(a.grad().defined(), "the backward pass ran");
   }
   check(openblas_get_num_threads() == blas_threads, "after products: OpenBLAS's thread count is the program's");
-  check(tg::get_num_threads() == blas_threads, "tapegrad's thread count is OpenBLAS's default, read outside its products");
+  check(tg::get_num_threads() == blas_threads,
+        "tapegrad's thread count is OpenBLAS's default, read outside its products");
   check_heap_trimmed("after tensors: freed heap at the top is trimmed");
   check_mmap_threshold(4 * 1024 * 1024, "after tensors: a fresh 4 MiB malloc comes from mmap");
 

@@ -115,8 +115,9 @@ TEST_CASE("checkpoint: the metrics log saved inside it reads back, and a damaged
   CHECK_THROWS_WITH(training::read_checkpoint_metrics(path),
                     Catch::Matchers::Contains("column 'loss' has 3 rows, column 'epoch' 2"));
   damaged({{"metrics.0.epoch", tensor({1.0f, 2.0f}, kFloat32)}});
-  CHECK_THROWS_WITH(training::read_checkpoint_metrics(path),
-                    Catch::Matchers::Contains("entry metrics.0.epoch is float32 of shape (2), not a 1-D float64 column"));
+  CHECK_THROWS_WITH(
+      training::read_checkpoint_metrics(path),
+      Catch::Matchers::Contains("entry metrics.0.epoch is float32 of shape (2), not a 1-D float64 column"));
   damaged({{"metrics.0.epoch", column}, {"metrics.1.epoch", column}});
   CHECK_THROWS_WITH(training::read_checkpoint_metrics(path), Catch::Matchers::Contains("column 'epoch' appears twice"));
   std::remove(path.c_str());

@@ -26,7 +26,8 @@ struct TempDir {
 };
 
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
@@ -89,7 +90,8 @@ TEST_CASE("idx: bad files name the file and what was wrong") {
   write_bytes(dir.file("noise"), {0x5a, 0x13, 0x77, 0x01, 0x99, 0x42, 0x11});
   CHECK_THROWS_AS(read_idx(dir.file("noise")), Error);
   const auto gz = gzip_bytes(bytes);
-  write_bytes(dir.file("cut.gz"), std::vector<unsigned char>(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
+  write_bytes(dir.file("cut.gz"),
+              std::vector<unsigned char>(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
   CHECK_THROWS_WITH(read_idx(dir.file("cut.gz")), Catch::Contains("cut.gz") && Catch::Contains("gzip"));
   // Trailing bytes.
   bad = bytes;
@@ -102,9 +104,11 @@ TEST_CASE("idx: int64 conversion needs whole numbers in range") {
   // A float IDX file read as labels: NaN used to reach an undefined float-to-int conversion
   // (found by fuzz_idx); NaN is now refused on reading (test_hostile_files.cpp), and 1e20, beyond
   // int64, takes its place here.
-  const std::vector<unsigned char> floats{0, 0, 0x0D, 1, 0, 0, 0, 3, 0x3f, 0x80, 0, 0, 0x60, 0xad, 0x78, 0xec, 0x40, 0x20, 0, 0};
+  const std::vector<unsigned char> floats{0, 0, 0x0D, 1,    0,    0,    0,    3,    0x3f, 0x80,
+                                          0, 0, 0x60, 0xad, 0x78, 0xec, 0x40, 0x20, 0,    0};
   const IdxArray a = read_idx_bytes(floats, "labels.idx");  // 1, 1e20 (as float32), 2.5
-  CHECK_THROWS_WITH(a.to_tensor(kInt64), "IdxArray::to_tensor: labels.idx: value 1e+20 at index 1 is not a whole number in int64 range");
+  CHECK_THROWS_WITH(a.to_tensor(kInt64),
+                    "IdxArray::to_tensor: labels.idx: value 1e+20 at index 1 is not a whole number in int64 range");
   CHECK(a.to_tensor(kFloat64).shape() == Shape{3});
   const IdxArray b = read_idx_bytes({0, 0, 0x0D, 1, 0, 0, 0, 1, 0x40, 0x20, 0, 0}, "half.idx");
   CHECK_THROWS_WITH(b.to_tensor(kInt64), Catch::Contains("value 2.5 at index 0"));
@@ -152,9 +156,11 @@ TEST_CASE("csv: integer labels in a named column") {
 TEST_CASE("csv: bad files name file, line and column") {
   TempDir dir;
   write_text(dir.file("ragged.csv"), "a,b,c\n1,2,x\n1,2\n");
-  CHECK_THROWS_WITH(read_csv(dir.file("ragged.csv")), Catch::Contains("ragged.csv:3") && Catch::Contains("expected 3 fields, found 2"));
+  CHECK_THROWS_WITH(read_csv(dir.file("ragged.csv")),
+                    Catch::Contains("ragged.csv:3") && Catch::Contains("expected 3 fields, found 2"));
   write_text(dir.file("text.csv"), "a,b,c\n1,oops,x\n");
-  CHECK_THROWS_WITH(read_csv(dir.file("text.csv")), Catch::Contains("text.csv:2") && Catch::Contains("'b'") && Catch::Contains("'oops' is not a number"));
+  CHECK_THROWS_WITH(read_csv(dir.file("text.csv")), Catch::Contains("text.csv:2") && Catch::Contains("'b'") &&
+                                                        Catch::Contains("'oops' is not a number"));
   write_text(dir.file("empty.csv"), "");
   CHECK_THROWS_WITH(read_csv(dir.file("empty.csv")), Catch::Contains("empty"));
   write_text(dir.file("header.csv"), "a,b\n");
@@ -184,7 +190,8 @@ TEST_CASE("in-memory readers match the file readers") {
   write_idx_ubyte(dir.file("img.gz"), {2, 2}, {1, 2, 3, 4}, /*gzip=*/true);
   const auto bytes = read_file(dir.file("img.gz"), "test");
   CHECK(read_idx_bytes(bytes, "mem").values == read_idx(dir.file("img.gz")).values);
-  CHECK_THROWS_WITH(read_idx_bytes({0, 0, 8}, "mem"), Catch::StartsWith("read_idx: mem: expected at least a 4-byte header"));
+  CHECK_THROWS_WITH(read_idx_bytes({0, 0, 8}, "mem"),
+                    Catch::StartsWith("read_idx: mem: expected at least a 4-byte header"));
   CHECK(read_csv_text("a,b\n1,x\n").labels == std::vector<std::int64_t>{0});
 }
 
@@ -294,7 +301,8 @@ TEST_CASE("atomic writes replace the file whole, and fail clearly") {
   TempDir dir;
   const std::string path = dir.file("f.txt");
   write_file_atomically(path, std::string("old"), "test");
-  CHECK_THROWS_WITH(write_file_atomically(dir.file("no/such/dir/f"), std::string("x"), "test"), Catch::Contains("cannot create"));
+  CHECK_THROWS_WITH(write_file_atomically(dir.file("no/such/dir/f"), std::string("x"), "test"),
+                    Catch::Contains("cannot create"));
   write_file_atomically(path, std::string("new"), "test");
   const auto bytes = read_file(path, "test");
   CHECK(std::string(bytes.begin(), bytes.end()) == "new");

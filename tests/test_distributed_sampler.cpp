@@ -14,7 +14,8 @@ using namespace tg;
 using namespace tg::data;
 
 namespace {
-std::vector<std::int64_t> targets_of(const DataLoader& loader, std::size_t epoch, std::vector<std::size_t>* sizes = nullptr) {
+std::vector<std::int64_t> targets_of(const DataLoader& loader, std::size_t epoch,
+                                     std::vector<std::size_t>* sizes = nullptr) {
   std::vector<std::int64_t> seen;
   for (const Batch& b : loader.epoch(epoch)) {
     if (sizes) sizes->push_back(b.target.numel());
@@ -78,7 +79,8 @@ TEST_CASE("distributed sampler: the order is the DataLoader's, seeded by seed an
   CHECK(unshuffled.indices(0) == std::vector<std::int64_t>{2, 5, 8});
 }
 
-TEST_CASE("distributed sampler: a DataLoader with global_batch_size gives each rank its part of the single-process batches") {
+TEST_CASE(
+    "distributed sampler: a DataLoader with global_batch_size gives each rank its part of the single-process batches") {
   const std::size_t n = 23;
   Tensor x = arange(0, static_cast<double>(n), 1, kFloat64).reshape({static_cast<std::int64_t>(n), 1});
   auto ds = std::make_shared<TensorDataset>(x, arange(0, static_cast<double>(n), 1, kInt64));
@@ -97,7 +99,8 @@ TEST_CASE("distributed sampler: a DataLoader with global_batch_size gives each r
       CHECK(loader.num_batches() == (global.size() + global_batch - 1) / global_batch);
       std::size_t step = 0;
       for (const Batch& b : loader.epoch(4)) {
-        for (std::size_t i = 0; i < b.target.numel(); ++i) union_by_step[step].insert(b.target.value<std::int64_t>()(i));
+        for (std::size_t i = 0; i < b.target.numel(); ++i)
+          union_by_step[step].insert(b.target.value<std::int64_t>()(i));
         ++step;
       }
     }

@@ -251,7 +251,8 @@ TEST_CASE("queue_callback: runs once the sweep has delivered every gradient, in 
   CHECK(events.empty());
   CHECK_THROWS_WITH(queue_callback([] {}), Catch::Contains("queue_callback") && Catch::Contains("no backward"));
   Tensor c = tensor({1.0}, kFloat64).requires_grad_();
-  HookHandle hc = c.register_post_accumulate_grad_hook([](const Tensor&) { queue_callback([] { fail("callback: boom"); }); });
+  HookHandle hc =
+      c.register_post_accumulate_grad_hook([](const Tensor&) { queue_callback([] { fail("callback: boom"); }); });
   CHECK_THROWS_WITH((c * 3.0).sum().backward(), Catch::Contains("boom"));
   hc.remove();
 }

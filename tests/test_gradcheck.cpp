@@ -110,7 +110,8 @@ TEST_CASE("custom function: a backward returning the wrong number of gradients i
     static std::vector<Tensor> backward(FunctionContext&, const Tensor& g) { return {g, g}; }
   };
   Tensor x = param({1.0});
-  CHECK_THROWS_WITH(TwoGrads::apply(x).sum().backward(), Catch::Contains("two_grads") && Catch::Contains("2 gradients"));
+  CHECK_THROWS_WITH(TwoGrads::apply(x).sum().backward(),
+                    Catch::Contains("two_grads") && Catch::Contains("2 gradients"));
 }
 
 TEST_CASE("custom function: saving the output is allowed and does not leak the graph") {

@@ -28,7 +28,8 @@ TEST_CASE("readers handed a directory raise tg::Error", "[hostile][files]") {
   CHECK_THROWS_AS(nn::load_tensors(path), tg::Error);
   CHECK_THROWS_WITH(nn::load_tensors(path), StartsWith("load_tensors: cannot read " + path) && Contains("directory"));
   CHECK_THROWS_WITH(data::read_csv(path), StartsWith("read_csv: cannot read") && Contains("directory"));
-  CHECK_THROWS_WITH(training::MetricsLog::read(path), StartsWith("MetricsLog::read: cannot read") && Contains("directory"));
+  CHECK_THROWS_WITH(training::MetricsLog::read(path),
+                    StartsWith("MetricsLog::read: cannot read") && Contains("directory"));
 }
 
 namespace {
@@ -70,7 +71,8 @@ TEST_CASE("multi-member gzip files are read whole", "[hostile][files]") {
   CHECK(data::read_idx_bytes(two, "two.gz").values == std::vector<double>{10, 20, 30, 40, 50, 60});
   CHECK(gunzip_if_gzip(two, "two.gz", "test") == whole);
   // The limit of gunzip_if_gzip is settable, and exceeding it names the reader and the file.
-  CHECK_THROWS_WITH(gunzip_if_gzip(two, "two.gz", "test", 13), StartsWith("test: two.gz: decompresses to more than 13 bytes"));
+  CHECK_THROWS_WITH(gunzip_if_gzip(two, "two.gz", "test", 13),
+                    StartsWith("test: two.gz: decompresses to more than 13 bytes"));
   CHECK(gunzip_if_gzip(two, "two.gz", "test", 14) == whole);
 }
 

@@ -64,8 +64,9 @@ struct Header {
 /// A header that tells the truth about `data` (deflated when method is 8), at `offset`.
 Header honest(const std::string& name, const std::string& data, std::uint16_t method, std::uint32_t offset) {
   const std::string stored = method == 8 ? deflate_raw(data) : data;
-  return {name, method, crc_of(data), static_cast<std::uint32_t>(stored.size()), static_cast<std::uint32_t>(data.size()),
-          offset};
+  return {
+      name,  method, crc_of(data), static_cast<std::uint32_t>(stored.size()), static_cast<std::uint32_t>(data.size()),
+      offset};
 }
 
 /// The fields a local header and its central directory record share, in the same order: version
@@ -139,8 +140,9 @@ TEST_CASE("npz: many central directory entries pointing at one deflated member a
   }
   const std::string archive = with_directory(body, headers);
   CHECK_THROWS_AS(nn::load_tensors_bytes(archive, "bomb.npz"), tg::Error);
-  CHECK_THROWS_WITH(nn::load_tensors_bytes(archive, "bomb.npz"),
-                    StartsWith("load_tensors: 'bomb.npz': entry 'a1.npy': corrupted zip: its local header names it 'a0.npy'"));
+  CHECK_THROWS_WITH(
+      nn::load_tensors_bytes(archive, "bomb.npz"),
+      StartsWith("load_tensors: 'bomb.npz': entry 'a1.npy': corrupted zip: its local header names it 'a0.npy'"));
   // The same member under one name loads: the refusal is about the sharing, not the member.
   CHECK(nn::load_tensors_bytes(with_directory(body, {first}), "one.npz").at("a0").numel() == 2097152);
 }
@@ -170,10 +172,11 @@ TEST_CASE("npz: local header and central directory must agree", "[hostile][npz]"
   SECTION("sizes") {
     Header central = h;
     central.size = h.size + 8;
-    CHECK_THROWS_WITH(nn::load_tensors_bytes(with_directory(local_header(h) + stored, {central}), "sizes.npz"),
-                      StartsWith("load_tensors: 'sizes.npz': entry 'w.npy': corrupted zip: the local header says CRC") &&
-                          Contains(std::to_string(h.size) + " uncompressed bytes; the central directory says") &&
-                          Contains(std::to_string(h.size + 8)));
+    CHECK_THROWS_WITH(
+        nn::load_tensors_bytes(with_directory(local_header(h) + stored, {central}), "sizes.npz"),
+        StartsWith("load_tensors: 'sizes.npz': entry 'w.npy': corrupted zip: the local header says CRC") &&
+            Contains(std::to_string(h.size) + " uncompressed bytes; the central directory says") &&
+            Contains(std::to_string(h.size + 8)));
   }
   SECTION("method") {
     Header central = h;
@@ -185,8 +188,9 @@ TEST_CASE("npz: local header and central directory must agree", "[hostile][npz]"
   SECTION("offset beyond the entries") {
     Header central = h;
     central.offset = static_cast<std::uint32_t>(local_header(h).size() + stored.size() + 4);
-    CHECK_THROWS_WITH(nn::load_tensors_bytes(with_directory(local_header(h) + stored, {central}), "offset.npz"),
-                      Contains("local header offset " + std::to_string(central.offset) + " is not before the central directory"));
+    CHECK_THROWS_WITH(
+        nn::load_tensors_bytes(with_directory(local_header(h) + stored, {central}), "offset.npz"),
+        Contains("local header offset " + std::to_string(central.offset) + " is not before the central directory"));
   }
   SECTION("a name twice") {
     CHECK_THROWS_WITH(nn::load_tensors_bytes(with_directory(local_header(h) + stored, {h, h}), "twice.npz"),
@@ -244,8 +248,8 @@ TEST_CASE("npz: declared sizes beyond the reader's limit are refused before infl
   const std::size_t each = npy_f8("(100,)", std::string(800, '\0')).size();  // the same header as encode_npy's
   CHECK(nn::load_tensors(path, 2 * each).size() == 2);
   CHECK_THROWS_WITH(nn::load_tensors(path, 2 * each - 1),
-                    StartsWith("load_tensors: '" + path + "': entries declare more than " + std::to_string(2 * each - 1) +
-                               " uncompressed bytes in all (at entry 'b.npy')"));
+                    StartsWith("load_tensors: '" + path + "': entries declare more than " +
+                               std::to_string(2 * each - 1) + " uncompressed bytes in all (at entry 'b.npy')"));
   std::filesystem::remove(path);
 }
 
@@ -255,7 +259,8 @@ TEST_CASE("npz: a .npy shape whose byte count wraps around is refused", "[hostil
   const std::string npy = npy_f8("(2147483648, 1073741824)", "");
   const std::string archive = one_entry(honest("huge.npy", npy, 0, 0), npy);
   CHECK_THROWS_AS(nn::load_tensors_bytes(archive, "huge.npz"), tg::Error);
-  CHECK_THROWS_WITH(nn::load_tensors_bytes(archive, "huge.npz"),
-                    StartsWith("load_tensors: 'huge.npz': entry 'huge.npy': .npy shape (2147483648,1073741824) is too large "
-                               "to hold in memory (<f8)"));
+  CHECK_THROWS_WITH(
+      nn::load_tensors_bytes(archive, "huge.npz"),
+      StartsWith("load_tensors: 'huge.npz': entry 'huge.npy': .npy shape (2147483648,1073741824) is too large "
+                 "to hold in memory (<f8)"));
 }

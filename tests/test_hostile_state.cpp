@@ -42,7 +42,8 @@ TEST_CASE("optimizers refuse a gradient whose shape or dtype differs from the pa
     Tensor p = param_with_grad(3);
     p.mutable_value<double>() = xt::xarray<double>::from_shape({replaced});
     p.mutable_value<double>().fill(1.0);
-    const std::string shapes = "the gradient is float64(3) but its parameter is float64(" + std::to_string(replaced) + ")";
+    const std::string shapes =
+        "the gradient is float64(3) but its parameter is float64(" + std::to_string(replaced) + ")";
     optim::SGD sgd({p}, optim::SGDOptions(0.1).momentum(0.9));
     CHECK_THROWS_AS(sgd.step(), tg::Error);
     CHECK_THROWS_WITH(sgd.step(), StartsWith("SGD: step:") && Contains(shapes));
@@ -152,15 +153,17 @@ TEST_CASE("optimizer state read back must be finite, and averages of squares >= 
   nadam.step();
   dict = nadam.state_dict();
   dict["state.0.mu_product"] = tensor(1.5, kFloat64);
-  CHECK_THROWS_WITH(nadam.load_state_dict(dict), StartsWith("NAdam: load_state_dict: entry 'state.0.mu_product' holds 1.5") &&
-                                                     Contains("in [0, 1]"));
+  CHECK_THROWS_WITH(
+      nadam.load_state_dict(dict),
+      StartsWith("NAdam: load_state_dict: entry 'state.0.mu_product' holds 1.5") && Contains("in [0, 1]"));
   // A scheduler starts from initial_lr: it must be an lr.
   for (double bad : {nan, inf, -0.5}) {
     INFO("initial_lr " << bad);
     dict = adam.state_dict();
     dict["param_groups.0.initial_lr"] = tensor(bad, kFloat64);
-    CHECK_THROWS_WITH(adam.load_state_dict(dict), StartsWith("Adam: load_state_dict: entry 'param_groups.0.initial_lr' is ") &&
-                                                      Contains("finite and >= 0"));
+    CHECK_THROWS_WITH(
+        adam.load_state_dict(dict),
+        StartsWith("Adam: load_state_dict: entry 'param_groups.0.initial_lr' is ") && Contains("finite and >= 0"));
   }
   // Nothing refused changed the optimizer: the next step continues from step 1, finite.
   adam.step();
@@ -348,8 +351,9 @@ TEST_CASE("a loaded buffer must have its parameter's shape, scalar state one val
   nadam.step();
   dict = nadam.state_dict();
   dict["state.0.mu_product"] = tensor({0.5, 0.5}, kFloat64);
-  CHECK_THROWS_WITH(nadam.load_state_dict(dict),
-                    StartsWith("NAdam: load_state_dict: entry 'state.0.mu_product' should hold one value, got shape (2)"));
+  CHECK_THROWS_WITH(
+      nadam.load_state_dict(dict),
+      StartsWith("NAdam: load_state_dict: entry 'state.0.mu_product' should hold one value, got shape (2)"));
   dict["state.0.mu_product"] = tensor(0.5, kFloat32);
   REQUIRE_NOTHROW(nadam.load_state_dict(dict));
   CHECK(nadam.state(v).at("mu_product").dtype() == kFloat64);

@@ -62,21 +62,29 @@ TEST_CASE("losses: gradcheck of every loss in float64") {
   check([&](const std::vector<Tensor>& v) { return F::smooth_l1_loss(v[0], y, Reduction::none, 0.5); }, {x});
   check([&](const std::vector<Tensor>& v) { return F::huber_loss(v[0], y, Reduction::mean, 0.5); }, {x});
   check([&](const std::vector<Tensor>& v) { return F::binary_cross_entropy(v[0], q); }, {p});
-  check([&](const std::vector<Tensor>& v) { return F::binary_cross_entropy_with_logits(v[0], q, {}, Reduction::sum, f64({1.0, 2.0, 0.5})); }, {x});
+  check(
+      [&](const std::vector<Tensor>& v) {
+        return F::binary_cross_entropy_with_logits(v[0], q, {}, Reduction::sum, f64({1.0, 2.0, 0.5}));
+      },
+      {x});
   check([&](const std::vector<Tensor>& v) { return F::cross_entropy(v[0], t, w, Reduction::mean, 0.1); }, {x});
   check([&](const std::vector<Tensor>& v) { return F::cross_entropy(v[0], softmax(y, 1)); }, {x});
   check([&](const std::vector<Tensor>& v) { return F::nll_loss(log_softmax(v[0], 1), t, w); }, {x});
-  check([&](const std::vector<Tensor>& v) { return F::kl_div(log_softmax(v[0], 1), q / 2.0, Reduction::batchmean); }, {x});
+  check([&](const std::vector<Tensor>& v) { return F::kl_div(log_softmax(v[0], 1), q / 2.0, Reduction::batchmean); },
+        {x});
 }
 
 TEST_CASE("losses: invalid targets raise clear errors") {
   Tensor logits = f64({{1.0, 2.0, 3.0}});
-  CHECK_THROWS_WITH(F::cross_entropy(logits, classes({3})), Catch::Contains("cross_entropy") && Catch::Contains("target 3") && Catch::Contains("3 classes"));
+  CHECK_THROWS_WITH(F::cross_entropy(logits, classes({3})),
+                    Catch::Contains("cross_entropy") && Catch::Contains("target 3") && Catch::Contains("3 classes"));
   CHECK_THROWS_WITH(F::cross_entropy(logits, classes({-1})), Catch::Contains("target -1"));
   CHECK_THROWS_WITH(F::cross_entropy(logits, classes({0, 1})), Catch::Contains("target shape (2)"));
-  CHECK_THROWS_WITH(F::binary_cross_entropy(f64({1.5}), f64({1.0})), Catch::Contains("[0, 1]") && Catch::Contains("1.5"));
+  CHECK_THROWS_WITH(F::binary_cross_entropy(f64({1.5}), f64({1.0})),
+                    Catch::Contains("[0, 1]") && Catch::Contains("1.5"));
   CHECK_THROWS_WITH(F::binary_cross_entropy(f64({0.5}), f64({-0.5})), Catch::Contains("target"));
-  CHECK_THROWS_WITH(F::mse_loss(f64({{1.0}, {2.0}}), f64({1.0, 2.0})), Catch::Contains("mse_loss") && Catch::Contains("(2,1)") && Catch::Contains("(2)"));
+  CHECK_THROWS_WITH(F::mse_loss(f64({{1.0}, {2.0}}), f64({1.0, 2.0})),
+                    Catch::Contains("mse_loss") && Catch::Contains("(2,1)") && Catch::Contains("(2)"));
   CHECK_THROWS_WITH(F::cross_entropy(zeros({0, 3}, kFloat64), zeros({0}, kInt64)), Catch::Contains("empty batch"));
 }
 
@@ -94,7 +102,8 @@ TEST_CASE("losses: cross-entropy is stable for logits of magnitude 1000") {
   CHECK(loss.item() == Approx(2000.0));
   loss.backward();
   CHECK(logits.grad().value<double>()(0, 0) == Approx(1.0));
-  CHECK(F::binary_cross_entropy_with_logits(f64({1000.0, -1000.0}), f64({0.0, 1.0}), {}, Reduction::sum).item() == Approx(2000.0));
+  CHECK(F::binary_cross_entropy_with_logits(f64({1000.0, -1000.0}), f64({0.0, 1.0}), {}, Reduction::sum).item() ==
+        Approx(2000.0));
 }
 
 TEST_CASE("losses: option structs with chained setters give the positional spelling's results", "[losses][options]") {

@@ -63,7 +63,8 @@ TEST_CASE("mnist example: a run resumed from a checkpoint ends with the uninterr
     tg::Generator gen(1);
     auto straight = mnist::make_model(p, 20, 3, gen);
     auto straight_optimizer = mnist::make_optimizer(p, *straight);
-    for (std::size_t epoch = 0; epoch < 3; ++epoch) mnist::train_epoch(*straight, *straight_optimizer, p, loader, epoch);
+    for (std::size_t epoch = 0; epoch < 3; ++epoch)
+      mnist::train_epoch(*straight, *straight_optimizer, p, loader, epoch);
 
     const std::string path = std::string("test_mnist_resume_") + name + ".npz";
     {

@@ -180,16 +180,16 @@ TEST_CASE("backprop 3: per-sample recursion with biases and quadratic cost throu
   auto sigma_prime = [](const xt::xarray<double>& z) -> xt::xarray<double> { return sigma(z) * (1.0 - sigma(z)); };
   const auto expected = per_sample_backprop(
       W, b, X, Y, sigma, sigma_prime, sigma,
-      [&](const xt::xarray<double>& zL, const xt::xarray<double>& aL, const xt::xarray<double>& y) -> xt::xarray<double> {
-        return (aL - y) * sigma_prime(zL);
-      });
+      [&](const xt::xarray<double>& zL, const xt::xarray<double>& aL,
+          const xt::xarray<double>& y) -> xt::xarray<double> { return (aL - y) * sigma_prime(zL); });
 
   const Tensor out = net(Tensor(X));
   const Tensor C = sum(pow(out - Tensor(Y), 2.0)) * (0.5 / static_cast<double>(m));
   C.backward();
   const auto params = net.named_parameters();
   REQUIRE(params.size() == expected.size());
-  for (std::size_t i = 0; i < params.size(); ++i) check_rel(params[i].first, params[i].second.grad(), expected[i], kTol);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    check_rel(params[i].first, params[i].second.grad(), expected[i], kTol);
 }
 
 TEST_CASE("backprop 4: ReLU hidden layers (indicator of z > 0) and a softmax output") {
@@ -234,5 +234,6 @@ TEST_CASE("backprop 4: ReLU hidden layers (indicator of z > 0) and a softmax out
   C.backward();
   const auto params = net.named_parameters();
   REQUIRE(params.size() == expected.size());
-  for (std::size_t i = 0; i < params.size(); ++i) check_rel(params[i].first, params[i].second.grad(), expected[i], kTol);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    check_rel(params[i].first, params[i].second.grad(), expected[i], kTol);
 }

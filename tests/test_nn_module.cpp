@@ -202,7 +202,8 @@ TEST_CASE("module: prints as PyTorch does, and summarises parameters") {
                           Catch::Contains("layers.3.bias") &&
                           Catch::Contains("parameters: 67 (trainable 67, frozen 0)"));
   nn::BatchNorm1d bn(5, 1e-3, std::nullopt, false);
-  CHECK(tg::testing::streamed(bn) == "BatchNorm1d(5, eps=0.001, momentum=None, affine=false, track_running_stats=true)");
+  CHECK(tg::testing::streamed(bn) ==
+        "BatchNorm1d(5, eps=0.001, momentum=None, affine=false, track_running_stats=true)");
 }
 
 TEST_CASE("sequential: chains modules, indexes them, and names them by position") {

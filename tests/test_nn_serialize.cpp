@@ -286,7 +286,8 @@ TEST_CASE("serialize: damaged files raise tg::Error naming the file and the prob
           crc32(0, reinterpret_cast<const Bytef*>(damaged.data() + data_start), size));
       const std::size_t central = data_start + size;
       for (std::size_t pos : {std::size_t(14), central + 16})
-        for (int b = 0; b < 4; ++b) damaged[pos + static_cast<std::size_t>(b)] = static_cast<char>((crc >> (8 * b)) & 0xff);
+        for (int b = 0; b < 4; ++b)
+          damaged[pos + static_cast<std::size_t>(b)] = static_cast<char>((crc >> (8 * b)) & 0xff);
       write_bytes(bad, damaged);
     };
     patch("'<f8'", "'<c8'");

@@ -288,7 +288,8 @@ TEST_CASE("maximum and minimum: broadcasting, ties share the gradient") {
 }
 
 TEST_CASE("where: broadcasting condition and branches, scalar branches") {
-  const Tensor cond = Tensor(xt::xarray<bool>{{true, false, true, false}, {false, false, true, true}, {true, true, false, true}});
+  const Tensor cond =
+      Tensor(xt::xarray<bool>{{true, false, true, false}, {false, false, true, true}, {true, true, false, true}});
   Tensor a = random_leaf({3, 4}, -1, 1), b = random_leaf({4}, -1, 1, 3), s = random_leaf({}, -1, 1, 4);
   check_gradients("where, b (4,)", [cond](const Inputs& x) { return where(cond, x[0], x[1]); }, {a, b});
   check_gradients("where, 0-d a", [cond](const Inputs& x) { return where(cond, x[0], x[1]); }, {s, b});
@@ -334,9 +335,11 @@ TEST_CASE("elementwise: bad input raises tg::Error naming the op and shapes") {
   CHECK_THROWS_WITH(zeros({2}) - zeros({2}, kFloat64),
                     Catch::StartsWith("sub: dtype mismatch, float32(2) and float64(2)"));
   CHECK_THROWS_WITH(div(zeros({2}, kFloat64), zeros({2})), Catch::Contains("div: dtype mismatch"));
-  CHECK_THROWS_WITH(where(zeros({2}, kBool), zeros({2}), zeros({2}, kFloat64)), Catch::Contains("where: dtype mismatch"));
+  CHECK_THROWS_WITH(where(zeros({2}, kBool), zeros({2}), zeros({2}, kFloat64)),
+                    Catch::Contains("where: dtype mismatch"));
   // Non-floating or undefined inputs.
-  CHECK_THROWS_WITH(exp(Tensor(xt::xarray<std::int64_t>{1, 2})), "exp: expected a float32 or float64 tensor, got int64 of shape (2)");
+  CHECK_THROWS_WITH(exp(Tensor(xt::xarray<std::int64_t>{1, 2})),
+                    "exp: expected a float32 or float64 tensor, got int64 of shape (2)");
   CHECK_THROWS_WITH(tanh(Tensor()), "tanh: got an undefined tensor");
   CHECK_THROWS_WITH(where(a, a, a), Catch::StartsWith("where: condition must be a bool tensor, got float64(3,4)"));
   // Bad arguments.

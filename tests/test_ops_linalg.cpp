@@ -93,7 +93,8 @@ TEST_CASE("mm and bmm: every transpose flag, including vector-shaped products") 
               if (t == 1) CHECK(got.value<double>()(i, j) == Approx(expected).margin(1e-15));
             }
         check_gradients("mm " + what, [ta = ta, tb = tb](const Inputs& x) { return mm(x[0], x[1], ta, tb); }, {a, b});
-        check_gradients("bmm " + what, [ta = ta, tb = tb](const Inputs& x) { return bmm(x[0], x[1], ta, tb); }, {ba, bb});
+        check_gradients("bmm " + what, [ta = ta, tb = tb](const Inputs& x) { return bmm(x[0], x[1], ta, tb); },
+                        {ba, bb});
       }
 }
 
@@ -168,7 +169,8 @@ TEST_CASE("linalg: bad input raises tg::Error naming the op and the shapes") {
   CHECK_THROWS_WITH(matmul(zeros({2, 3, 4}, kFloat64), zeros({3, 4, 2}, kFloat64)),
                     "matmul: batch dimensions of shapes (2,3,4) and (3,4,2) cannot be broadcast");
   CHECK_THROWS_WITH(matmul(zeros({}, kFloat64), b), Catch::StartsWith("matmul: both operands need at least one axis"));
-  CHECK_THROWS_WITH(matmul(zeros({3, 4}), zeros({4, 2}, kFloat64)), Catch::StartsWith("matmul: dtype mismatch, float32(3,4) and float64(4,2)"));
+  CHECK_THROWS_WITH(matmul(zeros({3, 4}), zeros({4, 2}, kFloat64)),
+                    Catch::StartsWith("matmul: dtype mismatch, float32(3,4) and float64(4,2)"));
   CHECK_THROWS_WITH(mm(a, b), "mm: shapes (3,4) and (5,2) are not aligned");
   CHECK_THROWS_WITH(mm(a, zeros({3, 2}, kFloat64), false, true), "mm: shapes (3,4) and (3,2) are not aligned");
   CHECK_THROWS_WITH(mm(zeros({2, 3, 4}, kFloat64), b), "mm: expects 2-D tensors, got shapes (2,3,4) and (5,2)");
@@ -179,7 +181,8 @@ TEST_CASE("linalg: bad input raises tg::Error naming the op and the shapes") {
                     "linear: input of shape (5,3) does not match weight of shape (4,2) (expected last extent 2)");
   CHECK_THROWS_WITH(linear(zeros({5, 3}, kFloat64), zeros({4, 3}, kFloat64), zeros({3}, kFloat64)),
                     "linear: bias of shape (3) does not match weight of shape (4,3)");
-  CHECK_THROWS_WITH(linear(zeros({5, 3}, kFloat64), zeros({3}, kFloat64)), Catch::StartsWith("linear: weight must be 2-D"));
+  CHECK_THROWS_WITH(linear(zeros({5, 3}, kFloat64), zeros({3}, kFloat64)),
+                    Catch::StartsWith("linear: weight must be 2-D"));
   CHECK_THROWS_WITH(permute(zeros({2, 3}), {0}), "permute: 1 axes given for a tensor of shape (2,3)");
   CHECK_THROWS_WITH(permute(zeros({2, 3}), {0, 0}), Catch::StartsWith("permute: axis 0 repeated"));
   CHECK_THROWS_WITH(permute(zeros({2, 3}), {0, 2}), "permute: axis 2 is out of range for a tensor of shape (2,3)");

@@ -18,8 +18,9 @@ using Inputs = std::vector<Tensor>;
 using Reduction = std::function<Tensor(const Tensor&, const Axes&, bool)>;
 
 /// The axis arguments every reduction is checked with on a (2,3,4) input.
-const std::vector<std::pair<Axes, bool>> kAxisPatterns = {
-    {{}, false}, {{}, true}, {{1}, false}, {{0}, true}, {{-1}, false}, {{0, 2}, false}, {{-1, 0}, true}, {{0, 1, 2}, false}};
+const std::vector<std::pair<Axes, bool>> kAxisPatterns = {{{}, false},     {{}, true},        {{1}, false},
+                                                          {{0}, true},     {{-1}, false},     {{0, 2}, false},
+                                                          {{-1, 0}, true}, {{0, 1, 2}, false}};
 
 std::string describe(const Axes& axes, bool keepdim) {
   std::string s = "axes {";
@@ -63,7 +64,8 @@ Tensor distinct_values(std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("sum: all, axes, negative axes, keepdim") {
-  check_reduction("sum", [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
+  check_reduction(
+      "sum", [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
   // By hand: every element gets the upstream gradient of its group.
   Tensor x = param({{1, 2, 3}, {4, 5, 6}});
   const Tensor s = sum(x, {0});
@@ -75,7 +77,8 @@ TEST_CASE("sum: all, axes, negative axes, keepdim") {
 }
 
 TEST_CASE("mean: all, axes, negative axes, keepdim") {
-  check_reduction("mean", [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
+  check_reduction(
+      "mean", [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
   Tensor x = param({{1, 2, 3}, {4, 5, 6}});
   CHECK(at(mean(x, {1}), 1) == 5.0);
   CHECK(at(tg::grad({mean(x)}, {x})[0], 3) == Approx(1.0 / 6).epsilon(1e-15));
@@ -91,7 +94,8 @@ TEST_CASE("max and min: all elements and along an axis") {
         const std::string what = name + " axis " + std::to_string(axis) + (keepdim ? " keepdim" : "");
         CHECK((is_max ? max(x, axis, keepdim) : min(x, axis, keepdim)).values().shape() ==
               reduced(x.shape(), {axis}, keepdim));
-        check_gradients(what, [=](const Inputs& v) { return is_max ? max(v[0], axis, keepdim) : min(v[0], axis, keepdim); }, {x});
+        check_gradients(
+            what, [=](const Inputs& v) { return is_max ? max(v[0], axis, keepdim) : min(v[0], axis, keepdim); }, {x});
       }
   }
   // By hand: the gradient goes to the extremum; argmax/argmin give its index.
@@ -114,7 +118,8 @@ TEST_CASE("max and min: all elements and along an axis") {
 }
 
 TEST_CASE("prod: all, axes, and inputs containing zeros (first and second order)") {
-  check_reduction("prod", [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, random_leaf({2, 3, 4}, 0.5, 1.5));
+  check_reduction(
+      "prod", [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, random_leaf({2, 3, 4}, 0.5, 1.5));
   // One zero, two zeros in a group, and a zero in only one group of several.
   Tensor one_zero = param({{2.0, 0.0, 3.0}, {1.5, -0.5, 2.0}});
   Tensor two_zeros = param({{0.0, 0.7, 0.0}, {1.5, -0.5, 2.0}});
@@ -138,8 +143,10 @@ TEST_CASE("var and std: biased and unbiased, axes, keepdim") {
   const Tensor x = random_leaf({2, 3, 4}, -2, 2);
   for (bool unbiased : {true, false}) {
     const std::string u = unbiased ? " unbiased" : " biased";
-    check_reduction("var" + u, [unbiased](const Tensor& v, const Axes& a, bool k) { return var(v, a, unbiased, k); }, x);
-    check_reduction("std" + u, [unbiased](const Tensor& v, const Axes& a, bool k) { return tg::std(v, a, unbiased, k); }, x);
+    check_reduction(
+        "var" + u, [unbiased](const Tensor& v, const Axes& a, bool k) { return var(v, a, unbiased, k); }, x);
+    check_reduction(
+        "std" + u, [unbiased](const Tensor& v, const Axes& a, bool k) { return tg::std(v, a, unbiased, k); }, x);
   }
   // By hand: x = (1, 2, 3, 4), mean 2.5, squared deviations sum to 5.
   Tensor y = param({1.0, 2.0, 3.0, 4.0});
@@ -153,7 +160,9 @@ TEST_CASE("var and std: biased and unbiased, axes, keepdim") {
 }
 
 TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
-  check_reduction("logsumexp", [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, random_leaf({2, 3, 4}, -2, 2));
+  check_reduction(
+      "logsumexp", [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); },
+      random_leaf({2, 3, 4}, -2, 2));
   // By hand: logsumexp(log 1, log 3) = log 4; gradient softmax = (1/4, 3/4).
   Tensor x = param({0.0, std::log(3.0)});
   CHECK(at(logsumexp(x), 0) == Approx(std::log(4.0)).epsilon(1e-15));
@@ -170,7 +179,8 @@ TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
   CHECK(at(g[0], 0) == Approx(1.0 / (2.0 + std::exp(-1.0))).epsilon(1e-15));
   CHECK(at(g[0], 4) == Approx(std::exp(-1.0) / (2.0 + std::exp(-1.0))).epsilon(1e-15));
   CHECK(all_finite(tg::grad({sum(g[0] * g[0])}, {big})[0]));
-  check_gradients("logsumexp large", [](const Inputs& v) { return logsumexp(v[0], {1}); }, {random_leaf({2, 3}, 998, 1001)});
+  check_gradients("logsumexp large", [](const Inputs& v) { return logsumexp(v[0], {1}); },
+                  {random_leaf({2, 3}, 998, 1001)});
   // A group of all -inf gives -inf, not NaN.
   CHECK(at(logsumexp(full({2}, -INFINITY, kFloat64)), 0) == -INFINITY);
 }
@@ -178,8 +188,10 @@ TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
 TEST_CASE("softmax and log_softmax: every axis, and inputs of magnitude 1000") {
   const Tensor x = random_leaf({2, 3, 4}, -2, 2);
   for (int axis : {0, 1, 2, -1}) {
-    check_gradients("softmax axis " + std::to_string(axis), [axis](const Inputs& v) { return softmax(v[0], axis); }, {x});
-    check_gradients("log_softmax axis " + std::to_string(axis), [axis](const Inputs& v) { return log_softmax(v[0], axis); }, {x});
+    check_gradients("softmax axis " + std::to_string(axis), [axis](const Inputs& v) { return softmax(v[0], axis); },
+                    {x});
+    check_gradients("log_softmax axis " + std::to_string(axis),
+                    [axis](const Inputs& v) { return log_softmax(v[0], axis); }, {x});
     const Tensor s = sum(softmax(x, axis), {axis});
     for (double e : s.to_double()) CHECK(e == Approx(1.0).epsilon(1e-15));
   }
@@ -196,8 +208,10 @@ TEST_CASE("softmax and log_softmax: every axis, and inputs of magnitude 1000") {
     CHECK(at(p, 3 * row + 1) == Approx(std::exp(-1.0) / z).epsilon(1e-15));
     CHECK(at(lp, 3 * row + 1) == Approx(-1.0 - std::log(z)).epsilon(1e-15));
   }
-  check_gradients("softmax large", [](const Inputs& v) { return softmax(v[0], 1); }, {random_leaf({2, 3}, -1001, -998)});
-  check_gradients("log_softmax large", [](const Inputs& v) { return log_softmax(v[0], 1); }, {random_leaf({2, 3}, 998, 1001)});
+  check_gradients("softmax large", [](const Inputs& v) { return softmax(v[0], 1); },
+                  {random_leaf({2, 3}, -1001, -998)});
+  check_gradients("log_softmax large", [](const Inputs& v) { return log_softmax(v[0], 1); },
+                  {random_leaf({2, 3}, 998, 1001)});
   // Very different scales in one row: log_softmax of the small entry is exact, not -inf.
   Tensor spread = param({1000.0, -1000.0});
   CHECK(at(log_softmax(spread, 0), 1) == -2000.0);
@@ -294,7 +308,8 @@ TEST_CASE("reductions: bad axes raise tg::Error naming the op and the shape") {
   CHECK_THROWS_WITH(log_softmax(x, -3), Catch::StartsWith("log_softmax: axis -3 is out of range"));
   CHECK_THROWS_WITH(sum(x, {1, -1}), "sum: axis listed twice for shape (3,4)");
   // Unbiased variance of one element per group has no answer (PyTorch returns NaN with a warning).
-  CHECK_THROWS_WITH(var(zeros({3, 1}, kFloat64), {1}), Catch::StartsWith("var: unbiased variance needs at least 2 elements"));
+  CHECK_THROWS_WITH(var(zeros({3, 1}, kFloat64), {1}),
+                    Catch::StartsWith("var: unbiased variance needs at least 2 elements"));
   // sum of int64 is an int64 sum (test_compare_count.cpp); mean of int64 is refused, as PyTorch.
   CHECK_THROWS_WITH(mean(Tensor(xt::xarray<std::int64_t>{1, 2})),
                     Catch::StartsWith("mean: could not infer the output dtype: input is int64(2)"));

@@ -17,7 +17,8 @@ using std::nullopt;
 
 TEST_CASE("reshape and view, with an inferred extent") {
   Tensor x = random_leaf({2, 3, 4}, -1, 1, 70);
-  for (const std::vector<std::int64_t>& s : std::vector<std::vector<std::int64_t>>{{4, 6}, {4, -1}, {-1}, {2, 12}, {1, 24, 1}, {-1, 2, 3}}) {
+  for (const std::vector<std::int64_t>& s :
+       std::vector<std::vector<std::int64_t>>{{4, 6}, {4, -1}, {-1}, {2, 12}, {1, 24, 1}, {-1, 2, 3}}) {
     check_gradients("reshape", [s](const Inputs& v) { return reshape(v[0], s); }, {x});
   }
   CHECK(reshape(x, {4, -1}).shape() == Shape{4, 6});
@@ -30,7 +31,8 @@ TEST_CASE("reshape and view, with an inferred extent") {
   // would be ambiguous (PyTorch raises as well).
   CHECK(reshape(zeros({0, 3}, kFloat64), {-1, 3}).shape() == Shape{0, 3});
   CHECK(reshape(zeros({0, 3}, kFloat64), {3, 1, 0}).shape() == Shape{3, 1, 0});
-  CHECK_THROWS_WITH(reshape(zeros({0, 3}, kFloat64), {3, -1, 0}), Catch::StartsWith("reshape: cannot reshape a tensor of shape (0,3)"));
+  CHECK_THROWS_WITH(reshape(zeros({0, 3}, kFloat64), {3, -1, 0}),
+                    Catch::StartsWith("reshape: cannot reshape a tensor of shape (0,3)"));
 }
 
 TEST_CASE("flatten") {
@@ -60,10 +62,26 @@ TEST_CASE("squeeze and unsqueeze") {
 }
 
 TEST_CASE("expand: gradient sums over the broadcast axes") {
-  check_gradients("expand (3,1)->(3,4)", [](const Inputs& v) { return expand(v[0], {3, 4}); }, {random_leaf({3, 1}, -1, 1, 74)});
-  check_gradients("expand (4)->(2,3,4)", [](const Inputs& v) { return expand(v[0], {2, 3, 4}); }, {random_leaf({4}, -1, 1, 75)});
-  check_gradients("expand ()->(2,3)", [](const Inputs& v) { return expand(v[0], {2, 3}); }, {random_leaf({}, -1, 1, 76)});
-  check_gradients("expand (1,3,1)->(2,3,2)", [](const Inputs& v) { return expand(v[0], {2, 3, 2}); }, {random_leaf({1, 3, 1}, -1, 1, 77)});
+  check_gradients("expand (3,1)->(3,4)",
+                  [](const Inputs& v) {
+                    return expand(v[0], {3, 4});
+                  },
+                  {random_leaf({3, 1}, -1, 1, 74)});
+  check_gradients("expand (4)->(2,3,4)",
+                  [](const Inputs& v) {
+                    return expand(v[0], {2, 3, 4});
+                  },
+                  {random_leaf({4}, -1, 1, 75)});
+  check_gradients("expand ()->(2,3)",
+                  [](const Inputs& v) {
+                    return expand(v[0], {2, 3});
+                  },
+                  {random_leaf({}, -1, 1, 76)});
+  check_gradients("expand (1,3,1)->(2,3,2)",
+                  [](const Inputs& v) {
+                    return expand(v[0], {2, 3, 2});
+                  },
+                  {random_leaf({1, 3, 1}, -1, 1, 77)});
   // By hand: (2,1) -> (2,3), upstream all ones: each element feeds 3 outputs.
   Tensor x = param({2, 1}, {1.0, 2.0});
   CHECK(values(expand(x, {2, 3})) == std::vector<double>{1, 1, 1, 2, 2, 2});
@@ -94,7 +112,8 @@ TEST_CASE("slice: start, stop, step and negative indices (Python semantics)") {
   Tensor r = param({0.0, 1.0, 2.0, 3.0, 4.0, 5.0});
   const Tensor s = slice(r, 0, 1, nullopt, 2);
   CHECK(values(s) == std::vector<double>{1, 3, 5});
-  CHECK(values(tg::grad({s}, {r}, {tensor({10.0, 20.0, 30.0}, kFloat64)})[0]) == std::vector<double>{0, 10, 0, 20, 0, 30});
+  CHECK(values(tg::grad({s}, {r}, {tensor({10.0, 20.0, 30.0}, kFloat64)})[0]) ==
+        std::vector<double>{0, 10, 0, 20, 0, 30});
   CHECK(values(slice(r, 0, -2, nullopt)) == std::vector<double>{4, 5});
   // An empty slice has an all-zero gradient.
   CHECK(values(tg::grad({sum(slice(r, 0, 4, 2))}, {r})[0]) == std::vector<double>(6, 0.0));
@@ -189,7 +208,8 @@ TEST_CASE("cat and stack") {
   CHECK(cat({a, zeros({2, 0}, kFloat64)}, 1).shape() == Shape{2, 3});
   Tensor e = random_leaf({2, 3}, -1, 1, 91), f = random_leaf({2, 3}, -1, 1, 92);
   for (int axis : {0, 1, 2, -1, -3}) {
-    check_gradients("stack axis " + std::to_string(axis), [axis](const Inputs& v) { return stack(v, axis); }, {a, e, f});
+    check_gradients("stack axis " + std::to_string(axis), [axis](const Inputs& v) { return stack(v, axis); },
+                    {a, e, f});
   }
   CHECK(stack({a, e, f}, 0).shape() == Shape{3, 2, 3});
   CHECK(stack({a, e}, -1).shape() == Shape{2, 3, 2});
@@ -205,7 +225,8 @@ TEST_CASE("cat and stack") {
 
 TEST_CASE("shape ops: bad input raises tg::Error naming the op and the shapes") {
   const Tensor x = zeros({2, 3}, kFloat64);
-  CHECK_THROWS_WITH(reshape(x, {4, 2}), "reshape: cannot reshape a tensor of shape (2,3) (6 elements) into (4,2) (8 elements)");
+  CHECK_THROWS_WITH(reshape(x, {4, 2}),
+                    "reshape: cannot reshape a tensor of shape (2,3) (6 elements) into (4,2) (8 elements)");
   CHECK_THROWS_WITH(reshape(x, {4, -1}), "reshape: cannot reshape a tensor of shape (2,3) (6 elements) into (4,-1)");
   CHECK_THROWS_WITH(reshape(x, {-1, -1}), Catch::StartsWith("reshape: only one extent can be -1"));
   CHECK_THROWS_WITH(x.view({7}), Catch::StartsWith("reshape: cannot reshape a tensor of shape (2,3)"));
@@ -222,29 +243,39 @@ TEST_CASE("shape ops: bad input raises tg::Error naming the op and the shapes") 
   CHECK_THROWS_WITH(getitem(x, {0, 1, 2}), "getitem: 3 indices for a tensor of shape (2,3)");
   CHECK_THROWS_WITH(getitem(x, {0, 5}), "getitem: index 5 is out of range for axis 1 of size 3 (shape (2,3))");
   CHECK_THROWS_WITH(getitem(x, {Slice(), -4}), "getitem: index -4 is out of range for axis 1 of size 3 (shape (2,3))");
-  CHECK_THROWS_WITH(index_select(x, 0, indices({0, 2})), "index_select: index 2 is out of range for axis 0 of size 2 (shape (2,3))");
+  CHECK_THROWS_WITH(index_select(x, 0, indices({0, 2})),
+                    "index_select: index 2 is out of range for axis 0 of size 2 (shape (2,3))");
   CHECK_THROWS_WITH(index_select(x, 1, indices({-1})), Catch::StartsWith("index_select: index -1 is out of range"));
   CHECK_THROWS_WITH(index_select(x, 0, indices({1, 1}, {0})), "index_select: index must be 1-D, got shape (1,1)");
-  CHECK_THROWS_WITH(index_select(x, 0, zeros({1}, kFloat64)), Catch::StartsWith("index_select: index must be an int64 tensor, got float64"));
+  CHECK_THROWS_WITH(index_select(x, 0, zeros({1}, kFloat64)),
+                    Catch::StartsWith("index_select: index must be an int64 tensor, got float64"));
   CHECK_THROWS_WITH(embedding(indices({0, 7}), zeros({3, 2}, kFloat64)),
                     "embedding: index 7 is out of range for a weight of shape (3,2)");
   CHECK_THROWS_WITH(embedding(indices({0}), zeros({3}, kFloat64)), Catch::StartsWith("embedding: weight must be 2-D"));
-  CHECK_THROWS_WITH(gather(x, 1, indices({0, 2})), "gather: index of shape (2) must have the same rank as the input (2,3)");
-  CHECK_THROWS_WITH(gather(x, 1, indices({{0, 3}})), "gather: index 3 is out of range for axis 1 of size 3 (shape (2,3))");
-  CHECK_THROWS_WITH(gather(x, 1, indices({3, 1}, {0, 1, 2})), Catch::StartsWith("gather: index shape (3,1) exceeds input shape (2,3)"));
+  CHECK_THROWS_WITH(gather(x, 1, indices({0, 2})),
+                    "gather: index of shape (2) must have the same rank as the input (2,3)");
+  CHECK_THROWS_WITH(gather(x, 1, indices({{0, 3}})),
+                    "gather: index 3 is out of range for axis 1 of size 3 (shape (2,3))");
+  CHECK_THROWS_WITH(gather(x, 1, indices({3, 1}, {0, 1, 2})),
+                    Catch::StartsWith("gather: index shape (3,1) exceeds input shape (2,3)"));
   CHECK_THROWS_WITH(gather(x, 2, indices({1, 1}, {0})), Catch::StartsWith("gather: axis 2 is out of range"));
   CHECK_THROWS_WITH(scatter_add({2, 3}, 1, indices({{0, 1}}), zeros({1, 3}, kFloat64)),
                     "scatter_add: source of shape (1,3) must match index shape (1,2)");
   CHECK_THROWS_WITH(cat({x, zeros({2, 4}, kFloat64)}, 0),
                     "cat: tensor 1 has float64(2,4) but tensor 0 has float64(2,3) (all extents but axis 0 must match)");
-  CHECK_THROWS_WITH(cat({x, zeros({2}, kFloat64)}, 0), Catch::StartsWith("cat: tensor 1 has float64(2) but tensor 0 has float64(2,3)"));
-  CHECK_THROWS_WITH(cat({x, zeros({2, 3})}, 0), Catch::StartsWith("cat: tensor 1 has float32(2,3) but tensor 0 has float64(2,3)"));
+  CHECK_THROWS_WITH(cat({x, zeros({2}, kFloat64)}, 0),
+                    Catch::StartsWith("cat: tensor 1 has float64(2) but tensor 0 has float64(2,3)"));
+  CHECK_THROWS_WITH(cat({x, zeros({2, 3})}, 0),
+                    Catch::StartsWith("cat: tensor 1 has float32(2,3) but tensor 0 has float64(2,3)"));
   CHECK_THROWS_WITH(cat({}, 0), "cat: needs at least one tensor");
   CHECK_THROWS_WITH(cat({x}, 2), "cat: axis 2 is out of range for a tensor of shape (2,3)");
-  CHECK_THROWS_WITH(cat({zeros({}, kFloat64)}, 0), Catch::StartsWith("cat: zero-dimensional tensors cannot be concatenated"));
-  CHECK_THROWS_WITH(stack({x, zeros({3, 2}, kFloat64)}),
-                    "stack: tensor 1 has float64(3,2) but tensor 0 has float64(2,3) (all must have one shape and dtype)");
-  CHECK_THROWS_WITH(stack({x, zeros({2, 3})}), Catch::StartsWith("stack: tensor 1 has float32(2,3) but tensor 0 has float64(2,3)"));
+  CHECK_THROWS_WITH(cat({zeros({}, kFloat64)}, 0),
+                    Catch::StartsWith("cat: zero-dimensional tensors cannot be concatenated"));
+  CHECK_THROWS_WITH(
+      stack({x, zeros({3, 2}, kFloat64)}),
+      "stack: tensor 1 has float64(3,2) but tensor 0 has float64(2,3) (all must have one shape and dtype)");
+  CHECK_THROWS_WITH(stack({x, zeros({2, 3})}),
+                    Catch::StartsWith("stack: tensor 1 has float32(2,3) but tensor 0 has float64(2,3)"));
   CHECK_THROWS_WITH(stack({x}, 3), Catch::StartsWith("stack: axis 3 is out of range"));
 }
 

@@ -353,10 +353,14 @@ TEST_CASE("load_state_dict checks each parameter's state before changing anythin
                     "(was the state dict saved for another model?)");
   bad = good;
   bad["state.0.step"] = tensor(1.0, kFloat64);  // PyTorch saves a float step; ours is an int64 count
-  CHECK_THROWS_WITH(b.load_state_dict(bad), "Adam: load_state_dict: entry 'state.0.step' should be one int64 count, got float64()");
+  CHECK_THROWS_WITH(b.load_state_dict(bad),
+                    "Adam: load_state_dict: entry 'state.0.step' should be one int64 count, got float64()");
   bad = good;
   bad["state.0.exp_avg_sq"] = Tensor(xt::xarray<std::int64_t>{1, 2});
-  CHECK_THROWS_WITH(b.load_state_dict(bad), Catch::StartsWith("Adam: load_state_dict: entry 'state.0.exp_avg_sq' should be float32 or float64, got int64(2)"));
+  CHECK_THROWS_WITH(
+      b.load_state_dict(bad),
+      Catch::StartsWith(
+          "Adam: load_state_dict: entry 'state.0.exp_avg_sq' should be float32 or float64, got int64(2)"));
   CHECK(b.state(y).empty());  // every refusal left b untouched
   b.load_state_dict(good);
   CHECK(b.state(y).at("step").item() == 1);
@@ -383,13 +387,16 @@ TEST_CASE("load_state_dict checks each parameter's state before changing anythin
   // vector out of bounds.
   bad_ls = ls;
   bad_ls.erase("state.0.d");
-  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.d' is missing, but n_iter > 0");
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls),
+                    "LBFGS: load_state_dict: entry 'state.0.d' is missing, but n_iter > 0");
   bad_ls = ls;
   bad_ls.erase("state.0.ro.0");
-  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has no matching 'state.0.ro.0'");
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls),
+                    "LBFGS: load_state_dict: entry 'state.0.old_dirs.0' has no matching 'state.0.ro.0'");
   bad_ls = ls;
   bad_ls["state.0.n_iter"] = tensor(2.0, kFloat64);
-  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls), "LBFGS: load_state_dict: entry 'state.0.n_iter' should be one int64 count, got float64()");
+  CHECK_THROWS_WITH(fresh.load_state_dict(bad_ls),
+                    "LBFGS: load_state_dict: entry 'state.0.n_iter' should be one int64 count, got float64()");
   // The intact state still loads, and stepping from it works.
   fresh.load_state_dict(ls);
   CHECK_NOTHROW(fresh.step([&] {

@@ -41,7 +41,8 @@ std::size_t leftover_temporaries(const fs::path& dir, const std::string& name) {
 
 /// A 1 MB checkpoint whose every value is `value`, so a load tells which save it came from.
 std::map<std::string, Tensor> version(double value) {
-  return {{"weight", full({256, 512}, value, kFloat64)}, {"step", Tensor(xt::xarray<std::int64_t>(static_cast<std::int64_t>(value)))}};
+  return {{"weight", full({256, 512}, value, kFloat64)},
+          {"step", Tensor(xt::xarray<std::int64_t>(static_cast<std::int64_t>(value)))}};
 }
 
 /// The version a loaded checkpoint holds, after checking that it is complete and consistent.

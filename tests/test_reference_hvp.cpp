@@ -140,8 +140,8 @@ TEST_CASE("reference hvp.json: Hessian-vector products agree with PyTorch") {
   }
   std::cout << "hvp.json hvp_cases: " << run << " cases run"
             << "; values/gradients max rel err " << first.max_rel << " (" << first.worst_rel << ")"
-            << "; hvp max rel err " << second.max_rel << " (" << second.worst_rel << "), max abs err " << second.max_abs << " (worst "
-            << second.worst << ", " << second.max_tol_ratio << " of tolerance)\n";
+            << "; hvp max rel err " << second.max_rel << " (" << second.worst_rel << "), max abs err " << second.max_abs
+            << " (worst " << second.worst << ", " << second.max_tol_ratio << " of tolerance)\n";
   CHECK(run == cases.size());
 }
 
@@ -179,7 +179,7 @@ TEST_CASE("reference hvp.json: double backward agrees with PyTorch") {
   }
   std::cout << "hvp.json double_backward_cases: " << run << " cases run"
             << "; outputs/vjps max rel err " << first.max_rel << " (" << first.worst_rel << ")"
-            << "; second order max rel err " << second.max_rel << " (" << second.worst_rel << "), max abs err " << second.max_abs << " (worst "
-            << second.worst << ", " << second.max_tol_ratio << " of tolerance)\n";
+            << "; second order max rel err " << second.max_rel << " (" << second.worst_rel << "), max abs err "
+            << second.max_abs << " (worst " << second.worst << ", " << second.max_tol_ratio << " of tolerance)\n";
   CHECK(run == cases.size());
 }

@@ -242,10 +242,10 @@ TEST_CASE("reference ops.json: every op agrees with PyTorch (values and gradient
     ++run;
   }
   std::cout << "ops.json: " << run << " cases run (" << ops_run.size() << " ops)"
-            << "; outputs: max rel err " << outputs.max_rel << " (" << outputs.worst_rel << "), max abs err " << outputs.max_abs
-            << " (worst " << outputs.worst << ", " << outputs.max_tol_ratio << " of tolerance)"
-            << "; gradients: max rel err " << grads.max_rel << " (" << grads.worst_rel << "), max abs err " << grads.max_abs << " (worst "
-            << grads.worst << ", " << grads.max_tol_ratio << " of tolerance)\n";
+            << "; outputs: max rel err " << outputs.max_rel << " (" << outputs.worst_rel << "), max abs err "
+            << outputs.max_abs << " (worst " << outputs.worst << ", " << outputs.max_tol_ratio << " of tolerance)"
+            << "; gradients: max rel err " << grads.max_rel << " (" << grads.worst_rel << "), max abs err "
+            << grads.max_abs << " (worst " << grads.worst << ", " << grads.max_tol_ratio << " of tolerance)\n";
   CHECK(run == cases.size());
   CHECK(ops_run.size() == op_table().size());  // every table entry exercised
 }

@@ -207,12 +207,21 @@ xt::xarray<float> optimize(int threads, const MakeOptimizer& make) {
 
 TEST_CASE("threads: every optimizer's update gives the same bits on 1 and 2 threads") {
   const std::vector<std::pair<const char*, MakeOptimizer>> optimizers = {
-      {"Adam amsgrad", [](auto p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions(1e-2).amsgrad(true).weight_decay(0.1)); }},
+      {"Adam amsgrad",
+       [](auto p) {
+         return std::make_unique<optim::Adam>(p, optim::AdamOptions(1e-2).amsgrad(true).weight_decay(0.1));
+       }},
       {"AdamW", [](auto p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(1e-2)); }},
-      {"SGD nesterov", [](auto p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(1e-2).momentum(0.9).nesterov(true)); }},
-      {"RMSprop centered", [](auto p) { return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions(1e-2).centered(true).momentum(0.5)); }},
-      {"Adagrad", [](auto p) { return std::make_unique<optim::Adagrad>(p, optim::AdagradOptions(1e-2).lr_decay(0.1)); }},
-      {"Adadelta", [](auto p) { return std::make_unique<optim::Adadelta>(p, optim::AdadeltaOptions(1.0).weight_decay(0.1)); }},
+      {"SGD nesterov",
+       [](auto p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(1e-2).momentum(0.9).nesterov(true)); }},
+      {"RMSprop centered",
+       [](auto p) {
+         return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions(1e-2).centered(true).momentum(0.5));
+       }},
+      {"Adagrad",
+       [](auto p) { return std::make_unique<optim::Adagrad>(p, optim::AdagradOptions(1e-2).lr_decay(0.1)); }},
+      {"Adadelta",
+       [](auto p) { return std::make_unique<optim::Adadelta>(p, optim::AdadeltaOptions(1.0).weight_decay(0.1)); }},
       {"Adamax", [](auto p) { return std::make_unique<optim::Adamax>(p, optim::AdamaxOptions(1e-2)); }},
       {"NAdam", [](auto p) { return std::make_unique<optim::NAdam>(p, optim::NAdamOptions(1e-2)); }},
   };

@@ -24,7 +24,8 @@ TEST_CASE("accuracy: counts matching rows in either form") {
   CHECK(tg::training::accuracy(labels, labels) == 1.0);
   // One-hot targets (quadratic-cost models) work as labels too.
   CHECK(tg::training::accuracy(scores, tg::data::one_hot(labels, 3)) == 0.5);
-  CHECK_THROWS_WITH(tg::training::accuracy(scores, tg::tensor({0, 1}, tg::kInt64)), Catch::Contains("4 predictions for 2 labels"));
+  CHECK_THROWS_WITH(tg::training::accuracy(scores, tg::tensor({0, 1}, tg::kInt64)),
+                    Catch::Contains("4 predictions for 2 labels"));
 }
 
 TEST_CASE("ConfusionMatrix: counts, precision and recall worked by hand") {

@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
         if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
         if (++steps_since_checkpoint == kCheckpointEvery) {
           const bool epoch_done = it.index() + 1 == batches.size();
-          save_checkpoint(checkpoint, model, opt, epoch_done ? Progress{epoch + 1, 0} : Progress{epoch, it.index() + 1});
+          save_checkpoint(checkpoint, model, opt,
+                          epoch_done ? Progress{epoch + 1, 0} : Progress{epoch, it.index() + 1});
           steps_since_checkpoint = 0;
         }
       }

@@ -717,8 +717,12 @@ Tensor logical(const char* op, const Tensor& a, const Tensor& b, F f) {
 }
 }  // namespace
 
-Tensor logical_and(const Tensor& a, const Tensor& b) { return logical("logical_and", a, b, [](bool x, bool y) { return x && y; }); }
-Tensor logical_or(const Tensor& a, const Tensor& b) { return logical("logical_or", a, b, [](bool x, bool y) { return x || y; }); }
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return logical("logical_and", a, b, [](bool x, bool y) { return x && y; });
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return logical("logical_or", a, b, [](bool x, bool y) { return x || y; });
+}
 Tensor logical_not(const Tensor& a) {
   detail::require_defined("logical_not", a);
   if (a.dtype() != DType::boolean) fail("logical_not: expects a bool tensor, got ", to_string(a.dtype()));

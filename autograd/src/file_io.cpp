@@ -141,7 +141,8 @@ std::vector<unsigned char> gunzip_if_gzip(std::vector<unsigned char> raw, const 
 
 std::vector<unsigned char> gunzip_prefix(const std::vector<unsigned char>& raw, std::size_t n, const std::string& path,
                                          const char* op) {
-  if (!is_gzip(raw)) return std::vector<unsigned char>(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(std::min(n, raw.size())));
+  if (!is_gzip(raw))
+    return std::vector<unsigned char>(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(std::min(n, raw.size())));
   std::vector<unsigned char> out = inflate_bounded(raw, n, path, op);
   if (out.size() > n) out.resize(n);
   return out;
@@ -188,8 +189,9 @@ void sync_directory_of(const std::string& path, const char* op) {
   const std::size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(op, ": ", path, " was written, but its directory ", dir, " could not be opened to flush the rename: ",
-                   std::strerror(errno));
+  if (fd < 0)
+    fail(op, ": ", path, " was written, but its directory ", dir,
+         " could not be opened to flush the rename: ", std::strerror(errno));
   const bool synced = ::fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;
   const int sync_errno = errno;
   ::close(fd);

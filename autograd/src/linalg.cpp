@@ -210,7 +210,9 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::require_same_floating("matmul", a, b);
   const std::size_t da = a.dim(), db = b.dim();
-  if (da == 0 || db == 0) fail("matmul: both operands need at least one axis, got shapes ", to_string(a.shape()), " and ", to_string(b.shape()));
+  if (da == 0 || db == 0)
+    fail("matmul: both operands need at least one axis, got shapes ", to_string(a.shape()), " and ",
+         to_string(b.shape()));
   const Shape sa = a.shape(), sb = b.shape();
   if (da == 1 && db == 1) {
     if (sa[0] != sb[0]) not_aligned("matmul", a, b);
@@ -295,7 +297,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined()) {
     detail::require_same_floating("linear", x, bias);
     if (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])
-      fail("linear: bias of shape ", to_string(bias.shape()), " does not match weight of shape ", to_string(weight.shape()));
+      fail("linear: bias of shape ", to_string(bias.shape()), " does not match weight of shape ",
+           to_string(weight.shape()));
   }
   const auto in = static_cast<std::int64_t>(weight.shape()[1]);
   const Tensor x2 = x.dim() == 2 ? x : reshape(x, {-1, in});

@@ -46,7 +46,8 @@ std::vector<std::int64_t> permutation(std::size_t n, std::uint64_t seed) {
   for (std::size_t i = n; i-- > 1;) {
     // Unbiased draw in [0, i] by rejection (std::uniform_int_distribution differs by library).
     const std::uint64_t bound = i + 1;
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % bound;
+    const std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % bound;
     std::uint64_t r;
     do r = gen(); while (r >= limit);
     std::swap(p[i], p[r % bound]);
@@ -60,8 +61,10 @@ std::pair<TensorDataset, TensorDataset> train_validation_split(const TensorDatas
   const auto order = permutation(data.size(), seed);
   const std::size_t n_val = static_cast<std::size_t>(std::floor(fraction * static_cast<double>(data.size())));
   const std::size_t n_train = data.size() - n_val;
-  const Batch train = data.get_batch(std::vector<std::int64_t>(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_train)));
-  const Batch val = data.get_batch(std::vector<std::int64_t>(order.begin() + static_cast<std::ptrdiff_t>(n_train), order.end()));
+  const Batch train =
+      data.get_batch(std::vector<std::int64_t>(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_train)));
+  const Batch val =
+      data.get_batch(std::vector<std::int64_t>(order.begin() + static_cast<std::ptrdiff_t>(n_train), order.end()));
   return {TensorDataset(train.input, train.target), TensorDataset(val.input, val.target)};
 }
 
@@ -153,7 +156,8 @@ void DataLoader::Iterator::load() {
 
 Tensor one_hot(const Tensor& labels, std::size_t classes, DType dtype) {
   if (!labels.defined() || labels.dtype() != kInt64 || labels.dim() != 1)
-    fail("one_hot: labels must be a 1-D int64 tensor", labels.defined() ? ", got " + std::string(to_string(labels.dtype())) + to_string(labels.shape()) : "");
+    fail("one_hot: labels must be a 1-D int64 tensor",
+         labels.defined() ? ", got " + std::string(to_string(labels.dtype())) + to_string(labels.shape()) : "");
   const auto& l = labels.value<std::int64_t>();
   xt::xarray<double> out = xt::zeros<double>({l.size(), classes});
   for (std::size_t i = 0; i < l.size(); ++i) {
@@ -167,7 +171,8 @@ Tensor one_hot(const Tensor& labels, std::size_t classes, DType dtype) {
 namespace {
 xt::xarray<double> as_matrix(const char* op, const Tensor& x) {
   if (!x.defined() || !x.is_floating_point() || x.dim() != 2)
-    fail(op, ": expects a 2-D float tensor (samples, features)", x.defined() ? ", got shape " + to_string(x.shape()) : "");
+    fail(op, ": expects a 2-D float tensor (samples, features)",
+         x.defined() ? ", got shape " + to_string(x.shape()) : "");
   return x.to_double();
 }
 Tensor columnwise(const Tensor& x, const Tensor& shift_t, const Tensor& scale_t, const char* op) {
@@ -203,7 +208,9 @@ void Standardizer::fit(const Tensor& x) {
   scale_ = Tensor(std::move(scale));
 }
 
-Tensor Standardizer::transform(const Tensor& x) const { return columnwise(x, mean_, scale_, "Standardizer::transform"); }
+Tensor Standardizer::transform(const Tensor& x) const {
+  return columnwise(x, mean_, scale_, "Standardizer::transform");
+}
 
 void MinMaxScaler::fit(const Tensor& x) {
   const auto v = as_matrix("MinMaxScaler::fit", x);

@@ -143,7 +143,8 @@ xt::xarray<T> decode_array(const IdxHeader& h, const std::vector<unsigned char>&
   if (h.type == 0x08) {  // unsigned bytes (all of MNIST): no decoding needed
     if constexpr (!std::is_same_v<T, std::int64_t>)
       if (!fits<T>(255 * scale))
-        fail("read_idx_tensor: ", path, ": scale ", scale, " makes byte values overflow ", to_string(dtype_of<T>::value));
+        fail("read_idx_tensor: ", path, ": scale ", scale, " makes byte values overflow ",
+             to_string(dtype_of<T>::value));
     for (std::size_t i = 0; i < h.count; ++i) data[i] = static_cast<T>(p[i] * scale);
   } else {
     const std::size_t elem = element_bytes(h.type);
@@ -193,7 +194,8 @@ Tensor read_idx_tensor(const std::string& path, DType dtype, double scale) {
   return read_idx_tensor_bytes(read_file(path, "read_idx"), path, dtype, scale);
 }
 
-Tensor read_idx_tensor_bytes(std::vector<unsigned char> file_bytes, const std::string& path, DType dtype, double scale) {
+Tensor read_idx_tensor_bytes(std::vector<unsigned char> file_bytes, const std::string& path, DType dtype,
+                             double scale) {
   if (dtype == kInt64 && scale != 1.0) fail("read_idx_tensor: int64 needs scale 1");
   if (!is_floating(dtype) && dtype != kInt64) fail("read_idx_tensor: dtype must be float32, float64 or int64");
   if (!std::isfinite(scale)) fail("read_idx_tensor: ", path, ": scale ", scale, " is not a finite number");
@@ -211,7 +213,8 @@ Tensor IdxArray::to_tensor(DType dtype, double scale) const {
   if (dtype == kInt64) {
     for (std::size_t i = 0; i < values.size(); ++i)
       if (!(values[i] >= -0x1p63 && values[i] < 0x1p63) || values[i] != std::floor(values[i]))
-        fail("IdxArray::to_tensor: ", path, ": value ", values[i], " at index ", i, " is not a whole number in int64 range");
+        fail("IdxArray::to_tensor: ", path, ": value ", values[i], " at index ", i,
+             " is not a whole number in int64 range");
   }
   xt::xarray<double> v = xt::adapt(values, shape);
   if (scale != 1.0) v *= scale;

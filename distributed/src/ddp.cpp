@@ -164,16 +164,18 @@ struct DistributedDataParallel::Reducer {
 
   void copy_out(Bucket& b, std::size_t slot, Tensor& param) {
     const std::size_t n = param.numel();
-    const char* src = static_cast<const char*>(b.dtype == kFloat64 ? static_cast<const void*>(b.flat.data_ptr<double>())
-                                                                   : static_cast<const void*>(b.flat.data_ptr<float>())) +
-                      b.offsets[slot] * element_size(b.dtype);
+    const char* src =
+        static_cast<const char*>(b.dtype == kFloat64 ? static_cast<const void*>(b.flat.data_ptr<double>())
+                                                     : static_cast<const void*>(b.flat.data_ptr<float>())) +
+        b.offsets[slot] * element_size(b.dtype);
     Tensor grad = param.grad();
     if (!grad.defined()) {
       NoGradGuard no_grad;
       param.set_grad(zeros(param.shape(), b.dtype));
       grad = param.grad();
     }
-    void* dst = b.dtype == kFloat64 ? static_cast<void*>(grad.data_ptr<double>()) : static_cast<void*>(grad.data_ptr<float>());
+    void* dst =
+        b.dtype == kFloat64 ? static_cast<void*>(grad.data_ptr<double>()) : static_cast<void*>(grad.data_ptr<float>());
     std::memcpy(dst, src, bytes_of(b, slot, n));
     grad.bump_version();
   }
@@ -264,7 +266,8 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<Module> module,
   }
   Reducer* r = reducer.get();
   for (std::size_t j = 0; j < n; ++j)
-    reducer->hooks.push_back(reducer->params[j].register_post_accumulate_grad_hook([r, j](const Tensor&) { r->on_grad(j); }));
+    reducer->hooks.push_back(
+        reducer->params[j].register_post_accumulate_grad_hook([r, j](const Tensor&) { r->on_grad(j); }));
   reducer_ = std::move(reducer);
 }
 

@@ -213,7 +213,8 @@ class MpiProcessGroup final : public ProcessGroup {
 }  // namespace
 
 std::shared_ptr<ProcessGroup> init_mpi(MpiOptions options) {
-  if (!(options.timeout_seconds_ > 0)) fail("init_mpi: timeout_seconds must be positive, got ", options.timeout_seconds_);
+  if (!(options.timeout_seconds_ > 0))
+    fail("init_mpi: timeout_seconds must be positive, got ", options.timeout_seconds_);
   return std::make_shared<MpiProcessGroup>(options);
 }
 

@@ -43,7 +43,8 @@ class Reader {
       fail(where_, ": truncated file (", what, " at byte ", pos, " runs past the end, ", bytes_.size(),
            " bytes)");
     std::uint64_t v = 0;
-    for (int i = width - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes_[pos + static_cast<std::uint64_t>(i)]);
+    for (int i = width - 1; i >= 0; --i)
+      v = (v << 8) | static_cast<unsigned char>(bytes_[pos + static_cast<std::uint64_t>(i)]);
     return v;
   }
   std::uint16_t u16(std::uint64_t pos, const char* what) const { return static_cast<std::uint16_t>(get(pos, 2, what)); }
@@ -438,7 +439,8 @@ std::vector<ZipEntry> read_zip(const std::string& archive, const std::string& wh
     if (end < 20 || r.u32(end - 20, "zip64 locator") != kZip64LocatorSig)
       fail(where, ": corrupted zip: zip64 sizes without a zip64 locator");
     const std::uint64_t z = r.u64(end - 12, "zip64 locator");
-    if (z > end - 20 || r.u32(z, "zip64 end record") != kZip64EndSig) fail(where, ": corrupted zip: bad zip64 end record");
+    if (z > end - 20 || r.u32(z, "zip64 end record") != kZip64EndSig)
+      fail(where, ": corrupted zip: bad zip64 end record");
     count = r.u64(z + 32, "zip64 end record");
     central_size = r.u64(z + 40, "zip64 end record");
     central_offset = r.u64(z + 48, "zip64 end record");

@@ -111,8 +111,12 @@ std::string ConfusionMatrix::to_string(const std::vector<std::string>& class_nam
   for (std::size_t c = 0; c < num_classes_; ++c) cell = std::max(cell, names[c].size() + 1);
 
   std::ostringstream out;
-  auto pad_left = [](const std::string& s, std::size_t w) { return std::string(w > s.size() ? w - s.size() : 0, ' ') + s; };
-  auto pad_right = [](const std::string& s, std::size_t w) { return s + std::string(w > s.size() ? w - s.size() : 0, ' '); };
+  auto pad_left = [](const std::string& s, std::size_t w) {
+    return std::string(w > s.size() ? w - s.size() : 0, ' ') + s;
+  };
+  auto pad_right = [](const std::string& s, std::size_t w) {
+    return s + std::string(w > s.size() ? w - s.size() : 0, ' ');
+  };
   out << pad_right("true \\ predicted", name_width + 2);
   out << "\n" << pad_right("", name_width);
   for (std::size_t c = 0; c < num_classes_; ++c) out << pad_left(names[c], cell);

@@ -91,7 +91,8 @@ std::string first_lines(const std::string& path, std::size_t count) {
 /// Runs gnuplot on the script; "" on success, else the reason.
 std::string run_gnuplot(const std::string& script) {
   TempFile script_file("tapegrad-plot"), errors("tapegrad-plot-err");
-  if (script_file.fd < 0 || errors.fd < 0) return std::string("cannot create a temporary file: ") + std::strerror(errno);
+  if (script_file.fd < 0 || errors.fd < 0)
+    return std::string("cannot create a temporary file: ") + std::strerror(errno);
   if (::write(script_file.fd, script.data(), script.size()) != static_cast<ssize_t>(script.size()))
     return "cannot write the gnuplot script to " + script_file.path;
 
@@ -233,7 +234,8 @@ PlotResult line_charts(const std::vector<LineChart>& charts, const std::string& 
         return bad;
       }
       data << "$chart" << c << "_" << i << " << EOD\n";
-      for (std::size_t k = 0; k < series.x.size(); ++k) data << number(series.x[k]) << " " << number(series.y[k]) << "\n";
+      for (std::size_t k = 0; k < series.x.size(); ++k)
+        data << number(series.x[k]) << " " << number(series.y[k]) << "\n";
       data << "EOD\n";
     }
   }
@@ -298,15 +300,19 @@ PlotResult heatmap(const Heatmap& map, const Output& output) {
       << "set xlabel " << quote(map.xlabel) << "\nset ylabel " << quote(map.ylabel) << "\n"
       << "set cblabel " << quote(map.colorbar_label) << "\n"
       << "set xrange [-0.5:" << cols - 0.5 << "]\nset yrange [" << rows - 0.5 << ":-0.5]\n"
-      << "set xtics " << tic_list(map.col_names, cols) << " scale 0" << (long_names ? " rotate by 40 right" : "") << "\n"
+      << "set xtics " << tic_list(map.col_names, cols) << " scale 0" << (long_names ? " rotate by 40 right" : "")
+      << "\n"
       << "set ytics " << tic_list(map.row_names, rows) << " scale 0\n"
       << "set size ratio " << static_cast<double>(rows) / static_cast<double>(cols) << "\n"
       << "set cbrange [0:1]\nset cbtics 0.2\n"
       // Spread the low end: a 1% confusion is already clearly tinted.
-      << "set palette defined (0 '#ffffff', 0.01 '#eef4fb', 0.05 '#c6dbef', 0.2 '#6baed6', 0.5 '#2171b5', 1 '#08306b')\n"
+      << "set palette defined (0 '#ffffff', 0.01 '#eef4fb', 0.05 '#c6dbef', 0.2 '#6baed6', 0.5 '#2171b5', 1 "
+         "'#08306b')\n"
       << "plot $cells using 1:2:3 with image notitle, \\\n"
-      << "     $cells using 1:2:(" << shown << " && $3 > 0.35 ? " << label << " : '') with labels tc rgb 'white' notitle, \\\n"
-      << "     $cells using 1:2:(" << shown << " && $3 <= 0.35 ? " << label << " : '') with labels tc rgb 'black' notitle\n";
+      << "     $cells using 1:2:(" << shown << " && $3 > 0.35 ? " << label
+      << " : '') with labels tc rgb 'white' notitle, \\\n"
+      << "     $cells using 1:2:(" << shown << " && $3 <= 0.35 ? " << label
+      << " : '') with labels tc rgb 'black' notitle\n";
     return s.str();
   });
 }
@@ -325,7 +331,8 @@ PlotResult decision_regions(const DecisionRegions& r, const Output& output) {
   std::int64_t classes = 0;
   for (auto c : r.grid_class) classes = std::max(classes, c + 1);
   for (auto c : r.point_class) classes = std::max(classes, c + 1);
-  const double dx = (r.x_max - r.x_min) / static_cast<double>(r.nx), dy = (r.y_max - r.y_min) / static_cast<double>(r.ny);
+  const double dx = (r.x_max - r.x_min) / static_cast<double>(r.nx),
+               dy = (r.y_max - r.y_min) / static_cast<double>(r.ny);
   std::ostringstream data;
   data << "$grid << EOD\n";
   for (std::size_t i = 0; i < r.ny; ++i) {

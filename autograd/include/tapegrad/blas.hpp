@@ -12,8 +12,10 @@ struct BlasInfo {
   std::string version;        ///< e.g. "0.3.21"
   std::string config;         ///< openblas_get_config(), e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."
   std::string core;           ///< the kernels in use (openblas_get_corename()), e.g. "SkylakeX"
-  std::string detected_core;  ///< the kernels OpenBLAS chose when it loaded; differs from core when tapegrad replaced them
-  std::string best_core;      ///< the kernels for this CPU's instruction sets: "SkylakeX", "Haswell", "SandyBridge", or "" (SSE only)
+  /// the kernels OpenBLAS chose when it loaded; differs from core when tapegrad replaced them
+  std::string detected_core;
+  /// the kernels for this CPU's instruction sets: "SkylakeX", "Haswell", "SandyBridge", or "" (SSE only)
+  std::string best_core;
   std::string cpu_features;   ///< the CPU's vector instruction sets, e.g. "SSE4.2 AVX AVX2 FMA AVX-512"
   int threads = 1;            ///< tapegrad's thread count (get_num_threads()); each BLAS call runs on one of them
   std::string warning;        ///< non-empty when the kernels are slower than the CPU allows: what to do about it

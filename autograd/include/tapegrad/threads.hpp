@@ -11,8 +11,8 @@ namespace tg {
 /// each other; OpenBLAS's thread count is set to one only while they run and put back after
 /// them, so a program that calls BLAS itself keeps its own setting (openblas_set_num_threads,
 /// OPENBLAS_NUM_THREADS). Without a call, tapegrad's count is OpenBLAS's thread count when
-/// tapegrad first needs it: OPENBLAS_NUM_THREADS if set, else one per core. Elementwise results are the same bits on any count; products may differ in
-/// the last bits, as with OpenBLAS's own threads.
+/// tapegrad first needs it: OPENBLAS_NUM_THREADS if set, else one per core. Elementwise results are the same bits on
+/// any count; products may differ in the last bits, as with OpenBLAS's own threads.
 void set_num_threads(int n);
 /// The number of threads tapegrad uses.
 int get_num_threads();

@@ -43,7 +43,8 @@ struct FromXtensor<E, std::enable_if_t<xt::is_xexpression<E>::value &&
   static Tensor make(A&& values, bool requires_grad) {
     using T = typename E::value_type;
     if constexpr (std::is_same_v<std::decay_t<A>, xt::xarray<T>> && !std::is_lvalue_reference_v<A>)
-      return make_tensor(std::move(values), requires_grad);  // NOLINT(bugprone-move-forwarding-reference): an rvalue here
+      // An rvalue here.
+      return make_tensor(std::move(values), requires_grad);  // NOLINT(bugprone-move-forwarding-reference)
     else
       return make_tensor(xt::xarray<T>(std::forward<A>(values)), requires_grad);
   }
