@@ -8,9 +8,10 @@
 #include <optional>
 #include <thread>
 
+#include "square_functions.hpp"
+#include "tape.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
-#include "tape.hpp"
 
 using namespace tg;
 
@@ -77,18 +78,8 @@ TEST_CASE("engine safety: load_state_dict and Module::to bump versions") {
 }
 
 TEST_CASE("engine safety: a custom Function's saved tensors are version-checked") {
-  struct Square : Function<Square> {
-    static const char* name() { return "square"; }
-    static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-      ctx.save_for_backward({x});
-      return x * x;
-    }
-    static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& g) {
-      return {g * ctx.saved()[0] * 2.0};
-    }
-  };
   Tensor x = leaf({3});
-  Tensor y = Square::apply(x);
+  Tensor y = test::Square::apply(x);
   x.mutable_value<double>()(0) = 4.0;
   CHECK_THROWS_WITH(sum(y).backward(), Catch::Contains("square backward") && Catch::Contains("saved tensor 0"));
 }

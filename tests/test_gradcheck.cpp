@@ -1,51 +1,17 @@
 // The public gradcheck: passes on correct ops, fails (with a useful report) on a wrong backward.
 #include <catch2/catch.hpp>
 
+#include "square_functions.hpp"
+#include "tape.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
-#include "tape.hpp"
 
 using namespace tg;
 
-namespace {
-Tensor param(xt::xarray<double> v) { return Tensor(std::move(v), true); }
-
-/// x^2 with a deliberately wrong derivative (3x instead of 2x).
-struct WrongSquare : Function<WrongSquare> {
-  static const char* name() { return "wrong_square"; }
-  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-    ctx.save_for_backward({x});
-    return x * x;
-  }
-  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-    return {grad * ctx.saved()[0] * 3.0};
-  }
-};
-
-/// x^2 done right, for second-order checks.
-struct Square : Function<Square> {
-  static const char* name() { return "square"; }
-  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-    ctx.save_for_backward({x});
-    return x * x;
-  }
-  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-    return {grad * ctx.saved()[0] * 2.0};
-  }
-};
-
-/// Derivative correct at first order but written with a detached factor, so second order fails.
-struct FlatSquare : Function<FlatSquare> {
-  static const char* name() { return "flat_square"; }
-  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-    ctx.save_for_backward({x});
-    return x * x;
-  }
-  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-    return {grad * ctx.saved()[0].detach() * 2.0};
-  }
-};
-}  // namespace
+using test::FlatSquare;
+using test::param;
+using test::Square;
+using test::WrongBackward;
 
 TEST_CASE("gradcheck: passes for a composite function of two inputs") {
   Tensor a = param({{0.3, -0.7, 1.1}, {0.2, 0.5, -1.4}});
@@ -59,7 +25,7 @@ TEST_CASE("gradcheck: passes for a composite function of two inputs") {
 
 TEST_CASE("gradcheck: fails on a custom op with a wrong backward and says where") {
   Tensor x = param({0.5, -1.5, 2.0});
-  auto report = gradcheck([](const std::vector<Tensor>& in) { return WrongSquare::apply(in[0]); }, {x});
+  auto report = gradcheck([](const std::vector<Tensor>& in) { return WrongBackward::apply(in[0]); }, {x});
   CHECK(!report);
   REQUIRE(report.inputs.size() == 1);
   const auto& r = report.inputs[0];

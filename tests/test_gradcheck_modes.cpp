@@ -5,40 +5,17 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "square_functions.hpp"
 #include "tapegrad/tapegrad.hpp"
 #include "tapegrad/xtensor.hpp"
 
 using namespace tg;
+using test::FlatSquare;
+using test::param;
+using test::WrongBackward;
+using test::WrongJvp;
 
 namespace {
-Tensor param(xt::xarray<double> v) { return Tensor(std::move(v), true); }
-
-/// x^2 with a deliberately wrong backward (3x instead of 2x) and a right JVP.
-struct WrongBackward : Function<WrongBackward> {
-  static const char* name() { return "wrong_backward"; }
-  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-    ctx.save_for_backward({x});
-    return x * x;
-  }
-  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-    return {grad * ctx.saved()[0] * 3.0};
-  }
-  static Tensor jvp(FunctionContext& ctx, const std::vector<Tensor>& t) { return t[0] * ctx.saved()[0] * 2.0; }
-};
-
-/// x^2 with a right backward and a deliberately wrong JVP (3x instead of 2x).
-struct WrongJvp : Function<WrongJvp> {
-  static const char* name() { return "wrong_jvp"; }
-  static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-    ctx.save_for_backward({x});
-    return x * x;
-  }
-  static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-    return {grad * ctx.saved()[0] * 2.0};
-  }
-  static Tensor jvp(FunctionContext& ctx, const std::vector<Tensor>& t) { return t[0] * ctx.saved()[0] * 3.0; }
-};
-
 /// x^2 whose backward changes by a relative 1e-9 from one run to the next (as a backward with
 /// racing atomic adds would): right to any gradcheck tolerance, but not deterministic.
 std::atomic<int> g_runs{0};
@@ -243,16 +220,6 @@ TEST_CASE("gradgradcheck check_fwd_over_rev: forward over reverse of built-in op
     CHECK(report.forward_inputs.size() == 3);  // x, y and the upstream gradient
   }
   // A backward with a detached factor is right at first order only; fast mode sees it too.
-  struct FlatSquare : Function<FlatSquare> {
-    static const char* name() { return "flat_square"; }
-    static Tensor forward(FunctionContext& ctx, const Tensor& x) {
-      ctx.save_for_backward({x});
-      return x * x;
-    }
-    static std::vector<Tensor> backward(FunctionContext& ctx, const Tensor& grad) {
-      return {grad * ctx.saved()[0].detach() * 2.0};
-    }
-  };
   CHECK(!gradgradcheck([](const std::vector<Tensor>& in) { return FlatSquare::apply(in[0]); }, {x},
                        GradcheckOptions().fast_mode(true)));
 }
