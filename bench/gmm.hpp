@@ -132,10 +132,7 @@ inline int run_gmm(const Options& opt) {
     auto at = [&](double s) { return p.objective(p.alphas + u[0] * s, p.means + u[1] * s, p.icf + u[2] * s).item(); };
     fd = (8.0 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12.0 * h);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  const auto median = median_of;
   const double obj = median(objective_s), grad = median(gradient_s);
   const double fd_rel_err = std::fabs(fd - directional) / std::fabs(directional);
   // 17 significant digits (JsonLine's numbers keep 9): the driver compares these with PyTorch's.

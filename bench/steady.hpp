@@ -50,6 +50,43 @@ inline double copy_bandwidth(std::size_t bytes) {
   return 2.0 * static_cast<double>(bytes) / rounds[rounds.size() / 2];
 }
 
+/// One chain's figures (run_chain_once).
+struct ChainTimes {
+  double forward_s, backward_s, minor_faults, heap_bytes;
+};
+
+/// Records `ops` ops from x0 (kind 0: x * c, 1: x + d, 2: tanh(x), -1: the three alternating,
+/// as workload 3), then sum(x).backward(); the graph is freed with the sum. heap_bytes is what the
+/// recorded chain held (glibc's count), read between the two timed parts.
+inline ChainTimes run_chain_once(tg::Tensor& x0, const tg::Tensor& c, const tg::Tensor& d, int kind, std::size_t ops) {
+  x0.zero_grad();
+  const double heap0 = heap_bytes_in_use();
+  const double faults0 = minor_faults();
+  const double start = now_seconds();
+  tg::Tensor x = x0;
+  for (std::size_t i = 0; i < ops; ++i) {
+    switch (kind < 0 ? static_cast<int>(i % 3) : kind) {
+      case 0:
+        x = x * c;
+        break;
+      case 1:
+        x = x + d;
+        break;
+      default:
+        x = tg::tanh(x);
+        break;
+    }
+  }
+  const tg::Tensor total = tg::sum(x);
+  const double middle = now_seconds();
+  const double heap = heap_bytes_in_use() - heap0;
+  const double backward_start = now_seconds();
+  x = tg::Tensor();
+  total.backward();
+  const double end = now_seconds();
+  return {middle - start, end - backward_start, minor_faults() - faults0, heap};
+}
+
 /// A chain of `ops` ops of one kind on a float32 tensor of `shape` (mul: x * c, add: x + d,
 /// tanh: tanh(x), mixed: the three alternating as in workload 3; c = 1, d = 0 as there), then
 /// sum(x).backward(); the graph is freed before the next chain. `warmup` untimed chains first,
@@ -64,43 +101,17 @@ inline int run_steady(const Options& opt, const tg::Shape& shape) {
   const tg::Tensor c = tg::full(shape, 1.0), d = tg::full(shape, 0.0);
   tg::Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
   const int kind = op == "mul" ? 0 : op == "add" ? 1 : op == "tanh" ? 2 : -1;
-  std::vector<double> forward_s, backward_s;
-  double faults_per_op = 0, grad0 = 0;
+  std::vector<double> forward_s, backward_s, total_s;
+  double faults_per_op = 0;
   for (std::size_t r = 0; r < warmup + reps; ++r) {
-    x0.zero_grad();
-    const double faults0 = minor_faults();
-    const double start = now_seconds();
-    tg::Tensor x = x0;
-    for (std::size_t i = 0; i < ops; ++i) {
-      switch (kind < 0 ? static_cast<int>(i % 3) : kind) {
-        case 0:
-          x = x * c;
-          break;
-        case 1:
-          x = x + d;
-          break;
-        default:
-          x = tg::tanh(x);
-          break;
-      }
-    }
-    const tg::Tensor total = tg::sum(x);
-    const double middle = now_seconds();
-    x = tg::Tensor();
-    total.backward();
-    const double end = now_seconds();
-    faults_per_op = (minor_faults() - faults0) / static_cast<double>(ops);
-    grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
+    const ChainTimes t = run_chain_once(x0, c, d, kind, ops);
+    faults_per_op = t.minor_faults / static_cast<double>(ops);
     if (r < warmup) continue;
-    forward_s.push_back(middle - start);
-    backward_s.push_back(end - middle);
+    forward_s.push_back(t.forward_s);
+    backward_s.push_back(t.backward_s);
+    total_s.push_back(t.forward_s + t.backward_s);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  std::vector<double> total_s(forward_s.size());
-  for (std::size_t i = 0; i < total_s.size(); ++i) total_s[i] = forward_s[i] + backward_s[i];
+  const double grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
   const double per_op = 1e6 / static_cast<double>(ops);
   const double bytes = static_cast<double>(x0.numel() * sizeof(float));
   const double bandwidth = copy_bandwidth(x0.numel() * sizeof(float));
@@ -112,9 +123,9 @@ inline int run_steady(const Options& opt, const tg::Shape& shape) {
       .add("threads", 1)
       .add("ops", static_cast<double>(ops))
       .add("reps", static_cast<double>(reps))
-      .add("us_per_op", median(total_s) * per_op)
-      .add("forward_us_per_op", median(forward_s) * per_op)
-      .add("backward_us_per_op", median(backward_s) * per_op)
+      .add("us_per_op", median_of(total_s) * per_op)
+      .add("forward_us_per_op", median_of(forward_s) * per_op)
+      .add("backward_us_per_op", median_of(backward_s) * per_op)
       .add("copy_gb_per_s", bandwidth / 1e9)
       .add("floor_forward_us_per_op", traffic.forward * bytes / bandwidth * 1e6)
       .add("floor_backward_us_per_op", traffic.backward * bytes / bandwidth * 1e6)

@@ -309,51 +309,30 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
   tg::set_num_threads(1);
   const Tensor c = tg::full(shape, 1.0), d = tg::full(shape, 0.0);
   Tensor x0 = tg::full(shape, 0.5, tg::TensorOptions().requires_grad());
-  std::vector<double> forward_s, backward_s;
-  double heap_per_op = 0, tape_per_op = 0, faults_per_op = 0, grad0 = 0;
+  std::vector<double> forward_s, backward_s, total_s;
+  double heap_per_op = 0, faults_per_op = 0;
   // Rep 0 warms up; by default it is as long as the timed chains, so they measure the steady
   // state of a loop that records the same graph again (memory freed by the previous chain can be
   // reused, if the allocator keeps it).
   for (std::size_t r = 0; r <= reps; ++r) {
     const std::size_t ops = r == 0 ? std::min(chain_ops, warmup_ops) : chain_ops;
-    x0.zero_grad();
-    const double heap0 = bench::heap_bytes_in_use();
-    const double faults0 = bench::minor_faults();
-    const double start = bench::now_seconds();
-    Tensor x = x0;
-    for (std::size_t i = 0; i < ops; ++i) {
-      switch (i % 3) {
-        case 0: x = x * c; break;
-        case 1: x = x + d; break;
-        default: x = tg::tanh(x); break;
-      }
-    }
-    const Tensor total = tg::sum(x);
-    const double middle = bench::now_seconds();
-    heap_per_op = (bench::heap_bytes_in_use() - heap0) / static_cast<double>(ops);
-    tape_per_op = static_cast<double>(sizeof(tg::Node));
-    x = Tensor();
-    total.backward();
-    const double end = bench::now_seconds();
-    faults_per_op = (bench::minor_faults() - faults0) / static_cast<double>(ops);
-    grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
+    const bench::ChainTimes t = bench::run_chain_once(x0, c, d, -1, ops);
+    heap_per_op = t.heap_bytes / static_cast<double>(ops);
+    faults_per_op = t.minor_faults / static_cast<double>(ops);
     if (r == 0) continue;
-    forward_s.push_back(middle - start);
-    backward_s.push_back(end - middle);
+    forward_s.push_back(t.forward_s);
+    backward_s.push_back(t.backward_s);
+    total_s.push_back(t.forward_s + t.backward_s);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  std::vector<double> total_s(forward_s.size());
-  for (std::size_t i = 0; i < total_s.size(); ++i) total_s[i] = forward_s[i] + backward_s[i];
+  const double grad0 = static_cast<double>(x0.grad().value<float>().data()[0]);
+  const double tape_per_op = static_cast<double>(sizeof(tg::Node));
   const double per_op = 1e6 / static_cast<double>(chain_ops);
   bench::JsonLine line;
   line.add("workload", "chain").add("framework", "tapegrad").add("shape", opt.str("shape"))
       .add("threads", 1).add("ops", static_cast<double>(chain_ops))
-      .add("us_per_op", median(total_s) * per_op)
-      .add("forward_us_per_op", median(forward_s) * per_op)
-      .add("backward_us_per_op", median(backward_s) * per_op)
+      .add("us_per_op", bench::median_of(total_s) * per_op)
+      .add("forward_us_per_op", bench::median_of(forward_s) * per_op)
+      .add("backward_us_per_op", bench::median_of(backward_s) * per_op)
       .add("heap_bytes_per_op", heap_per_op)
       .add("tape_bytes_per_op", tape_per_op)
       .add("page_faults_per_op", faults_per_op)
@@ -410,10 +389,7 @@ int run_prune(const bench::Options& opt) {
     params_s.push_back(t2 - t1);
     backward_s.push_back(t4 - t3);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  const auto median = bench::median_of;
   const double input_us = median(input_s) * 1e6, params_us = median(params_s) * 1e6,
                backward_us = median(backward_s) * 1e6;
   bench::JsonLine line;
@@ -520,10 +496,7 @@ int run_jvp(const bench::Options& opt) {
     jvp_input_cpu.push_back(c4 - c3);
     vjp_cpu.push_back(c5 - c4);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2] * 1e6;
-  };
+  auto median = [](std::vector<double> v) { return bench::median_of(std::move(v)) * 1e6; };
   const double forward_us = median(forward_s), nograd_us = median(nograd_s), jvp_us = median(jvp_s),
                jvp_input_us = median(jvp_input_s), vjp_us = median(vjp_s);
   const double forward_cpu_us = median(forward_cpu), nograd_cpu_us = median(nograd_cpu), jvp_cpu_us = median(jvp_cpu),
