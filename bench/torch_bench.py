@@ -219,6 +219,33 @@ def run_soak(args):
          heap_end_mib=heap_bytes_in_use() / 2 ** 20, peak_rss_mib=peak_rss_mib())
 
 
+def run_chain_once(x0, c, d, kind, ops):
+    """Records `ops` ops from x0 (kind 0: x * c, 1: x + d, 2: tanh(x), -1: the three alternating,
+    as workload 3), then sum(x).backward(). Returns the forward and backward seconds, the minor
+    page faults and the heap bytes the recorded chain held (read between the timed parts)."""
+    x0.grad = None
+    heap0 = heap_bytes_in_use()
+    faults = minor_faults()
+    start = time.perf_counter()
+    x = x0
+    for i in range(ops):
+        r = i % 3 if kind < 0 else kind
+        if r == 0:
+            x = x * c
+        elif r == 1:
+            x = x + d
+        else:
+            x = torch.tanh(x)
+    total = x.sum()
+    middle = time.perf_counter()
+    heap = heap_bytes_in_use() - heap0
+    backward_start = time.perf_counter()
+    del x
+    total.backward()
+    end = time.perf_counter()
+    return middle - start, end - backward_start, minor_faults() - faults, heap
+
+
 def run_chain(args):
     torch.set_num_threads(1)
     shape = [int(e) for e in args.shape.split("x")]
@@ -226,33 +253,15 @@ def run_chain(args):
     c, d = torch.full(shape, 1.0), torch.full(shape, 0.0)
     x0 = torch.full(shape, 0.5, requires_grad=True)
     forward_s, backward_s = [], []
-    heap_per_op = 0.0
+    heap_per_op = faults_per_op = 0.0
     for rep in range(args.reps + 1):  # rep 0 warms up (as long as the timed chains by default)
         ops = min(args.ops, args.warmup_ops) if rep == 0 else args.ops
-        x0.grad = None
-        heap0 = heap_bytes_in_use()
-        faults = minor_faults()
-        start = time.perf_counter()
-        x = x0
-        for i in range(ops):
-            r = i % 3
-            if r == 0:
-                x = x * c
-            elif r == 1:
-                x = x + d
-            else:
-                x = torch.tanh(x)
-        total = x.sum()
-        middle = time.perf_counter()
-        heap_per_op = (heap_bytes_in_use() - heap0) / ops
-        del x
-        total.backward()
-        end = time.perf_counter()
-        faults_per_op = (minor_faults() - faults) / ops
+        forward, backward, faults, heap = run_chain_once(x0, c, d, -1, ops)
+        heap_per_op, faults_per_op = heap / ops, faults / ops
         if rep == 0:
             continue
-        forward_s.append(middle - start)
-        backward_s.append(end - middle)
+        forward_s.append(forward)
+        backward_s.append(backward)
     per_op = 1e6 / args.ops
     totals = sorted(f + b for f, b in zip(forward_s, backward_s))
     emit(workload="chain", framework="torch", shape=args.shape, threads=1, ops=args.ops,

@@ -59,28 +59,12 @@ def run_steady(args):
     forward_s, backward_s = [], []
     faults_per_op = 0.0
     for rep in range(args.warmup + args.reps):
-        x0.grad = None
-        faults = tb.minor_faults()
-        start = time.perf_counter()
-        x = x0
-        for i in range(args.ops):
-            r = i % 3 if kind < 0 else kind
-            if r == 0:
-                x = x * c
-            elif r == 1:
-                x = x + d
-            else:
-                x = torch.tanh(x)
-        total = x.sum()
-        middle = time.perf_counter()
-        del x
-        total.backward()
-        end = time.perf_counter()
-        faults_per_op = (tb.minor_faults() - faults) / args.ops
+        forward, backward, faults, _ = tb.run_chain_once(x0, c, d, kind, args.ops)
+        faults_per_op = faults / args.ops
         if rep < args.warmup:
             continue
-        forward_s.append(middle - start)
-        backward_s.append(end - middle)
+        forward_s.append(forward)
+        backward_s.append(backward)
     per_op = 1e6 / args.ops
     numel = x0.numel()
     bandwidth = copy_bandwidth(numel)
