@@ -133,6 +133,51 @@ inline int run_mlp_workload(const std::string& name, const Options& opt) {
   return 0;
 }
 
+/// The buffers of one MLP training step's products (activations, their gradients, weights and
+/// weight gradients, filled with fixed values), allocated once, and the step's sgemm calls on them.
+struct MlpGemm {
+  std::vector<std::size_t> sizes;
+  std::vector<std::vector<float>> act, grad, weight, dweight;
+
+  MlpGemm(std::vector<std::size_t> layer_sizes, std::size_t batch) : sizes(std::move(layer_sizes)) {
+    auto buffer = [](std::size_t n) { return uniform_weights(99 + n, n, 1.0); };
+    for (std::size_t l = 0; l < sizes.size(); ++l) {
+      act.push_back(buffer(batch * sizes[l]));
+      grad.push_back(buffer(batch * sizes[l]));
+      if (l + 1 < sizes.size()) {
+        weight.push_back(buffer(sizes[l + 1] * sizes[l]));
+        dweight.push_back(buffer(sizes[l + 1] * sizes[l]));
+      }
+    }
+  }
+
+  /// One step at batch b: forward x W^T per layer, dW = G^T H per layer, dH = G W for all but the
+  /// first layer (the input needs no gradient). Returns its floating-point operations.
+  double step(int b) {
+    double flops = 0;
+    const std::size_t layers = sizes.size() - 1;
+    for (std::size_t l = 0; l < layers; ++l) {  // act[l+1] (b, out) = act[l] (b, in) W^T
+      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, out, in, 1.0f, act[l].data(), in, weight[l].data(), in,
+                  0.0f, act[l + 1].data(), out);
+      flops += 2.0 * b * out * in;
+    }
+    for (std::size_t l = layers; l-- > 0;) {
+      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
+      // dW (out, in) = G^T (out, b) act (b, in)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f, grad[l + 1].data(), out, act[l].data(), in,
+                  0.0f, dweight[l].data(), in);
+      flops += 2.0 * b * out * in;
+      if (l == 0) continue;
+      // dH (b, in) = G (b, out) W (out, in)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, grad[l + 1].data(), out,
+                  weight[l].data(), in, 0.0f, grad[l].data(), in);
+      flops += 2.0 * b * out * in;
+    }
+    return flops;
+  }
+};
+
 /// The sgemm calls of one training step of `sizes` at batch B (forward x W^T per layer, dW = G^T H
 /// per layer, dH = G W for all but the first layer), on buffers allocated once; OpenBLAS on
 /// `threads` threads. Reports the median time of one step over `reps` rounds of `steps` steps.
@@ -141,39 +186,11 @@ inline int run_gemm_floor(const Options& opt) {
   if (w.dtype != tg::kFloat32) throw std::runtime_error("gemm-floor: float32 presets only");
   const long threads = opt.integer("threads");
   openblas_set_num_threads(static_cast<int>(threads));
-  const std::vector<std::size_t>& sizes = w.sizes;
   const int B = static_cast<int>(w.batch);
-  auto buffer = [](std::size_t n) { return uniform_weights(99 + n, n, 1.0); };
-  std::vector<std::vector<float>> act, grad, weight, dweight;
-  for (std::size_t l = 0; l < sizes.size(); ++l) {
-    act.push_back(buffer(w.batch * sizes[l]));
-    grad.push_back(buffer(w.batch * sizes[l]));
-    if (l + 1 < sizes.size()) {
-      weight.push_back(buffer(sizes[l + 1] * sizes[l]));
-      dweight.push_back(buffer(sizes[l + 1] * sizes[l]));
-    }
-  }
-  const std::size_t layers = sizes.size() - 1;
+  MlpGemm gemm(w.sizes, w.batch);
+  const std::size_t layers = w.sizes.size() - 1;
   double flops = 0;
-  auto one_step = [&] {
-    flops = 0;
-    for (std::size_t l = 0; l < layers; ++l) {
-      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, act[l].data(), in, weight[l].data(), in,
-                  0.0f, act[l + 1].data(), out);
-      flops += 2.0 * B * out * in;
-    }
-    for (std::size_t l = layers; l-- > 0;) {
-      const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, grad[l + 1].data(), out, act[l].data(), in,
-                  0.0f, dweight[l].data(), in);
-      flops += 2.0 * B * out * in;
-      if (l == 0) continue;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, grad[l + 1].data(), out,
-                  weight[l].data(), in, 0.0f, grad[l].data(), in);
-      flops += 2.0 * B * out * in;
-    }
-  };
+  auto one_step = [&] { flops = gemm.step(B); };
   const auto steps = static_cast<std::size_t>(std::max(1L, opt.integer("steps")));
   one_step();  // warm-up
   std::vector<double> per_step;
@@ -182,8 +199,7 @@ inline int run_gemm_floor(const Options& opt) {
     for (std::size_t s = 0; s < steps; ++s) one_step();
     per_step.push_back((now_seconds() - start) / static_cast<double>(steps));
   }
-  std::sort(per_step.begin(), per_step.end());
-  const double median = per_step[per_step.size() / 2];
+  const double median = median_of(per_step);
   JsonLine line;
   line.add("workload", "gemm-floor")
       .add("framework", "openblas")

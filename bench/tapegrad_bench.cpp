@@ -542,16 +542,7 @@ int run_gemm(const bench::Options& opt) {
   const std::vector<std::size_t> sizes = kMlp.sizes;
   const std::size_t steps = (kMlp.rows + kMlp.batch - 1) / kMlp.batch;
   const int B = static_cast<int>(kMlp.batch);
-  auto buffer = [](std::size_t n) { return bench::uniform_weights(99 + n, n, 1.0); };
-  std::vector<std::vector<float>> act, grad, weight, dweight;
-  for (std::size_t l = 0; l < sizes.size(); ++l) {
-    act.push_back(buffer(kMlp.batch * sizes[l]));
-    grad.push_back(buffer(kMlp.batch * sizes[l]));
-    if (l + 1 < sizes.size()) {
-      weight.push_back(buffer(sizes[l + 1] * sizes[l]));
-      dweight.push_back(buffer(sizes[l + 1] * sizes[l]));
-    }
-  }
+  bench::MlpGemm gemm(sizes, kMlp.batch);
   const std::size_t layers = sizes.size() - 1;
   double flops_per_full_step = 0;  // forward and dW for every layer, dH for all but the first
   for (std::size_t l = 0; l < layers; ++l)
@@ -559,27 +550,8 @@ int run_gemm(const bench::Options& opt) {
   double flops = 0;
   auto epoch = [&] {
     flops = 0;
-    for (std::size_t s = 0; s < steps; ++s) {
-      const int b = s + 1 < steps ? B : static_cast<int>(kMlp.rows - (steps - 1) * kMlp.batch);
-      for (std::size_t l = 0; l < layers; ++l) {  // act[l+1] (b, out) = act[l] (b, in) W^T
-        const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, out, in, 1.0f, act[l].data(), in,
-                    weight[l].data(), in, 0.0f, act[l + 1].data(), out);
-        flops += 2.0 * b * out * in;
-      }
-      for (std::size_t l = layers; l-- > 0;) {
-        const int in = static_cast<int>(sizes[l]), out = static_cast<int>(sizes[l + 1]);
-        // dW (out, in) = G^T (out, b) act (b, in)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f, grad[l + 1].data(), out,
-                    act[l].data(), in, 0.0f, dweight[l].data(), in);
-        flops += 2.0 * b * out * in;
-        if (l == 0) continue;
-        // dH (b, in) = G (b, out) W (out, in)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f, grad[l + 1].data(), out,
-                    weight[l].data(), in, 0.0f, grad[l].data(), in);
-        flops += 2.0 * b * out * in;
-      }
-    }
+    for (std::size_t s = 0; s < steps; ++s)
+      flops += gemm.step(s + 1 < steps ? B : static_cast<int>(kMlp.rows - (steps - 1) * kMlp.batch));
   };
   epoch();  // warm-up
   const long reps = std::max(1L, opt.integer("reps"));
