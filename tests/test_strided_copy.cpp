@@ -120,7 +120,7 @@ TEST_CASE("strided copies: permute and transpose equal a naive loop, every dtype
   for (int threads : {1, 2}) {
     const ThreadCount count(threads);
     // Every permutation of ranks 1 to 5: extent-1 axes, extents that are not multiples of the
-    // 32-element tiles or the 4x4 / 2x2 register blocks, around the tile size.
+    // 8-row bands or the register blocks (8x8 and 4x4 float32, 4x4 and 2x2 float64).
     for (const Shape& s : std::vector<Shape>{{7},
                                              {1, 1},
                                              {33, 65},
@@ -145,6 +145,11 @@ TEST_CASE("strided copies: permute and transpose equal a naive loop, every dtype
     check_permute<float>({257, 301}, {1, 0});
     check_permute<double>({5, 67, 3, 129}, {3, 1, 0, 2});
     check_permute<float>({4, 33, 8, 65}, {0, 2, 1, 3});  // the attention-head shuffle
+    // Planes wider than a 256-column slice and taller than a 1024-row unit, with ragged edges.
+    check_permute<float>({1030, 300}, {1, 0});
+    check_permute<float>({300, 1030}, {1, 0});
+    check_permute<double>({2, 1029, 259}, {0, 2, 1});
+    check_permute<std::int64_t>({261, 1027}, {1, 0});
   }
   const Tensor x = counting<double>({5, 3, 7});
   CHECK(values(transpose(x, 0, 2)) == values(permute(x, {2, 1, 0})));

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "parallel.hpp"
+#include "transpose_plane.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -120,45 +121,53 @@ void split_units(std::size_t units, std::size_t elements, std::size_t max_tasks,
 /// The most tasks a copy is split into (the per-task counters are allocated up front).
 constexpr std::size_t kMaxTasks = 64;
 
-/// Tile edge of the transposing copy: a 32 x 32 tile of float64 is 8 KiB read and 8 KiB
-/// written, within any L1 data cache, and its rows are whole 64-byte cache lines.
-constexpr std::size_t kTile = 32;
-
-/// dst[i * dst_row + j] = src[i + j * src_row] for i < rows, j < cols (a transposed tile).
+/// The SSE2 blocks (moves only, the same bits as any copy) and the scalar one (int64, bool).
 template <class T>
-void transpose_tile(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
-                    std::ptrdiff_t cols) {
-  std::ptrdiff_t i = 0;
+struct ScalarBlock {
+  static constexpr std::ptrdiff_t kSize = 1;
+  static void apply(const T* s, std::ptrdiff_t, T* d, std::ptrdiff_t) { d[0] = s[0]; }
+};
 #if defined(__SSE2__)
-  // Register transposes of 4x4 float32 / 2x2 float64 blocks: moves only, so the same bits.
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    constexpr std::ptrdiff_t V = 16 / sizeof(T);
-    for (; i + V <= rows; i += V) {
-      std::ptrdiff_t j = 0;
-      for (; j + V <= cols; j += V) {
-        const T* s = src + i + j * src_row;
-        T* d = dst + i * dst_row + j;
-        if constexpr (std::is_same_v<T, float>) {
-          __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + src_row), r2 = _mm_loadu_ps(s + 2 * src_row),
-                 r3 = _mm_loadu_ps(s + 3 * src_row);
-          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-          _mm_storeu_ps(d, r0);
-          _mm_storeu_ps(d + dst_row, r1);
-          _mm_storeu_ps(d + 2 * dst_row, r2);
-          _mm_storeu_ps(d + 3 * dst_row, r3);
-        } else {
-          const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + src_row);
-          _mm_storeu_pd(d, _mm_unpacklo_pd(r0, r1));
-          _mm_storeu_pd(d + dst_row, _mm_unpackhi_pd(r0, r1));
-        }
-      }
-      for (; j < cols; ++j)
-        for (std::ptrdiff_t k = i; k < i + V; ++k) dst[k * dst_row + j] = src[k + j * src_row];
-    }
+struct SseFloat4 {
+  static constexpr std::ptrdiff_t kSize = 4;
+  static void apply(const float* s, std::ptrdiff_t sr, float* d, std::ptrdiff_t dr) {
+    __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + sr), r2 = _mm_loadu_ps(s + 2 * sr),
+           r3 = _mm_loadu_ps(s + 3 * sr);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(d, r0);
+    _mm_storeu_ps(d + dr, r1);
+    _mm_storeu_ps(d + 2 * dr, r2);
+    _mm_storeu_ps(d + 3 * dr, r3);
   }
+};
+struct SseDouble2 {
+  static constexpr std::ptrdiff_t kSize = 2;
+  static void apply(const double* s, std::ptrdiff_t sr, double* d, std::ptrdiff_t dr) {
+    const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + sr);
+    _mm_storeu_pd(d, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(d + dr, _mm_unpackhi_pd(r0, r1));
+  }
+};
 #endif
-  for (; i < rows; ++i)
-    for (std::ptrdiff_t j = 0; j < cols; ++j) dst[i * dst_row + j] = src[i + j * src_row];
+
+bool have_avx() {
+  // The CPU is asked first: strided_avx.cpp may hold AVX instructions anywhere.
+  static const bool have = __builtin_cpu_supports("avx") && avx_planes_built();
+  return have;
+}
+
+/// transpose_plane with the widest block this CPU has for T.
+template <class T>
+void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
+                         std::ptrdiff_t cols) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (have_avx()) return transpose_plane_avx(src, src_row, dst, dst_row, rows, cols);
+#if defined(__SSE2__)
+    using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
+    return transpose_plane<Sse>(src, src_row, dst, dst_row, rows, cols);
+#endif
+  }
+  transpose_plane<ScalarBlock<T>>(src, src_row, dst, dst_row, rows, cols);
 }
 
 /// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
@@ -192,8 +201,8 @@ void copy_runs(const T* src, const LoopNest& loop, T* dst) {
 }
 
 /// The copy when the innermost axis of dst is strided in src and another axis p is contiguous
-/// there (a transpose of axes p and last, with other axes around): kTile x kTile tiles of the
-/// (p, last) plane, so each tile's reads and writes stay in the L1 cache.
+/// there (a transpose of axes p and last, with other axes around): the (p, last) plane of each
+/// position of the other axes, in slices of kPlaneCols columns (see transpose_plane.hpp).
 template <class T>
 void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
@@ -206,27 +215,29 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
       src_strides.push_back(loop.strides[0][d]);
       dst_strides.push_back(all_dst[d]);
     }
-  const std::size_t rows = loop.extents[p], cols = loop.extents.back();
+  const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
+             cols = static_cast<std::ptrdiff_t>(loop.extents.back());
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];
-  const std::size_t row_tiles = (rows + kTile - 1) / kTile;
+  // A unit is a block of at most kUnitRows rows by kPlaneCols columns of the plane at one position of
+  // the other axes, so planes of any shape split over the threads.
+  constexpr std::ptrdiff_t kUnitRows = 1024;
+  const auto slices = static_cast<std::size_t>((cols + kPlaneCols - 1) / kPlaneCols);
+  const auto row_blocks = static_cast<std::size_t>((rows + kUnitRows - 1) / kUnitRows);
+  const std::size_t per_plane = slices * row_blocks;
   std::size_t outer_count = 1;
   for (auto e : outer) outer_count *= e;
   std::vector<std::size_t> counters(kMaxTasks * outer.size());
-  // A unit is one band of kTile rows of the plane at one position of the other axes.
-  split_units(outer_count * row_tiles, outer_count * rows * cols, kMaxTasks,
+  split_units(outer_count * per_plane, outer_count * loop.extents[p] * loop.extents.back(), kMaxTasks,
               [&](std::size_t task, std::size_t begin, std::size_t end) {
                 Odometer at{outer, src_strides, dst_strides, counters.data() + task * outer.size()};
-                at.seek(begin / row_tiles);
+                at.seek(begin / per_plane);
                 for (std::size_t u = begin; u < end; ++u) {
-                  const std::size_t band = u % row_tiles;
-                  if (u != begin && band == 0) at.next();
-                  const auto i0 = static_cast<std::ptrdiff_t>(band * kTile);
-                  const auto h = static_cast<std::ptrdiff_t>(std::min(kTile, rows - band * kTile));
-                  for (std::size_t j = 0; j < cols; j += kTile) {
-                    const auto j0 = static_cast<std::ptrdiff_t>(j);
-                    transpose_tile(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0, dst_row,
-                                   h, static_cast<std::ptrdiff_t>(std::min(kTile, cols - j)));
-                  }
+                  const std::size_t in_plane = u % per_plane;
+                  if (u != begin && in_plane == 0) at.next();
+                  const auto j0 = static_cast<std::ptrdiff_t>(in_plane % slices) * kPlaneCols;
+                  const auto i0 = static_cast<std::ptrdiff_t>(in_plane / slices) * kUnitRows;
+                  transpose_plane_any(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0,
+                                      dst_row, std::min(kUnitRows, rows - i0), std::min(kPlaneCols, cols - j0));
                 }
               });
 }

@@ -46,8 +46,9 @@ LoopNest collapse_axes(const Shape& extents, std::vector<Strides> strides);
 
 /// dst (contiguous, row-major over `shape`) gets element sum_d i_d strides[d] of src at index i.
 /// Runs contiguous in src become block copies; a reordering of the innermost axis (a transpose)
-/// is copied in cache-sized tiles. Large copies are split over tapegrad's threads. Instantiated
-/// for float, double, std::int64_t and bool.
+/// is copied through register-transposed blocks in cache-sized slices (transpose_plane.hpp).
+/// Large copies are split over tapegrad's threads. Instantiated for float, double, std::int64_t
+/// and bool.
 template <class T>
 void strided_copy(const T* src, const Shape& shape, const Strides& strides, T* dst);
 
