@@ -469,7 +469,7 @@ def main():
 # ---- Issue 19: shape-op copies and float32 transcendentals against their floors -----------------
 # The same rows as bench/copies_bench.cpp (tapegrad_bench copies|transcendental); bench/copies_compare.py
 # runs both side by side. Materialising copies are written as PyTorch users write them
-# (.contiguous() after a view); each call's result replaces the previous one, as in tapegrad's.
+# (.contiguous() after a view); each call first drops the previous result, as in tapegrad's.
 
 def copies_uniform(shape, seed, center, half):
     """float32 values center + half * uniform_weights(seed): the same as copies_bench.cpp's."""
@@ -511,6 +511,7 @@ def copies_run_rows(workload, args, rows):
         keep = [None]
 
         def call():
+            keep[0] = None  # dropped first, so the output can reuse its buffer, as copy_'s does
             keep[0] = op()
         median, least = copies_time(args.reps, call) if op else copies_memcpy(nbytes, args.reps)
         done[name] = median
