@@ -36,8 +36,10 @@ Shape reduced(const Shape& shape, Axes axes, bool keepdim) {
   Shape out;
   for (int d = 0; d < n; ++d) {
     const bool r = std::find(axes.begin(), axes.end(), d) != axes.end();
-    if (!r) out.push_back(shape[static_cast<std::size_t>(d)]);
-    else if (keepdim) out.push_back(1);
+    if (!r)
+      out.push_back(shape[static_cast<std::size_t>(d)]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -183,6 +185,34 @@ TEST_CASE("logsumexp: axes, keepdim, and inputs of magnitude 1000") {
                   {random_leaf({2, 3}, 998, 1001)});
   // A group of all -inf gives -inf, not NaN.
   CHECK(at(logsumexp(full({2}, -INFINITY, kFloat64)), 0) == -INFINITY);
+}
+
+TEST_CASE("logsumexp over one axis: the backward's kept softmax is softmax(x), and higher orders still see x") {
+  // A first-order backward multiplies by the softmax the forward kept; a backward that records
+  // (create_graph) differentiates softmax(x) instead. Both must give the same bits, softmax's own.
+  for (const DType dtype : {kFloat64, kFloat32}) {
+    const Tensor x = random_leaf({3, 4, 5}, -3, 3).to(dtype).detach().requires_grad_();
+    const Tensor w = random_leaf({3, 4, 5}, -1, 1).to(dtype).detach();
+    for (int axis : {0, 1, 2, -1})
+      for (bool keepdim : {false, true}) {
+        const Tensor weights = sum(w, {axis}, keepdim);  // the gradient reaching logsumexp
+        auto loss = [&] { return sum(logsumexp(x, {axis}, keepdim) * weights); };
+        const Tensor first = tg::grad({loss()}, {x})[0];
+        const Tensor recorded = tg::grad({loss()}, {x}, {}, std::nullopt, true)[0];
+        const Tensor expected = sum(w, {axis}, true) * softmax(x, axis);
+        CHECK(values(first) == values(expected));
+        CHECK(values(recorded) == values(expected));
+      }
+  }
+  const Tensor x = random_leaf({3, 4}, -2, 2);
+  CHECK(gradgradcheck([](const Inputs& v) { return logsumexp(v[0], {1}); }, {x}));
+  CHECK(gradgradcheck([](const Inputs& v) { return logsumexp(v[0], {0}, true); }, {x}));
+  // The kept softmax does not excuse a write to x: the backward still checks x's version.
+  Tensor h = x * 2.0;
+  const Tensor l = sum(logsumexp(h, {1}));
+  h += 1;
+  CHECK_THROWS_WITH(l.backward(),
+                    Catch::Contains("logsumexp backward") && Catch::Contains("modified by an in-place operation"));
 }
 
 TEST_CASE("softmax and log_softmax: every axis, and inputs of magnitude 1000") {

@@ -40,8 +40,10 @@ Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bo
   Shape out;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     const bool reduced = std::binary_search(axes.begin(), axes.end(), i);
-    if (!reduced) out.push_back(shape[i]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(shape[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -115,8 +117,8 @@ xt::xarray<T> fold(const xt::xarray<T>& v, const std::vector<std::size_t>& axes,
 
 /// Applies fold(values, axes, init, f) to a floating tensor and shapes the result.
 template <class F>
-Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes, bool keepdim,
-                     double init, F f) {
+Tensor reduce_values(const char* op, const Tensor& x, const std::vector<std::size_t>& axes, bool keepdim, double init,
+                     F f) {
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
   return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
@@ -152,7 +154,7 @@ Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) 
   if ((is_grad_enabled() && x.requires_grad()) || detail::has_live_tangent(x)) {
     const Tensor rows = reshape(moved, as_i64(rows_shape));  // (..., k)
     Shape table_shape = rows_shape;
-    table_shape.insert(table_shape.end() - 1, k);            // (..., k, k)
+    table_shape.insert(table_shape.end() - 1, k);  // (..., k, k)
     const Tensor table = expand(unsqueeze(rows, -2), table_shape);
     const Tensor others = prod(where(eye(k, k, TensorOptions(DType::boolean)), 1.0, table), {-1});
     return permute(reshape(others, as_i64(moved.shape())), inverse);
@@ -165,9 +167,15 @@ Tensor product_of_others(const Tensor& x, const std::vector<std::size_t>& axes) 
       const T* in = v.data() + row * k;
       T* out = r.data() + row * k;
       T acc = 1;
-      for (std::size_t j = 0; j < k; ++j) { out[j] = acc; acc *= in[j]; }
+      for (std::size_t j = 0; j < k; ++j) {
+        out[j] = acc;
+        acc *= in[j];
+      }
       acc = 1;
-      for (std::size_t j = k; j-- > 0;) { out[j] *= acc; acc *= in[j]; }
+      for (std::size_t j = k; j-- > 0;) {
+        out[j] *= acc;
+        acc *= in[j];
+      }
     }
     return Tensor(std::move(r));
   });
@@ -237,11 +245,14 @@ T sum_of(const T* x, std::size_t n) {
 
 /// softmax (or log_softmax when `take_log`) of groups of n contiguous values (the last axis): per
 /// group one pass for the maximum, one writing x - max and its exp (summed), one scaling.
+/// With `lse`, also each group's logsumexp, log(sum) + max (softmax only); `normalize` false
+/// leaves the exps unscaled in y (for a logsumexp that does not keep the softmax).
 /// NOTE: x - max is exact for entries within a factor 2 of the maximum (Sterbenz), so no rounding
 /// error of size ulp(|x|) enters, whatever the magnitude of x; a group whose maximum is not finite
-/// is shifted by 0 (all -inf gives 0/0 = NaN, as the unshifted formula).
+/// is shifted by 0 (all -inf gives 0/0 = NaN, as the unshifted formula, and logsumexp -inf).
 template <class T>
-void softmax_rows(const T* x, T* y, std::size_t groups, std::size_t n, bool take_log) {
+void softmax_rows(const T* x, T* y, std::size_t groups, std::size_t n, bool take_log, T* lse = nullptr,
+                  bool normalize = true) {
   std::vector<T> scratch(take_log ? n : 0);
   for (std::size_t g = 0; g < groups; ++g) {
     const T* in = x + g * n;
@@ -256,7 +267,9 @@ void softmax_rows(const T* x, T* y, std::size_t groups, std::size_t n, bool take
     } else {
       exp_values(out, out, n);
       const T total = sum_of(out, n);
-      for (std::size_t j = 0; j < n; ++j) out[j] /= total;
+      if (lse) lse[g] = std::log(total) + m;
+      if (normalize)
+        for (std::size_t j = 0; j < n; ++j) out[j] /= total;
     }
   }
 }
@@ -265,7 +278,8 @@ void softmax_rows(const T* x, T* y, std::size_t groups, std::size_t n, bool take
 /// (n, inner) block, and the columns of a block are processed side by side, kColumns at a time,
 /// so every pass reads contiguous rows. Each column's sum runs down the column in order.
 template <class T>
-void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::size_t inner, bool take_log) {
+void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::size_t inner, bool take_log,
+                     T* lse = nullptr, bool normalize = true) {
   constexpr std::size_t kColumns = 512;
   const std::size_t width = std::min(inner, kColumns);
   std::vector<T> m(width), s(width), scratch(take_log ? width : 0);
@@ -293,26 +307,35 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
         for (std::size_t j = 0; j < n; ++j)
           for (std::size_t c = 0; c < w; ++c) out[j * inner + c] -= s[c];
       } else {
-        for (std::size_t j = 0; j < n; ++j)
-          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] /= s[c];
+        if (lse)
+          for (std::size_t c = 0; c < w; ++c) lse[o * inner + c0 + c] = std::log(s[c]) + m[c];
+        if (normalize)
+          for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t c = 0; c < w; ++c) out[j * inner + c] /= s[c];
       }
     }
 }
 
-/// The values of softmax(x, axis) (or log_softmax), without history.
-Tensor softmax_values(const char* op, const Tensor& x, std::size_t axis, bool take_log) {
+/// The values of softmax(x, axis) (or log_softmax), without history. With `lse`, the same sweep
+/// also gives logsumexp over the axis (keepdim or not), and the softmax only when `normalize`.
+Tensor softmax_values(const char* op, const Tensor& x, std::size_t axis, bool take_log, Tensor* lse = nullptr,
+                      bool keepdim = false, bool normalize = true) {
   const Shape shape = x.shape();
   const std::size_t n = shape[axis];
   const std::size_t inner = detail::product(Shape(shape.begin() + static_cast<std::ptrdiff_t>(axis) + 1, shape.end()));
   return detail::visit_floating(op, x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     auto r = detail::empty_array<T>(shape, op);
-    if (v.size() == 0) return Tensor(std::move(r));
-    const std::size_t outer = v.size() / (n * inner);
-    if (inner == 1)
-      softmax_rows(v.data(), r.data(), outer, n, take_log);
-    else
-      softmax_columns(v.data(), r.data(), outer, n, inner, take_log);
+    xt::xarray<T> l;
+    if (lse) l = detail::empty_array<T>(reduced_shape(shape, {axis}, keepdim), op);
+    if (v.size() != 0) {
+      const std::size_t outer = v.size() / (n * inner);
+      if (inner == 1)
+        softmax_rows(v.data(), r.data(), outer, n, take_log, lse ? l.data() : nullptr, normalize);
+      else
+        softmax_columns(v.data(), r.data(), outer, n, inner, take_log, lse ? l.data() : nullptr, normalize);
+    }
+    if (lse) *lse = Tensor(std::move(l));
     return Tensor(std::move(r));
   });
 }
@@ -366,16 +389,14 @@ Tensor count_nonzero(const Tensor& x, const Axes& axes, bool keepdim) {
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   const Shape from = x.shape();
   if (from == shape) return x;
-  if (shape.size() > from.size())
-    fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
+  if (shape.size() > from.size()) fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
   const std::size_t lead = from.size() - shape.size();
   Axes axes;
   for (std::size_t i = 0; i < from.size(); ++i) {
     if (i < lead) {
       axes.push_back(static_cast<int>(i));
     } else if (shape[i - lead] != from[i]) {
-      if (shape[i - lead] != 1)
-        fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
+      if (shape[i - lead] != 1) fail("sum_to: cannot reduce shape ", to_string(from), " to ", to_string(shape));
       axes.push_back(static_cast<int>(i));
     }
   }
@@ -431,13 +452,33 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Shape shape = x.shape();
   const auto axes = resolve_axes("logsumexp", axes_in, shape);
   if (reduced_count(shape, axes) == 0) fail("logsumexp: no elements in a tensor of shape ", to_string(shape));
+  auto jvp = [&](const JvpContext& c) { return sum(c.tangent(0) * softmax_over(c.input(0), axes), axes_in, keepdim); };
+  if (axes.size() == 1) {
+    // One axis: softmax's sweep, which gives the softmax the backward needs along the way, so a
+    // first-order backward reuses the forward's exps instead of computing softmax(x) again.
+    const bool recording = detail::should_record(&x, 1);
+    Tensor out;
+    const Tensor probs = softmax_values("logsumexp", x, axes[0], false, &out, keepdim, recording);
+    return record(
+        "logsumexp", std::move(out), {x}, kSaveInput0,
+        [shape, axis = axes[0], probs](BackwardContext& c) {
+          const Tensor& x = c.input(0);  // read for its version check also when probs serve
+          const Tensor g = reshape(c.grad(), as_i64(reduced_shape(shape, {axis}, true)));
+          // probs are constants: a sweep that records (create_graph) or carries tangents must
+          // differentiate softmax(x) itself. Both give the same values (the same sweep).
+          if (!is_grad_enabled() && !forward_ad::is_active()) return c.set_grad(0, g * probs);
+          c.set_grad(0, g * softmax(x, static_cast<int>(axis)));
+        },
+        jvp);
+  }
   // NOTE: m + log(sum(exp(x - m))) with m the group maximum never overflows; an all -inf group
   // gives -inf (m is replaced by 0 there so that x - m is not NaN).
   Tensor out = detail::visit_floating("logsumexp", x, [&](const auto& v) {
     using T = elem_t<decltype(v)>;
     xt::xarray<T> m = fold(v, axes, -std::numeric_limits<T>::infinity(),
                            [](T acc, T e) { return e > acc || std::isnan(e) ? e : acc; });
-    for (auto& e : m) if (!std::isfinite(e)) e = 0;
+    for (auto& e : m)
+      if (!std::isfinite(e)) e = 0;
     const xt::xarray<T> shifted = detail::zip<T>(v, m, [](T e, T top) { return std::exp(e - top); });
     const xt::xarray<T> s = fold(shifted, axes, T(0), [](T acc, T e) { return acc + e; });
     xt::xarray<T> r = detail::empty_array<T>(s.shape());
@@ -453,7 +494,7 @@ Tensor logsumexp(const Tensor& x, const Axes& axes_in, bool keepdim) {
         // (1e-4 in float32 at |x| = 1000); softmax shifts by the exact maximum instead.
         c.set_grad(0, expand_back(c.grad(), shape, axes) * softmax_over(c.input(0), axes));
       },
-      [&](const JvpContext& c) { return sum(c.tangent(0) * softmax_over(c.input(0), axes), axes_in, keepdim); });
+      jvp);
 }
 
 namespace {
