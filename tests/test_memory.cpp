@@ -88,11 +88,11 @@ TEST_CASE("memory: dropped graphs are freed at once (an evaluation loop without 
 #endif
 }
 
-TEST_CASE("memory: a freed tensor buffer of 128 KiB or more serves the next tensor of its size") {
+TEST_CASE("memory: a freed tensor buffer of 64 KiB or more serves the next tensor of its size") {
   empty_cache();
   const MemoryStats start = memory_stats();
   REQUIRE(start.cached_bytes == 0);
-  const Shape shape{128, 256};  // 128 KiB of float32
+  const Shape shape{64, 256};  // 64 KiB of float32
   const float* first = nullptr;
   {
     Tensor a = full(shape, 1.0);
@@ -103,25 +103,25 @@ TEST_CASE("memory: a freed tensor buffer of 128 KiB or more serves the next tens
     CHECK(freed.cached_bytes == 0);
     return;
   }
-  CHECK(freed.cached_bytes == 128u * 1024);
+  CHECK(freed.cached_bytes == 64u * 1024);
   CHECK(freed.cached_blocks == 1);
-  Tensor b = full({256, 128}, 2.0);  // another shape, the same element count and dtype
+  Tensor b = full({256, 64}, 2.0);  // another shape, the same element count and dtype
   CHECK(b.value<float>().data() == first);
   CHECK(memory_stats().reused_blocks == start.reused_blocks + 1);
   CHECK(memory_stats().cached_bytes == 0);
   // The array built around the reused buffer is a normal row-major array of its shape.
   const auto& v = b.value<float>();
   CHECK(v.shape()[0] == 256);
-  CHECK(v.shape()[1] == 128);
-  CHECK(v.strides()[0] == 128);
+  CHECK(v.shape()[1] == 64);
+  CHECK(v.strides()[0] == 64);
   CHECK(v.strides()[1] == 1);
   CHECK(std::all_of(v.begin(), v.end(), [](float x) { return x == 2.0f; }));
-  // Another dtype or element count does not take it; a buffer under 128 KiB is not cached.
+  // Another dtype or element count does not take it; a buffer under 64 KiB is not cached.
   b = Tensor();
   Tensor c = full(shape, 1.0, TensorOptions(kFloat64));
-  Tensor d = full({128, 255}, 1.0);
-  { Tensor below = full({127, 256}, 1.0); }
-  CHECK(memory_stats().cached_bytes == 128u * 1024);
+  Tensor d = full({64, 255}, 1.0);
+  { Tensor below = full({63, 256}, 1.0); }
+  CHECK(memory_stats().cached_bytes == 64u * 1024);
   CHECK(static_cast<const void*>(c.value<double>().data()) != static_cast<const void*>(first));
   CHECK(d.value<float>().data() != first);
 }

@@ -31,16 +31,17 @@
 #pragma once
 
 #include <cstddef>
-
 #include <xtensor/xstorage.hpp>
 
 namespace tg::detail {
 
-/// Buffers smaller than this are not cached: glibc serves them from its heap (its mmap
-/// threshold starts at 128 KiB), reusing freed ones without page faults. Caching them as well
-/// made the nielsen epoch (94 KiB weight gradients) slower, not faster (bench/PROFILE.md,
-/// session 9).
-inline constexpr std::size_t kCachedBlockBytes = std::size_t{128} << 10;
+/// Buffers smaller than this are not cached. From 64 KiB on, glibc's free() consolidates its heap
+/// and returns the top of it to the kernel past its trim threshold (128 KiB until the program
+/// frees a block over the mmap threshold, which tapegrad's cache keeps from happening), so
+/// blocks of 64-128 KiB left to malloc could start every step on fresh pages: the GMM gradient
+/// at d=2, K=5, n=1000 took 39 page faults per call and 2-3x the time (bench/PROFILE.md,
+/// session 11). Smaller blocks never trigger the trim.
+inline constexpr std::size_t kCachedBlockBytes = std::size_t{64} << 10;
 inline constexpr std::size_t kThreadCacheBytes = std::size_t{1} << 30;
 inline constexpr std::size_t kSharedPoolBytes = std::size_t{256} << 20;
 

@@ -11,7 +11,7 @@ namespace tg {
 /// shared pool (where the caches of threads that have ended go). Other running threads keep
 /// their own caches (each may call this itself).
 ///
-/// A tensor buffer of 128 KiB or more that a thread's op allocated is kept by that thread when
+/// A tensor buffer of 64 KiB or more that a thread's op allocated is kept by that thread when
 /// freed there (its last tensor gone), up to 1 GiB per thread, and the next tensor of the same
 /// dtype and element count created on that thread takes it, so the cache holds at most what the
 /// thread had live at once: a training loop allocates the same sizes every step, and a
@@ -25,7 +25,7 @@ struct MemoryStats {
   std::size_t cached_bytes = 0;         ///< in the calling thread's cache
   std::size_t cached_blocks = 0;        ///< in the calling thread's cache
   std::size_t shared_cached_bytes = 0;  ///< in the shared pool (from threads that have ended)
-  std::uint64_t reused_blocks = 0;      ///< buffers of 128 KiB or more this thread took from a cache
+  std::uint64_t reused_blocks = 0;      ///< buffers of 64 KiB or more this thread took from a cache
   std::uint64_t fresh_blocks = 0;       ///< ... and allocated fresh (none cached of that size)
   bool caching = true;                  ///< false in AddressSanitizer builds
 };
