@@ -328,8 +328,11 @@ __attribute__((noinline)) int run_chain(const bench::Options& opt) {
   const double tape_per_op = static_cast<double>(sizeof(tg::Node));
   const double per_op = 1e6 / static_cast<double>(chain_ops);
   bench::JsonLine line;
-  line.add("workload", "chain").add("framework", "tapegrad").add("shape", opt.str("shape"))
-      .add("threads", 1).add("ops", static_cast<double>(chain_ops))
+  line.add("workload", "chain")
+      .add("framework", "tapegrad")
+      .add("shape", opt.str("shape"))
+      .add("threads", 1)
+      .add("ops", static_cast<double>(chain_ops))
       .add("us_per_op", bench::median_of(total_s) * per_op)
       .add("forward_us_per_op", bench::median_of(forward_s) * per_op)
       .add("backward_us_per_op", bench::median_of(backward_s) * per_op)
@@ -393,8 +396,11 @@ int run_prune(const bench::Options& opt) {
   const double input_us = median(input_s) * 1e6, params_us = median(params_s) * 1e6,
                backward_us = median(backward_s) * 1e6;
   bench::JsonLine line;
-  line.add("workload", "prune").add("framework", "tapegrad").add("shape", opt.str("shape"))
-      .add("threads", 1).add("reps", static_cast<double>(reps))
+  line.add("workload", "prune")
+      .add("framework", "tapegrad")
+      .add("shape", opt.str("shape"))
+      .add("threads", 1)
+      .add("reps", static_cast<double>(reps))
       .add("grad_input_us", input_us)
       .add("grad_params_us", params_us)
       .add("backward_us", backward_us)
@@ -578,7 +584,8 @@ int run_gemm(const bench::Options& opt) {
 int run_info() {
   const tg::BlasInfo blas = tg::blas_info();  // first: its kernel check may switch OpenBLAS's kernels
   bench::JsonLine line;
-  line.add("workload", "info").add("framework", "tapegrad")
+  line.add("workload", "info")
+      .add("framework", "tapegrad")
       .add("blas", tg::to_string(blas))
       .add("compiler", std::string("g++ ") + __VERSION__)
       .add("openblas_config", openblas_get_config())
@@ -646,7 +653,8 @@ int main(int argc, char** argv) {
           with({{"shape", "256x256"}, {"op", "mixed"}, {"ops", "300"}, {"warmup", "3"}, {"reps", "20"}});
       return bench::run_steady(o, parse_shape(o.str("shape")));
     }
-    if (command == "gmm") return bench::run_gmm(with({{"d", "2"}, {"k", "5"}, {"n", "1000"}, {"reps", "5"}}));
+    if (command == "gmm")
+      return bench::run_gmm(with({{"d", "2"}, {"k", "5"}, {"n", "1000"}, {"reps", "5"}, {"fd-h", "5e-4"}}));
     if (command == "wide" || command == "higgs" || command == "mlp64")
       return bench::run_mlp_workload(command, with({{"warmup", "3"}, {"steps", "0"}}));
     if (command == "gemm-floor")

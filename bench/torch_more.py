@@ -158,7 +158,7 @@ def run_gmm(args):
         gradient_s.append(t2 - t1)
     proj = [float(torch.sum(gi * ui)) for gi, ui in zip(g, u)]
     with torch.no_grad():
-        h = 1e-3
+        h = args.fd_h
         at = lambda s: float(p.objective(*[t + ui * s for t, ui in zip(leaves, u)]))
         fd = (8.0 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12.0 * h)
     obj, grad = median(objective_s), median(gradient_s)
@@ -242,6 +242,7 @@ def main(argv):
     parser.add_argument("--d", type=int, default=2)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--fd-h", type=float, default=5e-4, help="gmm: step of the finite difference")
     args = parser.parse_args(argv)
     if args.reps is None:
         args.reps = 20 if args.command == "steady" else 5
