@@ -4,7 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels.hpp"
 #include "strided.hpp"
@@ -222,6 +227,32 @@ T max_of(const T* x, std::size_t n) {
   T lane[kLanes];
   std::fill_n(lane, kLanes, -std::numeric_limits<T>::infinity());
   std::size_t i = 0;
+#if defined(__SSE2__)
+  // GCC leaves the loop below scalar (a lane array spilled every step); maxps(a, b) is exactly
+  // a > b ? a : b per lane, so the lanes get the same values.
+  if constexpr (std::is_same_v<T, float>) {
+    __m128 lo = _mm_loadu_ps(lane), hi = _mm_loadu_ps(lane + 4);
+    for (; i + kLanes <= n; i += kLanes) {
+      lo = _mm_max_ps(_mm_loadu_ps(x + i), lo);
+      hi = _mm_max_ps(_mm_loadu_ps(x + i + 4), hi);
+    }
+    _mm_storeu_ps(lane, lo);
+    _mm_storeu_ps(lane + 4, hi);
+  } else if constexpr (std::is_same_v<T, double>) {
+    __m128d l0 = _mm_loadu_pd(lane), l1 = _mm_loadu_pd(lane + 2), l2 = _mm_loadu_pd(lane + 4),
+            l3 = _mm_loadu_pd(lane + 6);
+    for (; i + kLanes <= n; i += kLanes) {
+      l0 = _mm_max_pd(_mm_loadu_pd(x + i), l0);
+      l1 = _mm_max_pd(_mm_loadu_pd(x + i + 2), l1);
+      l2 = _mm_max_pd(_mm_loadu_pd(x + i + 4), l2);
+      l3 = _mm_max_pd(_mm_loadu_pd(x + i + 6), l3);
+    }
+    _mm_storeu_pd(lane, l0);
+    _mm_storeu_pd(lane + 2, l1);
+    _mm_storeu_pd(lane + 4, l2);
+    _mm_storeu_pd(lane + 6, l3);
+  }
+#endif
   for (; i + kLanes <= n; i += kLanes)
     for (std::size_t k = 0; k < kLanes; ++k) lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
   for (; i < n; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
