@@ -12,6 +12,25 @@ STEADY_OPS = ("mul", "add", "tanh", "mixed")
 STEADY_TARGET = ("256x256", "mixed", 0.5)  # issue 19: the steady (256,256) row at or below 0.5x PyTorch
 GMM_SIZES = ((2, 5, 1000), (10, 50, 10000), (64, 200, 10000))
 WIDE_FLOOR_TARGET = 1.15
+# (row of `copies` / `transcendental`, what it is, its floor's target: at most this many times the floor)
+COPY_ROWS = (
+    ("copies", "copy_4096x512", "copy (reshape / clone) of 4096x512 float32, 8 MiB", None),
+    ("copies", "transpose_4096x512", "transpose of 4096x512 float32 made contiguous", 2.0),
+    ("copies", "permute_0213_32x128x8x64", "permute (0,2,1,3) of (32,128,8,64) float32 made contiguous", 2.0),
+    ("copies", "permute_3210_32x128x8x64", "permute (3,2,1,0) of (32,128,8,64) float32 made contiguous", 2.0),
+    ("copies", "expand_4096x1_to_4096x512", "expand (4096,1) to (4096,512) made contiguous", None),
+    ("copies", "expand_512_to_4096x512", "expand (512) to (4096,512) made contiguous", None),
+    ("copies", "sub_64x512x64_minus_64x1x64", "(64,512,64) - (64,1,64)", None),
+    ("copies", "sum_64x512x64_axis1", "sum over the middle axis of (64,512,64), keepdim", None),
+    ("copies", "exp_4096x1024", "exp of 4096x1024 float32 (16 MiB)", None),
+    ("copies", "softmax_4096x1024", "softmax over the last axis of 4096x1024", 2.0),
+    ("copies", "log_softmax_4096x1024", "log_softmax over the last axis of 4096x1024", 2.0),
+    ("copies", "softmax_64x1024x64_axis1", "softmax over the middle axis of (64,1024,64)", 2.0),
+    ("transcendental", "exp_1M", "exp of 1M float32", None),
+    ("transcendental", "tanh_1M", "tanh of 1M float32", None),
+    ("transcendental", "sigmoid_1M", "sigmoid of 1M float32", None),
+    ("transcendental", "log_1M", "log of 1M float32 in [0.1, 10)", None),
+)
 
 
 def shape_text(shape):
@@ -48,6 +67,12 @@ def groups(args, setting, tg, torch):
             settings=[setting("1 thread", "tapegrad", tg(name, "--threads", "1", *extra), 1, metric),
                       setting("torch 1 + OpenBLAS 1", "torch",
                               torch(name, "--threads", "1", "--blas-threads", "1", *extra), 1, metric)]))
+    for workload, row, text, _ in COPY_ROWS:
+        cmd = [workload, "--rows", row, "--reps", "21", "--threads", "1"]
+        out.append(dict(
+            key=f"{workload}:{row}", title=f"10. {text}", unit="ms", target=None,
+            settings=[setting("1 thread", "tapegrad", tg(*cmd), 1, "ms"),
+                      setting("1 thread", "torch", torch(*cmd), 1, "ms")]))
     out.append(dict(
         key="gemm-floor:wide@1", title="4w. GEMM floor of the wide MLP step, 1 thread", unit="µs/step", target=None,
         settings=[setting("OpenBLAS 1", "openblas", tg("gemm-floor", "--preset", "wide", "--threads", "1"), 1,
@@ -67,7 +92,9 @@ def render(w, by_key):
     steady = [(shape, op, by_key.get(f"steady:{shape}:{op}")) for shape, _ in STEADY_SHAPES for op in STEADY_OPS]
     gmms = [(size, by_key.get("gmm:{}x{}x{}".format(*size))) for size in GMM_SIZES]
     mlps = [(name, by_key.get(f"{name}@1")) for name in ("wide", "higgs", "mlp64")]
-    if not any(g for *_, g in steady) and not any(g for _, g in gmms) and not any(g for _, g in mlps):
+    copies = [(row, text, target, by_key.get(f"{workload}:{row}")) for workload, row, text, target in COPY_ROWS]
+    if not any(g for *_, g in steady) and not any(g for _, g in gmms) and not any(g for _, g in mlps) \
+            and not any(g for *_, g in copies):
         return
     if any(g for *_, g in steady):
         w("## Steady-state per-op cost (issue 19)\n")
@@ -160,4 +187,25 @@ def render(w, by_key):
               f" {r['mflop_per_step']:.0f} MFLOP, {med(floor['settings'][0]['results'], 'gflops'):.1f} GFLOP/s) |"
               f" µs/step | {t:.0f} | floor {f:.0f} | {t / f:.2f} (of floor; target ≤ {WIDE_FLOOR_TARGET},"
               f" {'met' if t / f <= WIDE_FLOOR_TARGET else 'not met'}) | |")
+        w("")
+    if any(g for *_, g in copies):
+        w("## Shape-op copies and float32 transcendentals (issue 19)\n")
+        w("Each row is one op on float32 tensors made once per process (`tapegrad_bench copies|transcendental"
+          " --rows ROW --reps 21`, `torch_bench.py` the same): the median of 21 calls after 3 untimed ones,"
+          " each call first dropping the previous result so that the output can reuse its buffer. PyTorch's"
+          " copies are `.contiguous()` of the view (or `clone()`). The floor is measured in the same process:"
+          " a memcpy of the same bytes between two buffers already touched (`copy_` between two uint8 tensors in"
+          " PyTorch), or for the softmax rows that framework's exp of the same size. 1 thread.\n")
+        w("| op | tapegrad ms | of its floor | PyTorch ms | of its floor | tapegrad / PyTorch | floor |"
+          " target (of floor) | met |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for row, text, target, g in copies:
+            if not g:
+                continue
+            t, p = g["settings"][0]["results"], g["settings"][1]["results"]
+            tt, pt = med(t, "ms"), med(p, "ms")
+            tf, pf = med(t, "over_floor"), med(p, "over_floor")
+            met = "" if target is None else "yes" if tf <= target else "no"
+            w(f"| {text} | {tt:.3f} | {tf:.2f} | {pt:.3f} | {pf:.2f} | {tt / pt:.2f} | {t[0]['floor']} |"
+              f" {'' if target is None else f'≤ {target}'} | {met} |")
         w("")
