@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "parallel.hpp"
@@ -170,6 +171,36 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
   transpose_plane<ScalarBlock<T>>(src, src_row, dst, dst_row, rows, cols);
 }
 
+/// std::copy of n elements without a call per run when the run is short: a permute that keeps
+/// the innermost axis copies runs of a few cache lines, and memmove's call and dispatch cost as
+/// much as such a run. Fixed-size memcpys compile to moves; the last chunk overlaps the previous.
+template <class T>
+void copy_run(const T* s, T* d, std::size_t n) {
+  const std::size_t bytes = n * sizeof(T);
+  if (bytes > 512 || bytes == 0) {
+    std::copy(s, s + n, d);
+    return;
+  }
+  const auto* from = reinterpret_cast<const unsigned char*>(s);
+  auto* to = reinterpret_cast<unsigned char*>(d);
+  auto chunks = [&](auto size) {
+    constexpr std::size_t k = decltype(size)::value;
+    std::size_t i = 0;
+    for (; i + k <= bytes; i += k) std::memcpy(to + i, from + i, k);
+    if (i < bytes) std::memcpy(to + bytes - k, from + bytes - k, k);
+  };
+  if (bytes >= 32)
+    chunks(std::integral_constant<std::size_t, 32>());
+  else if (bytes >= 16)
+    chunks(std::integral_constant<std::size_t, 16>());
+  else if (bytes >= 8)
+    chunks(std::integral_constant<std::size_t, 8>());
+  else if (bytes >= 4)
+    chunks(std::integral_constant<std::size_t, 4>());
+  else
+    for (std::size_t i = 0; i < bytes; ++i) to[i] = from[i];
+}
+
 /// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
 /// one run per position of the outer axes, a block copy (stride 1), a fill (stride 0) or a
 /// strided gather.
@@ -191,7 +222,7 @@ void copy_runs(const T* src, const LoopNest& loop, T* dst) {
       const T* s = src + at.src;
       T* d = dst + at.dst;
       if (step == 1)
-        std::copy(s, s + n, d);
+        copy_run(s, d, n);
       else if (step == 0)
         std::fill(d, d + n, s[0]);
       else
