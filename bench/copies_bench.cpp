@@ -75,7 +75,9 @@ int run_rows(const char* workload, const Options& opt, const std::vector<Row>& r
   std::map<std::string, double> done;  // row -> median ms
   std::map<std::size_t, double> memcpy_ms;
   for (const Row& row : rows) {
-    const bool is_floor = std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return r.floor == row.name; });
+    // A row that is not selected still runs when a selected row is measured against it.
+    const bool is_floor = std::any_of(rows.begin(), rows.end(),
+                                      [&](const Row& r) { return r.floor == row.name && selected(opt, r.name); });
     if (!selected(opt, row.name) && !is_floor) continue;
     JsonLine line;
     line.add("workload", workload)

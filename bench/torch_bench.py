@@ -497,7 +497,7 @@ def copies_memcpy(nbytes, reps):
 def copies_run_rows(workload, args, rows):
     torch.set_num_threads(args.threads)
     wanted = None if args.rows == "all" else set(args.rows.split(","))
-    floors = {r[1] for r in rows}
+    floors = {r[1] for r in rows if wanted is None or r[0] in wanted}  # floors of the selected rows only
     done, memcpy_ms = {}, {}
     for name, floor, nbytes, op in rows:
         if wanted is not None and name not in wanted and name not in floors:
