@@ -103,7 +103,7 @@ TEST_CASE("memory: a freed tensor buffer of 64 KiB or more serves the next tenso
     CHECK(freed.cached_bytes == 0);
     return;
   }
-  CHECK(freed.cached_bytes == 64u * 1024);
+  CHECK(freed.cached_bytes == std::size_t{64} * 1024);
   CHECK(freed.cached_blocks == 1);
   Tensor b = full({256, 64}, 2.0);  // another shape, the same element count and dtype
   CHECK(b.value<float>().data() == first);
@@ -121,7 +121,7 @@ TEST_CASE("memory: a freed tensor buffer of 64 KiB or more serves the next tenso
   Tensor c = full(shape, 1.0, TensorOptions(kFloat64));
   Tensor d = full({64, 255}, 1.0);
   { Tensor below = full({63, 256}, 1.0); }
-  CHECK(memory_stats().cached_bytes == 64u * 1024);
+  CHECK(memory_stats().cached_bytes == std::size_t{64} * 1024);
   CHECK(static_cast<const void*>(c.value<double>().data()) != static_cast<const void*>(first));
   CHECK(d.value<float>().data() != first);
 }
