@@ -6,6 +6,7 @@
 // non-contiguous input to test.)
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 
 #include "op_check.hpp"
@@ -174,6 +175,43 @@ TEST_CASE("strided copies: strided_copy with broadcast and permuted strides toge
   CHECK(detail::collapse_axes({3, 2, 4}, {detail::permuted_strides({2, 3, 4}, {1, 0, 2})}).extents == Shape{3, 2, 4});
   CHECK(detail::collapse_axes({1, 5, 1}, {detail::Strides{0, 1, 0}}).extents == Shape{5});
   CHECK(detail::collapse_axes({1, 1}, {detail::Strides{1, 1}}).extents == Shape{1});
+}
+
+namespace {
+
+/// strided_copy of a (rows, cols) matrix transposed, from and to buffers `src_shift` and
+/// `dst_shift` elements past an allocation, against a naive loop.
+template <class T>
+std::size_t wrong_transposes(std::size_t rows, std::size_t cols, std::size_t src_shift, std::size_t dst_shift) {
+  // Arrays, not vectors: std::vector<bool> has no data().
+  const std::unique_ptr<T[]> src(new T[rows * cols + src_shift]()), dst(new T[rows * cols + dst_shift]());
+  for (std::size_t i = 0; i < rows * cols; ++i) src[src_shift + i] = value_at<T>(i + 1);
+  detail::strided_copy(src.get() + src_shift, Shape{cols, rows}, detail::permuted_strides(Shape{rows, cols}, {1, 0}),
+                       dst.get() + dst_shift);
+  std::size_t wrong = 0;
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t i = 0; i < rows; ++i) wrong += dst[dst_shift + j * rows + i] != value_at<T>(i * cols + j + 1);
+  return wrong;
+}
+
+}  // namespace
+
+TEST_CASE("strided copies: transposes of buffers at every alignment, rows that share it and rows that do not") {
+  // The planes align their blocks to the buffers (tensor buffers are malloc's, 16 bytes past a
+  // cache line when large) and their slices to dst's cache lines, overlapping at the edges.
+  for (int threads : {1, 2}) {
+    const ThreadCount count(threads);
+    for (std::size_t shift = 0; shift < 16; ++shift) {
+      INFO("threads " << threads << ", shift " << shift);
+      CHECK(wrong_transposes<float>(64, 600, shift, (shift * 5) % 16) == 0);
+      CHECK(wrong_transposes<float>(530, 37, shift, shift) == 0);  // rows of 37: alignment differs per row
+      CHECK(wrong_transposes<float>(9, 1100, shift, 15 - shift) == 0);
+      CHECK(wrong_transposes<double>(40, 520, shift, (shift * 3) % 16) == 0);
+      CHECK(wrong_transposes<double>(8, 4, shift, shift) == 0);
+      CHECK(wrong_transposes<std::int64_t>(24, 300, shift, 16 - shift) == 0);
+    }
+    for (std::size_t shift = 0; shift < 64; shift += 7) CHECK(wrong_transposes<bool>(16, 700, shift, 63 - shift) == 0);
+  }
 }
 
 TEST_CASE("strided copies: expand equals a naive broadcast, every dtype") {

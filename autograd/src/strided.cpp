@@ -249,8 +249,8 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back());
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];
-  // A unit is a block of at most kUnitRows rows by kPlaneCols columns of the plane at one position of
-  // the other axes, so planes of any shape split over the threads.
+  // A unit is a block of at most kUnitRows rows by about kPlaneCols columns of the plane at one
+  // position of the other axes, so planes of any shape split over the threads.
   constexpr std::ptrdiff_t kUnitRows = 1024;
   const auto slices = static_cast<std::size_t>((cols + kPlaneCols - 1) / kPlaneCols);
   const auto row_blocks = static_cast<std::size_t>((rows + kUnitRows - 1) / kUnitRows);
@@ -265,10 +265,17 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
                 for (std::size_t u = begin; u < end; ++u) {
                   const std::size_t in_plane = u % per_plane;
                   if (u != begin && in_plane == 0) at.next();
-                  const auto j0 = static_cast<std::ptrdiff_t>(in_plane % slices) * kPlaneCols;
+                  // Slices end where dst's rows reach a cache line boundary, so that no line is
+                  // written by two slices, or two threads (the first is shorter, the last longer).
+                  const auto line_shift = static_cast<std::ptrdiff_t>(
+                      (reinterpret_cast<std::uintptr_t>(dst + at.dst) / sizeof(T)) % (64 / sizeof(T)));
+                  const auto slice = static_cast<std::ptrdiff_t>(in_plane % slices);
+                  const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, slice * kPlaneCols - line_shift);
+                  const std::ptrdiff_t j1 =
+                      slice + 1 == static_cast<std::ptrdiff_t>(slices) ? cols : (slice + 1) * kPlaneCols - line_shift;
                   const auto i0 = static_cast<std::ptrdiff_t>(in_plane / slices) * kUnitRows;
                   transpose_plane_any(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0,
-                                      dst_row, std::min(kUnitRows, rows - i0), std::min(kPlaneCols, cols - j0));
+                                      dst_row, std::min(kUnitRows, rows - i0), j1 - j0);
                 }
               });
 }
