@@ -208,7 +208,13 @@ TEST_CASE("strided copies: transposes of buffers at every alignment, rows that s
       CHECK(wrong_transposes<float>(9, 1100, shift, 15 - shift) == 0);
       CHECK(wrong_transposes<double>(40, 520, shift, (shift * 3) % 16) == 0);
       CHECK(wrong_transposes<double>(8, 4, shift, shift) == 0);
+      CHECK(wrong_transposes<double>(30, 6, shift, shift) == 0);  // dst rows fewer than a band
       CHECK(wrong_transposes<std::int64_t>(24, 300, shift, 16 - shift) == 0);
+    }
+    // Source rows 64 KiB or more apart, as in the reversal of a 4-d tensor (L2 set conflicts).
+    for (std::size_t shift : {0, 5, 11}) {
+      CHECK(wrong_transposes<float>(37, 16401, shift, 15 - shift) == 0);
+      CHECK(wrong_transposes<double>(21, 8195, shift, shift) == 0);
     }
     for (std::size_t shift = 0; shift < 64; shift += 7) CHECK(wrong_transposes<bool>(16, 700, shift, 63 - shift) == 0);
   }
