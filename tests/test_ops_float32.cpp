@@ -1,8 +1,12 @@
 // float32 agrees with float64 to float32 precision: a representative op of every family runs in
 // both dtypes on identical inputs (float64 values rounded to float32 first), and the outputs and
 // vector-Jacobian products are compared with the float32 tolerance of op_check.hpp.
+#include <array>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
+#include <limits>
 
 #include "op_check.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -140,8 +144,8 @@ TEST_CASE("float32 results agree with float64 to float32 precision") {
       }
     }
   }
-  std::cout << "float32 vs float64: " << cases.size() << " ops, worst error " << worst
-            << " of the tolerance " << kFloat32Rtol << " (|f64| + max|f64|) (" << worst_case << ")\n";
+  std::cout << "float32 vs float64: " << cases.size() << " ops, worst error " << worst << " of the tolerance "
+            << kFloat32Rtol << " (|f64| + max|f64|) (" << worst_case << ")\n";
 }
 
 TEST_CASE("float32 and float64 never mix silently") {
@@ -213,18 +217,65 @@ TEST_CASE("float32 tanh, exp and sigmoid (vectorised) are within 3 ulp of float6
   std::cout << "float32 tanh/exp/sigmoid: " << checked << " values within 3 ulp of float64\n";
 }
 
-TEST_CASE("float32 tanh and exp give a value the same bits wherever it sits in the array") {
+TEST_CASE("float32 log is within 1 ulp of the float64 log over the whole float range, specials as libm") {
+  // Every 4099th bit pattern of the positive floats (subnormals, normals, inf), with a NaN, a zero
+  // or a negative number every 29 values, so that eight-lane blocks with and without special
+  // values both occur (the kernel takes a slower path for the former).
+  std::vector<float> values;
+  for (std::uint32_t bits = 1; bits < 0x7f800000u; bits += 4099) {
+    float v = 0;
+    std::memcpy(&v, &bits, sizeof v);
+    values.push_back(v);
+    if (values.size() % 29 == 0) values.push_back(std::array<float, 4>{0.0f, -0.0f, -2.5f, std::nanf("")}[bits % 4]);
+  }
+  const Tensor log_values = log(float32_vector(values));
+  const auto& y = log_values.value<float>();
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float v = values[i];
+    const float expected = static_cast<float>(std::log(static_cast<double>(v)));
+    if (std::isnan(expected))
+      wrong += !std::isnan(y(i));
+    else if (std::isinf(expected))
+      wrong += y(i) != expected;
+    else
+      wrong += ulps_apart(y(i), expected) > 1;
+  }
+  CHECK(wrong == 0);
+  const float inf = std::numeric_limits<float>::infinity();
+  const Tensor log_special = log(float32_vector(
+      {0.0f, -0.0f, -1.0f, -inf, inf, std::nanf(""), 1.0f, 0x1p-149f, 0x1p-126f, std::numeric_limits<float>::max()}));
+  const auto& s = log_special.value<float>();
+  CHECK(s(0) == -inf);
+  CHECK(s(1) == -inf);
+  CHECK(std::isnan(s(2)));
+  CHECK(std::isnan(s(3)));
+  CHECK(s(4) == inf);
+  CHECK(std::isnan(s(5)));
+  CHECK(s(6) == 0.0f);
+  CHECK_FALSE(std::signbit(s(6)));
+  CHECK(s(7) == static_cast<float>(std::log(0x1p-149)));  // the smallest subnormal
+  CHECK(s(8) == static_cast<float>(std::log(0x1p-126)));
+  CHECK(s(9) == static_cast<float>(std::log(static_cast<double>(std::numeric_limits<float>::max()))));
+  std::cout << "float32 log: " << values.size() << " values within 1 ulp of float64\n";
+}
+
+TEST_CASE("float32 tanh, exp, sigmoid and log give a value the same bits wherever it sits in the array") {
   // The vector kernels take whole groups of lanes and pad the tail: an element of the body and
   // the same value alone (in a padded tail) must go through the same function.
   std::vector<float> values(203);
   for (std::size_t i = 0; i < values.size(); ++i)
     values[i] = -9.0f + 18.0f * static_cast<float>(i * 37 % values.size()) / static_cast<float>(values.size());
   const Tensor x = float32_vector(values);
-  const Tensor tanh_x = tanh(x), exp_x = exp(x);
+  const Tensor tanh_x = tanh(x), exp_x = exp(x), sigmoid_x = sigmoid(x), log_x = log(abs(x));
   for (std::size_t i = 0; i < values.size(); ++i) {
     const Tensor alone = float32_vector({values[i]});
     INFO("x = " << values[i] << " at " << i);
     CHECK(tanh(alone).value<float>()(0) == tanh_x.value<float>()(i));
     CHECK(exp(alone).value<float>()(0) == exp_x.value<float>()(i));
+    CHECK(sigmoid(alone).value<float>()(0) == sigmoid_x.value<float>()(i));
+    // log: eight lanes (AVX) in the body, four (SSE2) in the tail and next to special values.
+    CHECK(log(abs(alone)).value<float>()(0) == log_x.value<float>()(i));
+    CHECK(log(float32_vector({std::abs(values[i]), -1.0f})).value<float>()(0) == log_x.value<float>()(i));
   }
 }

@@ -278,7 +278,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = unary("log", x, [](auto v) { return std::log(v); });
+  Tensor out = unary_vectorized("log", x, detail::log_f32, [](auto v) { return std::log(v); });
   return record(
       "log", std::move(out), {x}, kSaveInput0, [](BackwardContext& c) { c.set_grad(0, c.grad() / c.input(0)); },
       [](const JvpContext& c) { return c.tangent(0) / c.input(0); });
@@ -544,8 +544,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (cond.dtype() != DType::boolean)
     fail("where: condition must be a bool tensor, got ", to_string(cond.dtype()), to_string(cond.shape()));
   detail::require_same_floating("where", a, b);
-  const Shape s = detail::broadcast_shapes(
-      "where", cond.shape(), detail::broadcast_shapes("where", a.shape(), b.shape()));
+  const Shape s =
+      detail::broadcast_shapes("where", cond.shape(), detail::broadcast_shapes("where", a.shape(), b.shape()));
   Tensor out = visit_floating("where", a, [&](const auto& av) {
     using T = elem_t<decltype(av)>;
     const auto& cv = cond.value<bool>();
