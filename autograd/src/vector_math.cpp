@@ -16,7 +16,6 @@
 // argument. glibc picks the implementation for the CPU when the library loads.
 // NOLINTBEGIN(bugprone-reserved-identifier): these are glibc's names for its vector functions.
 extern "C" __m128 _ZGVbN4v_tanhf(__m128 x);
-extern "C" __m128 _ZGVbN4v_expf(__m128 x);
 // 'd' = AVX2, eight lanes: called only from code compiled for AVX2, run only on CPUs that have it.
 extern "C" __m256 _ZGVdN8v_tanhf(__m256 x);
 // NOLINTEND(bugprone-reserved-identifier)
@@ -66,9 +65,94 @@ void tanh_f32(const float* in, float* out, std::size_t n) {
 #endif
 }
 
+#if defined(__SSE2__)
+namespace {
+
+// exp of floats: exp x = 2^q exp(r), q the nearest integer to x log2(e), r = x - q ln2 with ln 2
+// split in two (q ln2hi is exact, so r is exact to about 1e-11), |r| <= ln2/2, exp(r) from its
+// degree-7 Taylor polynomial (truncation 5e-9), and 2^q applied as two exact powers of two so that
+// the only rounding of the scaling is the last one (subnormal results included). x is clamped to
+// [-104, 89] first, beyond which the result is 0 or inf anyway. On all 2^32 floats within 1 ulp
+// of the double exp rounded to float (libmvec's expf: 3 ulp). Float arithmetic with no FMA, the
+// same operations in exp4 and exp8: the same bits on every x86-64 CPU.
+constexpr float kLog2e = 0x1.715476p+0f;
+constexpr float kLn2Hi = 0x1.62e4p-1f;     // 15 significant bits: q kLn2Hi is exact for |q| <= 512
+constexpr float kLn2Lo = 0x1.7f7d1cp-20f;  // ln 2 - kLn2Hi
+constexpr float kRoundF = 0x1.8p23f;       // adding and subtracting this rounds to the nearest integer
+
+inline __m128 exp4(__m128 x) {
+  const __m128i ix = _mm_castps_si128(x);
+  // NaN lanes by their bits (raising nothing), zeroed before the clamp and given back at the end.
+  const __m128i nan = _mm_cmpgt_epi32(_mm_andnot_si128(_mm_set1_epi32(INT32_MIN), ix), _mm_set1_epi32(0x7f800000));
+  const __m128 clean = _mm_castsi128_ps(_mm_andnot_si128(nan, ix));
+  const __m128 xc = _mm_min_ps(_mm_max_ps(clean, _mm_set1_ps(-104.0f)), _mm_set1_ps(89.0f));
+  const __m128 shifted = _mm_add_ps(_mm_mul_ps(xc, _mm_set1_ps(kLog2e)), _mm_set1_ps(kRoundF));
+  const __m128 q = _mm_sub_ps(shifted, _mm_set1_ps(kRoundF));
+  const __m128 r = _mm_sub_ps(_mm_sub_ps(xc, _mm_mul_ps(q, _mm_set1_ps(kLn2Hi))), _mm_mul_ps(q, _mm_set1_ps(kLn2Lo)));
+  __m128 p = _mm_add_ps(_mm_mul_ps(r, _mm_set1_ps(1.0f / 5040)), _mm_set1_ps(1.0f / 720));
+  p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.0f / 120));
+  p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.0f / 24));
+  p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.0f / 6));
+  p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(0.5f));
+  p = _mm_add_ps(_mm_set1_ps(1.0f), _mm_add_ps(r, _mm_mul_ps(_mm_mul_ps(r, r), p)));
+  const __m128i qi = _mm_sub_epi32(_mm_castps_si128(shifted), _mm_castps_si128(_mm_set1_ps(kRoundF)));
+  const __m128i q1 = _mm_srai_epi32(qi, 1), q2 = _mm_sub_epi32(qi, q1);
+  const __m128 s1 = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(q1, _mm_set1_epi32(127)), 23));
+  const __m128 s2 = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(q2, _mm_set1_epi32(127)), 23));
+  const __m128i y = _mm_castps_si128(_mm_mul_ps(_mm_mul_ps(p, s1), s2));
+  const __m128i quiet = _mm_or_si128(ix, _mm_set1_epi32(0x00400000));
+  return _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(nan, quiet), _mm_andnot_si128(nan, y)));
+}
+
+/// exp4, eight lanes (AVX2): the same operations in the same order.
+__attribute__((target("avx2"))) inline __m256 exp8(__m256 x) {
+  const __m256i ix = _mm256_castps_si256(x);
+  const __m256i nan =
+      _mm256_cmpgt_epi32(_mm256_andnot_si256(_mm256_set1_epi32(INT32_MIN), ix), _mm256_set1_epi32(0x7f800000));
+  const __m256 clean = _mm256_castsi256_ps(_mm256_andnot_si256(nan, ix));
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(clean, _mm256_set1_ps(-104.0f)), _mm256_set1_ps(89.0f));
+  const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)), _mm256_set1_ps(kRoundF));
+  const __m256 q = _mm256_sub_ps(shifted, _mm256_set1_ps(kRoundF));
+  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(xc, _mm256_mul_ps(q, _mm256_set1_ps(kLn2Hi))),
+                                 _mm256_mul_ps(q, _mm256_set1_ps(kLn2Lo)));
+  __m256 p = _mm256_add_ps(_mm256_mul_ps(r, _mm256_set1_ps(1.0f / 5040)), _mm256_set1_ps(1.0f / 720));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 120));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 24));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 6));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(0.5f));
+  p = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(r, _mm256_mul_ps(_mm256_mul_ps(r, r), p)));
+  const __m256i qi = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(_mm256_set1_ps(kRoundF)));
+  const __m256i q1 = _mm256_srai_epi32(qi, 1), q2 = _mm256_sub_epi32(qi, q1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q1, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(q2, _mm256_set1_epi32(127)), 23));
+  const __m256i y = _mm256_castps_si256(_mm256_mul_ps(_mm256_mul_ps(p, s1), s2));
+  const __m256i quiet = _mm256_or_si256(ix, _mm256_set1_epi32(0x00400000));
+  return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(nan, quiet), _mm256_andnot_si256(nan, y)));
+}
+
+__attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(in + i)));
+  return i;
+}
+
+const bool kHaveAvx2Only = [] {
+  __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
+  return __builtin_cpu_supports("avx2");
+}();
+
+}  // namespace
+#endif
+
 void exp_f32(const float* in, float* out, std::size_t n) {
-#if TAPEGRAD_HAVE_LIBMVEC
-  apply<_ZGVbN4v_expf>(in, out, n);
+#if defined(__SSE2__)
+  std::size_t i = kHaveAvx2Only ? exp_avx2(in, out, n) : 0;
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, exp4(_mm_loadu_ps(in + i)));
+  if (i == n) return;
+  float lanes[4] = {0, 0, 0, 0};
+  for (std::size_t k = i; k < n; ++k) lanes[k - i] = in[k];
+  _mm_storeu_ps(lanes, exp4(_mm_loadu_ps(lanes)));
+  for (std::size_t k = i; k < n; ++k) out[k] = lanes[k - i];
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
 #endif
