@@ -158,16 +158,33 @@ void exp_f32(const float* in, float* out, std::size_t n) {
 #endif
 }
 
+#if defined(__SSE2__)
+namespace {
+/// 1 / (1 + exp(-x)), eight lanes: -x by its sign bit, exp8, a float add and divide.
+__attribute__((target("avx2"))) std::size_t sigmoid_avx2(const float* in, float* out, std::size_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i,
+                     _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(_mm256_loadu_ps(in + i), sign)))));
+  return i;
+}
+}  // namespace
+#endif
+
 void sigmoid_f32(const float* in, float* out, std::size_t n) {
-  // In blocks that stay in L1 between the three steps (one pass over memory, not three). A block
-  // is whole groups of four lanes except the last, so the tail is padded exactly as before.
-  constexpr std::size_t kBlock = 512;
-  float e[kBlock];
-  for (std::size_t begin = 0; begin < n; begin += kBlock) {
-    const std::size_t m = std::min(kBlock, n - begin);
-    for (std::size_t i = 0; i < m; ++i) e[i] = -in[begin + i];
-    exp_f32(e, e, m);
-    for (std::size_t i = 0; i < m; ++i) out[begin + i] = 1.0f / (1.0f + e[i]);
+  // One pass: the same operations as negating, exp_f32 and 1 / (1 + e), lane by lane.
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  if (kHaveAvx2Only) i = sigmoid_avx2(in, out, n);
+  const __m128 one = _mm_set1_ps(1.0f), sign = _mm_set1_ps(-0.0f);
+  for (; i + 4 <= n; i += 4)
+    _mm_storeu_ps(out + i, _mm_div_ps(one, _mm_add_ps(one, exp4(_mm_xor_ps(_mm_loadu_ps(in + i), sign)))));
+#endif
+  for (; i < n; ++i) {
+    float e = -in[i];
+    exp_f32(&e, &e, 1);
+    out[i] = 1.0f / (1.0f + e);
   }
 }
 
