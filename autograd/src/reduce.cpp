@@ -313,7 +313,10 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
                      T* lse = nullptr, bool normalize = true) {
   constexpr std::size_t kColumns = 512;
   const std::size_t width = std::min(inner, kColumns);
-  std::vector<T> m(width), s(width), scratch(take_log ? width : 0);
+  // When a group is whole rows (inner <= kColumns), its rows lie end to end: x - max and exp
+  // run over several rows per call (about kColumns elements), not one short row per call.
+  const std::size_t rows_per_call = inner <= kColumns ? std::max<std::size_t>(1, kColumns / inner) : 1;
+  std::vector<T> m(width), s(width), scratch(take_log ? width * rows_per_call : 0);
   for (std::size_t o = 0; o < outer; ++o)
     for (std::size_t c0 = 0; c0 < inner; c0 += width) {
       const std::size_t w = std::min(width, inner - c0);
@@ -326,12 +329,14 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
         if (!std::isfinite(m[c])) m[c] = 0;
         s[c] = 0;
       }
-      for (std::size_t j = 0; j < n; ++j) {
-        T* row = out + j * inner;
-        for (std::size_t c = 0; c < w; ++c) row[c] = in[j * inner + c] - m[c];
-        T* e = take_log ? scratch.data() : row;
-        exp_values(row, e, w);
-        for (std::size_t c = 0; c < w; ++c) s[c] += e[c];
+      for (std::size_t j0 = 0; j0 < n; j0 += rows_per_call) {
+        const std::size_t rows = std::min(rows_per_call, n - j0);
+        for (std::size_t j = j0; j < j0 + rows; ++j)
+          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] = in[j * inner + c] - m[c];
+        T* e = take_log ? scratch.data() : out + j0 * inner;
+        exp_values(out + j0 * inner, e, rows == 1 ? w : rows * inner);  // rows > 1 only when w == inner
+        for (std::size_t j = 0; j < rows; ++j)
+          for (std::size_t c = 0; c < w; ++c) s[c] += e[j * inner + c];
       }
       if (take_log) {
         for (std::size_t c = 0; c < w; ++c) s[c] = std::log(s[c]);
