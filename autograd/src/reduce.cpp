@@ -334,7 +334,7 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
         for (std::size_t j = j0; j < j0 + rows; ++j)
           for (std::size_t c = 0; c < w; ++c) out[j * inner + c] = in[j * inner + c] - m[c];
         T* e = take_log ? scratch.data() : out + j0 * inner;
-        exp_values(out + j0 * inner, e, rows == 1 ? w : rows * inner);  // rows > 1 only when w == inner
+        exp_values(out + j0 * inner, e, (rows - 1) * inner + w);  // (rows > 1 only when w == inner)
         for (std::size_t j = 0; j < rows; ++j)
           for (std::size_t c = 0; c < w; ++c) s[c] += e[j * inner + c];
       }

@@ -24,19 +24,23 @@ extern "C" __m256 _ZGVdN8v_tanhf(__m256 x);
 namespace tg::detail {
 
 namespace {
-#if TAPEGRAD_HAVE_LIBMVEC
-template <__m128 (*vector_f)(__m128)>
-void apply(const float* in, float* out, std::size_t n) {
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, vector_f(_mm_loadu_ps(in + i)));
+#if defined(__SSE2__)
+/// out[k] = f(in[k]) for k in [i, n), four lanes per call of f. The last call's lanes past n are
+/// 1, a value every kernel here takes its plain path on, so that every element, the tail's too,
+/// goes through the same operations.
+template <class F>
+void by_fours(const float* in, float* out, std::size_t i, std::size_t n, F f) {
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, f(_mm_loadu_ps(in + i)));
   if (i == n) return;
-  float lanes[4] = {0, 0, 0, 0};
+  float lanes[4] = {1, 1, 1, 1};
   for (std::size_t k = i; k < n; ++k) lanes[k - i] = in[k];
-  _mm_storeu_ps(lanes, vector_f(_mm_loadu_ps(lanes)));
+  _mm_storeu_ps(lanes, f(_mm_loadu_ps(lanes)));
   for (std::size_t k = i; k < n; ++k) out[k] = lanes[k - i];
 }
+#endif
 
-/// apply() eight lanes at a time, through glibc's AVX2 tanhf: the same bits as its SSE version
+#if TAPEGRAD_HAVE_LIBMVEC
+/// tanh_f32 eight lanes at a time, through glibc's AVX2 tanhf: the same bits as its SSE version
 /// on every one of the 2^32 floats (compared exhaustively with glibc 2.36; its AVX-512 version
 /// differs on 1.5% of them, its AVX2 expf on 0.4%), in about half the time.
 __attribute__((target("avx2,fma"))) void tanh_avx2(const float* in, float* out, std::size_t n) {
@@ -59,7 +63,7 @@ const bool kHaveAvx2 = [] {
 void tanh_f32(const float* in, float* out, std::size_t n) {
 #if TAPEGRAD_HAVE_LIBMVEC
   if (kHaveAvx2) return tanh_avx2(in, out, n);
-  apply<_ZGVbN4v_tanhf>(in, out, n);
+  by_fours(in, out, 0, n, _ZGVbN4v_tanhf);
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
 #endif
@@ -146,13 +150,7 @@ const bool kHaveAvx2Only = [] {
 
 void exp_f32(const float* in, float* out, std::size_t n) {
 #if defined(__SSE2__)
-  std::size_t i = kHaveAvx2Only ? exp_avx2(in, out, n) : 0;
-  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, exp4(_mm_loadu_ps(in + i)));
-  if (i == n) return;
-  float lanes[4] = {0, 0, 0, 0};
-  for (std::size_t k = i; k < n; ++k) lanes[k - i] = in[k];
-  _mm_storeu_ps(lanes, exp4(_mm_loadu_ps(lanes)));
-  for (std::size_t k = i; k < n; ++k) out[k] = lanes[k - i];
+  by_fours(in, out, kHaveAvx2Only ? exp_avx2(in, out, n) : 0, n, [](__m128 v) { return exp4(v); });
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
 #endif
@@ -196,35 +194,49 @@ alignas(16) constexpr double kLogTable[128][2] = {
 #include "logf_table.inc"
 };
 
-/// log of four positive normal floats, given their bits. x = 2^k z with z in [kOff, 2 kOff), z's
-/// interval (the top 7 bits of its offset from kOff) gives c near z, and log x = k ln2 + log c +
-/// log1p(z/c - 1), in double: z/c - 1 is at most 2^-8 in size, so the degree-5 Taylor polynomial
-/// of log1p is exact to about 1e-16 and the result, rounded once to float, is within 1 ulp of log x
-/// (compared with the double log rounded to float on all 2^32 floats: 9 differ, by 1 ulp). IEEE
-/// double arithmetic in a fixed order and no FMA: the same bits on every x86-64 CPU, unlike glibc's
-/// logf, which uses FMA where the CPU has it (and differs from this on 416,908 floats).
-inline __m128 log4_normal(__m128i ix) {
+constexpr double kLn2 = 0x1.62e42fefa39efp-1;
+
+/// Four positive normal floats, given their bits, as x = 2^k z with z in [kOff, 2 kOff), and the
+/// table entries {1/c, log c} of z's intervals.
+struct LogSplit {
+  __m128 z;
+  __m128i k;
+  const double* entry[4];
+};
+inline LogSplit log_split(__m128i ix) {
   constexpr std::int32_t kOff = 0x3f330000;
   const __m128i tmp = _mm_sub_epi32(ix, _mm_set1_epi32(kOff));
   const __m128i interval = _mm_and_si128(_mm_srli_epi32(tmp, 23 - 7), _mm_set1_epi32(127));
-  const __m128i k = _mm_srai_epi32(tmp, 23);
-  const __m128 z =
-      _mm_castsi128_ps(_mm_sub_epi32(ix, _mm_and_si128(tmp, _mm_set1_epi32(static_cast<std::int32_t>(0xff800000u)))));
   alignas(16) std::int32_t at[4];
   _mm_store_si128(reinterpret_cast<__m128i*>(at), interval);
-  const __m128d t0 = _mm_load_pd(kLogTable[at[0]]), t1 = _mm_load_pd(kLogTable[at[1]]),
-                t2 = _mm_load_pd(kLogTable[at[2]]), t3 = _mm_load_pd(kLogTable[at[3]]);
+  return {
+      _mm_castsi128_ps(_mm_sub_epi32(ix, _mm_and_si128(tmp, _mm_set1_epi32(static_cast<std::int32_t>(0xff800000u))))),
+      _mm_srai_epi32(tmp, 23),
+      {kLogTable[at[0]], kLogTable[at[1]], kLogTable[at[2]], kLogTable[at[3]]}};
+}
+
+/// log of four positive normal floats, given their bits. z's interval (the top 7 bits of its
+/// offset from kOff) gives c near z, and log x = k ln2 + log c + log1p(z/c - 1), in double: z/c - 1
+/// is at most 2^-8 in size, so the degree-5 Taylor polynomial of log1p is exact to about 1e-16 and
+/// the result, rounded once to float, is within 1 ulp of log x (compared with the double log
+/// rounded to float on all 2^32 floats: 9 differ, by 1 ulp). IEEE double arithmetic in a fixed
+/// order and no FMA: the same bits on every x86-64 CPU, unlike glibc's logf, which uses FMA where
+/// the CPU has it (and differs from this on 416,908 floats).
+inline __m128 log4_normal(__m128i ix) {
+  const LogSplit s = log_split(ix);
+  const __m128d t0 = _mm_load_pd(s.entry[0]), t1 = _mm_load_pd(s.entry[1]), t2 = _mm_load_pd(s.entry[2]),
+                t3 = _mm_load_pd(s.entry[3]);
   auto half = [](__m128d zd, __m128d kd, __m128d invc, __m128d logc) {
     const __m128d r = _mm_sub_pd(_mm_mul_pd(zd, invc), _mm_set1_pd(1.0));
-    const __m128d y0 = _mm_add_pd(logc, _mm_mul_pd(kd, _mm_set1_pd(0x1.62e42fefa39efp-1)));  // ln 2
+    const __m128d y0 = _mm_add_pd(logc, _mm_mul_pd(kd, _mm_set1_pd(kLn2)));
     const __m128d r2 = _mm_mul_pd(r, r);
     __m128d p = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(1.0 / 5), r), _mm_set1_pd(-1.0 / 4));
     p = _mm_add_pd(_mm_mul_pd(p, r), _mm_set1_pd(1.0 / 3));
     p = _mm_add_pd(_mm_mul_pd(p, r), _mm_set1_pd(-1.0 / 2));
     return _mm_cvtpd_ps(_mm_add_pd(_mm_add_pd(y0, r), _mm_mul_pd(r2, p)));
   };
-  const __m128 low = half(_mm_cvtps_pd(z), _mm_cvtepi32_pd(k), _mm_unpacklo_pd(t0, t1), _mm_unpackhi_pd(t0, t1));
-  const __m128 high = half(_mm_cvtps_pd(_mm_movehl_ps(z, z)), _mm_cvtepi32_pd(_mm_shuffle_epi32(k, 0xEE)),
+  const __m128 low = half(_mm_cvtps_pd(s.z), _mm_cvtepi32_pd(s.k), _mm_unpacklo_pd(t0, t1), _mm_unpackhi_pd(t0, t1));
+  const __m128 high = half(_mm_cvtps_pd(_mm_movehl_ps(s.z, s.z)), _mm_cvtepi32_pd(_mm_shuffle_epi32(s.k, 0xEE)),
                            _mm_unpacklo_pd(t2, t3), _mm_unpackhi_pd(t2, t3));
   return _mm_movelh_ps(low, high);
 }
@@ -235,27 +247,19 @@ inline __m128 log4_normal(__m128i ix) {
 /// z, k, 1/c and log c of four floats' bits, as doubles.
 __attribute__((target("avx"))) inline void log4_parts(__m128i ix, __m256d& zd, __m256d& kd, __m256d& invc,
                                                       __m256d& logc) {
-  constexpr std::int32_t kOff = 0x3f330000;
-  const __m128i tmp = _mm_sub_epi32(ix, _mm_set1_epi32(kOff));
-  const __m128i interval = _mm_and_si128(_mm_srli_epi32(tmp, 23 - 7), _mm_set1_epi32(127));
-  const __m128 z =
-      _mm_castsi128_ps(_mm_sub_epi32(ix, _mm_and_si128(tmp, _mm_set1_epi32(static_cast<std::int32_t>(0xff800000u)))));
-  alignas(16) std::int32_t at[4];
-  _mm_store_si128(reinterpret_cast<__m128i*>(at), interval);
-  const __m256d t02 =
-      _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(kLogTable[at[0]])), _mm_load_pd(kLogTable[at[2]]), 1);
-  const __m256d t13 =
-      _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(kLogTable[at[1]])), _mm_load_pd(kLogTable[at[3]]), 1);
+  const LogSplit s = log_split(ix);
+  const __m256d t02 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(s.entry[0])), _mm_load_pd(s.entry[2]), 1);
+  const __m256d t13 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(s.entry[1])), _mm_load_pd(s.entry[3]), 1);
   invc = _mm256_unpacklo_pd(t02, t13);  // lanes 0, 1 | 2, 3
   logc = _mm256_unpackhi_pd(t02, t13);
-  zd = _mm256_cvtps_pd(z);
-  kd = _mm256_cvtepi32_pd(_mm_srai_epi32(tmp, 23));
+  zd = _mm256_cvtps_pd(s.z);
+  kd = _mm256_cvtepi32_pd(s.k);
 }
 
 /// log4_normal's double arithmetic, four lanes at once.
 __attribute__((target("avx"))) inline __m128 log4_finish(__m256d zd, __m256d kd, __m256d invc, __m256d logc) {
   const __m256d r = _mm256_sub_pd(_mm256_mul_pd(zd, invc), _mm256_set1_pd(1.0));
-  const __m256d y0 = _mm256_add_pd(logc, _mm256_mul_pd(kd, _mm256_set1_pd(0x1.62e42fefa39efp-1)));  // ln 2
+  const __m256d y0 = _mm256_add_pd(logc, _mm256_mul_pd(kd, _mm256_set1_pd(kLn2)));
   const __m256d r2 = _mm256_mul_pd(r, r);
   __m256d p = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(1.0 / 5), r), _mm256_set1_pd(-1.0 / 4));
   p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0 / 3));
@@ -268,14 +272,19 @@ inline __m128i select(__m128i mask, __m128i a, __m128i b) {
   return _mm_or_si128(_mm_and_si128(mask, a), _mm_andnot_si128(mask, b));
 }
 
+/// The lanes that are not positive normal floats (zero, subnormal, negative, inf, NaN), given
+/// their bits: ix - 2^23 >= 0x7f000000 as unsigned numbers (compared as signed ones with their
+/// sign bits flipped).
+inline __m128i not_positive_normal(__m128i ix) {
+  return _mm_cmpgt_epi32(_mm_xor_si128(_mm_sub_epi32(ix, _mm_set1_epi32(0x00800000)), _mm_set1_epi32(INT32_MIN)),
+                         _mm_set1_epi32(static_cast<std::int32_t>(0xfeffffffu)));
+}
+
 /// log of four floats, any values. Raises no floating-point exception for finite positive x.
 inline __m128 log4(__m128 x) {
   const __m128i ix = _mm_castps_si128(x);
   const __m128i sign = _mm_set1_epi32(INT32_MIN);
-  // Not a positive normal float (zero, subnormal, negative, inf, NaN): ix - 2^23 >= 0x7f000000
-  // as unsigned numbers (compared as signed ones with their sign bits flipped).
-  const __m128i special = _mm_cmpgt_epi32(_mm_xor_si128(_mm_sub_epi32(ix, _mm_set1_epi32(0x00800000)), sign),
-                                          _mm_set1_epi32(static_cast<std::int32_t>(0xfeffffffu)));
+  const __m128i special = not_positive_normal(ix);
   if (_mm_movemask_epi8(special) == 0) return log4_normal(ix);
   // Positive subnormals: scaled by 2^23 (only those lanes, so nothing overflows), exponent back down.
   const __m128i subnormal =
@@ -297,26 +306,12 @@ inline __m128 log4(__m128 x) {
   return _mm_castsi128_ps(select(_mm_andnot_si128(subnormal, special), other, y));
 }
 
-}  // namespace
-#endif
-
-#if defined(__SSE2__)
-namespace {
-/// The special-value test of log4 for eight floats: true when all are positive normal floats.
-inline bool all_normal(__m128i a, __m128i b) {
-  const __m128i sign = _mm_set1_epi32(INT32_MIN), bias = _mm_set1_epi32(0x00800000),
-                limit = _mm_set1_epi32(static_cast<std::int32_t>(0xfeffffffu));
-  const __m128i special = _mm_or_si128(_mm_cmpgt_epi32(_mm_xor_si128(_mm_sub_epi32(a, bias), sign), limit),
-                                       _mm_cmpgt_epi32(_mm_xor_si128(_mm_sub_epi32(b, bias), sign), limit));
-  return _mm_movemask_epi8(special) == 0;
-}
-
 __attribute__((target("avx"))) std::size_t log_avx(const float* in, float* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)),
                   b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 4));
-    if (all_normal(a, b)) {
+    if (_mm_movemask_epi8(_mm_or_si128(not_positive_normal(a), not_positive_normal(b))) == 0) {
       __m256d z0, k0, c0, l0, z1, k1, c1, l1;
       log4_parts(a, z0, k0, c0, l0);
       log4_parts(b, z1, k1, c1, l1);
@@ -339,13 +334,7 @@ const bool kHaveAvx = [] {
 
 void log_f32(const float* in, float* out, std::size_t n) {
 #if defined(__SSE2__)
-  std::size_t i = kHaveAvx ? log_avx(in, out, n) : 0;
-  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, log4(_mm_loadu_ps(in + i)));
-  if (i == n) return;
-  float lanes[4] = {1, 1, 1, 1};
-  for (std::size_t k = i; k < n; ++k) lanes[k - i] = in[k];
-  _mm_storeu_ps(lanes, log4(_mm_loadu_ps(lanes)));
-  for (std::size_t k = i; k < n; ++k) out[k] = lanes[k - i];
+  by_fours(in, out, kHaveAvx ? log_avx(in, out, n) : 0, n, [](__m128 v) { return log4(v); });
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::log(in[i]);
 #endif
