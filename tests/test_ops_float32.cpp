@@ -174,6 +174,29 @@ Tensor float32_vector(const std::vector<float>& values) {
   std::copy(values.begin(), values.end(), a.data());
   return Tensor(std::move(a));
 }
+
+float float_with_bits(std::uint32_t bits) {
+  float v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+/// How many of y = op(x) are more than 1 ulp from the float64 function f of x rounded to float,
+/// or are not NaN where that is, or not the same infinity.
+std::size_t further_than_1_ulp(const std::vector<float>& x, const Tensor& y, double (*f)(double)) {
+  const auto& got = y.value<float>();
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float expected = static_cast<float>(f(static_cast<double>(x[i])));
+    if (std::isnan(expected))
+      wrong += !std::isnan(got(i));
+    else if (std::isinf(expected))
+      wrong += got(i) != expected;
+    else
+      wrong += ulps_apart(got(i), expected) > 1;
+  }
+  return wrong;
+}
 }  // namespace
 
 TEST_CASE("float32 tanh, exp and sigmoid (vectorised) are within 3 ulp of float64, at any length") {
@@ -222,25 +245,10 @@ TEST_CASE("float32 exp is within 1 ulp of the float64 exp over the whole float r
   // subnormals to 0), with a NaN every 29 values.
   std::vector<float> values;
   for (std::uint64_t bits = 0; bits < (std::uint64_t{1} << 32); bits += 4099) {
-    const auto b = static_cast<std::uint32_t>(bits);
-    float v = 0;
-    std::memcpy(&v, &b, sizeof v);
-    values.push_back(v);
+    values.push_back(float_with_bits(static_cast<std::uint32_t>(bits)));
     if (values.size() % 29 == 0) values.push_back(std::nanf(""));
   }
-  const Tensor exp_values = exp(float32_vector(values));
-  const auto& y = exp_values.value<float>();
-  std::size_t wrong = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const float expected = static_cast<float>(std::exp(static_cast<double>(values[i])));
-    if (std::isnan(expected))
-      wrong += !std::isnan(y(i));
-    else if (std::isinf(expected))
-      wrong += y(i) != expected;
-    else
-      wrong += ulps_apart(y(i), expected) > 1;
-  }
-  CHECK(wrong == 0);
+  CHECK(further_than_1_ulp(values, exp(float32_vector(values)), [](double v) { return std::exp(v); }) == 0);
   std::cout << "float32 exp: " << values.size() << " values within 1 ulp of float64\n";
 }
 
@@ -250,25 +258,10 @@ TEST_CASE("float32 log is within 1 ulp of the float64 log over the whole float r
   // values both occur (the kernel takes a slower path for the former).
   std::vector<float> values;
   for (std::uint32_t bits = 1; bits < 0x7f800000u; bits += 4099) {
-    float v = 0;
-    std::memcpy(&v, &bits, sizeof v);
-    values.push_back(v);
+    values.push_back(float_with_bits(bits));
     if (values.size() % 29 == 0) values.push_back(std::array<float, 4>{0.0f, -0.0f, -2.5f, std::nanf("")}[bits % 4]);
   }
-  const Tensor log_values = log(float32_vector(values));
-  const auto& y = log_values.value<float>();
-  std::size_t wrong = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const float v = values[i];
-    const float expected = static_cast<float>(std::log(static_cast<double>(v)));
-    if (std::isnan(expected))
-      wrong += !std::isnan(y(i));
-    else if (std::isinf(expected))
-      wrong += y(i) != expected;
-    else
-      wrong += ulps_apart(y(i), expected) > 1;
-  }
-  CHECK(wrong == 0);
+  CHECK(further_than_1_ulp(values, log(float32_vector(values)), [](double v) { return std::log(v); }) == 0);
   const float inf = std::numeric_limits<float>::infinity();
   const Tensor log_special = log(float32_vector(
       {0.0f, -0.0f, -1.0f, -inf, inf, std::nanf(""), 1.0f, 0x1p-149f, 0x1p-126f, std::numeric_limits<float>::max()}));
