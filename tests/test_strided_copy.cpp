@@ -194,7 +194,43 @@ std::size_t wrong_transposes(std::size_t rows, std::size_t cols, std::size_t src
   return wrong;
 }
 
+/// strided_copy of a 4-d array reversed (permute (3,2,1,0)), from and to buffers `src_shift` and
+/// `dst_shift` elements past an allocation, against a naive loop.
+template <class T>
+std::size_t wrong_reversals(const Shape& s, std::size_t src_shift, std::size_t dst_shift) {
+  const std::size_t n = numel(s);
+  const std::unique_ptr<T[]> src(new T[n + src_shift]()), dst(new T[n + dst_shift]());
+  for (std::size_t i = 0; i < n; ++i) src[src_shift + i] = value_at<T>(i + 1);
+  const Shape to{s[3], s[2], s[1], s[0]};
+  detail::strided_copy(src.get() + src_shift, to, detail::permuted_strides(s, {3, 2, 1, 0}), dst.get() + dst_shift);
+  std::size_t wrong = 0;
+  for (std::size_t flat = 0; flat < n; ++flat) {
+    const auto i = unravel(flat, to);
+    wrong += dst[dst_shift + flat] != value_at<T>(ravel({i[3], i[2], i[1], i[0]}, s) + 1);
+  }
+  return wrong;
+}
+
 }  // namespace
+
+TEST_CASE("strided copies: reversals group planes through a buffer, ragged groups, every dtype and alignment") {
+  // dst's plane rows are short runs on different pages, so copy_grouped transposes several planes
+  // into a buffer first; the shapes leave a shorter last group, plane sides that are not
+  // multiples of the 8-row bands, and columns fewer than a band.
+  for (int threads : {1, 2}) {
+    const ThreadCount count(threads);
+    for (std::size_t shift : {0, 3, 8, 13}) {
+      INFO("threads " << threads << ", shift " << shift);
+      CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // groups of 11, last of 4
+      CHECK(wrong_reversals<float>({5, 64, 4, 70}, shift, shift) == 0);        // 5 columns
+      CHECK(wrong_reversals<double>({9, 40, 2, 33}, shift, (shift * 3) % 16) == 0);
+      CHECK(wrong_reversals<std::int64_t>({12, 50, 2, 17}, shift, 16 - shift) == 0);
+      CHECK(wrong_reversals<bool>({16, 300, 2, 40}, shift, 63 - shift) == 0);
+    }
+    // Every order of a 4-d shape whose far planes group, through the op.
+    check_every_permutation<float>({24, 11, 5, 40});
+  }
+}
 
 TEST_CASE("strided copies: transposes of buffers at every alignment, rows that share it and rows that do not") {
   // The planes align their blocks to the buffers (tensor buffers are malloc's, 16 bytes past a

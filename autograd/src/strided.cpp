@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "parallel.hpp"
@@ -101,13 +102,18 @@ struct Odometer {
   }
 };
 
+/// The number of tasks split_units makes of `units` units of work, `elements` elements in all.
+std::size_t task_count(std::size_t units, std::size_t elements, std::size_t max_tasks) {
+  const std::size_t threads = static_cast<std::size_t>(num_threads());
+  if (threads < 2 || elements < 2 * kParallelMinChunk) return std::min<std::size_t>(units, 1);
+  return std::min({units, max_tasks, 4 * threads});
+}
+
 /// Runs body(task, begin, end) over [0, units) split into contiguous ranges, one per task, on
 /// tapegrad's threads when the copy is long enough (`elements` in all) to pay for waking them.
 template <class Body>
 void split_units(std::size_t units, std::size_t elements, std::size_t max_tasks, const Body& body) {
-  const std::size_t threads = static_cast<std::size_t>(num_threads());
-  std::size_t tasks = std::min({units, max_tasks, 4 * threads});
-  if (threads < 2 || elements < 2 * kParallelMinChunk) tasks = std::min<std::size_t>(units, 1);
+  const std::size_t tasks = task_count(units, elements, max_tasks);
   if (tasks <= 1) {
     body(0, 0, units);
     return;
@@ -122,14 +128,20 @@ void split_units(std::size_t units, std::size_t elements, std::size_t max_tasks,
 /// The most tasks a copy is split into (the per-task counters are allocated up front).
 constexpr std::size_t kMaxTasks = 64;
 
+/// The 32-byte move of the blocks below: a memcpy, which compiles to two SSE moves.
+struct MemcpyMove32 {
+  static constexpr std::size_t kMoveBytes = 16;
+  static void move32(const unsigned char* from, unsigned char* to) { std::memcpy(to, from, 32); }
+};
+
 /// The SSE2 blocks (moves only, the same bits as any copy) and the scalar one (int64, bool).
 template <class T>
-struct ScalarBlock {
+struct ScalarBlock : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 1;
   static void apply(const T* s, std::ptrdiff_t, T* d, std::ptrdiff_t) { d[0] = s[0]; }
 };
 #if defined(__SSE2__)
-struct SseFloat4 {
+struct SseFloat4 : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 4;
   static void apply(const float* s, std::ptrdiff_t sr, float* d, std::ptrdiff_t dr) {
     __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + sr), r2 = _mm_loadu_ps(s + 2 * sr),
@@ -141,7 +153,7 @@ struct SseFloat4 {
     _mm_storeu_ps(d + 3 * dr, r3);
   }
 };
-struct SseDouble2 {
+struct SseDouble2 : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 2;
   static void apply(const double* s, std::ptrdiff_t sr, double* d, std::ptrdiff_t dr) {
     const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + sr);
@@ -171,9 +183,22 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
   transpose_plane<ScalarBlock<T>>(src, src_row, dst, dst_row, rows, cols);
 }
 
-/// std::copy of n elements without a call per run when the run is short: a permute that keeps
-/// the innermost axis copies runs of a few cache lines, and memmove's call and dispatch cost as
-/// much as such a run. Fixed-size memcpys compile to moves; the last chunk overlaps the previous.
+/// transpose_group with the widest block this CPU has for T.
+template <class T>
+void transpose_group_any(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
+                         std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (have_avx()) return transpose_group_avx(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+#if defined(__SSE2__)
+    using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
+    return transpose_group<Sse>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+#endif
+  }
+  transpose_group<ScalarBlock<T>>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+}
+
+/// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
+/// innermost axis copies runs of a few cache lines.
 template <class T>
 void copy_run(const T* s, T* d, std::size_t n) {
   const std::size_t bytes = n * sizeof(T);
@@ -181,24 +206,9 @@ void copy_run(const T* s, T* d, std::size_t n) {
     std::copy(s, s + n, d);
     return;
   }
-  const auto* from = reinterpret_cast<const unsigned char*>(s);
-  auto* to = reinterpret_cast<unsigned char*>(d);
-  auto chunks = [&](auto size) {
-    constexpr std::size_t k = decltype(size)::value;
-    std::size_t i = 0;
-    for (; i + k <= bytes; i += k) std::memcpy(to + i, from + i, k);
-    if (i < bytes) std::memcpy(to + bytes - k, from + bytes - k, k);
-  };
-  if (bytes >= 32)
-    chunks(std::integral_constant<std::size_t, 32>());
-  else if (bytes >= 16)
-    chunks(std::integral_constant<std::size_t, 16>());
-  else if (bytes >= 8)
-    chunks(std::integral_constant<std::size_t, 8>());
-  else if (bytes >= 4)
-    chunks(std::integral_constant<std::size_t, 4>());
-  else
-    for (std::size_t i = 0; i < bytes; ++i) to[i] = from[i];
+  with_run_copy<ScalarBlock<T>>(bytes, [&](const auto& copy) {
+    copy(reinterpret_cast<const unsigned char*>(s), reinterpret_cast<unsigned char*>(d));
+  });
 }
 
 /// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
@@ -231,6 +241,51 @@ void copy_runs(const T* src, const LoopNest& loop, T* dst) {
   });
 }
 
+/// copy_tiled when dst's rows of the (p, last) plane are short and far apart, and the axis q
+/// just outside dst's last (q = rank - 2, not p) puts the next plane's rows right after them: a
+/// reversal like (3,2,1,0). Plane by plane, each short row would be written alone, into lines
+/// whose neighbours come a plane later and whose page and cache set every other row shares.
+/// Here `group` planes along q at a time go through a buffer (transpose_group).
+template <class T>
+void copy_grouped(const T* src, const LoopNest& loop, std::size_t p, std::size_t group, T* dst) {
+  const std::size_t rank = loop.extents.size(), q = rank - 2;
+  const Strides all_dst = contiguous_strides(loop.extents);
+  std::vector<std::size_t> outer;
+  Strides src_strides, dst_strides;
+  for (std::size_t d = 0; d < q; ++d)
+    if (d != p) {
+      outer.push_back(loop.extents[d]);
+      src_strides.push_back(loop.strides[0][d]);
+      dst_strides.push_back(all_dst[d]);
+    }
+  const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
+             cols = static_cast<std::ptrdiff_t>(loop.extents.back()),
+             along = static_cast<std::ptrdiff_t>(loop.extents[q]);
+  const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p], src_q = loop.strides[0][q];
+  const auto g = static_cast<std::ptrdiff_t>(group);
+  const auto groups = static_cast<std::size_t>((along + g - 1) / g);
+  std::size_t outer_count = 1;
+  for (auto e : outer) outer_count *= e;
+  const std::size_t units = outer_count * groups, elements = units * group * loop.extents[p] * loop.extents.back();
+  // One buffer per task, allocated here: tasks run noexcept on the workers. 64-byte aligned.
+  const std::size_t tasks = task_count(units, elements, kMaxTasks), plane = loop.extents[p] * loop.extents.back(),
+                    pad = 64 / sizeof(T), per_task = group * plane + pad;
+  const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
+  std::vector<std::size_t> counters(kMaxTasks * outer.size());
+  split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
+    T* buf = buffers.get() + task * per_task;
+    buf += (pad - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % pad) % pad;
+    Odometer at{outer, src_strides, dst_strides, counters.data() + task * outer.size()};
+    at.seek(begin / groups);
+    for (std::size_t u = begin; u < end; ++u) {
+      const auto k0 = static_cast<std::ptrdiff_t>(u % groups) * g;
+      if (u != begin && k0 == 0) at.next();
+      transpose_group_any(src + at.src + k0 * src_q, src_row, src_q, dst + at.dst + k0 * cols, dst_row, rows, cols,
+                          std::min(g, along - k0), buf);
+    }
+  });
+}
+
 /// The copy when the innermost axis of dst is strided in src and another axis p is contiguous
 /// there (a transpose of axes p and last, with other axes around): the (p, last) plane of each
 /// position of the other axes, in slices of kPlaneCols columns (see transpose_plane.hpp).
@@ -238,6 +293,14 @@ template <class T>
 void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
   const Strides all_dst = contiguous_strides(loop.extents);
+  // Group planes (copy_grouped) when dst's plane rows are runs of at most 4 cache lines on
+  // different pages, and at least 4 planes fit a 64 KiB buffer.
+  if (rank >= 3 && p != rank - 2) {
+    const std::size_t run = loop.extents.back() * sizeof(T), plane = loop.extents[p] * run,
+                      row = static_cast<std::size_t>(all_dst[p]) * sizeof(T);
+    const std::size_t group = std::min(loop.extents[rank - 2], (std::size_t{64} << 10) / plane);
+    if (run <= 256 && row >= 4096 && group >= 4) return copy_grouped(src, loop, p, group, dst);
+  }
   std::vector<std::size_t> outer;
   Strides src_strides, dst_strides;
   for (std::size_t d = 0; d + 1 < rank; ++d)

@@ -1,4 +1,4 @@
-// The AVX blocks of the transposing copy (see transpose_plane.hpp): 8x8 float32 and 4x4 float64
+// The AVX blocks of the transposing copies (see transpose_plane.hpp): 8x8 float32 and 4x4 float64
 // register transposes, moves and shuffles only. CMakeLists.txt compiles this file with -mavx on
 // x86-64; strided.cpp calls it only on CPUs with AVX (no function here runs before that check).
 #include "transpose_plane.hpp"
@@ -14,6 +14,10 @@ namespace {
 
 struct AvxFloat8 {
   static constexpr std::ptrdiff_t kSize = 8;
+  static constexpr std::size_t kMoveBytes = 32;
+  static void move32(const unsigned char* from, unsigned char* to) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from)));
+  }
   static void apply(const float* s, std::ptrdiff_t sr, float* d, std::ptrdiff_t dr) {
     const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + sr), r2 = _mm256_loadu_ps(s + 2 * sr),
                  r3 = _mm256_loadu_ps(s + 3 * sr), r4 = _mm256_loadu_ps(s + 4 * sr), r5 = _mm256_loadu_ps(s + 5 * sr),
@@ -39,6 +43,8 @@ struct AvxFloat8 {
 
 struct AvxDouble4 {
   static constexpr std::ptrdiff_t kSize = 4;
+  static constexpr std::size_t kMoveBytes = 32;
+  static void move32(const unsigned char* from, unsigned char* to) { AvxFloat8::move32(from, to); }
   static void apply(const double* s, std::ptrdiff_t sr, double* d, std::ptrdiff_t dr) {
     const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + sr), r2 = _mm256_loadu_pd(s + 2 * sr),
                   r3 = _mm256_loadu_pd(s + 3 * sr);
@@ -61,10 +67,24 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
                          std::ptrdiff_t rows, std::ptrdiff_t cols) {
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
+void transpose_group_avx(const float* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, float* dst,
+                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
+                         float* buf) {
+  transpose_group<AvxFloat8>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+}
+void transpose_group_avx(const double* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, double* dst,
+                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
+                         double* buf) {
+  transpose_group<AvxDouble4>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+}
 bool avx_planes_built() { return true; }
 #else
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
+void transpose_group_avx(const float*, std::ptrdiff_t, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t,
+                         std::ptrdiff_t, std::ptrdiff_t, float*) {}
+void transpose_group_avx(const double*, std::ptrdiff_t, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t,
+                         std::ptrdiff_t, std::ptrdiff_t, double*) {}
 bool avx_planes_built() { return false; }
 #endif
 

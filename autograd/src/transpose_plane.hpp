@@ -1,8 +1,9 @@
-// Private: the transposing copy of one plane, dst[i * dst_row + j] = src[i + j * src_row], written
-// once over a register-transpose block, so strided.cpp (SSE2 and scalar blocks) and strided_avx.cpp
-// (AVX blocks, compiled with -mavx, called only on CPUs that have it) share the loop order. Each
-// instantiation's block type belongs to one translation unit, so no instantiation is compiled twice
-// with different instruction sets (hence no non-template inline helpers here).
+// Private: the transposing copy of one plane, dst[i * dst_row + j] = src[i + j * src_row], and of a
+// group of planes through a buffer (transpose_group), written once over a register-transpose
+// block, so strided.cpp (SSE2 and scalar blocks) and strided_avx.cpp (AVX blocks, compiled with
+// -mavx, called only on CPUs that have it) share the loop order. Each instantiation's block type
+// belongs to one translation unit, so no instantiation is compiled twice with different
+// instruction sets (hence no non-template inline helpers here).
 //
 // Loop order: bands of kBand rows of dst; within a band, one block of columns after another. A band
 // reads kBand consecutive elements of each source row it passes, and the callers hand this a plane
@@ -20,6 +21,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace tg::detail {
 
@@ -40,7 +43,7 @@ void each_window(std::ptrdiff_t n, std::ptrdiff_t len, std::ptrdiff_t first, con
 }
 
 /// Block::apply transposes a Block::kSize square (kSize divides kBand): dst[a * dst_row + b] =
-/// src[a + b * src_row] for a, b < kSize.
+/// src[a + b * src_row] for a, b < kSize. (Block::move32 copies 32 bytes, for transpose_group.)
 template <class Block, class T>
 void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
                      std::ptrdiff_t cols) {
@@ -67,11 +70,95 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   });
 }
 
+/// Calls f(copy) with copy(from, to) copying `bytes` (1 to 512) bytes in fixed-size moves, the
+/// size picked once, so that loops copying many runs of one length pay no call or dispatch per
+/// run (memmove's cost as much as a run of a few cache lines). The moves are aligned to `to`;
+/// the first and last overlap their neighbours.
+/// Move32::move32(from, to) copies 32 bytes in moves of Move32::kMoveBytes (GCC splits a 32-byte
+/// memcpy into two 16-byte moves even with AVX, which costs the reversal's stores a third of
+/// their speed); the windows are aligned to that width.
+template <class Move32, class F>
+void with_run_copy(std::size_t bytes, const F& f) {
+  auto chunks = [&](auto size) {
+    constexpr std::size_t k = decltype(size)::value;
+    auto move = [](const unsigned char* from, unsigned char* to) {
+      if constexpr (k == 32)
+        Move32::move32(from, to);
+      else
+        std::memcpy(to, from, k);
+    };
+    f([bytes, move](const unsigned char* from, unsigned char* to) {
+      // Moves aligned to `to` where it can be (a store across two cache lines costs two).
+      const auto n = static_cast<std::ptrdiff_t>(bytes), len = static_cast<std::ptrdiff_t>(k);
+      constexpr std::size_t a = k < Move32::kMoveBytes ? k : Move32::kMoveBytes;
+      const auto first = static_cast<std::ptrdiff_t>((a - reinterpret_cast<std::uintptr_t>(to) % a) % a);
+      each_window(n, len, first, [&](std::ptrdiff_t i) { move(from + i, to + i); });
+    });
+  };
+  if (bytes >= 32)
+    chunks(std::integral_constant<std::size_t, 32>());
+  else if (bytes >= 16)
+    chunks(std::integral_constant<std::size_t, 16>());
+  else if (bytes >= 8)
+    chunks(std::integral_constant<std::size_t, 8>());
+  else if (bytes >= 4)
+    chunks(std::integral_constant<std::size_t, 4>());
+  else
+    f([bytes](const unsigned char* from, unsigned char* to) {
+      for (std::size_t i = 0; i < bytes; ++i) to[i] = from[i];
+    });
+}
+
+/// A group of n planes (plane k at src + k * src_plane, otherwise as transpose_plane) whose dst
+/// rows follow each other: row i of the group, n * cols contiguous elements at dst + i * dst_row,
+/// is plane 0's row i, then plane 1's, and so on. The planes are transposed into buf (n * rows *
+/// cols elements, 64-byte aligned; plane k's rows of `cols` at buf + k * rows * cols), then the
+/// group's rows are copied out, so dst is written in runs of n * cols. Within a plane, blocks of
+/// columns (source rows) are outermost: a source row's lines are read whole before the plane's
+/// other rows, which may share their cache set, push them out.
+template <class Block, class T>
+void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
+                     std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
+  constexpr std::ptrdiff_t B = Block::kSize;
+  const std::ptrdiff_t first =
+      (src_row % B == 0) ? (B - static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(src) / sizeof(T)) %
+                                                            static_cast<std::uintptr_t>(B))) %
+                               B
+                         : 0;
+  for (std::ptrdiff_t k = 0; k < n; ++k) {
+    const T* s = src + k * src_plane;
+    T* b = buf + k * rows * cols;
+    if (rows < B || cols < B) {
+      for (std::ptrdiff_t i = 0; i < rows; ++i)
+        for (std::ptrdiff_t j = 0; j < cols; ++j) b[i * cols + j] = s[i + j * src_row];
+      continue;
+    }
+    each_window(cols, B, 0, [&](std::ptrdiff_t j) {
+      each_window(rows, B, first,
+                  [&](std::ptrdiff_t i) { Block::apply(s + i + j * src_row, src_row, b + i * cols + j, cols); });
+    });
+  }
+  const auto run = static_cast<std::ptrdiff_t>(sizeof(T)) * cols,
+             dst_bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * dst_row;
+  const auto* from = reinterpret_cast<const unsigned char*>(buf);
+  auto* to = reinterpret_cast<unsigned char*>(dst);
+  with_run_copy<Block>(static_cast<std::size_t>(run), [&](const auto& copy) {
+    for (std::ptrdiff_t i = 0; i < rows; ++i)
+      for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
+  });
+}
+
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
 void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
+void transpose_group_avx(const float* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, float* dst,
+                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
+                         float* buf);
+void transpose_group_avx(const double* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, double* dst,
+                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
+                         double* buf);
 /// Whether strided_avx.cpp was compiled with AVX (else its planes are empty stubs).
 bool avx_planes_built();
 
