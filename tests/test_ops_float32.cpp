@@ -10,6 +10,7 @@
 
 #include "op_check.hpp"
 #include "tapegrad/xtensor.hpp"
+#include "vector_math.hpp"
 
 using namespace tg;
 using namespace tg::testing;
@@ -297,5 +298,32 @@ TEST_CASE("float32 tanh, exp, sigmoid and log give a value the same bits whereve
     // log: eight lanes (AVX) in the body, four (SSE2) in the tail and next to special values.
     CHECK(log(abs(alone)).value<float>()(0) == log_x.value<float>()(i));
     CHECK(log(float32_vector({std::abs(values[i]), -1.0f})).value<float>()(0) == log_x.value<float>()(i));
+  }
+}
+
+TEST_CASE("float32 exp shifted in the same pass and the vector divide give the bits of the separate steps") {
+  // softmax's row pass: exp(x - m) with the difference rounded first, then x / sum; eight lanes
+  // in the body, four or one in the tail, at every length up to a few vectors.
+  std::vector<float> values(45);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = -30.0f + 33.0f * static_cast<float>(i * 17 % values.size()) / static_cast<float>(values.size());
+  values[3] = -std::numeric_limits<float>::infinity();
+  values[11] = std::numeric_limits<float>::quiet_NaN();
+  for (const float shift : {0.0f, 2.5f, -7.25f, 88.5f}) {
+    for (std::size_t n = 1; n <= values.size(); ++n) {
+      INFO("shift " << shift << ", n " << n);
+      std::vector<float> shifted(n), fused(n), divided(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(n));
+      for (std::size_t i = 0; i < n; ++i) shifted[i] = values[i] - shift;
+      detail::exp_f32(shifted.data(), shifted.data(), n);
+      detail::exp_shifted_f32(values.data(), shift, fused.data(), n);
+      detail::divide_f32(divided.data(), n, 3.0f + shift);
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        differ += std::memcmp(&shifted[i], &fused[i], sizeof(float)) != 0;
+        const float quotient = values[i] / (3.0f + shift);
+        differ += std::memcmp(&quotient, &divided[i], sizeof(float)) != 0;
+      }
+      CHECK(differ == 0);
+    }
   }
 }

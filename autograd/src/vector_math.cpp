@@ -134,9 +134,15 @@ __attribute__((target("avx2"))) inline __m256 exp8(__m256 x) {
   return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(nan, quiet), _mm256_andnot_si256(nan, y)));
 }
 
-__attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float* out, std::size_t n) {
+/// exp8 of in - shift, or of in as is (plain exp, compute-bound, skips the subtraction).
+template <bool kShift>
+__attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float shift, float* out, std::size_t n) {
+  const __m256 s = _mm256_set1_ps(shift);
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(in + i)));
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(in + i);
+    _mm256_storeu_ps(out + i, exp8(kShift ? _mm256_sub_ps(x, s) : x));
+  }
   return i;
 }
 
@@ -150,9 +156,19 @@ const bool kHaveAvx2Only = [] {
 
 void exp_f32(const float* in, float* out, std::size_t n) {
 #if defined(__SSE2__)
-  by_fours(in, out, kHaveAvx2Only ? exp_avx2(in, out, n) : 0, n, [](__m128 v) { return exp4(v); });
+  by_fours(in, out, kHaveAvx2Only ? exp_avx2<false>(in, 0, out, n) : 0, n, [](__m128 v) { return exp4(v); });
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
+#endif
+}
+
+void exp_shifted_f32(const float* in, float shift, float* out, std::size_t n) {
+#if defined(__SSE2__)
+  const __m128 s = _mm_set1_ps(shift);
+  by_fours(in, out, kHaveAvx2Only ? exp_avx2<true>(in, shift, out, n) : 0, n,
+           [s](__m128 v) { return exp4(_mm_sub_ps(v, s)); });
+#else
+  for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i] - shift);
 #endif
 }
 
@@ -331,6 +347,25 @@ const bool kHaveAvx = [] {
 }();
 }  // namespace
 #endif
+
+#if defined(__SSE2__)
+namespace {
+__attribute__((target("avx"))) std::size_t divide_avx(float* x, std::size_t n, float d) {
+  const __m256 v = _mm256_set1_ps(d);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), v));
+  return i;
+}
+}  // namespace
+#endif
+
+void divide_f32(float* x, std::size_t n, float d) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  if (kHaveAvx) i = divide_avx(x, n, d);
+#endif
+  for (; i < n; ++i) x[i] /= d;
+}
 
 void log_f32(const float* in, float* out, std::size_t n) {
 #if defined(__SSE2__)

@@ -19,6 +19,11 @@ namespace tg::detail {
 void tanh_f32(const float* in, float* out, std::size_t n);
 /// out[i] = exp(in[i]) for i < n; in and out may be the same array.
 void exp_f32(const float* in, float* out, std::size_t n);
+/// out[i] = exp(in[i] - shift) for i < n, the difference rounded to float first (softmax's
+/// shift by the maximum in the same pass); in and out may be the same array.
+void exp_shifted_f32(const float* in, float shift, float* out, std::size_t n);
+/// x[i] /= d for i < n (IEEE division: the same bits at any vector width).
+void divide_f32(float* x, std::size_t n, float d);
 /// out[i] = 1 / (1 + exp(-in[i])) for i < n (exactly 0 where exp overflows); in and out may alias.
 void sigmoid_f32(const float* in, float* out, std::size_t n);
 /// out[i] = log(in[i]) for i < n; in and out may be the same array.
