@@ -301,9 +301,11 @@ TEST_CASE("float32 tanh, exp, sigmoid and log give a value the same bits whereve
   }
 }
 
-TEST_CASE("float32 exp shifted in the same pass and the vector divide give the bits of the separate steps") {
-  // softmax's row pass: exp(x - m) with the difference rounded first, then x / sum; eight lanes
-  // in the body, four or one in the tail, at every length up to a few vectors.
+TEST_CASE(
+    "float32 exp shifted in the same pass, summed in it, and the vector divide give the bits of the separate steps") {
+  // softmax's passes: exp(x - m) with the difference rounded first, then x / sum; eight lanes in
+  // the body, four or one in the tail, at every length up to a few vectors. The NaN's sums are NaN
+  // (with the same bits both ways).
   std::vector<float> values(45);
   for (std::size_t i = 0; i < values.size(); ++i)
     values[i] = -30.0f + 33.0f * static_cast<float>(i * 17 % values.size()) / static_cast<float>(values.size());
@@ -325,5 +327,23 @@ TEST_CASE("float32 exp shifted in the same pass and the vector divide give the b
       }
       CHECK(differ == 0);
     }
+  }
+  // The middle-axis form: rows of `width`, each shifted by one row of shifts and summed into one
+  // row of sums in row order; against exp_f32 of each difference and a plain running sum.
+  for (const std::size_t width : {1, 3, 8, 13, 20}) {
+    const std::size_t rows = values.size() / width, n = rows * width;
+    INFO("width " << width);
+    std::vector<float> shifts(width), fused(n), sums(width, 0.5f), expected_sums(width, 0.5f);
+    for (std::size_t c = 0; c < width; ++c) shifts[c] = -3.0f + 0.75f * static_cast<float>(c);
+    detail::exp_minus_f32(values.data(), shifts.data(), width, fused.data(), n, sums.data());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      float e = values[i] - shifts[i % width];
+      detail::exp_f32(&e, &e, 1);
+      differ += std::memcmp(&e, &fused[i], sizeof(float)) != 0;
+      expected_sums[i % width] += e;
+    }
+    for (std::size_t c = 0; c < width; ++c) differ += std::memcmp(&sums[c], &expected_sums[c], sizeof(float)) != 0;
+    CHECK(differ == 0);
   }
 }

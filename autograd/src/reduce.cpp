@@ -208,24 +208,36 @@ Tensor softmax_over(const Tensor& x, const std::vector<std::size_t>& axes) {
   return permute(reshape(softmax(reshape(moved, merged), -1), as_i64(moved.shape())), inverse);
 }
 
-/// exp of n values. float32 goes through the whole-array kernel of exp() (vector_math.hpp, a
-/// value's result does not depend on its position), so softmax(x) = exp(x - max) / sum as exp()
-/// computes it; float64 through libm.
-void exp_values(const float* in, float* out, std::size_t n) { detail::exp_f32(in, out, n); }
-void exp_values(const double* in, double* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
-}
-/// out = exp(in - shift), the difference rounded first: exp_values of in - shift, in one pass.
+/// exp(x - max) for softmax's sweeps, the difference rounded first. float32 goes through exp()'s
+/// kernel (vector_math.hpp: a value's result does not depend on its position), so softmax(x) =
+/// exp(x - max) / sum as exp() computes it; float64 through libm. exp_shifted: out = exp(in -
+/// shift), one shift for all n. exp_minus: out[i] = exp(in[i] - shifts[i % width]), for n a
+/// multiple of width (rows of width, each shifted by the same row of shifts), each also added
+/// to sums[i % width], row after row.
 void exp_shifted(const float* in, float shift, float* out, std::size_t n) {
   detail::exp_shifted_f32(in, shift, out, n);
 }
 void exp_shifted(const double* in, double shift, double* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i] - shift);
 }
-/// x /= d elementwise (float32 eight lanes where the CPU has AVX).
+void exp_minus(const float* in, const float* shifts, std::size_t width, float* out, std::size_t n, float* sums) {
+  detail::exp_minus_f32(in, shifts, width, out, n, sums);
+}
+void exp_minus(const double* in, const double* shifts, std::size_t width, double* out, std::size_t n, double* sums) {
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = std::exp(in[i] - shifts[i % width]);
+    sums[i % width] += out[i];
+  }
+}
+
+/// x /= d elementwise, d one value or n (float32 eight lanes where the CPU has AVX).
 void divide(float* x, std::size_t n, float d) { detail::divide_f32(x, n, d); }
 void divide(double* x, std::size_t n, double d) {
   for (std::size_t i = 0; i < n; ++i) x[i] /= d;
+}
+void divide(float* x, std::size_t n, const float* d) { detail::divide_f32(x, n, d); }
+void divide(double* x, std::size_t n, const double* d) {
+  for (std::size_t i = 0; i < n; ++i) x[i] /= d[i];
 }
 
 /// Independent accumulators of the row reductions below: eight lanes vectorise, and do not wait
@@ -323,8 +335,8 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
                      T* lse = nullptr, bool normalize = true) {
   constexpr std::size_t kColumns = 512;
   const std::size_t width = std::min(inner, kColumns);
-  // When a group is whole rows (inner <= kColumns), its rows lie end to end: x - max and exp
-  // run over several rows per call (about kColumns elements), not one short row per call.
+  // When a group is whole rows (inner <= kColumns), its rows lie end to end: exp(x - max) runs
+  // over several rows per call (about kColumns elements), not one short row per call.
   const std::size_t rows_per_call = inner <= kColumns ? std::max<std::size_t>(1, kColumns / inner) : 1;
   std::vector<T> m(width), s(width), scratch(take_log ? width * rows_per_call : 0);
   for (std::size_t o = 0; o < outer; ++o)
@@ -341,23 +353,18 @@ void softmax_columns(const T* x, T* y, std::size_t outer, std::size_t n, std::si
       }
       for (std::size_t j0 = 0; j0 < n; j0 += rows_per_call) {
         const std::size_t rows = std::min(rows_per_call, n - j0);
-        for (std::size_t j = j0; j < j0 + rows; ++j)
-          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] = in[j * inner + c] - m[c];
         T* e = take_log ? scratch.data() : out + j0 * inner;
-        exp_values(out + j0 * inner, e, (rows - 1) * inner + w);  // (rows > 1 only when w == inner)
-        for (std::size_t j = 0; j < rows; ++j)
-          for (std::size_t c = 0; c < w; ++c) s[c] += e[j * inner + c];
+        exp_minus(in + j0 * inner, m.data(), w, e, rows * w, s.data());  // (rows > 1 only when w == inner)
       }
       if (take_log) {
         for (std::size_t c = 0; c < w; ++c) s[c] = std::log(s[c]);
         for (std::size_t j = 0; j < n; ++j)
-          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] -= s[c];
+          for (std::size_t c = 0; c < w; ++c) out[j * inner + c] = (in[j * inner + c] - m[c]) - s[c];
       } else {
         if (lse)
           for (std::size_t c = 0; c < w; ++c) lse[o * inner + c0 + c] = std::log(s[c]) + m[c];
         if (normalize)
-          for (std::size_t j = 0; j < n; ++j)
-            for (std::size_t c = 0; c < w; ++c) out[j * inner + c] /= s[c];
+          for (std::size_t j = 0; j < n; ++j) divide(out + j * inner, w, s.data());
       }
     }
 }

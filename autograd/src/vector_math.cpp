@@ -134,14 +134,22 @@ __attribute__((target("avx2"))) inline __m256 exp8(__m256 x) {
   return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(nan, quiet), _mm256_andnot_si256(nan, y)));
 }
 
-/// exp8 of in - shift, or of in as is (plain exp, compute-bound, skips the subtraction).
-template <bool kShift>
-__attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float shift, float* out, std::size_t n) {
+/// What exp_avx2 subtracts from its input before exp8: nothing (plain exp, compute-bound, skips
+/// the subtraction), one value, or one per element (then the results are also added to sums).
+enum class Shift { kNone, kOne, kEach };
+
+template <Shift kShift>
+__attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float shift, const float* shifts, float* out,
+                                                     std::size_t n, float* sums = nullptr) {
   const __m256 s = _mm256_set1_ps(shift);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_loadu_ps(in + i);
-    _mm256_storeu_ps(out + i, exp8(kShift ? _mm256_sub_ps(x, s) : x));
+    __m256 x = _mm256_loadu_ps(in + i);
+    if constexpr (kShift == Shift::kOne) x = _mm256_sub_ps(x, s);
+    if constexpr (kShift == Shift::kEach) x = _mm256_sub_ps(x, _mm256_loadu_ps(shifts + i));
+    const __m256 e = exp8(x);
+    _mm256_storeu_ps(out + i, e);
+    if constexpr (kShift == Shift::kEach) _mm256_storeu_ps(sums + i, _mm256_add_ps(_mm256_loadu_ps(sums + i), e));
   }
   return i;
 }
@@ -156,7 +164,8 @@ const bool kHaveAvx2Only = [] {
 
 void exp_f32(const float* in, float* out, std::size_t n) {
 #if defined(__SSE2__)
-  by_fours(in, out, kHaveAvx2Only ? exp_avx2<false>(in, 0, out, n) : 0, n, [](__m128 v) { return exp4(v); });
+  by_fours(in, out, kHaveAvx2Only ? exp_avx2<Shift::kNone>(in, 0, nullptr, out, n) : 0, n,
+           [](__m128 v) { return exp4(v); });
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
 #endif
@@ -165,7 +174,7 @@ void exp_f32(const float* in, float* out, std::size_t n) {
 void exp_shifted_f32(const float* in, float shift, float* out, std::size_t n) {
 #if defined(__SSE2__)
   const __m128 s = _mm_set1_ps(shift);
-  by_fours(in, out, kHaveAvx2Only ? exp_avx2<true>(in, shift, out, n) : 0, n,
+  by_fours(in, out, kHaveAvx2Only ? exp_avx2<Shift::kOne>(in, shift, nullptr, out, n) : 0, n,
            [s](__m128 v) { return exp4(_mm_sub_ps(v, s)); });
 #else
   for (std::size_t i = 0; i < n; ++i) out[i] = std::exp(in[i] - shift);
@@ -348,12 +357,37 @@ const bool kHaveAvx = [] {
 }  // namespace
 #endif
 
+void exp_minus_f32(const float* in, const float* shifts, std::size_t width, float* out, std::size_t n, float* sums) {
+  for (std::size_t r = 0; r < n; r += width, in += width, out += width) {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    if (kHaveAvx2Only) i = exp_avx2<Shift::kEach>(in, 0, shifts, out, width, sums);
+    for (; i + 4 <= width; i += 4) {
+      const __m128 e = exp4(_mm_sub_ps(_mm_loadu_ps(in + i), _mm_loadu_ps(shifts + i)));
+      _mm_storeu_ps(out + i, e);
+      _mm_storeu_ps(sums + i, _mm_add_ps(_mm_loadu_ps(sums + i), e));
+    }
+#endif
+    // The tail one element at a time, through exp_f32's own tail: the same operations.
+    for (; i < width; ++i) {
+      const float d = in[i] - shifts[i];
+      exp_f32(&d, out + i, 1);
+      sums[i] += out[i];
+    }
+  }
+}
+
 #if defined(__SSE2__)
 namespace {
 __attribute__((target("avx"))) std::size_t divide_avx(float* x, std::size_t n, float d) {
   const __m256 v = _mm256_set1_ps(d);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), v));
+  return i;
+}
+__attribute__((target("avx"))) std::size_t divide_avx(float* x, std::size_t n, const float* d) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(d + i)));
   return i;
 }
 }  // namespace
@@ -365,6 +399,14 @@ void divide_f32(float* x, std::size_t n, float d) {
   if (kHaveAvx) i = divide_avx(x, n, d);
 #endif
   for (; i < n; ++i) x[i] /= d;
+}
+
+void divide_f32(float* x, std::size_t n, const float* d) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  if (kHaveAvx) i = divide_avx(x, n, d);
+#endif
+  for (; i < n; ++i) x[i] /= d[i];
 }
 
 void log_f32(const float* in, float* out, std::size_t n) {

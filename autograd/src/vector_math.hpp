@@ -22,8 +22,14 @@ void exp_f32(const float* in, float* out, std::size_t n);
 /// out[i] = exp(in[i] - shift) for i < n, the difference rounded to float first (softmax's
 /// shift by the maximum in the same pass); in and out may be the same array.
 void exp_shifted_f32(const float* in, float shift, float* out, std::size_t n);
+/// out[i] = exp(in[i] - shifts[i % width]) for i < n (a multiple of width: rows of width
+/// elements, each shifted by the same row of shifts), the difference rounded to float first; out
+/// may be in. Each result is also added to sums[i % width], row after row (softmax's column sums).
+void exp_minus_f32(const float* in, const float* shifts, std::size_t width, float* out, std::size_t n, float* sums);
 /// x[i] /= d for i < n (IEEE division: the same bits at any vector width).
 void divide_f32(float* x, std::size_t n, float d);
+/// x[i] /= d[i] for i < n.
+void divide_f32(float* x, std::size_t n, const float* d);
 /// out[i] = 1 / (1 + exp(-in[i])) for i < n (exactly 0 where exp overflows); in and out may alias.
 void sigmoid_f32(const float* in, float* out, std::size_t n);
 /// out[i] = log(in[i]) for i < n; in and out may be the same array.
