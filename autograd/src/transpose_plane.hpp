@@ -120,11 +120,13 @@ template <class Block, class T>
 void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
   constexpr std::ptrdiff_t B = Block::kSize;
-  const std::ptrdiff_t first =
-      (src_row % B == 0) ? (B - static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(src) / sizeof(T)) %
-                                                            static_cast<std::uintptr_t>(B))) %
-                               B
-                         : 0;
+  // Windows of rows start where a plane's source is aligned to a block, as in transpose_plane.
+  auto first_aligned = [&](const T* s) -> std::ptrdiff_t {
+    if (src_row % B != 0) return 0;
+    const auto at =
+        static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(s) / sizeof(T)) % static_cast<std::uintptr_t>(B));
+    return (B - at) % B;
+  };
   for (std::ptrdiff_t k = 0; k < n; ++k) {
     const T* s = src + k * src_plane;
     T* b = buf + k * rows * cols;
@@ -133,6 +135,7 @@ void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_pl
         for (std::ptrdiff_t j = 0; j < cols; ++j) b[i * cols + j] = s[i + j * src_row];
       continue;
     }
+    const std::ptrdiff_t first = first_aligned(s);
     each_window(cols, B, 0, [&](std::ptrdiff_t j) {
       each_window(rows, B, first,
                   [&](std::ptrdiff_t i) { Block::apply(s + i + j * src_row, src_row, b + i * cols + j, cols); });
