@@ -241,41 +241,52 @@ void copy_runs(const T* src, const LoopNest& loop, T* dst) {
   });
 }
 
+/// The axes [0, end) of a loop nest but `skip`, with their source strides, dst's (all_dst: dst
+/// contiguous in the loop's order) and the number of their positions.
+struct OuterAxes {
+  std::vector<std::size_t> extents;
+  Strides src, dst;
+  std::size_t count = 1;
+};
+OuterAxes outer_axes(const LoopNest& loop, const Strides& all_dst, std::size_t skip, std::size_t end) {
+  OuterAxes o;
+  for (std::size_t d = 0; d < end; ++d)
+    if (d != skip) {
+      o.extents.push_back(loop.extents[d]);
+      o.src.push_back(loop.strides[0][d]);
+      o.dst.push_back(all_dst[d]);
+      o.count *= loop.extents[d];
+    }
+  return o;
+}
+
 /// copy_tiled when dst's rows of the (p, last) plane are short and far apart, and the axis q
 /// just outside dst's last (q = rank - 2, not p) puts the next plane's rows right after them: a
 /// reversal like (3,2,1,0). Plane by plane, each short row would be written alone, into lines
 /// whose neighbours come a plane later and whose page and cache set every other row shares.
 /// Here `group` planes along q at a time go through a buffer (transpose_group).
 template <class T>
-void copy_grouped(const T* src, const LoopNest& loop, std::size_t p, std::size_t group, T* dst) {
+void copy_grouped(const T* src, const LoopNest& loop, const Strides& all_dst, std::size_t p, std::size_t group,
+                  T* dst) {
   const std::size_t rank = loop.extents.size(), q = rank - 2;
-  const Strides all_dst = contiguous_strides(loop.extents);
-  std::vector<std::size_t> outer;
-  Strides src_strides, dst_strides;
-  for (std::size_t d = 0; d < q; ++d)
-    if (d != p) {
-      outer.push_back(loop.extents[d]);
-      src_strides.push_back(loop.strides[0][d]);
-      dst_strides.push_back(all_dst[d]);
-    }
+  const OuterAxes outer = outer_axes(loop, all_dst, p, q);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back()),
              along = static_cast<std::ptrdiff_t>(loop.extents[q]);
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p], src_q = loop.strides[0][q];
   const auto g = static_cast<std::ptrdiff_t>(group);
   const auto groups = static_cast<std::size_t>((along + g - 1) / g);
-  std::size_t outer_count = 1;
-  for (auto e : outer) outer_count *= e;
-  const std::size_t units = outer_count * groups, elements = units * group * loop.extents[p] * loop.extents.back();
+  const std::size_t plane = loop.extents[p] * loop.extents.back(), units = outer.count * groups,
+                    elements = outer.count * loop.extents[q] * plane;
   // One buffer per task, allocated here: tasks run noexcept on the workers. 64-byte aligned.
-  const std::size_t tasks = task_count(units, elements, kMaxTasks), plane = loop.extents[p] * loop.extents.back(),
-                    pad = 64 / sizeof(T), per_task = group * plane + pad;
+  const std::size_t tasks = task_count(units, elements, kMaxTasks), pad = 64 / sizeof(T),
+                    per_task = group * plane + pad;
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::size_t> counters(kMaxTasks * outer.size());
+  std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
     buf += (pad - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % pad) % pad;
-    Odometer at{outer, src_strides, dst_strides, counters.data() + task * outer.size()};
+    Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
     at.seek(begin / groups);
     for (std::size_t u = begin; u < end; ++u) {
       const auto k0 = static_cast<std::ptrdiff_t>(u % groups) * g;
@@ -299,16 +310,9 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
     const std::size_t run = loop.extents.back() * sizeof(T), plane = loop.extents[p] * run,
                       row = static_cast<std::size_t>(all_dst[p]) * sizeof(T);
     const std::size_t group = std::min(loop.extents[rank - 2], (std::size_t{64} << 10) / plane);
-    if (run <= 256 && row >= 4096 && group >= 4) return copy_grouped(src, loop, p, group, dst);
+    if (run <= 256 && row >= 4096 && group >= 4) return copy_grouped(src, loop, all_dst, p, group, dst);
   }
-  std::vector<std::size_t> outer;
-  Strides src_strides, dst_strides;
-  for (std::size_t d = 0; d + 1 < rank; ++d)
-    if (d != p) {
-      outer.push_back(loop.extents[d]);
-      src_strides.push_back(loop.strides[0][d]);
-      dst_strides.push_back(all_dst[d]);
-    }
+  const OuterAxes outer = outer_axes(loop, all_dst, p, rank - 1);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back());
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];
@@ -318,12 +322,10 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const auto slices = static_cast<std::size_t>((cols + kPlaneCols - 1) / kPlaneCols);
   const auto row_blocks = static_cast<std::size_t>((rows + kUnitRows - 1) / kUnitRows);
   const std::size_t per_plane = slices * row_blocks;
-  std::size_t outer_count = 1;
-  for (auto e : outer) outer_count *= e;
-  std::vector<std::size_t> counters(kMaxTasks * outer.size());
-  split_units(outer_count * per_plane, outer_count * loop.extents[p] * loop.extents.back(), kMaxTasks,
+  std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
+  split_units(outer.count * per_plane, outer.count * loop.extents[p] * loop.extents.back(), kMaxTasks,
               [&](std::size_t task, std::size_t begin, std::size_t end) {
-                Odometer at{outer, src_strides, dst_strides, counters.data() + task * outer.size()};
+                Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
                 at.seek(begin / per_plane);
                 for (std::size_t u = begin; u < end; ++u) {
                   const std::size_t in_plane = u % per_plane;

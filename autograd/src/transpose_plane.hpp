@@ -42,6 +42,17 @@ void each_window(std::ptrdiff_t n, std::ptrdiff_t len, std::ptrdiff_t first, con
   if (k < n) f(n - len);
 }
 
+/// Elements from p to the next multiple of n elements: the same for every row when the row
+/// length is a multiple of n, else nothing to gain (0). (Block only keeps each instantiation in
+/// its block's translation unit, see above.)
+template <class Block, class T>
+std::ptrdiff_t to_aligned(const T* p, std::ptrdiff_t row, std::ptrdiff_t n) {
+  if (row % n != 0) return 0;
+  const auto at =
+      static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(p) / sizeof(T)) % static_cast<std::uintptr_t>(n));
+  return (n - at) % n;
+}
+
 /// Block::apply transposes a Block::kSize square (kSize divides kBand): dst[a * dst_row + b] =
 /// src[a + b * src_row] for a, b < kSize. (Block::move32 copies 32 bytes, for transpose_group.)
 template <class Block, class T>
@@ -54,16 +65,8 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
       for (std::ptrdiff_t j = 0; j < cols; ++j) dst[i * dst_row + j] = src[i + j * src_row];
     return;
   }
-  // Elements from p to the next multiple of n elements: the same for every row when the row
-  // length is a multiple of n, else nothing to gain (0).
-  auto to_aligned = [](const T* p, std::ptrdiff_t row, std::ptrdiff_t n) -> std::ptrdiff_t {
-    if (row % n != 0) return 0;
-    const auto at =
-        static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(p) / sizeof(T)) % static_cast<std::uintptr_t>(n));
-    return (n - at) % n;
-  };
-  each_window(rows, kBand, to_aligned(src, src_row, kBand), [&](std::ptrdiff_t i) {
-    each_window(cols, B, to_aligned(dst, dst_row, B), [&](std::ptrdiff_t j) {
+  each_window(rows, kBand, to_aligned<Block>(src, src_row, kBand), [&](std::ptrdiff_t i) {
+    each_window(cols, B, to_aligned<Block>(dst, dst_row, B), [&](std::ptrdiff_t j) {
       for (std::ptrdiff_t h = 0; h < kBand; h += B)
         Block::apply(src + i + h + j * src_row, src_row, dst + (i + h) * dst_row + j, dst_row);
     });
@@ -120,22 +123,15 @@ template <class Block, class T>
 void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
   constexpr std::ptrdiff_t B = Block::kSize;
-  // Windows of rows start where a plane's source is aligned to a block, as in transpose_plane.
-  auto first_aligned = [&](const T* s) -> std::ptrdiff_t {
-    if (src_row % B != 0) return 0;
-    const auto at =
-        static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(s) / sizeof(T)) % static_cast<std::uintptr_t>(B));
-    return (B - at) % B;
-  };
   for (std::ptrdiff_t k = 0; k < n; ++k) {
     const T* s = src + k * src_plane;
     T* b = buf + k * rows * cols;
-    if (rows < B || cols < B) {
-      for (std::ptrdiff_t i = 0; i < rows; ++i)
-        for (std::ptrdiff_t j = 0; j < cols; ++j) b[i * cols + j] = s[i + j * src_row];
+    if (rows < B || cols < B) {  // no whole block: transpose_plane's element loop
+      transpose_plane<Block>(s, src_row, b, cols, rows, cols);
       continue;
     }
-    const std::ptrdiff_t first = first_aligned(s);
+    // Windows of rows start where this plane's source is aligned to a block.
+    const std::ptrdiff_t first = to_aligned<Block>(s, src_row, B);
     each_window(cols, B, 0, [&](std::ptrdiff_t j) {
       each_window(rows, B, first,
                   [&](std::ptrdiff_t i) { Block::apply(s + i + j * src_row, src_row, b + i * cols + j, cols); });
