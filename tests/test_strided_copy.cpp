@@ -216,19 +216,23 @@ std::size_t wrong_reversals(const Shape& s, std::size_t src_shift, std::size_t d
 TEST_CASE("strided copies: reversals group planes through a buffer, ragged groups, every dtype and alignment") {
   // dst's plane rows are short runs on different pages, so copy_grouped transposes several planes
   // into a buffer first; the shapes leave a shorter last group, plane sides that are not
-  // multiples of the 8-row bands, and columns fewer than a band.
+  // multiples of the 8-row bands, columns fewer than a band, and planes too large to share the
+  // buffer (groups of one).
   for (int threads : {1, 2}) {
     const ThreadCount count(threads);
     for (std::size_t shift : {0, 3, 8, 13}) {
       INFO("threads " << threads << ", shift " << shift);
-      CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // groups of 11, last of 4
+      CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // groups of 5, last of 2
+      CHECK(wrong_reversals<float>({40, 9, 3, 150}, shift, shift) == 0);       // 24 KiB planes, one a group
       CHECK(wrong_reversals<float>({5, 64, 4, 70}, shift, shift) == 0);        // 5 columns
       CHECK(wrong_reversals<double>({9, 40, 2, 33}, shift, (shift * 3) % 16) == 0);
       CHECK(wrong_reversals<std::int64_t>({12, 50, 2, 17}, shift, 16 - shift) == 0);
       CHECK(wrong_reversals<bool>({16, 300, 2, 40}, shift, 63 - shift) == 0);
     }
-    // Every order of a 4-d shape whose far planes group, through the op.
+    // Every order of a 4-d shape whose far planes group, through the op; and of a 5-d one, whose
+    // groups are walked with other axes on both sides of theirs (in source stride order).
     check_every_permutation<float>({24, 11, 5, 40});
+    check_every_permutation<double>({3, 10, 7, 5, 36});
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -265,34 +266,56 @@ OuterAxes outer_axes(const LoopNest& loop, const Strides& all_dst, std::size_t s
 /// reversal like (3,2,1,0). Plane by plane, each short row would be written alone, into lines
 /// whose neighbours come a plane later and whose page and cache set every other row shares.
 /// Here `group` planes along q at a time go through a buffer (transpose_group).
+///
+/// The groups and the other outer axes are walked with the smallest source stride innermost, so
+/// that consecutive groups read the source rows right after the last ones (in the reversal, the
+/// axis before the last in the source, not the groups along q) and the source is read page by
+/// page; dst is written in runs in any order.
 template <class T>
 void copy_grouped(const T* src, const LoopNest& loop, const Strides& all_dst, std::size_t p, std::size_t group,
                   T* dst) {
   const std::size_t rank = loop.extents.size(), q = rank - 2;
-  const OuterAxes outer = outer_axes(loop, all_dst, p, q);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back()),
              along = static_cast<std::ptrdiff_t>(loop.extents[q]);
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p], src_q = loop.strides[0][q];
   const auto g = static_cast<std::ptrdiff_t>(group);
   const auto groups = static_cast<std::size_t>((along + g - 1) / g);
-  const std::size_t plane = loop.extents[p] * loop.extents.back(), units = outer.count * groups,
-                    elements = outer.count * loop.extents[q] * plane;
+  // The outer axes and one for the groups (a step of it moves g planes along q), ordered by source
+  // stride, largest first.
+  OuterAxes outer = outer_axes(loop, all_dst, p, q), walk;
+  outer.extents.push_back(groups);
+  outer.src.push_back(g * src_q);
+  outer.dst.push_back(g * cols);
+  std::vector<std::size_t> order(outer.extents.size());
+  for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return std::abs(outer.src[x]) > std::abs(outer.src[y]); });
+  for (std::size_t d : order) {
+    walk.extents.push_back(outer.extents[d]);
+    walk.src.push_back(outer.src[d]);
+    walk.dst.push_back(outer.dst[d]);
+    walk.count *= outer.extents[d];
+  }
+  const auto group_axis =
+      static_cast<std::size_t>(std::find(order.begin(), order.end(), order.size() - 1) - order.begin());
+  const std::size_t plane = loop.extents[p] * loop.extents.back(), units = walk.count,
+                    elements = units / groups * loop.extents[q] * plane;
   // One buffer per task, allocated here: tasks run noexcept on the workers. 64-byte aligned.
   const std::size_t tasks = task_count(units, elements, kMaxTasks), pad = 64 / sizeof(T),
                     per_task = group * plane + pad;
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
+  std::vector<std::size_t> counters(kMaxTasks * walk.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
     buf += (pad - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % pad) % pad;
-    Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
-    at.seek(begin / groups);
-    for (std::size_t u = begin; u < end; ++u) {
-      const auto k0 = static_cast<std::ptrdiff_t>(u % groups) * g;
-      if (u != begin && k0 == 0) at.next();
-      transpose_group_any(src + at.src + k0 * src_q, src_row, src_q, dst + at.dst + k0 * cols, dst_row, rows, cols,
-                          std::min(g, along - k0), buf);
+    std::size_t* pos = counters.data() + task * walk.extents.size();
+    Odometer at{walk.extents, walk.src, walk.dst, pos};
+    at.seek(begin);
+    for (std::size_t u = begin; u < end; ++u, at.next()) {
+      const auto k0 = static_cast<std::ptrdiff_t>(pos[group_axis]) * g;
+      transpose_group_any(src + at.src, src_row, src_q, dst + at.dst, dst_row, rows, cols, std::min(g, along - k0),
+                          buf);
     }
   });
 }
@@ -305,12 +328,14 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
   const Strides all_dst = contiguous_strides(loop.extents);
   // Group planes (copy_grouped) when dst's plane rows are runs of at most 4 cache lines on
-  // different pages, and at least 4 planes fit a 64 KiB buffer.
+  // different pages: as many planes as fill an L1 data cache, or one of up to that size (a
+  // larger buffer, in L2, was slower: bench/PROFILE.md, session 14).
   if (rank >= 3 && p != rank - 2) {
+    constexpr std::size_t kBufferBytes = std::size_t{32} << 10;
     const std::size_t run = loop.extents.back() * sizeof(T), plane = loop.extents[p] * run,
                       row = static_cast<std::size_t>(all_dst[p]) * sizeof(T);
-    const std::size_t group = std::min(loop.extents[rank - 2], (std::size_t{64} << 10) / plane);
-    if (run <= 256 && row >= 4096 && group >= 4) return copy_grouped(src, loop, all_dst, p, group, dst);
+    const std::size_t group = std::min(loop.extents[rank - 2], std::max<std::size_t>(1, kBufferBytes / plane));
+    if (run <= 256 && row >= 4096 && plane <= kBufferBytes) return copy_grouped(src, loop, all_dst, p, group, dst);
   }
   const OuterAxes outer = outer_axes(loop, all_dst, p, rank - 1);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),

@@ -119,6 +119,10 @@ void with_run_copy(std::size_t bytes, const F& f) {
 /// group's rows are copied out, so dst is written in runs of n * cols. Within a plane, blocks of
 /// columns (source rows) are outermost: a source row's lines are read whole before the plane's
 /// other rows, which may share their cache set, push them out.
+///
+/// Unlike transpose_plane, nothing here is aligned: the buffer is small (the caller keeps it in
+/// L1) and its runs short (a few lines), so the per-window arithmetic of aligning each plane and
+/// each run cost more than the lines their unaligned moves straddle (bench/PROFILE.md, session 14).
 template <class Block, class T>
 void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
@@ -130,10 +134,8 @@ void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_pl
       transpose_plane<Block>(s, src_row, b, cols, rows, cols);
       continue;
     }
-    // Windows of rows start where this plane's source is aligned to a block.
-    const std::ptrdiff_t first = to_aligned<Block>(s, src_row, B);
     each_window(cols, B, 0, [&](std::ptrdiff_t j) {
-      each_window(rows, B, first,
+      each_window(rows, B, 0,
                   [&](std::ptrdiff_t i) { Block::apply(s + i + j * src_row, src_row, b + i * cols + j, cols); });
     });
   }
@@ -141,10 +143,19 @@ void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_pl
              dst_bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * dst_row;
   const auto* from = reinterpret_cast<const unsigned char*>(buf);
   auto* to = reinterpret_cast<unsigned char*>(dst);
-  with_run_copy<Block>(static_cast<std::size_t>(run), [&](const auto& copy) {
-    for (std::ptrdiff_t i = 0; i < rows; ++i)
-      for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
-  });
+  if (run < 32) {  // a run shorter than one move: with_run_copy's smaller moves
+    with_run_copy<Block>(static_cast<std::size_t>(run), [&](const auto& copy) {
+      for (std::ptrdiff_t i = 0; i < rows; ++i)
+        for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
+    });
+    return;
+  }
+  for (std::ptrdiff_t i = 0; i < rows; ++i)
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+      const unsigned char* f = from + (k * rows + i) * run;
+      unsigned char* t = to + i * dst_bytes + k * run;
+      each_window(run, 32, 0, [&](std::ptrdiff_t o) { Block::move32(f + o, t + o); });
+    }
 }
 
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
