@@ -6,8 +6,11 @@ their section of RESULTS.md.
 """
 import statistics
 
-STEADY_SHAPES = (("4", ["--reps", "100"]), ("256x256", ["--reps", "20"]),
-                 ("1024x1024", ["--warmup", "2", "--reps", "5"]))
+# (shape, ops per chain, extra arguments). On (1024,1024) a chain of 300 holds 1.2 GB of outputs,
+# past tapegrad's per-thread buffer cache (1 GiB), so its tail came fresh from the kernel (77 page
+# faults per op): a chain of 64 (256 MiB) measures the ops.
+STEADY_SHAPES = (("4", 300, ["--reps", "100"]), ("256x256", 300, ["--reps", "20"]),
+                 ("1024x1024", 64, ["--warmup", "2", "--reps", "10"]))
 STEADY_OPS = ("mul", "add", "tanh", "mixed")
 STEADY_TARGET = ("256x256", "mixed", 0.5)  # issue 19: the steady (256,256) row at or below 0.5x PyTorch
 GMM_SIZES = ((2, 5, 1000), (10, 50, 10000), (64, 200, 10000))
@@ -40,12 +43,12 @@ def shape_text(shape):
 def groups(args, setting, tg, torch):
     data = ["--data", args.data]
     out = []
-    for shape, extra in STEADY_SHAPES:
+    for shape, ops, extra in STEADY_SHAPES:
         for op in STEADY_OPS:
             target = STEADY_TARGET[2] if (shape, op) == STEADY_TARGET[:2] else None
-            cmd = ["steady", "--shape", shape, "--op", op, *extra]
+            cmd = ["steady", "--shape", shape, "--op", op, "--ops", str(ops), *extra]
             out.append(dict(
-                key=f"steady:{shape}:{op}", title=f"3s. steady state, {op} on {shape_text(shape)}, chains of 300, fwd+bwd",
+                key=f"steady:{shape}:{op}", title=f"3s. steady state, {op} on {shape_text(shape)}, chains of {ops}, fwd+bwd",
                 unit="µs/op", target=target,
                 settings=[setting("1 thread", "tapegrad", tg(*cmd), 1, "us_per_op"),
                           setting("1 thread", "torch", torch(*cmd), 1, "us_per_op")]))
@@ -89,7 +92,7 @@ def num(x):
 
 
 def render(w, by_key):
-    steady = [(shape, op, by_key.get(f"steady:{shape}:{op}")) for shape, _ in STEADY_SHAPES for op in STEADY_OPS]
+    steady = [(shape, op, by_key.get(f"steady:{shape}:{op}")) for shape, _, _ in STEADY_SHAPES for op in STEADY_OPS]
     gmms = [(size, by_key.get("gmm:{}x{}x{}".format(*size))) for size in GMM_SIZES]
     mlps = [(name, by_key.get(f"{name}@1")) for name in ("wide", "higgs", "mlp64")]
     copies = [(row, text, target, by_key.get(f"{workload}:{row}")) for workload, row, text, target in COPY_ROWS]
@@ -100,7 +103,11 @@ def render(w, by_key):
         w("## Steady-state per-op cost (issue 19)\n")
         w("A chain of 300 ops of one kind (or mul/add/tanh alternating, as workload 3) on a float32 tensor, then"
           " `sum(x).backward()`; the graph is freed and the chain recorded again, after untimed warm-up chains"
-          " (3, or 2 on (1024,1024)). Times are per op, medians over the chains of a run, then over the runs."
+          " (3, or 2 on (1024,1024)). On (1024,1024) the chains are 64 ops long: 300 outputs of 4 MiB would"
+          " hold 1.2 GB, more than tapegrad's per-thread buffer cache keeps (1 GiB), so the row would measure"
+          " fresh pages. PyTorch's allocator takes most 4 MiB outputs fresh from the kernel at any length"
+          " (its page faults per op are below). Times are per op, medians over the chains of a run, then over"
+          " the runs."
           " The floor is the bytes the op moves (mul and add read two tensors and write one; tanh reads one and"
           " writes one; backward: mul and tanh read two and write one, add moves nothing) divided by the"
           " bandwidth of memcpy between two buffers of the tensor's size, measured in the tapegrad process"
