@@ -284,6 +284,7 @@ void copy_grouped(const T* src, const LoopNest& loop, const Strides& all_dst, st
   // The outer axes and one for the groups (a step of it moves g planes along q), ordered by source
   // stride, largest first.
   OuterAxes outer = outer_axes(loop, all_dst, p, q), walk;
+  const std::size_t plane = loop.extents[p] * loop.extents.back(), elements = outer.count * loop.extents[q] * plane;
   outer.extents.push_back(groups);
   outer.src.push_back(g * src_q);
   outer.dst.push_back(g * cols);
@@ -299,8 +300,7 @@ void copy_grouped(const T* src, const LoopNest& loop, const Strides& all_dst, st
   }
   const auto group_axis =
       static_cast<std::size_t>(std::find(order.begin(), order.end(), order.size() - 1) - order.begin());
-  const std::size_t plane = loop.extents[p] * loop.extents.back(), units = walk.count,
-                    elements = units / groups * loop.extents[q] * plane;
+  const std::size_t units = walk.count;
   // One buffer per task, allocated here: tasks run noexcept on the workers. 64-byte aligned.
   const std::size_t tasks = task_count(units, elements, kMaxTasks), pad = 64 / sizeof(T),
                     per_task = group * plane + pad;

@@ -75,12 +75,15 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
 
 /// Calls f(copy) with copy(from, to) copying `bytes` (1 to 512) bytes in fixed-size moves, the
 /// size picked once, so that loops copying many runs of one length pay no call or dispatch per
-/// run (memmove's cost as much as a run of a few cache lines). The moves are aligned to `to`;
-/// the first and last overlap their neighbours.
+/// run (memmove's cost as much as a run of a few cache lines). With kAlignToDst the moves are
+/// aligned to `to` (the first and last overlap their neighbours), else they start at the run's
+/// start (only the last overlaps): for runs of a few lines from a buffer in L1, computing the
+/// alignment of every run cost more than the lines the moves straddle (bench/PROFILE.md,
+/// session 14).
 /// Move32::move32(from, to) copies 32 bytes in moves of Move32::kMoveBytes (GCC splits a 32-byte
 /// memcpy into two 16-byte moves even with AVX, which costs the reversal's stores a third of
-/// their speed); the windows are aligned to that width.
-template <class Move32, class F>
+/// their speed); aligned windows are aligned to that width.
+template <class Move32, bool kAlignToDst = true, class F>
 void with_run_copy(std::size_t bytes, const F& f) {
   auto chunks = [&](auto size) {
     constexpr std::size_t k = decltype(size)::value;
@@ -91,10 +94,12 @@ void with_run_copy(std::size_t bytes, const F& f) {
         std::memcpy(to, from, k);
     };
     f([bytes, move](const unsigned char* from, unsigned char* to) {
-      // Moves aligned to `to` where it can be (a store across two cache lines costs two).
       const auto n = static_cast<std::ptrdiff_t>(bytes), len = static_cast<std::ptrdiff_t>(k);
-      constexpr std::size_t a = k < Move32::kMoveBytes ? k : Move32::kMoveBytes;
-      const auto first = static_cast<std::ptrdiff_t>((a - reinterpret_cast<std::uintptr_t>(to) % a) % a);
+      std::ptrdiff_t first = 0;
+      if constexpr (kAlignToDst) {  // a store across two cache lines costs two
+        constexpr std::size_t a = k < Move32::kMoveBytes ? k : Move32::kMoveBytes;
+        first = static_cast<std::ptrdiff_t>((a - reinterpret_cast<std::uintptr_t>(to) % a) % a);
+      }
       each_window(n, len, first, [&](std::ptrdiff_t i) { move(from + i, to + i); });
     });
   };
@@ -120,9 +125,10 @@ void with_run_copy(std::size_t bytes, const F& f) {
 /// columns (source rows) are outermost: a source row's lines are read whole before the plane's
 /// other rows, which may share their cache set, push them out.
 ///
-/// Unlike transpose_plane, nothing here is aligned: the buffer is small (the caller keeps it in
-/// L1) and its runs short (a few lines), so the per-window arithmetic of aligning each plane and
-/// each run cost more than the lines their unaligned moves straddle (bench/PROFILE.md, session 14).
+/// Unlike transpose_plane and copy_run, nothing here is aligned: the buffer is small (the caller
+/// keeps it in L1) and its runs short (a few lines), so the per-window arithmetic of aligning each
+/// plane and each run cost more than the lines their unaligned moves straddle (bench/PROFILE.md,
+/// session 14).
 template <class Block, class T>
 void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
@@ -143,19 +149,10 @@ void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_pl
              dst_bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * dst_row;
   const auto* from = reinterpret_cast<const unsigned char*>(buf);
   auto* to = reinterpret_cast<unsigned char*>(dst);
-  if (run < 32) {  // a run shorter than one move: with_run_copy's smaller moves
-    with_run_copy<Block>(static_cast<std::size_t>(run), [&](const auto& copy) {
-      for (std::ptrdiff_t i = 0; i < rows; ++i)
-        for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
-    });
-    return;
-  }
-  for (std::ptrdiff_t i = 0; i < rows; ++i)
-    for (std::ptrdiff_t k = 0; k < n; ++k) {
-      const unsigned char* f = from + (k * rows + i) * run;
-      unsigned char* t = to + i * dst_bytes + k * run;
-      each_window(run, 32, 0, [&](std::ptrdiff_t o) { Block::move32(f + o, t + o); });
-    }
+  with_run_copy<Block, false>(static_cast<std::size_t>(run), [&](const auto& copy) {
+    for (std::ptrdiff_t i = 0; i < rows; ++i)
+      for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
+  });
 }
 
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
