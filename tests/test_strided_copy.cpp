@@ -213,27 +213,37 @@ std::size_t wrong_reversals(const Shape& s, std::size_t src_shift, std::size_t d
 
 }  // namespace
 
-TEST_CASE("strided copies: reversals group planes through a buffer, ragged groups, every dtype and alignment") {
-  // dst's plane rows are short runs on different pages, so copy_grouped transposes several planes
-  // into a buffer first; the shapes leave a shorter last group, plane sides that are not
-  // multiples of the 8-row bands, columns fewer than a band, and planes too large to share the
-  // buffer (groups of one).
+TEST_CASE("strided copies: reversals go through windows across planes, every dtype, alignment and edge") {
+  // dst continues each plane's rows with the next plane's, so copy_windows transposes windows
+  // whose columns run across planes (along q) and, where the source continues the plane's rows
+  // with another axis r, whose rows run across r too. The windows start on the source's and
+  // dst's cache lines, which the shifts move (a head of rows the first window takes on, and a
+  // head of columns that is a window of its own, fewer than a block when the shift leaves 1-7
+  // elements); the shapes leave ragged last windows, a last row window short enough to join the
+  // one before it, blocks of columns that straddle two planes, and columns fewer than a block.
   for (int threads : {1, 2}) {
     const ThreadCount count(threads);
     for (std::size_t shift : {0, 3, 8, 13}) {
       INFO("threads " << threads << ", shift " << shift);
-      CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // groups of 5, last of 2
-      CHECK(wrong_reversals<float>({40, 9, 3, 150}, shift, shift) == 0);       // 24 KiB planes, one a group
-      CHECK(wrong_reversals<float>({5, 64, 4, 70}, shift, shift) == 0);        // 5 columns
+      CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // rows over (r, p) = 3 x 70
+      CHECK(wrong_reversals<float>({40, 9, 3, 150}, shift, shift) == 0);       // columns 9 x 40 per row window
+      CHECK(wrong_reversals<float>({5, 64, 4, 70}, shift, shift) == 0);        // 5 columns per plane
+      CHECK(wrong_reversals<float>({6, 40, 9, 50}, shift, 7 + shift) == 0);    // 450 rows: 7 windows, 240 columns
+      CHECK(wrong_reversals<float>({300, 2, 2, 3}, shift, shift) == 0);        // 6 rows, fewer than a block
+      // Strides of whole lines, so the windows start on lines: 144 rows, the last window joining
+      // the one before it when the head leaves it short; float64 and bool (lines of 8 and 64).
+      CHECK(wrong_reversals<float>({32, 16, 2, 72}, shift, 15 - shift) == 0);
+      CHECK(wrong_reversals<double>({16, 8, 4, 32}, shift, (shift * 5) % 8) == 0);
+      CHECK(wrong_reversals<bool>({64, 4, 2, 128}, shift * 4, 63 - shift) == 0);
       CHECK(wrong_reversals<double>({9, 40, 2, 33}, shift, (shift * 3) % 16) == 0);
       CHECK(wrong_reversals<std::int64_t>({12, 50, 2, 17}, shift, 16 - shift) == 0);
       CHECK(wrong_reversals<bool>({16, 300, 2, 40}, shift, 63 - shift) == 0);
     }
-    // Every order of a 4-d shape whose far planes group, through the op; and of a 5-d one, where
-    // (4,0,3,2,1) walks its 5 groups of 2 planes (float64; the last group of one) between the other
-    // outer axes: source strides 55296 and 64 elements around the groups' 2 * 192.
+    // Every order of a 4-d shape, through the op (windows with and without r, outer axes around
+    // them); and of a 5-d one, whose windows sit between other outer axes.
     check_every_permutation<float>({24, 11, 5, 40});
     check_every_permutation<double>({2, 32, 9, 3, 64});
+    check_permute<float>({8, 12, 64, 30}, {2, 3, 1, 0});  // q without r: dst rows of 8 far apart
   }
 }
 

@@ -140,13 +140,18 @@ template <class T>
 struct ScalarBlock : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 1;
   static void apply(const T* s, std::ptrdiff_t, T* d, std::ptrdiff_t) { d[0] = s[0]; }
+  static void apply_rows(const T* s, const std::ptrdiff_t* off, T* d, std::ptrdiff_t) { d[0] = s[off[0]]; }
 };
 #if defined(__SSE2__)
 struct SseFloat4 : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 4;
   static void apply(const float* s, std::ptrdiff_t sr, float* d, std::ptrdiff_t dr) {
-    __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + sr), r2 = _mm_loadu_ps(s + 2 * sr),
-           r3 = _mm_loadu_ps(s + 3 * sr);
+    const std::ptrdiff_t off[4] = {0, sr, 2 * sr, 3 * sr};
+    apply_rows(s, off, d, dr);
+  }
+  static void apply_rows(const float* s, const std::ptrdiff_t* off, float* d, std::ptrdiff_t dr) {
+    __m128 r0 = _mm_loadu_ps(s + off[0]), r1 = _mm_loadu_ps(s + off[1]), r2 = _mm_loadu_ps(s + off[2]),
+           r3 = _mm_loadu_ps(s + off[3]);
     _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
     _mm_storeu_ps(d, r0);
     _mm_storeu_ps(d + dr, r1);
@@ -157,7 +162,11 @@ struct SseFloat4 : MemcpyMove32 {
 struct SseDouble2 : MemcpyMove32 {
   static constexpr std::ptrdiff_t kSize = 2;
   static void apply(const double* s, std::ptrdiff_t sr, double* d, std::ptrdiff_t dr) {
-    const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + sr);
+    const std::ptrdiff_t off[2] = {0, sr};
+    apply_rows(s, off, d, dr);
+  }
+  static void apply_rows(const double* s, const std::ptrdiff_t* off, double* d, std::ptrdiff_t dr) {
+    const __m128d r0 = _mm_loadu_pd(s + off[0]), r1 = _mm_loadu_pd(s + off[1]);
     _mm_storeu_pd(d, _mm_unpacklo_pd(r0, r1));
     _mm_storeu_pd(d + dr, _mm_unpackhi_pd(r0, r1));
   }
@@ -184,18 +193,18 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
   transpose_plane<ScalarBlock<T>>(src, src_row, dst, dst_row, rows, cols);
 }
 
-/// transpose_group with the widest block this CPU has for T.
+/// transpose_window with the widest block this CPU has for T.
 template <class T>
-void transpose_group_any(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
-                         std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
+void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, const std::ptrdiff_t* dst_off,
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_group_avx(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+    if (have_avx()) return transpose_window_avx(src, src_off, dst, dst_off, rows, cols, first, buf);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
-    return transpose_group<Sse>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+    return transpose_window<Sse>(src, src_off, dst, dst_off, rows, cols, first, buf);
 #endif
   }
-  transpose_group<ScalarBlock<T>>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+  transpose_window<ScalarBlock<T>>(src, src_off, dst, dst_off, rows, cols, first, buf);
 }
 
 /// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
@@ -261,82 +270,131 @@ OuterAxes outer_axes(const LoopNest& loop, const Strides& all_dst, std::size_t s
   return o;
 }
 
-/// copy_tiled when dst's rows of the (p, last) plane are short and far apart, and the axis q
-/// just outside dst's last (q = rank - 2, not p) puts the next plane's rows right after them: a
-/// reversal like (3,2,1,0). Plane by plane, each short row would be written alone, into lines
-/// whose neighbours come a plane later and whose page and cache set every other row shares.
-/// Here `group` planes along q at a time go through a buffer (transpose_group).
-///
-/// The groups and the other outer axes are walked with the smallest source stride innermost, so
-/// that consecutive groups read the source rows right after the last ones (in the reversal, the
-/// axis before the last in the source, not the groups along q) and the source is read page by
-/// page; dst is written in runs in any order.
-template <class T>
-void copy_grouped(const T* src, const LoopNest& loop, const Strides& all_dst, std::size_t p, std::size_t group,
-                  T* dst) {
-  const std::size_t rank = loop.extents.size(), q = rank - 2;
-  const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
-             cols = static_cast<std::ptrdiff_t>(loop.extents.back()),
-             along = static_cast<std::ptrdiff_t>(loop.extents[q]);
-  const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p], src_q = loop.strides[0][q];
-  const auto g = static_cast<std::ptrdiff_t>(group);
-  const auto groups = static_cast<std::size_t>((along + g - 1) / g);
-  // The outer axes and one for the groups (a step of it moves g planes along q), ordered by source
-  // stride, largest first.
-  OuterAxes outer = outer_axes(loop, all_dst, p, q), walk;
-  const std::size_t plane = loop.extents[p] * loop.extents.back(), elements = outer.count * loop.extents[q] * plane;
-  outer.extents.push_back(groups);
-  outer.src.push_back(g * src_q);
-  outer.dst.push_back(g * cols);
-  std::vector<std::size_t> order(outer.extents.size());
-  for (std::size_t d = 0; d < order.size(); ++d) order[d] = d;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t x, std::size_t y) { return std::abs(outer.src[x]) > std::abs(outer.src[y]); });
-  for (std::size_t d : order) {
-    walk.extents.push_back(outer.extents[d]);
-    walk.src.push_back(outer.src[d]);
-    walk.dst.push_back(outer.dst[d]);
-    walk.count *= outer.extents[d];
+/// Windows of `width` over [0, n) that start `head` (less than a cache line) past 0, so that all
+/// but the first start on a line. With `merge` the first window takes the head on (it ends at
+/// head + width) and a last one shorter than `min_tail` joins the one before it, so no window is
+/// longer than width + head + min_tail - 1; without, the head is a window of its own and the
+/// last is whatever is left, so none is longer than width.
+struct Windows {
+  std::size_t n, head, width, count;
+  bool lead;  // the head is a window of its own
+  Windows(std::size_t n_, std::size_t head_, std::size_t width_, bool merge, std::size_t min_tail)
+      : n(n_), head(std::min(head_, n_)), width(width_), lead(!merge && head > 0) {
+    const std::size_t first = lead ? head : std::min(n, head + width);
+    count = 1 + (n - first + width - 1) / width;
+    if (merge && count > 1 && n - start(count - 1) < min_tail) --count;
   }
-  const auto group_axis =
-      static_cast<std::size_t>(std::find(order.begin(), order.end(), order.size() - 1) - order.begin());
-  const std::size_t units = walk.count;
-  // One buffer per task, allocated here: tasks run noexcept on the workers. 64-byte aligned.
-  const std::size_t tasks = task_count(units, elements, kMaxTasks), pad = 64 / sizeof(T),
-                    per_task = group * plane + pad;
+  std::size_t start(std::size_t k) const { return k == 0 ? 0 : head + (k - lead) * width; }
+  std::size_t end(std::size_t k) const { return k + 1 == count ? n : start(k + 1); }
+};
+
+/// copy_tiled when dst continues the rows of the (p, last) plane with the axis q before last (q =
+/// rank - 2, not p): a transpose of the plane at each position of the other axes, a window at a
+/// time through a buffer in L1 (transpose_window), whose rows run along p and whose columns along
+/// last and on along q, so that dst is written in runs of several planes' rows. The rows run on
+/// along an axis r too when the source continues p's rows with it (r's source stride is p's
+/// extent). The reversal (3,2,1,0) of (a,b,c,d) thus reads the source in runs over (c,d) and
+/// writes dst in runs over (b,a), where plane by plane it would write runs of 128 bytes far apart.
+///
+/// The windows start on the source's cache lines along the rows and on dst's along the columns
+/// (the first ends a part line early or late), so that no line is read or written by two windows:
+/// a tensor's buffer is 16 bytes past a line when large (malloc's), and each line two windows
+/// shared cost a second trip to L3, as each line of a plane's rows the next plane shared did
+/// (bench/PROFILE.md, session 15). The rows are walked innermost (the source in order along
+/// them), then the columns, then the other axes, largest source stride outermost.
+template <class T>
+void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
+  const std::size_t rank = loop.extents.size(), last = rank - 1, q = rank - 2;
+  const Shape& ext = loop.extents;
+  const Strides& ss = loop.strides[0];
+  const Strides ds = contiguous_strides(ext);
+  std::size_t r = rank;  // rank: none
+  for (std::size_t d = 0; d < q && r == rank; ++d)
+    if (d != p && ss[d] == static_cast<std::ptrdiff_t>(ext[p])) r = d;
+  const bool has_r = r < rank;
+  const std::size_t n_rows = ext[p] * (has_r ? ext[r] : 1), n_cols = ext[last] * ext[q];
+
+  std::vector<std::size_t> order;  // the other axes, largest source stride first
+  for (std::size_t d = 0; d < q; ++d)
+    if (d != p && d != r) order.push_back(d);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return std::abs(ss[x]) > std::abs(ss[y]); });
+  OuterAxes outer;
+  for (std::size_t d : order) {
+    outer.extents.push_back(ext[d]);
+    outer.src.push_back(ss[d]);
+    outer.dst.push_back(ds[d]);
+    outer.count *= ext[d];
+  }
+
+  // Every row (column) of every window starts at the same place in a cache line when all the
+  // strides but the rows' (columns') own are whole lines; then the windows start on lines.
+  constexpr std::size_t line = kLineBytes / sizeof(T), width = kWindowRunBytes / sizeof(T),
+                        height = kWindowBytes / kWindowRunBytes;
+  static_assert(height % line == 0, "row windows start on lines");
+  const auto whole_lines = [&](const Strides& strides, std::initializer_list<std::size_t> axes) {
+    bool all = std::all_of(order.begin(), order.end(), [&](std::size_t d) { return strides[d] % line == 0; });
+    for (std::size_t d : axes) all = all && (d == rank || strides[d] % line == 0);
+    return all;
+  };
+  const auto to_line = [&](const T* at) {
+    return (line - reinterpret_cast<std::uintptr_t>(at) / sizeof(T) % line) % line;
+  };
+  // Row windows take their head (and a short last window) on, their rows in the buffer have
+  // room; column windows are at most a buffer row (window_stride<T>), so their head is a window.
+  const Windows rows(n_rows, whole_lines(ss, {last, q}) ? to_line(src) : 0, height, true, line);
+  const Windows cols(n_cols, n_cols > width && whole_lines(ds, {p, r}) ? to_line(dst) : 0, width, false, 0);
+
+  const std::ptrdiff_t src_col = ss[last], src_q = ss[q], dst_row = ds[p], dst_r = has_r ? ds[r] : 0;
+  const std::size_t units = outer.count * cols.count * rows.count, elements = outer.count * n_rows * n_cols;
+  const std::size_t max_rows = std::min(n_rows, height + 2 * line), max_cols = width;
+  static_assert(window_stride<T> == static_cast<std::ptrdiff_t>(width), "a window's columns fit a buffer row");
+  const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
+  const std::size_t tasks = task_count(units, elements, kMaxTasks);
+  // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
+  // the source offset of each column of a window and the dst offset of each row.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::size_t> counters(kMaxTasks * walk.extents.size());
+  std::vector<std::ptrdiff_t> offsets(tasks * (max_rows + max_cols));
+  std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
-    buf += (pad - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % pad) % pad;
-    std::size_t* pos = counters.data() + task * walk.extents.size();
-    Odometer at{walk.extents, walk.src, walk.dst, pos};
-    at.seek(begin);
-    for (std::size_t u = begin; u < end; ++u, at.next()) {
-      const auto k0 = static_cast<std::ptrdiff_t>(pos[group_axis]) * g;
-      transpose_group_any(src + at.src, src_row, src_q, dst + at.dst, dst_row, rows, cols, std::min(g, along - k0),
-                          buf);
+    buf += (line - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % line) % line;
+    std::ptrdiff_t* col_src = offsets.data() + task * (max_rows + max_cols);
+    std::ptrdiff_t* row_dst = col_src + max_cols;
+    Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
+    at.seek(begin / (cols.count * rows.count));
+    for (std::size_t u = begin; u < end; ++u) {
+      const std::size_t rw = u % rows.count, cw = u / rows.count % cols.count;
+      if (u != begin && rw == 0 && cw == 0) at.next();
+      const std::size_t i0 = rows.start(rw), i1 = rows.end(rw), j0 = cols.start(cw), j1 = cols.end(cw);
+      // Column j is (q, last) = (j / ext[last], j % ext[last]); row i is (r, p) = (i / ext[p], i % ext[p]).
+      for (std::size_t j = j0, k = j0 / ext[last], l = j0 % ext[last]; j < j1; ++j) {
+        col_src[j - j0] = static_cast<std::ptrdiff_t>(k) * src_q + static_cast<std::ptrdiff_t>(l) * src_col;
+        if (++l == ext[last]) l = 0, ++k;
+      }
+      for (std::size_t i = i0, k = i0 / ext[p], l = i0 % ext[p]; i < i1; ++i) {
+        row_dst[i - i0] = static_cast<std::ptrdiff_t>(k) * dst_r + static_cast<std::ptrdiff_t>(l) * dst_row;
+        if (++l == ext[p]) l = 0, ++k;
+      }
+      const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
+      transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
+                           dst + at.dst + static_cast<std::ptrdiff_t>(j0), row_dst,
+                           static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf);
     }
   });
 }
 
 /// The copy when the innermost axis of dst is strided in src and another axis p is contiguous
 /// there (a transpose of axes p and last, with other axes around): the (p, last) plane of each
-/// position of the other axes, in slices of kPlaneCols columns (see transpose_plane.hpp).
+/// position of the other axes, in slices of kPlaneCols columns (see transpose_plane.hpp); or, when
+/// dst continues the plane's rows with the axis before last, copy_windows. (Plain planes, as in 2-d
+/// and batched transposes, took 1.0-2.0x the time through copy_windows' buffer: bench/PROFILE.md,
+/// session 15.)
 template <class T>
 void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
+  if (rank >= 3 && p != rank - 2) return copy_windows(src, loop, p, dst);
   const Strides all_dst = contiguous_strides(loop.extents);
-  // Group planes (copy_grouped) when dst's plane rows are runs of at most 4 cache lines on
-  // different pages: as many planes as fill an L1 data cache, or one of up to that size (a
-  // larger buffer, in L2, was slower: bench/PROFILE.md, session 14).
-  if (rank >= 3 && p != rank - 2) {
-    constexpr std::size_t kBufferBytes = std::size_t{32} << 10;
-    const std::size_t run = loop.extents.back() * sizeof(T), plane = loop.extents[p] * run,
-                      row = static_cast<std::size_t>(all_dst[p]) * sizeof(T);
-    const std::size_t group = std::min(loop.extents[rank - 2], std::max<std::size_t>(1, kBufferBytes / plane));
-    if (run <= 256 && row >= 4096 && plane <= kBufferBytes) return copy_grouped(src, loop, all_dst, p, group, dst);
-  }
   const OuterAxes outer = outer_axes(loop, all_dst, p, rank - 1);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back());

@@ -14,7 +14,6 @@ namespace {
 
 struct AvxFloat8 {
   static constexpr std::ptrdiff_t kSize = 8;
-  static constexpr std::size_t kMoveBytes = 32;
   static void move32(const unsigned char* from, unsigned char* to) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from)));
   }
@@ -22,6 +21,16 @@ struct AvxFloat8 {
     const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + sr), r2 = _mm256_loadu_ps(s + 2 * sr),
                  r3 = _mm256_loadu_ps(s + 3 * sr), r4 = _mm256_loadu_ps(s + 4 * sr), r5 = _mm256_loadu_ps(s + 5 * sr),
                  r6 = _mm256_loadu_ps(s + 6 * sr), r7 = _mm256_loadu_ps(s + 7 * sr);
+    transpose(r0, r1, r2, r3, r4, r5, r6, r7, d, dr);
+  }
+  static void apply_rows(const float* s, const std::ptrdiff_t* off, float* d, std::ptrdiff_t dr) {
+    transpose(_mm256_loadu_ps(s + off[0]), _mm256_loadu_ps(s + off[1]), _mm256_loadu_ps(s + off[2]),
+              _mm256_loadu_ps(s + off[3]), _mm256_loadu_ps(s + off[4]), _mm256_loadu_ps(s + off[5]),
+              _mm256_loadu_ps(s + off[6]), _mm256_loadu_ps(s + off[7]), d, dr);
+  }
+  /// Stores the transpose of the rows r0..r7 at d, d + dr, ...
+  static void transpose(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5, __m256 r6, __m256 r7,
+                        float* d, std::ptrdiff_t dr) {
     // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves exchanged.
     const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
                  t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
@@ -43,11 +52,16 @@ struct AvxFloat8 {
 
 struct AvxDouble4 {
   static constexpr std::ptrdiff_t kSize = 4;
-  static constexpr std::size_t kMoveBytes = 32;
   static void move32(const unsigned char* from, unsigned char* to) { AvxFloat8::move32(from, to); }
   static void apply(const double* s, std::ptrdiff_t sr, double* d, std::ptrdiff_t dr) {
-    const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + sr), r2 = _mm256_loadu_pd(s + 2 * sr),
-                  r3 = _mm256_loadu_pd(s + 3 * sr);
+    transpose(_mm256_loadu_pd(s), _mm256_loadu_pd(s + sr), _mm256_loadu_pd(s + 2 * sr), _mm256_loadu_pd(s + 3 * sr), d,
+              dr);
+  }
+  static void apply_rows(const double* s, const std::ptrdiff_t* off, double* d, std::ptrdiff_t dr) {
+    transpose(_mm256_loadu_pd(s + off[0]), _mm256_loadu_pd(s + off[1]), _mm256_loadu_pd(s + off[2]),
+              _mm256_loadu_pd(s + off[3]), d, dr);
+  }
+  static void transpose(__m256d r0, __m256d r1, __m256d r2, __m256d r3, double* d, std::ptrdiff_t dr) {
     const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
                   t3 = _mm256_unpackhi_pd(r2, r3);
     _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
@@ -67,24 +81,22 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
                          std::ptrdiff_t rows, std::ptrdiff_t cols) {
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
-void transpose_group_avx(const float* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, float* dst,
-                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
-                         float* buf) {
-  transpose_group<AvxFloat8>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, const std::ptrdiff_t* dst_off,
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf) {
+  transpose_window<AvxFloat8>(src, src_off, dst, dst_off, rows, cols, first, buf);
 }
-void transpose_group_avx(const double* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, double* dst,
-                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
-                         double* buf) {
-  transpose_group<AvxDouble4>(src, src_row, src_plane, dst, dst_row, rows, cols, n, buf);
+void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, const std::ptrdiff_t* dst_off,
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf) {
+  transpose_window<AvxDouble4>(src, src_off, dst, dst_off, rows, cols, first, buf);
 }
 bool avx_planes_built() { return true; }
 #else
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
-void transpose_group_avx(const float*, std::ptrdiff_t, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t,
-                         std::ptrdiff_t, std::ptrdiff_t, float*) {}
-void transpose_group_avx(const double*, std::ptrdiff_t, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t,
-                         std::ptrdiff_t, std::ptrdiff_t, double*) {}
+void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, const std::ptrdiff_t*, std::ptrdiff_t,
+                          std::ptrdiff_t, std::ptrdiff_t, float*) {}
+void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, const std::ptrdiff_t*, std::ptrdiff_t,
+                          std::ptrdiff_t, std::ptrdiff_t, double*) {}
 bool avx_planes_built() { return false; }
 #endif
 

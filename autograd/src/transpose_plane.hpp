@@ -1,15 +1,15 @@
 // Private: the transposing copy of one plane, dst[i * dst_row + j] = src[i + j * src_row], and of a
-// group of planes through a buffer (transpose_group), written once over a register-transpose
-// block, so strided.cpp (SSE2 and scalar blocks) and strided_avx.cpp (AVX blocks, compiled with
-// -mavx, called only on CPUs that have it) share the loop order. Each instantiation's block type
-// belongs to one translation unit, so no instantiation is compiled twice with different
-// instruction sets (hence no non-template inline helpers here).
+// window of rows and columns anywhere through a buffer (transpose_window), written once over a
+// register-transpose block, so strided.cpp (SSE2 and scalar blocks) and strided_avx.cpp (AVX
+// blocks, compiled with -mavx, called only on CPUs that have it) share the loop order. Each
+// instantiation's block type belongs to one translation unit, so no instantiation is compiled
+// twice with different instruction sets (hence no non-template inline helpers here).
 //
-// Loop order: bands of kBand rows of dst; within a band, one block of columns after another. A band
-// reads kBand consecutive elements of each source row it passes, and the callers hand this a plane
-// of at most about kPlaneCols columns (source rows), so the source lines a band leaves half read
-// are still cached when the next band reads their other half, and the pages it touches stay
-// within the TLB.
+// transpose_plane's loop order: bands of kBand rows of dst; within a band, one block of columns
+// after another. A band reads kBand consecutive elements of each source row it passes, and the
+// callers hand this a plane of at most about kPlaneCols columns (source rows), so the source lines
+// a band leaves half read are still cached when the next band reads their other half, and the
+// pages it touches stay within the TLB.
 //
 // Alignment: a tensor's buffer is malloc's (16 bytes past a page for large ones), so 32-byte
 // loads and stores at offsets counted from it would straddle cache lines every other time. Bands
@@ -19,6 +19,7 @@
 // leaves the same result as any order.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -54,7 +55,8 @@ std::ptrdiff_t to_aligned(const T* p, std::ptrdiff_t row, std::ptrdiff_t n) {
 }
 
 /// Block::apply transposes a Block::kSize square (kSize divides kBand): dst[a * dst_row + b] =
-/// src[a + b * src_row] for a, b < kSize. (Block::move32 copies 32 bytes, for transpose_group.)
+/// src[a + b * src_row] for a, b < kSize; Block::apply_rows the same with row b of the source at
+/// src + off[b]. (Block::move32 copies 32 bytes, for the runs of transpose_window.)
 template <class Block, class T>
 void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
                      std::ptrdiff_t cols) {
@@ -80,9 +82,9 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
 /// start (only the last overlaps): for runs of a few lines from a buffer in L1, computing the
 /// alignment of every run cost more than the lines the moves straddle (bench/PROFILE.md,
 /// session 14).
-/// Move32::move32(from, to) copies 32 bytes in moves of Move32::kMoveBytes (GCC splits a 32-byte
-/// memcpy into two 16-byte moves even with AVX, which costs the reversal's stores a third of
-/// their speed); aligned windows are aligned to that width.
+/// Move32::move32(from, to) copies 32 bytes (GCC splits a 32-byte memcpy into two 16-byte moves
+/// even with AVX, which costs the reversal's stores a third of their speed); with kAlignToDst,
+/// in moves of Move32::kMoveBytes, to which the windows are aligned.
 template <class Move32, bool kAlignToDst = true, class F>
 void with_run_copy(std::size_t bytes, const F& f) {
   auto chunks = [&](auto size) {
@@ -117,41 +119,52 @@ void with_run_copy(std::size_t bytes, const F& f) {
     });
 }
 
-/// A group of n planes (plane k at src + k * src_plane, otherwise as transpose_plane) whose dst
-/// rows follow each other: row i of the group, n * cols contiguous elements at dst + i * dst_row,
-/// is plane 0's row i, then plane 1's, and so on. The planes are transposed into buf (n * rows *
-/// cols elements, 64-byte aligned; plane k's rows of `cols` at buf + k * rows * cols), then the
-/// group's rows are copied out, so dst is written in runs of n * cols. Within a plane, blocks of
-/// columns (source rows) are outermost: a source row's lines are read whole before the plane's
-/// other rows, which may share their cache set, push them out.
+/// The windows of transpose_window: runs of at most kWindowRunBytes by kWindowBytes in all (give or
+/// take a cache line of rows: the callers start them on lines), in a buffer of rows of
+/// window_stride<T> elements (a constant, so the block's stores need no registers for it; and
+/// not a power of two, so the buffer's lines spread over every cache set).
+constexpr std::size_t kLineBytes = 64, kWindowRunBytes = 384, kWindowBytes = std::size_t{24} << 10;
+template <class T>
+constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>(kWindowRunBytes / sizeof(T));
+
+/// One window of a transposing copy through a buffer: element (i, j), i < rows, j < cols <=
+/// window_stride<T>, is src[i + src_off[j]] and goes to dst[dst_off[i] + j]. Each column is a
+/// source run and each row a dst run, wherever they lie, so a caller's window may span two axes on
+/// either side (the reversal's planes, whose rows continue in the next plane's). The window is
+/// transposed into buf (rows of window_stride<T>, 64-byte aligned), a column's lines read whole
+/// before the other columns, which may share their cache set, push them out; then each row goes
+/// out in one run. The blocks of rows start at row `first` (where the caller found the source's
+/// lines to start; the block before it overlaps it).
 ///
-/// Unlike transpose_plane and copy_run, nothing here is aligned: the buffer is small (the caller
-/// keeps it in L1) and its runs short (a few lines), so the per-window arithmetic of aligning each
-/// plane and each run cost more than the lines their unaligned moves straddle (bench/PROFILE.md,
-/// session 14).
+/// Nothing else is aligned: the caller starts its windows on the source's and dst's lines, and the
+/// buffer is in L1, where moves that straddle its lines cost less than aligning them would
+/// (bench/PROFILE.md, session 14).
 template <class Block, class T>
-void transpose_group(const T* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, T* dst, std::ptrdiff_t dst_row,
-                     std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n, T* buf) {
-  constexpr std::ptrdiff_t B = Block::kSize;
-  for (std::ptrdiff_t k = 0; k < n; ++k) {
-    const T* s = src + k * src_plane;
-    T* b = buf + k * rows * cols;
-    if (rows < B || cols < B) {  // no whole block: transpose_plane's element loop
-      transpose_plane<Block>(s, src_row, b, cols, rows, cols);
-      continue;
-    }
+void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, const std::ptrdiff_t* dst_off,
+                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
+  constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>;
+  if (rows < B || cols < B) {  // no whole block
+    for (std::ptrdiff_t i = 0; i < rows; ++i)
+      for (std::ptrdiff_t j = 0; j < cols; ++j) buf[i * S + j] = src[i + src_off[j]];
+  } else {
     each_window(cols, B, 0, [&](std::ptrdiff_t j) {
-      each_window(rows, B, 0,
-                  [&](std::ptrdiff_t i) { Block::apply(s + i + j * src_row, src_row, b + i * cols + j, cols); });
+      // The column's rows relative to its first, in locals the compiler keeps in registers.
+      const T* col = src + src_off[j];
+      std::ptrdiff_t off[B];
+      for (std::ptrdiff_t k = 0; k < B; ++k) off[k] = src_off[j + k] - src_off[j];
+      T* out = buf + j;
+      std::ptrdiff_t i = first <= rows - B ? first : 0;
+      for (std::ptrdiff_t k = 0; k < i; k += B) {  // the rows before `first`, the last block ending there
+        const std::ptrdiff_t at = std::max<std::ptrdiff_t>(0, std::min(k, i - B));
+        Block::apply_rows(col + at, off, out + at * S, S);
+      }
+      for (; i + B <= rows; i += B) Block::apply_rows(col + i, off, out + i * S, S);
+      if (i < rows) Block::apply_rows(col + rows - B, off, out + (rows - B) * S, S);
     });
   }
-  const auto run = static_cast<std::ptrdiff_t>(sizeof(T)) * cols,
-             dst_bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * dst_row;
-  const auto* from = reinterpret_cast<const unsigned char*>(buf);
-  auto* to = reinterpret_cast<unsigned char*>(dst);
-  with_run_copy<Block, false>(static_cast<std::size_t>(run), [&](const auto& copy) {
+  with_run_copy<Block, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
     for (std::ptrdiff_t i = 0; i < rows; ++i)
-      for (std::ptrdiff_t k = 0; k < n; ++k) copy(from + (k * rows + i) * run, to + i * dst_bytes + k * run);
+      copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + dst_off[i]));
   });
 }
 
@@ -160,12 +173,10 @@ void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, s
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
-void transpose_group_avx(const float* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, float* dst,
-                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
-                         float* buf);
-void transpose_group_avx(const double* src, std::ptrdiff_t src_row, std::ptrdiff_t src_plane, double* dst,
-                         std::ptrdiff_t dst_row, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t n,
-                         double* buf);
+void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, const std::ptrdiff_t* dst_off,
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf);
+void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, const std::ptrdiff_t* dst_off,
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf);
 /// Whether strided_avx.cpp was compiled with AVX (else its planes are empty stubs).
 bool avx_planes_built();
 
