@@ -251,22 +251,21 @@ void copy_runs(const T* src, const LoopNest& loop, T* dst) {
   });
 }
 
-/// The axes [0, end) of a loop nest but `skip`, with their source strides, dst's (all_dst: dst
+/// Some axes of a loop nest, in the order given, with their source strides, dst's (all_dst: dst
 /// contiguous in the loop's order) and the number of their positions.
 struct OuterAxes {
   std::vector<std::size_t> extents;
   Strides src, dst;
   std::size_t count = 1;
 };
-OuterAxes outer_axes(const LoopNest& loop, const Strides& all_dst, std::size_t skip, std::size_t end) {
+OuterAxes outer_axes(const LoopNest& loop, const Strides& all_dst, const std::vector<std::size_t>& axes) {
   OuterAxes o;
-  for (std::size_t d = 0; d < end; ++d)
-    if (d != skip) {
-      o.extents.push_back(loop.extents[d]);
-      o.src.push_back(loop.strides[0][d]);
-      o.dst.push_back(all_dst[d]);
-      o.count *= loop.extents[d];
-    }
+  for (std::size_t d : axes) {
+    o.extents.push_back(loop.extents[d]);
+    o.src.push_back(loop.strides[0][d]);
+    o.dst.push_back(all_dst[d]);
+    o.count *= loop.extents[d];
+  }
   return o;
 }
 
@@ -319,13 +318,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
     if (d != p && d != r) order.push_back(d);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t x, std::size_t y) { return std::abs(ss[x]) > std::abs(ss[y]); });
-  OuterAxes outer;
-  for (std::size_t d : order) {
-    outer.extents.push_back(ext[d]);
-    outer.src.push_back(ss[d]);
-    outer.dst.push_back(ds[d]);
-    outer.count *= ext[d];
-  }
+  const OuterAxes outer = outer_axes(loop, ds, order);
 
   // Every row (column) of every window starts at the same place in a cache line when all the
   // strides but the rows' (columns') own are whole lines; then the windows start on lines.
@@ -358,7 +351,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
-    buf += (line - (reinterpret_cast<std::uintptr_t>(buf) / sizeof(T)) % line) % line;
+    buf += to_line(buf);
     std::ptrdiff_t* col_src = offsets.data() + task * (max_rows + max_cols);
     std::ptrdiff_t* row_dst = col_src + max_cols;
     Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
@@ -395,7 +388,10 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
   if (rank >= 3 && p != rank - 2) return copy_windows(src, loop, p, dst);
   const Strides all_dst = contiguous_strides(loop.extents);
-  const OuterAxes outer = outer_axes(loop, all_dst, p, rank - 1);
+  std::vector<std::size_t> axes;  // all but p and the innermost
+  for (std::size_t d = 0; d + 1 < rank; ++d)
+    if (d != p) axes.push_back(d);
+  const OuterAxes outer = outer_axes(loop, all_dst, axes);
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back());
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];

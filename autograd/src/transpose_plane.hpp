@@ -19,7 +19,6 @@
 // leaves the same result as any order.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -133,8 +132,8 @@ constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>(kWindowRunB
 /// either side (the reversal's planes, whose rows continue in the next plane's). The window is
 /// transposed into buf (rows of window_stride<T>, 64-byte aligned), a column's lines read whole
 /// before the other columns, which may share their cache set, push them out; then each row goes
-/// out in one run. The blocks of rows start at row `first` (where the caller found the source's
-/// lines to start; the block before it overlaps it).
+/// out in one run. The blocks of rows fall on the grid of row `first` (where the caller found the
+/// source's lines to start; the block at row 0 overlaps the next).
 ///
 /// Nothing else is aligned: the caller starts its windows on the source's and dst's lines, and the
 /// buffer is in L1, where moves that straddle its lines cost less than aligning them would
@@ -153,13 +152,8 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, const
       std::ptrdiff_t off[B];
       for (std::ptrdiff_t k = 0; k < B; ++k) off[k] = src_off[j + k] - src_off[j];
       T* out = buf + j;
-      std::ptrdiff_t i = first <= rows - B ? first : 0;
-      for (std::ptrdiff_t k = 0; k < i; k += B) {  // the rows before `first`, the last block ending there
-        const std::ptrdiff_t at = std::max<std::ptrdiff_t>(0, std::min(k, i - B));
-        Block::apply_rows(col + at, off, out + at * S, S);
-      }
-      for (; i + B <= rows; i += B) Block::apply_rows(col + i, off, out + i * S, S);
-      if (i < rows) Block::apply_rows(col + rows - B, off, out + (rows - B) * S, S);
+      // Blocks on `first`'s grid (a line is a whole number of blocks): none straddles a source line.
+      each_window(rows, B, first % B, [&](std::ptrdiff_t i) { Block::apply_rows(col + i, off, out + i * S, S); });
     });
   }
   with_run_copy<Block, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
