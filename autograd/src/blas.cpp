@@ -12,15 +12,16 @@
 #include "tapegrad/blas.hpp"
 
 #include <cblas.h>
+#include <strings.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <mutex>
 #include <sstream>
-#include <strings.h>
 
 #include "blas_core.hpp"
+#include "isa.hpp"
 #include "tapegrad/threads.hpp"
 
 // Present in OpenBLAS built with DYNAMIC_ARCH only, hence weak: null elsewhere.
@@ -142,6 +143,7 @@ BlasInfo blas_info() {
   info.detected_core = core_check.detected;
   info.best_core = detail::best_blas_core();
   info.cpu_features = cpu_features();
+  info.tapegrad_kernels = detail::kernel_isa();
   info.threads = get_num_threads();
   info.warning = core_check.warning;
   return info;
@@ -150,7 +152,8 @@ BlasInfo blas_info() {
 std::string to_string(const BlasInfo& info) {
   std::string line = info.library + " " + info.version + ", " + info.core + " kernels";
   if (info.detected_core != info.core) line += " (OpenBLAS chose " + info.detected_core + "; tapegrad switched)";
-  line += ", CPU: " + info.cpu_features + "; " + std::to_string(info.threads) + " thread(s)";
+  line += ", CPU: " + info.cpu_features + ", tapegrad's kernels " + info.tapegrad_kernels + "; " +
+          std::to_string(info.threads) + " thread(s)";
   return line;
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "isa.hpp"
 #include "parallel.hpp"
 #include "transpose_plane.hpp"
 
@@ -175,7 +176,7 @@ struct SseDouble2 : MemcpyMove32 {
 
 bool have_avx() {
   // The CPU is asked first: strided_avx.cpp may hold AVX instructions anywhere.
-  static const bool have = __builtin_cpu_supports("avx") && avx_planes_built();
+  static const bool have = __builtin_cpu_supports("avx") && avx_planes_built() && isa_allowed(Isa::kAvx);
   return have;
 }
 

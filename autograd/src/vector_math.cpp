@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "isa.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -55,7 +57,7 @@ __attribute__((target("avx2,fma"))) void tanh_avx2(const float* in, float* out, 
 
 const bool kHaveAvx2 = [] {
   __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allowed(Isa::kAvx2);
 }();
 #endif
 }  // namespace
@@ -156,7 +158,7 @@ __attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float shif
 
 const bool kHaveAvx2Only = [] {
   __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
-  return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx2") && isa_allowed(Isa::kAvx2);
 }();
 
 }  // namespace
@@ -352,7 +354,7 @@ __attribute__((target("avx"))) std::size_t log_avx(const float* in, float* out, 
 
 const bool kHaveAvx = [] {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx");
+  return __builtin_cpu_supports("avx") && isa_allowed(Isa::kAvx);
 }();
 }  // namespace
 #endif

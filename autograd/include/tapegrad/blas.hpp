@@ -17,6 +17,10 @@ struct BlasInfo {
   /// the kernels for this CPU's instruction sets: "SkylakeX", "Haswell", "SandyBridge", or "" (SSE only)
   std::string best_core;
   std::string cpu_features;   ///< the CPU's vector instruction sets, e.g. "SSE4.2 AVX AVX2 FMA AVX-512"
+  /// what tapegrad's own vector kernels (float32 exp, tanh, sigmoid, log; the transposing copies)
+  /// run: "AVX2", "AVX" or "SSE2", the CPU's widest unless the environment variable
+  /// TAPEGRAD_MAX_ISA (sse2, avx or avx2) caps it
+  std::string tapegrad_kernels;
   int threads = 1;            ///< tapegrad's thread count (get_num_threads()); each BLAS call runs on one of them
   std::string warning;        ///< non-empty when the kernels are slower than the CPU allows: what to do about it
 };
@@ -29,8 +33,9 @@ struct BlasInfo {
 /// (`export OPENBLAS_CORETYPE=...`) and `warning` holds it.
 BlasInfo blas_info();
 
-/// One line for logs and banners: "OpenBLAS 0.3.21, SkylakeX kernels (CPU: SSE4.2 AVX AVX2 FMA
-/// AVX-512), 2 threads", plus what OpenBLAS first chose when tapegrad replaced it.
+/// One line for logs and banners: "OpenBLAS 0.3.21, SkylakeX kernels, CPU: SSE4.2 AVX AVX2 FMA
+/// AVX-512, tapegrad's kernels AVX2; 2 thread(s)", plus what OpenBLAS first chose when tapegrad
+/// replaced it.
 std::string to_string(const BlasInfo& info);
 
 }  // namespace tg
