@@ -196,16 +196,16 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
 
 /// transpose_window with the widest block this CPU has for T.
 template <class T>
-void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, const std::ptrdiff_t* dst_off,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
+void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
+                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_window_avx(src, src_off, dst, dst_off, rows, cols, first, buf);
+    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
-    return transpose_window<Sse>(src, src_off, dst, dst_off, rows, cols, first, buf);
+    return transpose_window<Sse>(src, src_off, dst, walk, rows, cols, first, buf);
 #endif
   }
-  transpose_window<ScalarBlock<T>>(src, src_off, dst, dst_off, rows, cols, first, buf);
+  transpose_window<ScalarBlock<T>>(src, src_off, dst, walk, rows, cols, first, buf);
 }
 
 /// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
@@ -346,33 +346,34 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
-  // the source offset of each column of a window and the dst offset of each row.
+  // and the source offset of each column of a window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::ptrdiff_t> offsets(tasks * (max_rows + max_cols));
+  std::vector<std::ptrdiff_t> offsets(tasks * max_cols);
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
     buf += to_line(buf);
-    std::ptrdiff_t* col_src = offsets.data() + task * (max_rows + max_cols);
-    std::ptrdiff_t* row_dst = col_src + max_cols;
+    std::ptrdiff_t* col_src = offsets.data() + task * max_cols;
     Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
     at.seek(begin / (cols.count * rows.count));
     for (std::size_t u = begin; u < end; ++u) {
       const std::size_t rw = u % rows.count, cw = u / rows.count % cols.count;
       if (u != begin && rw == 0 && cw == 0) at.next();
       const std::size_t i0 = rows.start(rw), i1 = rows.end(rw), j0 = cols.start(cw), j1 = cols.end(cw);
-      // Column j is (q, last) = (j / ext[last], j % ext[last]); row i is (r, p) = (i / ext[p], i % ext[p]).
-      for (std::size_t j = j0, k = j0 / ext[last], l = j0 % ext[last]; j < j1; ++j) {
-        col_src[j - j0] = static_cast<std::ptrdiff_t>(k) * src_q + static_cast<std::ptrdiff_t>(l) * src_col;
-        if (++l == ext[last]) l = 0, ++k;
-      }
-      for (std::size_t i = i0, k = i0 / ext[p], l = i0 % ext[p]; i < i1; ++i) {
-        row_dst[i - i0] = static_cast<std::ptrdiff_t>(k) * dst_r + static_cast<std::ptrdiff_t>(l) * dst_row;
-        if (++l == ext[p]) l = 0, ++k;
-      }
+      // Column j is (q, last) = (j / ext[last], j % ext[last]); the row windows of a column window
+      // share its offsets.
+      if (u == begin || rw == 0)
+        for (std::size_t j = j0, k = j0 / ext[last], l = j0 % ext[last]; j < j1; ++j) {
+          col_src[j - j0] = static_cast<std::ptrdiff_t>(k) * src_q + static_cast<std::ptrdiff_t>(l) * src_col;
+          if (++l == ext[last]) l = 0, ++k;
+        }
+      // Row i is (r, p) = (i / ext[p], i % ext[p]).
+      const auto run = static_cast<std::ptrdiff_t>(ext[p]), k = static_cast<std::ptrdiff_t>(i0 / ext[p]),
+                 l = static_cast<std::ptrdiff_t>(i0 % ext[p]);
+      const RowWalk walk{dst_row, dst_r - (run - 1) * dst_row, run, l};
       const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
-                           dst + at.dst + static_cast<std::ptrdiff_t>(j0), row_dst,
+                           dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
                            static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf);
     }
   });

@@ -81,22 +81,22 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
                          std::ptrdiff_t rows, std::ptrdiff_t cols) {
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
-void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, const std::ptrdiff_t* dst_off,
+void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf) {
-  transpose_window<AvxFloat8>(src, src_off, dst, dst_off, rows, cols, first, buf);
+  transpose_window<AvxFloat8>(src, src_off, dst, walk, rows, cols, first, buf);
 }
-void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, const std::ptrdiff_t* dst_off,
+void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf) {
-  transpose_window<AvxDouble4>(src, src_off, dst, dst_off, rows, cols, first, buf);
+  transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf);
 }
 bool avx_planes_built() { return true; }
 #else
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
-void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, const std::ptrdiff_t*, std::ptrdiff_t,
-                          std::ptrdiff_t, std::ptrdiff_t, float*) {}
-void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, const std::ptrdiff_t*, std::ptrdiff_t,
-                          std::ptrdiff_t, std::ptrdiff_t, double*) {}
+void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
+                          std::ptrdiff_t, float*) {}
+void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
+                          std::ptrdiff_t, double*) {}
 bool avx_planes_built() { return false; }
 #endif
 

@@ -126,21 +126,31 @@ constexpr std::size_t kLineBytes = 64, kWindowRunBytes = 384, kWindowBytes = std
 template <class T>
 constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>(kWindowRunBytes / sizeof(T));
 
+/// The dst rows of a window, in order: the next row starts `step` elements after a row, or `wrap`
+/// after the last of a run of `run` rows (a window's rows may run along one axis and on along
+/// another); the first row is number `at` of its run. Walked as the rows go out rather than read
+/// from a table of offsets: the table's stores, made while the previous window's stores to dst
+/// were still draining, held the next window's loads back (bench/PROFILE.md, session 16).
+struct RowWalk {
+  std::ptrdiff_t step, wrap, run, at;
+};
+
 /// One window of a transposing copy through a buffer: element (i, j), i < rows, j < cols <=
-/// window_stride<T>, is src[i + src_off[j]] and goes to dst[dst_off[i] + j]. Each column is a
-/// source run and each row a dst run, wherever they lie, so a caller's window may span two axes on
-/// either side (the reversal's planes, whose rows continue in the next plane's). The window is
-/// transposed into buf (rows of window_stride<T>, 64-byte aligned), a column's lines read whole
-/// before the other columns, which may share their cache set, push them out; then each row goes
-/// out in one run. The blocks of rows fall on the grid of row `first` (where the caller found the
-/// source's lines to start; the block at row 0 overlaps the next).
+/// window_stride<T>, is src[i + src_off[j]] and goes to row i of dst (rows as `walk` says, from
+/// dst) at j. Each column is a source run and each row a dst run, wherever they lie, so a caller's
+/// window may span two axes on either side (the reversal's planes, whose rows continue in the
+/// next plane's). The window is transposed into buf (rows of window_stride<T>, 64-byte aligned),
+/// a column's lines read whole before the other columns, which may share their cache set, push
+/// them out; then each row goes out in one run. The blocks of rows fall on the grid of row
+/// `first` (where the caller found the source's lines to start; the block at row 0 overlaps the
+/// next).
 ///
 /// Nothing else is aligned: the caller starts its windows on the source's and dst's lines, and the
 /// buffer is in L1, where moves that straddle its lines cost less than aligning them would
 /// (bench/PROFILE.md, session 14).
 template <class Block, class T>
-void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, const std::ptrdiff_t* dst_off,
-                      std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
+void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
+                      std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
   constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>;
   if (rows < B || cols < B) {  // no whole block
     for (std::ptrdiff_t i = 0; i < rows; ++i)
@@ -157,8 +167,15 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, const
     });
   }
   with_run_copy<Block, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
-    for (std::ptrdiff_t i = 0; i < rows; ++i)
-      copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + dst_off[i]));
+    for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off, not a pointer past dst's end
+      copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
+      if (++at == walk.run) {
+        at = 0;
+        off += walk.wrap;
+      } else {
+        off += walk.step;
+      }
+    }
   });
 }
 
@@ -167,9 +184,9 @@ void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, s
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
-void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, const std::ptrdiff_t* dst_off,
+void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf);
-void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, const std::ptrdiff_t* dst_off,
+void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf);
 /// Whether strided_avx.cpp was compiled with AVX (else its planes are empty stubs).
 bool avx_planes_built();
