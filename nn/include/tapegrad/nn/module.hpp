@@ -76,7 +76,8 @@ class Module {
   template <class M>
   std::shared_ptr<M> register_module(std::string name, const std::shared_ptr<M>& module) {
     static_assert(std::is_base_of_v<Module, M>, "register_module: M must derive from tg::nn::Module");
-    add_child(std::move(name), module);
+    std::shared_ptr<Module> base = module;  // a call clang-tidy can resolve: it takes the name by value
+    add_child(std::move(name), std::move(base));
     return module;
   }
 
