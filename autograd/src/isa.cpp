@@ -29,7 +29,9 @@ bool isa_allowed(Isa isa) {
 
 const char* kernel_isa() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allowed(Isa::kAvx2)) return "AVX2";
+  // exp and sigmoid need AVX2 only; tanh (glibc's AVX2 tanhf) needs FMA too, or runs its SSE2 version.
+  if (__builtin_cpu_supports("avx2") && isa_allowed(Isa::kAvx2))
+    return __builtin_cpu_supports("fma") ? "AVX2" : "AVX2 (tanh SSE2: no FMA)";
   if (__builtin_cpu_supports("avx") && isa_allowed(Isa::kAvx)) return "AVX";
   return "SSE2";
 }

@@ -19,7 +19,8 @@ struct BlasInfo {
   std::string cpu_features;   ///< the CPU's vector instruction sets, e.g. "SSE4.2 AVX AVX2 FMA AVX-512"
   /// what tapegrad's own vector kernels (float32 exp, tanh, sigmoid, log; the transposing copies)
   /// run: "AVX2", "AVX" or "SSE2", the CPU's widest unless the environment variable
-  /// TAPEGRAD_MAX_ISA (sse2, avx or avx2) caps it
+  /// TAPEGRAD_MAX_ISA (sse2, avx or avx2) caps it ("AVX2 (tanh SSE2: no FMA)" on a CPU with AVX2
+  /// but not FMA, as some virtual machines report)
   std::string tapegrad_kernels;
   int threads = 1;            ///< tapegrad's thread count (get_num_threads()); each BLAS call runs on one of them
   std::string warning;        ///< non-empty when the kernels are slower than the CPU allows: what to do about it
