@@ -9,6 +9,9 @@
 namespace tg::detail {
 namespace {
 
+/// The levels of tapegrad's kernels, lowest first.
+enum class Isa { kSse2, kAvx, kAvx2 };
+
 Isa read_cap() {
   const char* value = std::getenv("TAPEGRAD_MAX_ISA");
   if (!value || !*value) return Isa::kAvx2;
@@ -20,20 +23,28 @@ Isa read_cap() {
   return Isa::kAvx2;
 }
 
-}  // namespace
-
 bool isa_allowed(Isa isa) {
   static const Isa cap = read_cap();  // a function-local static: safe from any static initialiser
   return isa <= cap;
 }
 
-const char* kernel_isa() {
+}  // namespace
+
+bool use_avx() {
+  __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
+  return __builtin_cpu_supports("avx") && isa_allowed(Isa::kAvx);
+}
+
+bool use_avx2() {
   __builtin_cpu_init();
-  // exp and sigmoid need AVX2 only; tanh (glibc's AVX2 tanhf) needs FMA too, or runs its SSE2 version.
-  if (__builtin_cpu_supports("avx2") && isa_allowed(Isa::kAvx2))
-    return __builtin_cpu_supports("fma") ? "AVX2" : "AVX2 (tanh SSE2: no FMA)";
-  if (__builtin_cpu_supports("avx") && isa_allowed(Isa::kAvx)) return "AVX";
-  return "SSE2";
+  return __builtin_cpu_supports("avx2") && isa_allowed(Isa::kAvx2);
+}
+
+bool use_avx2_fma() { return use_avx2() && __builtin_cpu_supports("fma"); }
+
+const char* kernel_isa() {
+  if (use_avx2()) return use_avx2_fma() ? "AVX2" : "AVX2 (tanh SSE2: no FMA)";
+  return use_avx() ? "AVX" : "SSE2";
 }
 
 }  // namespace tg::detail

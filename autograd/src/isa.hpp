@@ -10,15 +10,16 @@
 
 namespace tg::detail {
 
-/// The levels of tapegrad's kernels, lowest first.
-enum class Isa { kSse2, kAvx, kAvx2 };
+/// Whether a kernel may use AVX; AVX2; AVX2 and FMA: the CPU has them and TAPEGRAD_MAX_ISA (sse2,
+/// avx or avx2, any case; unset or empty: no cap) allows them. The variable is read once per
+/// process; an unknown value is reported once on stderr and ignored. Safe from static
+/// initialisers (they ask libgcc's CPU model, filling it in first).
+bool use_avx();
+bool use_avx2();
+bool use_avx2_fma();
 
-/// Whether TAPEGRAD_MAX_ISA (sse2, avx or avx2, any case; unset or empty: no cap) allows kernels
-/// of level `isa`. The caller still checks that the CPU has what the kernel needs. The variable is
-/// read once per process; an unknown value is reported once on stderr and ignored.
-bool isa_allowed(Isa isa);
-
-/// The widest level this CPU runs under the cap: "AVX2" (with FMA), "AVX" or "SSE2".
+/// The widest level this CPU runs under the cap: "AVX2", "AVX2 (tanh SSE2: no FMA)" (glibc's AVX2
+/// tanhf needs FMA), "AVX" or "SSE2".
 const char* kernel_isa();
 
 }  // namespace tg::detail

@@ -176,7 +176,7 @@ struct SseDouble2 : MemcpyMove32 {
 
 bool have_avx() {
   // The CPU is asked first: strided_avx.cpp may hold AVX instructions anywhere.
-  static const bool have = __builtin_cpu_supports("avx") && avx_planes_built() && isa_allowed(Isa::kAvx);
+  static const bool have = use_avx() && avx_planes_built();
   return have;
 }
 

@@ -55,10 +55,7 @@ __attribute__((target("avx2,fma"))) void tanh_avx2(const float* in, float* out, 
   for (std::size_t k = i; k < n; ++k) out[k] = lanes[k - i];
 }
 
-const bool kHaveAvx2 = [] {
-  __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allowed(Isa::kAvx2);
-}();
+const bool kHaveAvx2 = use_avx2_fma();
 #endif
 }  // namespace
 
@@ -156,10 +153,7 @@ __attribute__((target("avx2"))) std::size_t exp_avx2(const float* in, float shif
   return i;
 }
 
-const bool kHaveAvx2Only = [] {
-  __builtin_cpu_init();  // this may run before libgcc's own constructor has filled in the CPU model
-  return __builtin_cpu_supports("avx2") && isa_allowed(Isa::kAvx2);
-}();
+const bool kHaveAvx2Only = use_avx2();
 
 }  // namespace
 #endif
@@ -352,10 +346,7 @@ __attribute__((target("avx"))) std::size_t log_avx(const float* in, float* out, 
   return i;
 }
 
-const bool kHaveAvx = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx") && isa_allowed(Isa::kAvx);
-}();
+const bool kHaveAvx = use_avx();
 }  // namespace
 #endif
 
