@@ -125,6 +125,12 @@ int run_copies(const Options& opt) {
   const Tensor cube_mean = uniform_tensor({64, 1, 64}, 6, 0, 1);
   const Tensor logits = uniform_tensor({4096, 1024}, 7, 0, 4);  // 16 MiB, 4M elements
   const Tensor logits_middle = uniform_tensor({64, 1024, 64}, 8, 0, 4);
+  // 64 MiB, past the last-level cache of most CPUs: made only when their rows run.
+  const auto made_for = [&](const std::string& row, const tg::Shape& shape, std::uint64_t seed) {
+    return selected(opt, row) ? uniform_tensor(shape, seed, 0, 1) : Tensor();
+  };
+  const Tensor big_x = made_for("transpose_8192x2048", {8192, 2048}, 9);
+  const Tensor big_heads = made_for("permute_3210_256x128x8x64", {256, 128, 8, 64}, 10);
   const std::vector<Row> rows = {
       {"memcpy_8MiB", "memcpy", 8 * kMiB, nullptr},
       {"copy_4096x512", "memcpy", 8 * kMiB,
@@ -139,6 +145,11 @@ int run_copies(const Options& opt) {
       {"permute_3210_32x128x8x64", "memcpy", 8 * kMiB,
        [&] {
          return tg::permute(heads, {3, 2, 1, 0});
+       }},
+      {"transpose_8192x2048", "memcpy", 64 * kMiB, [&] { return tg::transpose(big_x, 0, 1); }},
+      {"permute_3210_256x128x8x64", "memcpy", 64 * kMiB,
+       [&] {
+         return tg::permute(big_heads, {3, 2, 1, 0});
        }},
       {"expand_4096x1_to_4096x512", "memcpy", 8 * kMiB,
        [&] {

@@ -21,6 +21,8 @@ COPY_ROWS = (
     ("copies", "transpose_4096x512", "transpose of 4096x512 float32 made contiguous", 2.0),
     ("copies", "permute_0213_32x128x8x64", "permute (0,2,1,3) of (32,128,8,64) float32 made contiguous", 2.0),
     ("copies", "permute_3210_32x128x8x64", "permute (3,2,1,0) of (32,128,8,64) float32 made contiguous", 2.0),
+    ("copies", "transpose_8192x2048", "transpose of 8192x2048 float32 made contiguous, 64 MiB", 2.0),
+    ("copies", "permute_3210_256x128x8x64", "permute (3,2,1,0) of (256,128,8,64) float32 made contiguous, 64 MiB", 2.0),
     ("copies", "expand_4096x1_to_4096x512", "expand (4096,1) to (4096,512) made contiguous", None),
     ("copies", "expand_512_to_4096x512", "expand (512) to (4096,512) made contiguous", None),
     ("copies", "sub_64x512x64_minus_64x1x64", "(64,512,64) - (64,1,64)", None),

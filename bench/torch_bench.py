@@ -532,12 +532,19 @@ def run_copies(args):
     cube, cube_mean = copies_uniform((64, 512, 64), 5, 0, 1), copies_uniform((64, 1, 64), 6, 0, 1)
     logits = copies_uniform((4096, 1024), 7, 0, 4)
     logits_middle = copies_uniform((64, 1024, 64), 8, 0, 4)
+
+    def made_for(row, shape, seed):  # 64 MiB, past the last-level cache of most CPUs: made only when run
+        return copies_uniform(shape, seed, 0, 1) if args.rows == "all" or row in args.rows.split(",") else None
+    big_x = made_for("transpose_8192x2048", (8192, 2048), 9)
+    big_heads = made_for("permute_3210_256x128x8x64", (256, 128, 8, 64), 10)
     copies_run_rows("copies", args, [
         ("memcpy_8MiB", "memcpy", 8 * mib, None),
         ("copy_4096x512", "memcpy", 8 * mib, lambda: x.clone()),
         ("transpose_4096x512", "memcpy", 8 * mib, lambda: x.t().contiguous()),
         ("permute_0213_32x128x8x64", "memcpy", 8 * mib, lambda: heads.permute(0, 2, 1, 3).contiguous()),
         ("permute_3210_32x128x8x64", "memcpy", 8 * mib, lambda: heads.permute(3, 2, 1, 0).contiguous()),
+        ("transpose_8192x2048", "memcpy", 64 * mib, lambda: big_x.t().contiguous()),
+        ("permute_3210_256x128x8x64", "memcpy", 64 * mib, lambda: big_heads.permute(3, 2, 1, 0).contiguous()),
         ("expand_4096x1_to_4096x512", "memcpy", 8 * mib, lambda: column.expand(4096, 512).contiguous()),
         ("expand_512_to_4096x512", "memcpy", 8 * mib, lambda: row.expand(4096, 512).contiguous()),
         ("sub_64x512x64_minus_64x1x64", "memcpy", 8 * mib, lambda: cube - cube_mean),
