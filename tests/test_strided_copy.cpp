@@ -157,6 +157,33 @@ TEST_CASE("strided copies: permute and transpose equal a naive loop, every dtype
   CHECK(values(transpose(x, -1, 1)) == values(permute(x, {0, 2, 1})));
 }
 
+TEST_CASE("strided copies: outputs written with non-temporal stores equal a naive loop") {
+  // Outputs past half the L3 take the non-temporal path (stream_min_bytes); a threshold of one
+  // byte sends these small copies down it. The windows' rows start on lines only when the strides
+  // allow, so ragged extents exercise the unaligned moves beside the streamed ones.
+  struct StreamAll {
+    StreamAll() { detail::set_stream_min_bytes(1); }
+    ~StreamAll() { detail::set_stream_min_bytes(0); }
+  };
+  const std::size_t default_bytes = detail::stream_min_bytes();
+  CHECK(default_bytes >= (std::size_t{1} << 20));  // half of any L3 this runs on, or 16 MiB
+  {
+    const StreamAll all;
+    CHECK(detail::stream_min_bytes() == 1);
+    for (int threads : {1, 2}) {
+      const ThreadCount count(threads);
+      check_every_permutation<float>({2, 3, 4, 5});
+      check_every_permutation<double>({3, 2, 2, 3, 2});
+      check_every_permutation<float>({3, 9, 5, 17});
+      check_permute<float>({4, 16, 8, 64}, {3, 2, 1, 0});  // the benchmark's reversal, smaller
+      check_permute<double>({4, 16, 8, 32}, {3, 2, 1, 0});
+      check_permute<float>({5, 33, 7, 67}, {3, 2, 1, 0});
+      check_permute<float>({33, 65, 9}, {2, 1, 0});
+    }
+  }
+  CHECK(detail::stream_min_bytes() == default_bytes);
+}
+
 TEST_CASE("strided copies: strided_copy with broadcast and permuted strides together") {
   // A (4,1,6) source read as (6,5,4): axis 0 of the result is its axis 2, axis 1 is repeated.
   const Shape from{4, 1, 6}, to{6, 5, 4};

@@ -2,10 +2,13 @@
 #include "strided.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "isa.hpp"
@@ -18,6 +21,52 @@
 #endif
 
 namespace tg::detail {
+
+namespace {
+
+/// The size of one L3 cache (the one this thread's core shares), in bytes, or 0 when unknown.
+/// sysfs gives one instance's size, where sysconf(_SC_LEVEL3_CACHE_SIZE) may give the sum over a
+/// package's core complexes (256 MiB for an EPYC whose cores share 32 MiB each).
+std::size_t l3_bytes() {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    int level = 0;
+    if (std::FILE* f = std::fopen((dir + "level").c_str(), "r")) {
+      if (std::fscanf(f, "%d", &level) != 1) level = 0;
+      std::fclose(f);
+    }
+    if (level != 3) continue;
+    unsigned long size = 0;
+    char unit = 0;
+    if (std::FILE* f = std::fopen((dir + "size").c_str(), "r")) {
+      if (std::fscanf(f, "%lu%c", &size, &unit) < 1) size = 0;
+      std::fclose(f);
+    }
+    const std::size_t scale = unit == 'K' ? 1024 : unit == 'M' ? std::size_t{1} << 20 : 1;
+    return size > 0 && size < (std::size_t{1} << 40) / scale ? size * scale : 0;
+  }
+  return 0;
+}
+
+/// 0: not yet asked (stream_min_bytes asks once).
+std::atomic<std::size_t> g_stream_min_bytes{0};
+
+}  // namespace
+
+std::size_t stream_min_bytes() {
+  std::size_t bytes = g_stream_min_bytes.load(std::memory_order_relaxed);
+  if (bytes == 0) {
+    // Half the L3: the output and its source together fill it (on a 32 MiB L3 the stores gained
+    // from 16 MiB outputs up, lost at 8 MiB, and at 12 MiB won or lost by the process:
+    // bench/PROFILE.md, session 18).
+    const std::size_t l3 = l3_bytes();
+    bytes = (l3 > 0 ? l3 : std::size_t{32} << 20) / 2;
+    g_stream_min_bytes.store(bytes, std::memory_order_relaxed);
+  }
+  return bytes;
+}
+
+void set_stream_min_bytes(std::size_t bytes) { g_stream_min_bytes.store(bytes, std::memory_order_relaxed); }
 
 Strides contiguous_strides(const Shape& s) {
   Strides out(s.size());
@@ -197,9 +246,9 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
 /// transpose_window with the widest block this CPU has for T.
 template <class T>
 void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
+                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, bool stream) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf);
+    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf, stream);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
     return transpose_window<Sse>(src, src_off, dst, walk, rows, cols, first, buf);
@@ -345,6 +394,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   static_assert(window_stride<T> == static_cast<std::ptrdiff_t>(width), "a window's columns fit a buffer row");
   const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
+  const bool stream = elements * sizeof(T) >= stream_min_bytes();
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
   // and the source offset of each column of a window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
@@ -374,8 +424,12 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
       const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
                            dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
-                           static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf);
+                           static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf,
+                           stream);
     }
+#if defined(__SSE2__)
+    if (stream) _mm_sfence();  // the non-temporal stores reach memory before the task reports done
+#endif
   });
 }
 

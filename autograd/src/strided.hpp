@@ -44,6 +44,16 @@ Strides broadcast_strides(const Shape& from, const Shape& to);
 /// strides: extent-1 axes dropped, neighbouring axes merged where every operand allows.
 LoopNest collapse_axes(const Shape& extents, std::vector<Strides> strides);
 
+/// Copies whose output has at least this many bytes write it with non-temporal stores where their
+/// loop allows (so far the windows of multi-axis transposes): with its source it fills the L3, so
+/// it cannot stay there for the next op, and reading each dst line in before overwriting it costs
+/// memory bandwidth. The default is half the L3 (one instance's size, from sysfs; 32 MiB when
+/// unknown); bench/PROFILE.md, session 18, has the measurements.
+std::size_t stream_min_bytes();
+/// Sets stream_min_bytes (0: back to the default), so that tests reach both paths with small
+/// tensors.
+void set_stream_min_bytes(std::size_t bytes);
+
 /// dst (contiguous, row-major over `shape`) gets element sum_d i_d strides[d] of src at index i.
 /// Runs contiguous in src become block copies; a reordering of the innermost axis (a transpose)
 /// is copied through register-transposed blocks in cache-sized slices (transpose_plane.hpp).

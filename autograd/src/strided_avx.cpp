@@ -1,6 +1,8 @@
 // The AVX blocks of the transposing copies (see transpose_plane.hpp): 8x8 float32 and 4x4 float64
 // register transposes, moves and shuffles only. CMakeLists.txt compiles this file with -mavx on
 // x86-64; strided.cpp calls it only on CPUs with AVX (no function here runs before that check).
+#include <cstdint>
+
 #include "transpose_plane.hpp"
 
 #if defined(__AVX__)
@@ -50,6 +52,18 @@ struct AvxFloat8 {
   }
 };
 
+/// The copy-out's moves for outputs past the cache: a non-temporal store where the move is aligned
+/// (the windows' rows start on lines; only a row's last, overlapping move may not be).
+struct AvxStream {
+  static void move32(const unsigned char* from, unsigned char* to) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from));
+    if (reinterpret_cast<std::uintptr_t>(to) % 32 == 0)
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(to), v);
+    else
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), v);
+  }
+};
+
 struct AvxDouble4 {
   static constexpr std::ptrdiff_t kSize = 4;
   static void move32(const unsigned char* from, unsigned char* to) { AvxFloat8::move32(from, to); }
@@ -82,11 +96,13 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf) {
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, bool stream) {
+  if (stream) return transpose_window<AvxFloat8, float, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf);
   transpose_window<AvxFloat8>(src, src_off, dst, walk, rows, cols, first, buf);
 }
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf) {
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, bool stream) {
+  if (stream) return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf);
   transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf);
 }
 bool avx_planes_built() { return true; }
@@ -94,9 +110,9 @@ bool avx_planes_built() { return true; }
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, float*) {}
+                          std::ptrdiff_t, float*, bool) {}
 void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, double*) {}
+                          std::ptrdiff_t, double*, bool) {}
 bool avx_planes_built() { return false; }
 #endif
 

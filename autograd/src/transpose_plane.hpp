@@ -148,7 +148,10 @@ struct RowWalk {
 /// Nothing else is aligned: the caller starts its windows on the source's and dst's lines, and the
 /// buffer is in L1, where moves that straddle its lines cost less than aligning them would
 /// (bench/PROFILE.md, session 14).
-template <class Block, class T>
+///
+/// Out::move32 makes the 32-byte moves of the rows going out: Block's own, or for outputs too
+/// large to stay in the cache, a non-temporal store (see stream_min_bytes in strided.hpp).
+template <class Block, class T, class Out = Block>
 void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
                       std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
   constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>;
@@ -166,7 +169,7 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
       each_window(rows, B, first % B, [&](std::ptrdiff_t i) { Block::apply_rows(col + i, off, out + i * S, S); });
     });
   }
-  with_run_copy<Block, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
+  with_run_copy<Out, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
     for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off, not a pointer past dst's end
       copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
       if (++at == walk.run) {
@@ -180,14 +183,16 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
 }
 
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
+/// With `stream`, transpose_window_avx writes dst with non-temporal stores where a move is aligned
+/// to 32 bytes; the caller fences (_mm_sfence) before anything else may read dst.
 void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, bool stream);
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, bool stream);
 /// Whether strided_avx.cpp was compiled with AVX (else its planes are empty stubs).
 bool avx_planes_built();
 
