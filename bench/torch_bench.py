@@ -494,9 +494,14 @@ def copies_memcpy(nbytes, reps):
     return copies_time(reps, lambda: dst.copy_(src))
 
 
+def copies_wanted(args):
+    """The rows --rows selects, or None for all of them."""
+    return None if args.rows == "all" else set(args.rows.split(","))
+
+
 def copies_run_rows(workload, args, rows):
     torch.set_num_threads(args.threads)
-    wanted = None if args.rows == "all" else set(args.rows.split(","))
+    wanted = copies_wanted(args)
     floors = {r[1] for r in rows if wanted is None or r[0] in wanted}  # floors of the selected rows only
     done, memcpy_ms = {}, {}
     for name, floor, nbytes, op in rows:
@@ -533,8 +538,10 @@ def run_copies(args):
     logits = copies_uniform((4096, 1024), 7, 0, 4)
     logits_middle = copies_uniform((64, 1024, 64), 8, 0, 4)
 
+    wanted = copies_wanted(args)
+
     def made_for(row, shape, seed):  # 64 MiB, past the last-level cache of most CPUs: made only when run
-        return copies_uniform(shape, seed, 0, 1) if args.rows == "all" or row in args.rows.split(",") else None
+        return copies_uniform(shape, seed, 0, 1) if wanted is None or row in wanted else None
     big_x = made_for("transpose_8192x2048", (8192, 2048), 9)
     big_heads = made_for("permute_3210_256x128x8x64", (256, 128, 8, 64), 10)
     copies_run_rows("copies", args, [

@@ -24,8 +24,8 @@ namespace tg::detail {
 
 namespace {
 
-/// The size of one L3 cache (the one this thread's core shares), in bytes, or 0 when unknown.
-/// sysfs gives one instance's size, where sysconf(_SC_LEVEL3_CACHE_SIZE) may give the sum over a
+/// The size of one L3 cache (cpu0's; every core's on the CPUs we know), in bytes, or 0 when
+/// unknown. sysfs gives one instance's size, where sysconf(_SC_LEVEL3_CACHE_SIZE) may give the sum over a
 /// package's core complexes (256 MiB for an EPYC whose cores share 32 MiB each).
 std::size_t l3_bytes() {
   for (int index = 0; index < 8; ++index) {
