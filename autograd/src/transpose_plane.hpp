@@ -9,7 +9,10 @@
 // after another. A band reads kBand consecutive elements of each source row it passes, and the
 // callers hand this a plane of at most about kPlaneCols columns (source rows), so the source lines
 // a band leaves half read are still cached when the next band reads their other half, and the
-// pages it touches stay within the TLB.
+// pages it touches stay within the TLB. Each band also prefetches the source lines kPrefetchLines
+// ahead along the rows it passes: with rows a power of two apart no hardware prefetcher fetches
+// them (each row's next line is a page or more from the last one it read), and a band waited on
+// every line it read first (bench/PROFILE.md, session 19).
 //
 // Alignment: a tensor's buffer is malloc's (16 bytes past a page for large ones), so 32-byte
 // loads and stores at offsets counted from it would straddle cache lines every other time. Bands
@@ -31,6 +34,8 @@ constexpr std::ptrdiff_t kBand = 8;
 /// The columns of dst (rows of src) a caller hands transpose_plane at once, give or take a cache
 /// line (the slices start where dst is aligned to one).
 constexpr std::ptrdiff_t kPlaneCols = 256;
+/// How many cache lines ahead of a band, along each source row, transpose_plane prefetches.
+constexpr std::ptrdiff_t kPrefetchLines = 2;
 
 /// Calls f(k) for the start of windows of `len` covering [0, n), n >= len: 0, then every multiple
 /// of len past `first` (0 <= first < len), then n - len when those leave a remainder.
@@ -66,10 +71,21 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
       for (std::ptrdiff_t j = 0; j < cols; ++j) dst[i * dst_row + j] = src[i + j * src_row];
     return;
   }
-  each_window(rows, kBand, to_aligned<Block>(src, src_row, kBand), [&](std::ptrdiff_t i) {
+  // A line holds `bands` bands' worth of a row; each band prefetches every bands-th row of a
+  // block, and bands in turn take the others, so every row's line ahead is asked for once.
+  constexpr std::ptrdiff_t line = 64 / static_cast<std::ptrdiff_t>(sizeof(T)), ahead = kPrefetchLines * line;
+  constexpr std::ptrdiff_t bands = line > kBand ? line / kBand : 1;
+  const std::ptrdiff_t first = to_aligned<Block>(src, src_row, kBand);
+  each_window(rows, kBand, first, [&](std::ptrdiff_t i) {
+    const bool prefetch = i + ahead < rows;  // within the plane: no pointer past the source
+    const std::ptrdiff_t turn = ((i - first) / kBand % bands + bands) % bands;
     each_window(cols, B, to_aligned<Block>(dst, dst_row, B), [&](std::ptrdiff_t j) {
       for (std::ptrdiff_t h = 0; h < kBand; h += B)
         Block::apply(src + i + h + j * src_row, src_row, dst + (i + h) * dst_row + j, dst_row);
+#if defined(__GNUC__)
+      if (prefetch)
+        for (std::ptrdiff_t k = turn; k < B; k += bands) __builtin_prefetch(src + i + ahead + (j + k) * src_row);
+#endif
     });
   });
 }
