@@ -34,8 +34,11 @@ constexpr std::ptrdiff_t kBand = 8;
 /// The columns of dst (rows of src) a caller hands transpose_plane at once, give or take a cache
 /// line (the slices start where dst is aligned to one).
 constexpr std::ptrdiff_t kPlaneCols = 256;
-/// How many cache lines ahead of a band, along each source row, transpose_plane prefetches.
-constexpr std::ptrdiff_t kPrefetchLines = 2;
+/// How many cache lines ahead of a band, along each source row, transpose_plane prefetches; and
+/// from how many bytes of source a plane spans on: a smaller plane stays in L2 from one band (or
+/// call) to the next, where the prefetches only cost (10-20% of a 300x100 transpose,
+/// bench/PROFILE.md, session 19).
+constexpr std::ptrdiff_t kPrefetchLines = 2, kPrefetchMinBytes = std::ptrdiff_t{256} << 10;
 
 /// Calls f(k) for the start of windows of `len` covering [0, n), n >= len: 0, then every multiple
 /// of len past `first` (0 <= first < len), then n - len when those leave a remainder.
@@ -75,9 +78,11 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   // block, and bands in turn take the others, so every row's line ahead is asked for once.
   constexpr std::ptrdiff_t line = 64 / static_cast<std::ptrdiff_t>(sizeof(T)), ahead = kPrefetchLines * line;
   constexpr std::ptrdiff_t bands = line > kBand ? line / kBand : 1;
+  const bool far =
+      cols * (src_row < 0 ? -src_row : src_row) * static_cast<std::ptrdiff_t>(sizeof(T)) >= kPrefetchMinBytes;
   const std::ptrdiff_t first = to_aligned<Block>(src, src_row, kBand);
   each_window(rows, kBand, first, [&](std::ptrdiff_t i) {
-    const bool prefetch = i + ahead < rows;  // within the plane: no pointer past the source
+    const bool prefetch = far && i + ahead < rows;  // within the plane: no pointer past the source
     const std::ptrdiff_t turn = ((i - first) / kBand % bands + bands) % bands;
     each_window(cols, B, to_aligned<Block>(dst, dst_row, B), [&](std::ptrdiff_t j) {
       for (std::ptrdiff_t h = 0; h < kBand; h += B)
