@@ -271,12 +271,9 @@ void copy_run(const T* s, T* d, std::size_t n) {
   });
 }
 
-/// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
-/// one run per position of the outer axes, a block copy (stride 1), a fill (stride 0) or a
-/// strided gather.
-/// std::fill of n elements a cache line per step: the loop of one 16-byte store that std::fill
-/// compiles to ran at 0.6x or 1.0x the speed of a memcpy by where it landed in the binary
-/// (expanding a column, bench/PROFILE.md, session 19).
+/// std::fill of n elements, a cache line per step: std::fill compiles to a loop of one 16-byte
+/// store, which ran an expanded column at 0.6x or 1.0x memcpy's speed depending on where the
+/// linker put it (bench/PROFILE.md, session 19).
 template <class T>
 void fill_run(T* d, std::size_t n, T value) {
   constexpr std::size_t k = kLineBytes / sizeof(T);
@@ -289,6 +286,9 @@ void fill_run(T* d, std::size_t n, T value) {
   std::fill(d + i, d + n, value);
 }
 
+/// The copy when no axis other than the innermost is contiguous in src, or the innermost is:
+/// one run per position of the outer axes, a block copy (stride 1), a fill (stride 0) or a
+/// strided gather.
 template <class T>
 void copy_runs(const T* src, const LoopNest& loop, T* dst) {
   const std::size_t rank = loop.extents.size(), n = loop.extents.back();

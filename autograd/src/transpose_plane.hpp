@@ -10,9 +10,10 @@
 // callers hand this a plane of at most about kPlaneCols columns (source rows), so the source lines
 // a band leaves half read are still cached when the next band reads their other half, and the
 // pages it touches stay within the TLB. Each band also prefetches the source lines kPrefetchLines
-// ahead along the rows it passes: with rows a power of two apart no hardware prefetcher fetches
-// them (each row's next line is a page or more from the last one it read), and a band waited on
-// every line it read first (bench/PROFILE.md, session 19).
+// ahead along the rows it passes, when the plane is too large to stay in cache: each of a block's
+// loads moves kBand source rows per block (16 KiB for float32 rows of 2 KiB), past any stream the
+// hardware's prefetchers follow, so the first band over each line waited on every line it read
+// (bench/PROFILE.md, session 19).
 //
 // Alignment: a tensor's buffer is malloc's (16 bytes past a page for large ones), so 32-byte
 // loads and stores at offsets counted from it would straddle cache lines every other time. Bands
@@ -35,9 +36,9 @@ constexpr std::ptrdiff_t kBand = 8;
 /// line (the slices start where dst is aligned to one).
 constexpr std::ptrdiff_t kPlaneCols = 256;
 /// How many cache lines ahead of a band, along each source row, transpose_plane prefetches; and
-/// from how many bytes of source a plane spans on: a smaller plane stays in L2 from one band (or
-/// call) to the next, where the prefetches only cost (10-20% of a 300x100 transpose,
-/// bench/PROFILE.md, session 19).
+/// the least source a plane must span for it to prefetch at all: a smaller plane stays in L2 from
+/// one band (or call) to the next, where the prefetches only cost (10-20% of a 300x100
+/// transpose, bench/PROFILE.md, session 19).
 constexpr std::ptrdiff_t kPrefetchLines = 2, kPrefetchMinBytes = std::ptrdiff_t{256} << 10;
 
 /// Calls f(k) for the start of windows of `len` covering [0, n), n >= len: 0, then every multiple
