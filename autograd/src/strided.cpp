@@ -483,7 +483,7 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
                   // Slices end where dst's rows reach a cache line boundary, so that no line is
                   // written by two slices, or two threads (the first is shorter, the last longer).
                   const auto line_shift = static_cast<std::ptrdiff_t>(
-                      (reinterpret_cast<std::uintptr_t>(dst + at.dst) / sizeof(T)) % (64 / sizeof(T)));
+                      (reinterpret_cast<std::uintptr_t>(dst + at.dst) / sizeof(T)) % (kLineBytes / sizeof(T)));
                   const auto slice = static_cast<std::ptrdiff_t>(in_plane % slices);
                   const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, slice * kPlaneCols - line_shift);
                   const std::ptrdiff_t j1 =

@@ -30,6 +30,8 @@
 
 namespace tg::detail {
 
+/// A cache line, in bytes.
+constexpr std::size_t kLineBytes = 64;
 /// Rows of dst per band.
 constexpr std::ptrdiff_t kBand = 8;
 /// The columns of dst (rows of src) a caller hands transpose_plane at once, give or take a cache
@@ -77,7 +79,8 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   }
   // A line holds `bands` bands' worth of a row; each band prefetches every bands-th row of a
   // block, and bands in turn take the others, so every row's line ahead is asked for once.
-  constexpr std::ptrdiff_t line = 64 / static_cast<std::ptrdiff_t>(sizeof(T)), ahead = kPrefetchLines * line;
+  constexpr auto line = static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
+  constexpr std::ptrdiff_t ahead = kPrefetchLines * line;
   constexpr std::ptrdiff_t bands = line > kBand ? line / kBand : 1;
   const bool far =
       cols * (src_row < 0 ? -src_row : src_row) * static_cast<std::ptrdiff_t>(sizeof(T)) >= kPrefetchMinBytes;
@@ -144,7 +147,7 @@ void with_run_copy(std::size_t bytes, const F& f) {
 /// take a cache line of rows: the callers start them on lines), in a buffer of rows of
 /// window_stride<T> elements (a constant, so the block's stores need no registers for it; and
 /// not a power of two, so the buffer's lines spread over every cache set).
-constexpr std::size_t kLineBytes = 64, kWindowRunBytes = 384, kWindowBytes = std::size_t{24} << 10;
+constexpr std::size_t kWindowRunBytes = 384, kWindowBytes = std::size_t{24} << 10;
 template <class T>
 constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>(kWindowRunBytes / sizeof(T));
 
