@@ -1,7 +1,9 @@
 // The AVX blocks of the transposing copies (see transpose_plane.hpp): 8x8 float32 and 4x4 float64
 // register transposes, moves and shuffles only. CMakeLists.txt compiles this file with -mavx on
 // x86-64; strided.cpp calls it only on CPUs with AVX (no function here runs before that check).
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "transpose_plane.hpp"
 
@@ -105,6 +107,16 @@ void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, doub
   if (stream) return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf);
   transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf);
 }
+void fill_avx(unsigned char* d, std::size_t bytes, const unsigned char* pattern) {
+  // The head up to a 32-byte boundary is whole elements (d is at one and sizeof(T) divides 32),
+  // so the pattern continues there from its start, as it does at every 32 bytes after.
+  const std::size_t head = std::min<std::size_t>(bytes, (32 - reinterpret_cast<std::uintptr_t>(d) % 32) % 32);
+  std::memcpy(d, pattern, head);
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pattern));
+  std::size_t i = head;
+  for (; i + 32 <= bytes; i += 32) _mm256_store_si256(reinterpret_cast<__m256i*>(d + i), v);
+  std::memcpy(d + i, pattern, bytes - i);
+}
 bool avx_planes_built() { return true; }
 #else
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
@@ -113,6 +125,7 @@ void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, 
                           std::ptrdiff_t, float*, bool) {}
 void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
                           std::ptrdiff_t, double*, bool) {}
+void fill_avx(unsigned char*, std::size_t, const unsigned char*) {}
 bool avx_planes_built() { return false; }
 #endif
 

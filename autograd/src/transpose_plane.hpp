@@ -218,6 +218,10 @@ void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, bool stream);
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, bool stream);
+/// Fills `bytes` bytes from d with a value whose bytes repeat every sizeof(T) (dividing 32), from a
+/// line of it at `pattern` (64 bytes); d and bytes are whole elements. The stores are 32 bytes
+/// wide and aligned (a part at each end is copied as it falls), so none straddles a cache line.
+void fill_avx(unsigned char* d, std::size_t bytes, const unsigned char* pattern);
 /// Whether strided_avx.cpp was compiled with AVX (else its planes are empty stubs).
 bool avx_planes_built();
 
