@@ -64,17 +64,27 @@ void strided_copy(const T* src, const Shape& shape, const Strides& strides, T* d
 
 /// Calls run(offsets, n) for every innermost run of the loop nest, in row-major order: offsets[k]
 /// is operand k's offset at the run's start (operand K-1 is usually the contiguous result), n the
-/// run's length; within a run operand k moves by loop.strides[k].back().
+/// run's length; within a run operand k moves by loop.strides[k].back(). The axis before the
+/// innermost is walked in a plain loop and only the others by the odometer, whose cost on every
+/// run showed on short runs ((64,512,64) - (64,1,64): runs of 64; bench/PROFILE.md, session 20).
 template <std::size_t K, class Run>
 void for_each_run(const LoopNest& loop, Run&& run) {
   const std::size_t rank = loop.extents.size();
   const std::size_t n = loop.extents[rank - 1];
-  std::vector<std::size_t> pos(rank - 1, 0);
+  const std::size_t rows = rank >= 2 ? loop.extents[rank - 2] : 1, outer = rank >= 2 ? rank - 2 : 0;
+  std::array<std::ptrdiff_t, K> row_step{};
+  if (rank >= 2)
+    for (std::size_t k = 0; k < K; ++k) row_step[k] = loop.strides[k][rank - 2];
+  std::vector<std::size_t> pos(outer, 0);
   std::array<std::ptrdiff_t, K> offsets{};
   for (;;) {
-    run(offsets, n);
+    std::array<std::ptrdiff_t, K> at = offsets;
+    for (std::size_t i = 0; i < rows; ++i) {
+      run(at, n);
+      for (std::size_t k = 0; k < K; ++k) at[k] += row_step[k];
+    }
     bool more = false;
-    for (std::size_t d = rank - 1; d-- > 0;) {
+    for (std::size_t d = outer; d-- > 0;) {
       for (std::size_t k = 0; k < K; ++k) offsets[k] += loop.strides[k][d];
       if (++pos[d] < loop.extents[d]) {
         more = true;
