@@ -66,7 +66,8 @@ class Closure {
   void emplace(F&& f) {
     using Fn = std::decay_t<F>;
     reset();
-    if constexpr (sizeof(Fn) <= kInlineBytes && alignof(Fn) <= alignof(std::max_align_t)) {
+    constexpr bool kFits = sizeof(Fn) <= kInlineBytes, kAligned = alignof(Fn) <= alignof(std::max_align_t);
+    if constexpr (kFits && kAligned) {
       target_ = new (storage_) Fn(std::forward<F>(f));
       destroy_ = [](void* p) noexcept { static_cast<Fn*>(p)->~Fn(); };
     } else {
