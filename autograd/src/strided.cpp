@@ -246,15 +246,15 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
 /// transpose_window with the widest block this CPU has for T.
 template <class T>
 void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, bool stream) {
+                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next, bool stream) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf, stream);
+    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf, next, stream);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
-    return transpose_window<Sse>(src, src_off, dst, walk, rows, cols, first, buf);
+    return transpose_window<Sse>(src, src_off, dst, walk, rows, cols, first, buf, next);
 #endif
   }
-  transpose_window<ScalarBlock<T>>(src, src_off, dst, walk, rows, cols, first, buf);
+  transpose_window<ScalarBlock<T>>(src, src_off, dst, walk, rows, cols, first, buf, next);
 }
 
 /// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
@@ -413,6 +413,11 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
+  // Copies that stream their output also have a source too large to stay in the cache: each window
+  // prefetches the next row window's source (see transpose_window), whose lines then come from
+  // memory while the rows go out. Below that, the source mostly comes from the L3, and the
+  // prefetches were worth nothing on Zen 4 and cost on Zen 3 (bench/PROFILE.md, sessions 17, 20).
+  const bool prefetch = stream;
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
   // and the source offset of each column of a window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
@@ -440,9 +445,13 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
                  l = static_cast<std::ptrdiff_t>(i0 % ext[p]);
       const RowWalk walk{dst_row, dst_r - (run - 1) * dst_row, run, l};
       const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
+      NextWindow next;
+      if (prefetch && rw + 1 < rows.count && u + 1 < end)
+        next = {static_cast<std::ptrdiff_t>(rows.start(rw + 1) - i0),
+                static_cast<std::ptrdiff_t>(rows.end(rw + 1) - rows.start(rw + 1))};
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
                            dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
-                           static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf,
+                           static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf, next,
                            stream);
     }
 #if defined(__SSE2__)

@@ -98,14 +98,18 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, bool stream) {
-  if (stream) return transpose_window<AvxFloat8, float, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf);
-  transpose_window<AvxFloat8>(src, src_off, dst, walk, rows, cols, first, buf);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next,
+                          bool stream) {
+  if (stream)
+    return transpose_window<AvxFloat8, float, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxFloat8>(src, src_off, dst, walk, rows, cols, first, buf, next);
 }
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, bool stream) {
-  if (stream) return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf);
-  transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next,
+                          bool stream) {
+  if (stream)
+    return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf, next);
 }
 void fill_avx(unsigned char* d, std::size_t bytes, const unsigned char* pattern) {
   // The head up to a 32-byte boundary is whole elements (d is at one and sizeof(T) divides 32),
@@ -122,9 +126,9 @@ bool avx_planes_built() { return true; }
 void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
 void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, float*, bool) {}
+                          std::ptrdiff_t, float*, NextWindow, bool) {}
 void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, double*, bool) {}
+                          std::ptrdiff_t, double*, NextWindow, bool) {}
 void fill_avx(unsigned char*, std::size_t, const unsigned char*) {}
 bool avx_planes_built() { return false; }
 #endif

@@ -23,6 +23,7 @@
 // leaves the same result as any order.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -160,6 +161,12 @@ struct RowWalk {
   std::ptrdiff_t step, wrap, run, at;
 };
 
+/// The window a transpose_window call prefetches the source lines of: its first row `offset`
+/// elements past this window's, the same columns, `rows` rows (0: none).
+struct NextWindow {
+  std::ptrdiff_t offset = 0, rows = 0;
+};
+
 /// One window of a transposing copy through a buffer: element (i, j), i < rows, j < cols <=
 /// window_stride<T>, is src[i + src_off[j]] and goes to row i of dst (rows as `walk` says, from
 /// dst) at j. Each column is a source run and each row a dst run, wherever they lie, so a caller's
@@ -174,11 +181,16 @@ struct RowWalk {
 /// buffer is in L1, where moves that straddle its lines cost less than aligning them would
 /// (bench/PROFILE.md, session 14).
 ///
+/// While the rows go out, it prefetches the source lines of `next` (whose rows start on lines), a
+/// share after each row, so that the next window's transposes find them in cache instead of
+/// waiting on one line of each column at a time: the two halves of the loop, which do not
+/// otherwise overlap, then do (for copies from memory: bench/PROFILE.md, session 20).
+///
 /// Out::move32 makes the 32-byte moves of the rows going out: Block's own, or for outputs too
 /// large to stay in the cache, a non-temporal store (see stream_min_bytes in strided.hpp).
 template <class Block, class T, class Out = Block>
 void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
-                      std::ptrdiff_t cols, std::ptrdiff_t first, T* buf) {
+                      std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next) {
   constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>;
   if (rows < B || cols < B) {  // no whole block
     for (std::ptrdiff_t i = 0; i < rows; ++i)
@@ -194,9 +206,18 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
       each_window(rows, B, first % B, [&](std::ptrdiff_t i) { Block::apply_rows(col + i, off, out + i * S, S); });
     });
   }
+  constexpr auto line = static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
+  const std::ptrdiff_t lines = (next.rows + line - 1) / line, per_row = (cols * lines + rows - 1) / rows;
   with_run_copy<Out, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
-    for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off, not a pointer past dst's end
+    // off, not a pointer past dst's end; (pj, pl): the column and line prefetched next.
+    for (std::ptrdiff_t i = 0, at = walk.at, off = 0, pj = 0, pl = 0; i < rows; ++i) {
       copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
+#if defined(__GNUC__)
+      for (std::ptrdiff_t n = 0; n < per_row && pj < cols; ++n) {
+        __builtin_prefetch(src + next.offset + src_off[pj] + std::min(pl * line, next.rows - 1));
+        if (++pl == lines) pl = 0, ++pj;
+      }
+#endif
       if (++at == walk.run) {
         at = 0;
         off += walk.wrap;
@@ -215,9 +236,11 @@ void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, s
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols);
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, bool stream);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next,
+                          bool stream);
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, bool stream);
+                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next,
+                          bool stream);
 /// Fills `bytes` bytes from d with a value whose bytes repeat every sizeof(T) (dividing 32), from a
 /// line of it at `pattern` (64 bytes); d and bytes are whole elements. The stores are 32 bytes
 /// wide and aligned (a part at each end is copied as it falls), so none straddles a cache line.
