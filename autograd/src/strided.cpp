@@ -413,11 +413,6 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
-  // Copies that stream their output also have a source too large to stay in the cache: each window
-  // prefetches the next row window's source (see transpose_window), whose lines then come from
-  // memory while the rows go out. Below that, the source mostly comes from the L3, and the
-  // prefetches were worth nothing on Zen 4 and cost on Zen 3 (bench/PROFILE.md, sessions 17, 20).
-  const bool prefetch = stream;
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
   // and the source offset of each column of a window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
@@ -445,8 +440,12 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
                  l = static_cast<std::ptrdiff_t>(i0 % ext[p]);
       const RowWalk walk{dst_row, dst_r - (run - 1) * dst_row, run, l};
       const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
+      // Copies that stream their output also have a source too large to stay in the cache: each
+      // window prefetches the next row window's source (see transpose_window), whose lines then come
+      // from memory while the rows go out. Below that, the source mostly comes from the L3, and the
+      // prefetches were worth nothing on Zen 4 and cost on Zen 3 (bench/PROFILE.md, sessions 17, 20).
       NextWindow next;
-      if (prefetch && rw + 1 < rows.count && u + 1 < end)
+      if (stream && rw + 1 < rows.count && u + 1 < end)
         next = {static_cast<std::ptrdiff_t>(rows.start(rw + 1) - i0),
                 static_cast<std::ptrdiff_t>(rows.end(rw + 1) - rows.start(rw + 1))};
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
