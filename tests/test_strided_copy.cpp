@@ -298,6 +298,41 @@ TEST_CASE("strided copies: transposes of buffers at every alignment, rows that s
   }
 }
 
+TEST_CASE("strided copies: transposes through bands (transpose_band) at every alignment and edge") {
+  // Float and double transposes of 1 MiB or more whose source rows start at one place in a cache
+  // line go through bands of two source lines' worth of dst rows and a buffer; a threshold of one
+  // byte sends these small ones down that path. Extents: bands that overlap the one before at the
+  // end (48 rows of floats, 24 of doubles), a single band, units of 1024 rows split in two, slices
+  // of 128 columns with a ragged last one, and fewer columns than a register block.
+  struct BandAll {
+    BandAll() { detail::set_band_min_bytes(1); }
+    ~BandAll() { detail::set_band_min_bytes(0); }
+  };
+  const std::size_t default_bytes = detail::band_min_bytes();
+  {
+    const BandAll all;
+    CHECK(detail::band_min_bytes() == 1);
+    for (int threads : {1, 2}) {
+      const ThreadCount count(threads);
+      for (std::size_t shift = 0; shift < 16; ++shift) {
+        INFO("threads " << threads << ", shift " << shift);
+        CHECK(wrong_transposes<float>(600, 64, shift, (shift * 5) % 16) == 0);
+        CHECK(wrong_transposes<float>(301, 48, shift, 15 - shift) == 0);
+        CHECK(wrong_transposes<float>(40, 32, shift, shift) == 0);
+        CHECK(wrong_transposes<float>(5, 64, shift, shift) == 0);
+        CHECK(wrong_transposes<float>(130, 2064, shift, (shift * 3) % 16) == 0);
+        CHECK(wrong_transposes<double>(300, 16, shift, (shift * 3) % 16) == 0);
+        CHECK(wrong_transposes<double>(133, 24, shift, 15 - shift) == 0);
+        CHECK(wrong_transposes<double>(70, 1032, shift, shift) == 0);
+      }
+      check_permute<float>({3, 70, 48}, {0, 2, 1});  // batched: a plane per position of the first axis
+      check_permute<double>({2, 200, 3, 40}, {0, 3, 2, 1});
+      check_every_permutation<float>({5, 33, 32});
+    }
+  }
+  CHECK(detail::band_min_bytes() == default_bytes);
+}
+
 TEST_CASE("strided copies: expand equals a naive broadcast, every dtype") {
   const std::vector<std::pair<Shape, Shape>> cases = {{{3, 1}, {3, 5}},
                                                       {{5}, {3, 5}},

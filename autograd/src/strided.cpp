@@ -68,6 +68,17 @@ std::size_t stream_min_bytes() {
 
 void set_stream_min_bytes(std::size_t bytes) { g_stream_min_bytes.store(bytes, std::memory_order_relaxed); }
 
+namespace {
+std::atomic<std::size_t> g_band_min_bytes{0};  // 0: kBandMinBytes
+}  // namespace
+
+std::size_t band_min_bytes() {
+  const std::size_t bytes = g_band_min_bytes.load(std::memory_order_relaxed);
+  return bytes == 0 ? kBandMinBytes : bytes;
+}
+
+void set_band_min_bytes(std::size_t bytes) { g_band_min_bytes.store(bytes, std::memory_order_relaxed); }
+
 Strides contiguous_strides(const Shape& s) {
   Strides out(s.size());
   std::ptrdiff_t step = 1;
@@ -229,14 +240,16 @@ bool have_avx() {
   return have;
 }
 
-/// transpose_plane with the widest block this CPU has for T.
+/// transpose_plane, or with a buffer (`buf`, float and double only) transpose_band, with the widest
+/// block this CPU has for T.
 template <class T>
 void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
-                         std::ptrdiff_t cols) {
+                         std::ptrdiff_t cols, T* buf) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_plane_avx(src, src_row, dst, dst_row, rows, cols);
+    if (have_avx()) return transpose_plane_avx(src, src_row, dst, dst_row, rows, cols, buf);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
+    if (buf != nullptr) return transpose_band<Sse>(src, src_row, dst, dst_row, rows, cols, buf);
     return transpose_plane<Sse>(src, src_row, dst, dst_row, rows, cols);
 #endif
   }
@@ -465,6 +478,13 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
 /// dst continues the plane's rows with the axis before last, copy_windows. (Plain planes, as in 2-d
 /// and batched transposes, took 1.0-2.0x the time through copy_windows' buffer: bench/PROFILE.md,
 /// session 15.)
+///
+/// Float and double copies of at least band_min_bytes() whose source rows start at one place in a
+/// cache line go through transpose_band, in slices of kBandCols columns, except those that stream
+/// their output: a source that large is not in L2, which transpose_band's bands read better than
+/// transpose_plane's. Smaller planes stay in L2, where the buffer's copy only costs; rows that
+/// straddle lines differently each read a third line per band; and from memory transpose_plane's
+/// longer dst runs won (bench/PROFILE.md, session 21).
 template <class T>
 void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t rank = loop.extents.size();
@@ -477,33 +497,46 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const auto rows = static_cast<std::ptrdiff_t>(loop.extents[p]),
              cols = static_cast<std::ptrdiff_t>(loop.extents.back());
   const std::ptrdiff_t src_row = loop.strides[0].back(), dst_row = all_dst[p];
-  // A unit is a block of at most kUnitRows rows by about kPlaneCols columns of the plane at one
+  constexpr auto line = static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
+  const std::size_t elements = outer.count * loop.extents[p] * loop.extents.back(), bytes = elements * sizeof(T);
+  const bool banded = (std::is_same_v<T, float> || std::is_same_v<T, double>)&&bytes >= band_min_bytes() &&
+                      bytes < stream_min_bytes() && src_row % line == 0;
+  const std::ptrdiff_t width = banded ? kBandCols : kPlaneCols;
+  // A unit is a block of at most kUnitRows rows by about `width` columns of the plane at one
   // position of the other axes, so planes of any shape split over the threads.
   constexpr std::ptrdiff_t kUnitRows = 1024;
-  const auto slices = static_cast<std::size_t>((cols + kPlaneCols - 1) / kPlaneCols);
+  const auto slices = static_cast<std::size_t>((cols + width - 1) / width);
   const auto row_blocks = static_cast<std::size_t>((rows + kUnitRows - 1) / kUnitRows);
-  const std::size_t per_plane = slices * row_blocks;
+  const std::size_t per_plane = slices * row_blocks, units = outer.count * per_plane;
+  // Per task when banded, allocated here (tasks run noexcept on the workers): the buffer, 64-byte
+  // aligned (a band's rows: two source lines' worth).
+  const std::size_t per_task = banded ? static_cast<std::size_t>(2 * line * band_stride<T> + line) : 0;
+  const std::unique_ptr<T[]> buffers(banded ? new T[task_count(units, elements, kMaxTasks) * per_task] : nullptr);
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
-  split_units(outer.count * per_plane, outer.count * loop.extents[p] * loop.extents.back(), kMaxTasks,
-              [&](std::size_t task, std::size_t begin, std::size_t end) {
-                Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
-                at.seek(begin / per_plane);
-                for (std::size_t u = begin; u < end; ++u) {
-                  const std::size_t in_plane = u % per_plane;
-                  if (u != begin && in_plane == 0) at.next();
-                  // Slices end where dst's rows reach a cache line boundary, so that no line is
-                  // written by two slices, or two threads (the first is shorter, the last longer).
-                  const auto line_shift = static_cast<std::ptrdiff_t>(
-                      (reinterpret_cast<std::uintptr_t>(dst + at.dst) / sizeof(T)) % (kLineBytes / sizeof(T)));
-                  const auto slice = static_cast<std::ptrdiff_t>(in_plane % slices);
-                  const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, slice * kPlaneCols - line_shift);
-                  const std::ptrdiff_t j1 =
-                      slice + 1 == static_cast<std::ptrdiff_t>(slices) ? cols : (slice + 1) * kPlaneCols - line_shift;
-                  const auto i0 = static_cast<std::ptrdiff_t>(in_plane / slices) * kUnitRows;
-                  transpose_plane_any(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0,
-                                      dst_row, std::min(kUnitRows, rows - i0), j1 - j0);
-                }
-              });
+  split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
+    T* buf = nullptr;
+    if (banded) {
+      buf = buffers.get() + task * per_task;
+      buf += (line - reinterpret_cast<std::uintptr_t>(buf) / sizeof(T) % line) % line;
+    }
+    Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
+    at.seek(begin / per_plane);
+    for (std::size_t u = begin; u < end; ++u) {
+      const std::size_t in_plane = u % per_plane;
+      if (u != begin && in_plane == 0) at.next();
+      // Slices end where dst's rows reach a cache line boundary, so that no line is written by two
+      // slices, or two threads (the first is shorter, the last longer, by less than a line).
+      const auto line_shift = static_cast<std::ptrdiff_t>((reinterpret_cast<std::uintptr_t>(dst + at.dst) / sizeof(T)) %
+                                                          static_cast<std::uintptr_t>(line));
+      const auto slice = static_cast<std::ptrdiff_t>(in_plane % slices);
+      const std::ptrdiff_t j0 = std::max<std::ptrdiff_t>(0, slice * width - line_shift);
+      const std::ptrdiff_t j1 =
+          slice + 1 == static_cast<std::ptrdiff_t>(slices) ? cols : (slice + 1) * width - line_shift;
+      const auto i0 = static_cast<std::ptrdiff_t>(in_plane / slices) * kUnitRows;
+      transpose_plane_any(src + at.src + i0 + j0 * src_row, src_row, dst + at.dst + i0 * dst_row + j0, dst_row,
+                          std::min(kUnitRows, rows - i0), j1 - j0, buf);
+    }
+  });
 }
 
 }  // namespace

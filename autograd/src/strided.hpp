@@ -53,6 +53,11 @@ std::size_t stream_min_bytes();
 /// Sets stream_min_bytes (0: back to the default), so that tests reach both paths with small
 /// tensors.
 void set_stream_min_bytes(std::size_t bytes);
+/// The least bytes a float or double transpose copies for its planes to go through transpose_band
+/// (transpose_plane.hpp), kBandMinBytes unless set; set_band_min_bytes(0) goes back to that, so
+/// that tests reach the bands with small tensors.
+std::size_t band_min_bytes();
+void set_band_min_bytes(std::size_t bytes);
 
 /// dst (contiguous, row-major over `shape`) gets element sum_d i_d strides[d] of src at index i.
 /// Runs contiguous in src become block copies; a reordering of the innermost axis (a transpose)

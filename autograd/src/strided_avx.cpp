@@ -90,11 +90,13 @@ struct AvxDouble4 {
 }  // namespace
 
 void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, std::ptrdiff_t dst_row,
-                         std::ptrdiff_t rows, std::ptrdiff_t cols) {
+                         std::ptrdiff_t rows, std::ptrdiff_t cols, float* buf) {
+  if (buf != nullptr) return transpose_band<AvxFloat8>(src, src_row, dst, dst_row, rows, cols, buf);
   transpose_plane<AvxFloat8>(src, src_row, dst, dst_row, rows, cols);
 }
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
-                         std::ptrdiff_t rows, std::ptrdiff_t cols) {
+                         std::ptrdiff_t rows, std::ptrdiff_t cols, double* buf) {
+  if (buf != nullptr) return transpose_band<AvxDouble4>(src, src_row, dst, dst_row, rows, cols, buf);
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
@@ -123,8 +125,10 @@ void fill_avx(unsigned char* d, std::size_t bytes, const unsigned char* pattern)
 }
 bool avx_planes_built() { return true; }
 #else
-void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
-void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t) {}
+void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, float*) {
+}
+void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
+                         double*) {}
 void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
                           std::ptrdiff_t, float*, NextWindow, bool) {}
 void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,

@@ -100,7 +100,16 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   });
 }
 
-/// Calls f(copy) with copy(from, to) copying `bytes` (1 to 512) bytes in fixed-size moves, the
+/// The columns of dst a caller hands transpose_band at once (give or take a cache line, as for
+/// transpose_plane), the row stride of its buffer (a line more: the longest slice fits, and the
+/// stride is not a power of two, so the buffer's rows spread over the cache sets), and the least
+/// source a copy must have for its planes to go through transpose_band.
+constexpr std::ptrdiff_t kBandCols = 128;
+template <class T>
+constexpr std::ptrdiff_t band_stride = kBandCols + static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
+constexpr std::size_t kBandMinBytes = std::size_t{1} << 20;
+
+/// Calls f(copy) with copy(from, to) copying `bytes` (at least 1) bytes in fixed-size moves, the
 /// size picked once, so that loops copying many runs of one length pay no call or dispatch per
 /// run (memmove's cost as much as a run of a few cache lines). With kAlignToDst the moves are
 /// aligned to `to` (the first and last overlap their neighbours), else they start at the run's
@@ -142,6 +151,54 @@ void with_run_copy(std::size_t bytes, const F& f) {
     f([bytes](const unsigned char* from, unsigned char* to) {
       for (std::size_t i = 0; i < bytes; ++i) to[i] = from[i];
     });
+}
+
+/// transpose_plane for planes whose source comes from L3 or memory: bands of two source lines
+/// worth of dst rows (32 float32 rows), each transposed into buf (rows of band_stride<T>, 64-byte
+/// aligned, cols <= band_stride<T>) and then copied out a row at a time. A band reads both halves
+/// of every source line it passes in consecutive blocks, where transpose_plane's bands of 8 rows
+/// read each line twice, 256 rows apart: source rows a power of two apart share two L1 sets, so
+/// the second read came from L2 every time. The buffer keeps the 32 dst rows, which share one set
+/// as well, out of L1 until they go out whole. Each band prefetches the next band's source lines
+/// into L2 as it passes them (bench/PROFILE.md, session 21). Plain loops: captured by a lambda,
+/// the pointers and strides were reloaded after every store (the blocks' stores may alias them).
+template <class Block, class T>
+void transpose_band(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t dst_row, std::ptrdiff_t rows,
+                    std::ptrdiff_t cols, T* buf) {
+  constexpr std::ptrdiff_t B = Block::kSize, S = band_stride<T>;
+  constexpr auto line = static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
+  constexpr std::ptrdiff_t band = 2 * line;
+  static_assert(band % B == 0, "a band is whole blocks");
+  if (rows < band || cols < B || cols * static_cast<std::ptrdiff_t>(sizeof(T)) < 32)
+    return transpose_plane<Block>(src, src_row, dst, dst_row, rows, cols);
+  // Bands start on the source's lines (the first, from row 0, overlaps the second), and the last
+  // ends at the last row (it overlaps the one before). Blocks only move bits, as in transpose_plane.
+  const std::ptrdiff_t first = to_aligned<Block>(src, src_row, line), last_col = cols - B;
+  const std::ptrdiff_t last_move = cols * static_cast<std::ptrdiff_t>(sizeof(T)) - 32;
+  for (std::ptrdiff_t i = 0;;) {
+    const std::ptrdiff_t next = std::min(i == 0 && first != 0 ? first : i + band, rows - band);
+    for (std::ptrdiff_t j = 0;; j = std::min(j + B, last_col)) {
+      const T* s = src + i + j * src_row;
+      for (std::ptrdiff_t h = 0; h < band; h += B) Block::apply(s + h, src_row, buf + h * S + j, S);
+#if defined(__GNUC__)
+      const T* ahead = src + next + j * src_row;  // the last band's next is itself: inside the plane
+      for (std::ptrdiff_t k = 0; k < B; ++k) {
+        __builtin_prefetch(ahead + k * src_row, 0, 2);
+        __builtin_prefetch(ahead + line + k * src_row, 0, 2);
+      }
+#endif
+      if (j == last_col) break;
+    }
+    // Rows out in 32-byte moves, the last overlapping the one before (cols * sizeof(T) >= 32).
+    for (std::ptrdiff_t r = 0; r < band; ++r) {
+      const auto* from = reinterpret_cast<const unsigned char*>(buf + r * S);
+      auto* to = reinterpret_cast<unsigned char*>(dst + (i + r) * dst_row);
+      for (std::ptrdiff_t k = 0; k < last_move; k += 32) Block::move32(from + k, to + k);
+      Block::move32(from + last_move, to + last_move);
+    }
+    if (i == rows - band) break;
+    i = next;
+  }
 }
 
 /// The windows of transpose_window: runs of at most kWindowRunBytes by kWindowBytes in all (give or
@@ -231,10 +288,11 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
 /// With `stream`, transpose_window_avx writes dst with non-temporal stores where a move is aligned
 /// to 32 bytes; the caller fences (_mm_sfence) before anything else may read dst.
+/// transpose_plane_avx is transpose_band with a buffer (`buf`), else transpose_plane.
 void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, std::ptrdiff_t dst_row,
-                         std::ptrdiff_t rows, std::ptrdiff_t cols);
+                         std::ptrdiff_t rows, std::ptrdiff_t cols, float* buf);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
-                         std::ptrdiff_t rows, std::ptrdiff_t cols);
+                         std::ptrdiff_t rows, std::ptrdiff_t cols, double* buf);
 void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next,
                           bool stream);
