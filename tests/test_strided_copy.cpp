@@ -255,7 +255,7 @@ TEST_CASE("strided copies: reversals go through windows across planes, every dty
       CHECK(wrong_reversals<float>({20, 37, 3, 70}, shift, 15 - shift) == 0);  // rows over (r, p) = 3 x 70
       CHECK(wrong_reversals<float>({40, 9, 3, 150}, shift, shift) == 0);       // columns 9 x 40 per row window
       CHECK(wrong_reversals<float>({5, 64, 4, 70}, shift, shift) == 0);        // 5 columns per plane
-      CHECK(wrong_reversals<float>({6, 40, 9, 50}, shift, 7 + shift) == 0);    // 450 rows: 7 windows, 240 columns
+      CHECK(wrong_reversals<float>({6, 40, 9, 50}, shift, 7 + shift) == 0);    // 450 rows: 14 windows; 240 columns: 2-3
       CHECK(wrong_reversals<float>({300, 2, 2, 3}, shift, shift) == 0);        // 6 rows, fewer than a block
       // Strides of whole lines, so the windows start on lines: 144 rows, the last window joining
       // the one before it when the head leaves it short; float64 and bool (lines of 8 and 64).

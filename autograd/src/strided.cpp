@@ -404,7 +404,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   // Every row (column) of every window starts at the same place in a cache line when all the
   // strides but the rows' (columns') own are whole lines; then the windows start on lines.
   constexpr std::size_t line = kLineBytes / sizeof(T), width = kWindowRunBytes / sizeof(T),
-                        height = kWindowBytes / kWindowRunBytes;
+                        height = std::max(kWindowBytes / kWindowRunBytes, line);
   static_assert(height % line == 0, "row windows start on lines");
   const auto whole_lines = [&](const Strides& strides, std::initializer_list<std::size_t> axes) {
     bool all = std::all_of(order.begin(), order.end(), [&](std::size_t d) { return strides[d] % line == 0; });
@@ -422,19 +422,20 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::ptrdiff_t src_col = ss[last], src_q = ss[q], dst_row = ds[p], dst_r = has_r ? ds[r] : 0;
   const std::size_t units = outer.count * cols.count * rows.count, elements = outer.count * n_rows * n_cols;
   const std::size_t max_rows = std::min(n_rows, height + 2 * line), max_cols = width;
-  static_assert(window_stride<T> == static_cast<std::ptrdiff_t>(width), "a window's columns fit a buffer row");
-  const std::size_t per_task = max_rows * max_cols + line;  // and up to a line to align it
+  static_assert(window_stride<T> >= static_cast<std::ptrdiff_t>(width), "a window's columns fit a buffer row");
+  const std::size_t per_task = max_rows * static_cast<std::size_t>(window_stride<T>) + line;  // and a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
   // and the source offset of each column of a window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::ptrdiff_t> offsets(tasks * max_cols);
+  std::vector<std::ptrdiff_t> offsets(tasks * 2 * max_cols);
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
     buf += to_line(buf);
-    std::ptrdiff_t* col_src = offsets.data() + task * max_cols;
+    std::ptrdiff_t* col_src = offsets.data() + task * 2 * max_cols;
+    std::ptrdiff_t* next_src = col_src + max_cols;
     Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
     at.seek(begin / (cols.count * rows.count));
     for (std::size_t u = begin; u < end; ++u) {
@@ -443,24 +444,29 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
       const std::size_t i0 = rows.start(rw), i1 = rows.end(rw), j0 = cols.start(cw), j1 = cols.end(cw);
       // Column j is (q, last) = (j / ext[last], j % ext[last]); the row windows of a column window
       // share its offsets.
-      if (u == begin || rw == 0)
-        for (std::size_t j = j0, k = j0 / ext[last], l = j0 % ext[last]; j < j1; ++j) {
-          col_src[j - j0] = static_cast<std::ptrdiff_t>(k) * src_q + static_cast<std::ptrdiff_t>(l) * src_col;
+      const auto column_offsets = [&](std::size_t from, std::size_t to, std::ptrdiff_t* out) {
+        for (std::size_t j = from, k = from / ext[last], l = from % ext[last]; j < to; ++j) {
+          out[j - from] = static_cast<std::ptrdiff_t>(k) * src_q + static_cast<std::ptrdiff_t>(l) * src_col;
           if (++l == ext[last]) l = 0, ++k;
         }
+      };
+      if (u == begin || rw == 0) column_offsets(j0, j1, col_src);
       // Row i is (r, p) = (i / ext[p], i % ext[p]).
       const auto run = static_cast<std::ptrdiff_t>(ext[p]), k = static_cast<std::ptrdiff_t>(i0 / ext[p]),
                  l = static_cast<std::ptrdiff_t>(i0 % ext[p]);
       const RowWalk walk{dst_row, dst_r - (run - 1) * dst_row, run, l};
       const auto first = static_cast<std::ptrdiff_t>(rw == 0 ? rows.head : 0);  // where the source's lines start
-      // Copies that stream their output also have a source too large to stay in the cache: each
-      // window prefetches the next row window's source (see transpose_window), whose lines then come
-      // from memory while the rows go out. Below that, the source mostly comes from the L3, and the
-      // prefetches were worth nothing on Zen 4 and cost on Zen 3 (bench/PROFILE.md, sessions 17, 20).
+      // Each window prefetches the source of the one after it in this task (see transpose_window):
+      // the next row window, or after a column window's last, the next column window's first.
       NextWindow next;
-      if (stream && rw + 1 < rows.count && u + 1 < end)
+      if (rw + 1 < rows.count && u + 1 < end) {
         next = {static_cast<std::ptrdiff_t>(rows.start(rw + 1) - i0),
                 static_cast<std::ptrdiff_t>(rows.end(rw + 1) - rows.start(rw + 1))};
+      } else if (cw + 1 < cols.count && u + 1 < end) {
+        column_offsets(cols.start(cw + 1), cols.end(cw + 1), next_src);
+        next = {-static_cast<std::ptrdiff_t>(i0), static_cast<std::ptrdiff_t>(rows.end(0)), next_src,
+                static_cast<std::ptrdiff_t>(cols.end(cw + 1) - cols.start(cw + 1))};
+      }
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
                            dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
                            static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf, next,

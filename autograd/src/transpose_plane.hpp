@@ -203,11 +203,14 @@ void transpose_band(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t
 
 /// The windows of transpose_window: runs of at most kWindowRunBytes by kWindowBytes in all (give or
 /// take a cache line of rows: the callers start them on lines), in a buffer of rows of
-/// window_stride<T> elements (a constant, so the block's stores need no registers for it; and
-/// not a power of two, so the buffer's lines spread over every cache set).
-constexpr std::size_t kWindowRunBytes = 384, kWindowBytes = std::size_t{24} << 10;
+/// window_stride<T> elements (a constant, so the block's stores need no registers for it; and a
+/// line more than a run, not a power of two, so the buffer's lines spread over every cache set).
+/// 32 rows of float32, two lines of each column, as transpose_band's bands and for the same reason;
+/// with the prefetches below, runs of 512 bytes by 32 rows beat 384 by 64, 256 by 32 and 768 by 32
+/// (bench/PROFILE.md, session 21).
+constexpr std::size_t kWindowRunBytes = 512, kWindowBytes = std::size_t{16} << 10;
 template <class T>
-constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>(kWindowRunBytes / sizeof(T));
+constexpr std::ptrdiff_t window_stride = static_cast<std::ptrdiff_t>((kWindowRunBytes + kLineBytes) / sizeof(T));
 
 /// The dst rows of a window, in order: the next row starts `step` elements after a row, or `wrap`
 /// after the last of a run of `run` rows (a window's rows may run along one axis and on along
@@ -219,9 +222,12 @@ struct RowWalk {
 };
 
 /// The window a transpose_window call prefetches the source lines of: its first row `offset`
-/// elements past this window's, the same columns, `rows` rows (0: none).
+/// elements past this window's, `rows` rows (0: none); the same columns, or with `src_off` the
+/// `cols` columns at those offsets (the first window of the next column window).
 struct NextWindow {
   std::ptrdiff_t offset = 0, rows = 0;
+  const std::ptrdiff_t* src_off = nullptr;
+  std::ptrdiff_t cols = 0;
 };
 
 /// One window of a transposing copy through a buffer: element (i, j), i < rows, j < cols <=
@@ -238,10 +244,9 @@ struct NextWindow {
 /// buffer is in L1, where moves that straddle its lines cost less than aligning them would
 /// (bench/PROFILE.md, session 14).
 ///
-/// While the rows go out, it prefetches the source lines of `next` (whose rows start on lines), a
-/// share after each row, so that the next window's transposes find them in cache instead of
-/// waiting on one line of each column at a time: the two halves of the loop, which do not
-/// otherwise overlap, then do (for copies from memory: bench/PROFILE.md, session 20).
+/// After each block of columns it prefetches the source lines of the same columns of `next` into
+/// L2, so that the next window's transposes find them there instead of waiting on the L3 or memory
+/// for one line of each column at a time (bench/PROFILE.md, sessions 20 and 21).
 ///
 /// Out::move32 makes the 32-byte moves of the rows going out: Block's own, or for outputs too
 /// large to stay in the cache, a non-temporal store (see stream_min_bytes in strided.hpp).
@@ -253,34 +258,58 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
     for (std::ptrdiff_t i = 0; i < rows; ++i)
       for (std::ptrdiff_t j = 0; j < cols; ++j) buf[i * S + j] = src[i + src_off[j]];
   } else {
-    each_window(cols, B, 0, [&](std::ptrdiff_t j) {
+    // Plain loops, not each_window: captured by its lambda, the offsets were reloaded after every
+    // block's stores. Blocks of rows on `first`'s grid (a line is a whole number of blocks): none
+    // straddles a source line.
+    const std::ptrdiff_t grid = first % B, last_row = rows - B, last_col = cols - B;
+    const std::ptrdiff_t* next_off = next.src_off != nullptr ? next.src_off : src_off;
+    const std::ptrdiff_t next_cols = next.rows == 0 ? 0 : next.src_off != nullptr ? next.cols : cols;
+    for (std::ptrdiff_t j = 0;; j = std::min(j + B, last_col)) {
       // The column's rows relative to its first, in locals the compiler keeps in registers.
       const T* col = src + src_off[j];
       std::ptrdiff_t off[B];
       for (std::ptrdiff_t k = 0; k < B; ++k) off[k] = src_off[j + k] - src_off[j];
+      // Source rows one stride apart (a block within one run of the column axis): apply, which
+      // loads no offsets.
+      const std::ptrdiff_t step = off[B > 1 ? 1 : 0];
+      bool even = true;
+      for (std::ptrdiff_t k = 2; k < B; ++k) even = even && off[k] == k * step;
       T* out = buf + j;
-      // Blocks on `first`'s grid (a line is a whole number of blocks): none straddles a source line.
-      each_window(rows, B, first % B, [&](std::ptrdiff_t i) { Block::apply_rows(col + i, off, out + i * S, S); });
-    });
-  }
-  constexpr auto line = static_cast<std::ptrdiff_t>(kLineBytes / sizeof(T));
-  const std::ptrdiff_t lines = (next.rows + line - 1) / line, per_row = (cols * lines + rows - 1) / rows;
-  with_run_copy<Out, false>(sizeof(T) * static_cast<std::size_t>(cols), [&](const auto& copy) {
-    // off, not a pointer past dst's end; (pj, pl): the column and line prefetched next.
-    for (std::ptrdiff_t i = 0, at = walk.at, off = 0, pj = 0, pl = 0; i < rows; ++i) {
-      copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
+      for (std::ptrdiff_t i = 0;; i = std::min(i == 0 && grid != 0 ? grid : i + B, last_row)) {
+        if (even)
+          Block::apply(col + i, step, out + i * S, S);
+        else
+          Block::apply_rows(col + i, off, out + i * S, S);
+        if (i == last_row) break;
+      }
 #if defined(__GNUC__)
-      for (std::ptrdiff_t n = 0; n < per_row && pj < cols; ++n) {
-        __builtin_prefetch(src + next.offset + src_off[pj] + std::min(pl * line, next.rows - 1));
-        if (++pl == lines) pl = 0, ++pj;
-      }
+      for (std::ptrdiff_t k = 0; k < B && j + k < next_cols; ++k)
+        for (std::ptrdiff_t l = 0; l < next.rows; l += kLineBytes / sizeof(T))
+          __builtin_prefetch(src + next.offset + next_off[j + k] + l, 0, 2);
 #endif
-      if (++at == walk.run) {
-        at = 0;
-        off += walk.wrap;
-      } else {
-        off += walk.step;
-      }
+      if (j == last_col) break;
+    }
+  }
+  // The rows go out in 32-byte moves, the last overlapping the one before; plain loops, as above
+  // (runs shorter than a move through with_run_copy).
+  const auto bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * cols;
+  if (bytes >= 32) {
+    const std::ptrdiff_t last_move = bytes - 32;
+    for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off: not a pointer past dst's end
+      const auto* from = reinterpret_cast<const unsigned char*>(buf + i * S);
+      auto* to = reinterpret_cast<unsigned char*>(dst + off);
+      for (std::ptrdiff_t k = 0; k < last_move; k += 32) Out::move32(from + k, to + k);
+      Out::move32(from + last_move, to + last_move);
+      off += ++at == walk.run ? walk.wrap : walk.step;
+      if (at == walk.run) at = 0;
+    }
+    return;
+  }
+  with_run_copy<Out, false>(static_cast<std::size_t>(bytes), [&](const auto& copy) {
+    for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {
+      copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
+      off += ++at == walk.run ? walk.wrap : walk.step;
+      if (at == walk.run) at = 0;
     }
   });
 }
