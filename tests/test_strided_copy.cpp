@@ -151,6 +151,16 @@ TEST_CASE("strided copies: permute and transpose equal a naive loop, every dtype
     check_permute<float>({300, 1030}, {1, 0});
     check_permute<double>({2, 1029, 259}, {0, 2, 1});
     check_permute<std::int64_t>({261, 1027}, {1, 0});
+    // Permutes that keep the innermost axis copy its runs a row of the next axis at a time when
+    // they are 32 to 512 bytes: runs at both ends of that, just past it, and of every dtype, over
+    // enough positions (over 32,768 elements) that the threads' ranges split rows.
+    check_permute<float>({6, 5, 9, 8}, {2, 0, 1, 3});
+    check_permute<float>({3, 7, 5, 128}, {1, 0, 2, 3});
+    check_permute<float>({3, 7, 5, 129}, {1, 0, 2, 3});
+    check_permute<float>({7, 130, 5, 9}, {0, 2, 1, 3});
+    check_permute<double>({5, 11, 3, 21}, {2, 1, 0, 3});
+    check_permute<std::int64_t>({3, 9, 5, 7}, {2, 0, 1, 3});
+    check_permute<bool>({5, 7, 3, 40}, {0, 2, 1, 3});
   }
   const Tensor x = counting<double>({5, 3, 7});
   CHECK(values(transpose(x, 0, 2)) == values(permute(x, {2, 1, 0})));

@@ -113,6 +113,10 @@ void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, doub
     return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf, next);
   transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf, next);
 }
+void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
+                        std::size_t count, std::size_t bytes) {
+  copy_run_batch<AvxFloat8>(src, src_step, dst, dst_step, count, bytes);
+}
 void fill_avx(unsigned char* d, std::size_t bytes, const unsigned char* pattern) {
   // The head up to a 32-byte boundary is whole elements (d is at one and sizeof(T) divides 32),
   // so the pattern continues there from its start, as it does at every 32 bytes after.
@@ -133,6 +137,8 @@ void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, 
                           std::ptrdiff_t, float*, NextWindow, bool) {}
 void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
                           std::ptrdiff_t, double*, NextWindow, bool) {}
+void copy_run_batch_avx(const unsigned char*, std::ptrdiff_t, unsigned char*, std::ptrdiff_t, std::size_t,
+                        std::size_t) {}
 void fill_avx(unsigned char*, std::size_t, const unsigned char*) {}
 bool avx_planes_built() { return false; }
 #endif

@@ -100,6 +100,19 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   });
 }
 
+/// Copies `count` runs of `bytes` bytes (at least 32), run k from src + k * src_step to dst +
+/// k * dst_step, in Move32::move32's 32-byte moves (the last of a run overlapping the one before):
+/// the runs of a permute that keeps the innermost axis, with no dispatch per run (see copy_runs).
+template <class Move32>
+void copy_run_batch(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
+                    std::size_t count, std::size_t bytes) {
+  const auto last = static_cast<std::ptrdiff_t>(bytes) - 32;
+  for (std::size_t k = 0; k < count; ++k, src += src_step, dst += dst_step) {
+    for (std::ptrdiff_t o = 0; o < last; o += 32) Move32::move32(src + o, dst + o);
+    Move32::move32(src + last, dst + last);
+  }
+}
+
 /// The columns of dst a caller hands transpose_band at once (give or take a cache line, as for
 /// transpose_plane), the row stride of its buffer (a line more: the longest slice fits, and the
 /// stride is not a power of two, so the buffer's rows spread over the cache sets), and the least
@@ -328,6 +341,9 @@ void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float
 void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
                           std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next,
                           bool stream);
+/// copy_run_batch in AVX moves.
+void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
+                        std::size_t count, std::size_t bytes);
 /// Fills `bytes` bytes from d with a value whose bytes repeat every sizeof(T) (dividing 32), from a
 /// line of it at `pattern` (64 bytes); d and bytes are whole elements. The stores are 32 bytes
 /// wide and aligned (a part at each end is copied as it falls), so none straddles a cache line.
