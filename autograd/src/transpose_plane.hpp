@@ -1,17 +1,20 @@
-// Private: the transposing copy of one plane, dst[i * dst_row + j] = src[i + j * src_row], and of a
-// window of rows and columns anywhere through a buffer (transpose_window), written once over a
-// register-transpose block, so strided.cpp (SSE2 and scalar blocks) and strided_avx.cpp (AVX
-// blocks, compiled with -mavx, called only on CPUs that have it) share the loop order. Each
-// instantiation's block type belongs to one translation unit, so no instantiation is compiled
-// twice with different instruction sets (hence no non-template inline helpers here).
+// Private: the transposing copy of one plane, dst[i * dst_row + j] = src[i + j * src_row], straight
+// (transpose_plane) or through a buffer (transpose_band), of a window of rows and columns anywhere
+// through a buffer (transpose_window), and the batched runs of copies that keep the innermost axis
+// (copy_run_batch), written once over a register-transpose block or a 32-byte move, so strided.cpp
+// (SSE2 and scalar blocks) and strided_avx.cpp (AVX blocks, compiled with -mavx, called only on
+// CPUs that have it) share the loop order. Each instantiation's block type belongs to one
+// translation unit, so no instantiation is compiled twice with different instruction sets (hence
+// no non-template inline helpers here).
 //
 // transpose_plane's loop order: bands of kBand rows of dst; within a band, one block of columns
 // after another. A band reads kBand consecutive elements of each source row it passes, and the
 // callers hand this a plane of at most about kPlaneCols columns (source rows), so the source lines
-// a band leaves half read are still cached when the next band reads their other half, and the
-// pages it touches stay within the TLB. Each band also prefetches the source lines kPrefetchLines
-// ahead along the rows it passes, when the plane is too large to stay in cache: each of a block's
-// loads moves kBand source rows per block (16 KiB for float32 rows of 2 KiB), past any stream the
+// a band leaves half read are still in L2 when the next band reads their other half
+// (transpose_band reads both halves at once, for planes whose source is not in L2), and the pages
+// it touches stay within the TLB. Each band also prefetches the source lines kPrefetchLines ahead
+// along the rows it passes, when the plane is too large to stay in cache: each of a block's loads
+// moves kBand source rows per block (16 KiB for float32 rows of 2 KiB), past any stream the
 // hardware's prefetchers follow, so the first band over each line waited on every line it read
 // (bench/PROFILE.md, session 19).
 //
