@@ -450,7 +450,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
-  // and the source offset of each column of a window.
+  // and the source offset of each column of a window and of the next column window.
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
   std::vector<std::ptrdiff_t> offsets(tasks * 2 * max_cols);
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
