@@ -164,6 +164,13 @@ struct Odometer {
   }
 };
 
+/// Elements from `at` to the next cache line (0 when it starts one).
+template <class T>
+std::size_t to_line(const T* at) {
+  constexpr std::size_t line = kLineBytes / sizeof(T);
+  return (line - reinterpret_cast<std::uintptr_t>(at) / sizeof(T) % line) % line;
+}
+
 /// The number of tasks split_units makes of `units` units of work, `elements` elements in all.
 std::size_t task_count(std::size_t units, std::size_t elements, std::size_t max_tasks) {
   const std::size_t threads = static_cast<std::size_t>(num_threads());
@@ -434,9 +441,6 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
     for (std::size_t d : axes) all = all && (d == rank || strides[d] % line == 0);
     return all;
   };
-  const auto to_line = [&](const T* at) {
-    return (line - reinterpret_cast<std::uintptr_t>(at) / sizeof(T) % line) % line;
-  };
   // Row windows take their head (and a short last window) on, their rows in the buffer have
   // room; column windows are at most a buffer row (window_stride<T>), so their head is a window.
   const Windows rows(n_rows, whole_lines(ss, {last, q}) ? to_line(src) : 0, height, true, line);
@@ -546,7 +550,7 @@ void copy_tiled(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
     T* buf = nullptr;
     if (banded) {
       buf = buffers.get() + task * per_task;
-      buf += (line - reinterpret_cast<std::uintptr_t>(buf) / sizeof(T) % line) % line;
+      buf += to_line(buf);
     }
     Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
     at.seek(begin / per_plane);

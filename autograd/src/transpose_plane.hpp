@@ -103,17 +103,23 @@ void transpose_plane(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_
   });
 }
 
+/// Copies one run of `bytes` bytes (at least 32) in Move32::move32's 32-byte moves, the last
+/// overlapping the one before: the rows going out of transpose_band's and transpose_window's
+/// buffers, and copy_run_batch's runs.
+template <class Move32>
+void move_run(const unsigned char* src, unsigned char* dst, std::size_t bytes) {
+  const auto last = static_cast<std::ptrdiff_t>(bytes) - 32;
+  for (std::ptrdiff_t o = 0; o < last; o += 32) Move32::move32(src + o, dst + o);
+  Move32::move32(src + last, dst + last);
+}
+
 /// Copies `count` runs of `bytes` bytes (at least 32), run k from src + k * src_step to dst +
-/// k * dst_step, in Move32::move32's 32-byte moves (the last of a run overlapping the one before):
-/// the runs of a permute that keeps the innermost axis, with no dispatch per run (see copy_runs).
+/// k * dst_step, with move_run: the runs of a permute that keeps the innermost axis, with no
+/// dispatch per run (see copy_runs), and the rows of a transpose_band's band.
 template <class Move32>
 void copy_run_batch(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
                     std::size_t count, std::size_t bytes) {
-  const auto last = static_cast<std::ptrdiff_t>(bytes) - 32;
-  for (std::size_t k = 0; k < count; ++k, src += src_step, dst += dst_step) {
-    for (std::ptrdiff_t o = 0; o < last; o += 32) Move32::move32(src + o, dst + o);
-    Move32::move32(src + last, dst + last);
-  }
+  for (std::size_t k = 0; k < count; ++k, src += src_step, dst += dst_step) move_run<Move32>(src, dst, bytes);
 }
 
 /// The columns of dst a caller hands transpose_band at once (give or take a cache line, as for
@@ -190,7 +196,6 @@ void transpose_band(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t
   // Bands start on the source's lines (the first, from row 0, overlaps the second), and the last
   // ends at the last row (it overlaps the one before). Blocks only move bits, as in transpose_plane.
   const std::ptrdiff_t first = to_aligned<Block>(src, src_row, line), last_col = cols - B;
-  const std::ptrdiff_t last_move = cols * static_cast<std::ptrdiff_t>(sizeof(T)) - 32;
   for (std::ptrdiff_t i = 0;;) {
     const std::ptrdiff_t next = std::min(i == 0 && first != 0 ? first : i + band, rows - band);
     for (std::ptrdiff_t j = 0;; j = std::min(j + B, last_col)) {
@@ -205,13 +210,10 @@ void transpose_band(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrdiff_t
 #endif
       if (j == last_col) break;
     }
-    // Rows out in 32-byte moves, the last overlapping the one before (cols * sizeof(T) >= 32).
-    for (std::ptrdiff_t r = 0; r < band; ++r) {
-      const auto* from = reinterpret_cast<const unsigned char*>(buf + r * S);
-      auto* to = reinterpret_cast<unsigned char*>(dst + (i + r) * dst_row);
-      for (std::ptrdiff_t k = 0; k < last_move; k += 32) Block::move32(from + k, to + k);
-      Block::move32(from + last_move, to + last_move);
-    }
+    copy_run_batch<Block>(reinterpret_cast<const unsigned char*>(buf), S * static_cast<std::ptrdiff_t>(sizeof(T)),
+                          reinterpret_cast<unsigned char*>(dst + i * dst_row),
+                          dst_row * static_cast<std::ptrdiff_t>(sizeof(T)), static_cast<std::size_t>(band),
+                          sizeof(T) * static_cast<std::size_t>(cols));
     if (i == rows - band) break;
     i = next;
   }
@@ -306,22 +308,19 @@ void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWa
       if (j == last_col) break;
     }
   }
-  // The rows go out in 32-byte moves, the last overlapping the one before; plain loops, as above
-  // (runs shorter than a move through with_run_copy).
-  const auto bytes = static_cast<std::ptrdiff_t>(sizeof(T)) * cols;
+  // The rows go out with move_run in plain loops, as above (runs shorter than a move through
+  // with_run_copy).
+  const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(cols);
   if (bytes >= 32) {
-    const std::ptrdiff_t last_move = bytes - 32;
     for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off: not a pointer past dst's end
-      const auto* from = reinterpret_cast<const unsigned char*>(buf + i * S);
-      auto* to = reinterpret_cast<unsigned char*>(dst + off);
-      for (std::ptrdiff_t k = 0; k < last_move; k += 32) Out::move32(from + k, to + k);
-      Out::move32(from + last_move, to + last_move);
+      move_run<Out>(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off),
+                    bytes);
       off += ++at == walk.run ? walk.wrap : walk.step;
       if (at == walk.run) at = 0;
     }
     return;
   }
-  with_run_copy<Out, false>(static_cast<std::size_t>(bytes), [&](const auto& copy) {
+  with_run_copy<Out, false>(bytes, [&](const auto& copy) {
     for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {
       copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
       off += ++at == walk.run ? walk.wrap : walk.step;
