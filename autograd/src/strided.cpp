@@ -265,16 +265,16 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
 
 /// transpose_window with the widest block this CPU has for T.
 template <class T>
-void transpose_window_any(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
+void transpose_window_any(const T* src, WindowColumns columns, T* dst, RowWalk walk, std::ptrdiff_t rows,
                           std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next, bool stream) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_window_avx(src, src_off, dst, walk, rows, cols, first, buf, next, stream);
+    if (have_avx()) return transpose_window_avx(src, columns, dst, walk, rows, cols, first, buf, next, stream);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
-    return transpose_window<Sse>(src, src_off, dst, walk, rows, cols, first, buf, next);
+    return transpose_window<Sse>(src, columns, dst, walk, rows, cols, first, buf, next);
 #endif
   }
-  transpose_window<ScalarBlock<T>>(src, src_off, dst, walk, rows, cols, first, buf, next);
+  transpose_window<ScalarBlock<T>>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
 
 /// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
@@ -454,15 +454,17 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
-  // and the source offset of each column of a window and of the next column window.
+  // the source offset of each column of a window and of the next column window, and the strides
+  // of a window's blocks of columns (WindowColumns::step).
   const std::unique_ptr<T[]> buffers(new T[tasks * per_task]);
-  std::vector<std::ptrdiff_t> offsets(tasks * 2 * max_cols);
+  std::vector<std::ptrdiff_t> offsets(tasks * 3 * max_cols);
   std::vector<std::size_t> counters(kMaxTasks * outer.extents.size());
   split_units(units, elements, kMaxTasks, [&](std::size_t task, std::size_t begin, std::size_t end) {
     T* buf = buffers.get() + task * per_task;
     buf += to_line(buf);
-    std::ptrdiff_t* col_src = offsets.data() + task * 2 * max_cols;
+    std::ptrdiff_t* col_src = offsets.data() + task * 3 * max_cols;
     std::ptrdiff_t* next_src = col_src + max_cols;
+    std::ptrdiff_t* col_step = next_src + max_cols;
     Odometer at{outer.extents, outer.src, outer.dst, counters.data() + task * outer.extents.size()};
     at.seek(begin / (cols.count * rows.count));
     for (std::size_t u = begin; u < end; ++u) {
@@ -477,7 +479,8 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
           if (++l == ext[last]) l = 0, ++k;
         }
       };
-      if (u == begin || rw == 0) column_offsets(j0, j1, col_src);
+      const bool fresh = u == begin || rw == 0;
+      if (fresh) column_offsets(j0, j1, col_src);
       // Row i is (r, p) = (i / ext[p], i % ext[p]).
       const auto run = static_cast<std::ptrdiff_t>(ext[p]), k = static_cast<std::ptrdiff_t>(i0 / ext[p]),
                  l = static_cast<std::ptrdiff_t>(i0 % ext[p]);
@@ -494,7 +497,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
         next = {-static_cast<std::ptrdiff_t>(i0), static_cast<std::ptrdiff_t>(rows.end(0)), next_src,
                 static_cast<std::ptrdiff_t>(cols.end(cw + 1) - cols.start(cw + 1))};
       }
-      transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), col_src,
+      transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), WindowColumns{col_src, col_step, fresh},
                            dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
                            static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf, next,
                            stream);

@@ -99,19 +99,17 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
   if (buf != nullptr) return transpose_band<AvxDouble4>(src, src_row, dst, dst_row, rows, cols, buf);
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
-void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next,
-                          bool stream) {
+void transpose_window_avx(const float* src, WindowColumns columns, float* dst, RowWalk walk, std::ptrdiff_t rows,
+                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, bool stream) {
   if (stream)
-    return transpose_window<AvxFloat8, float, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf, next);
-  transpose_window<AvxFloat8>(src, src_off, dst, walk, rows, cols, first, buf, next);
+    return transpose_window<AvxFloat8, float, AvxStream>(src, columns, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxFloat8>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
-void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next,
-                          bool stream) {
+void transpose_window_avx(const double* src, WindowColumns columns, double* dst, RowWalk walk, std::ptrdiff_t rows,
+                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, bool stream) {
   if (stream)
-    return transpose_window<AvxDouble4, double, AvxStream>(src, src_off, dst, walk, rows, cols, first, buf, next);
-  transpose_window<AvxDouble4>(src, src_off, dst, walk, rows, cols, first, buf, next);
+    return transpose_window<AvxDouble4, double, AvxStream>(src, columns, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxDouble4>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
 void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
                         std::size_t count, std::size_t bytes) {
@@ -133,9 +131,9 @@ void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, s
 }
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
                          double*) {}
-void transpose_window_avx(const float*, const std::ptrdiff_t*, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, float*, NextWindow, bool) {}
-void transpose_window_avx(const double*, const std::ptrdiff_t*, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
+void transpose_window_avx(const float*, WindowColumns, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
+                          float*, NextWindow, bool) {}
+void transpose_window_avx(const double*, WindowColumns, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
                           std::ptrdiff_t, double*, NextWindow, bool) {}
 void copy_run_batch_avx(const unsigned char*, std::ptrdiff_t, unsigned char*, std::ptrdiff_t, std::size_t,
                         std::size_t) {}

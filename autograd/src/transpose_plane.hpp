@@ -248,8 +248,30 @@ struct NextWindow {
   std::ptrdiff_t cols = 0;
 };
 
+/// The columns of a transpose_window call: column j's source run starts at off[j]. `step` holds
+/// one entry per block of columns (at most `cols`), each block's stride between its columns when
+/// they are evenly spaced, or kUneven: transpose_window fills it when `fresh` (the first window of
+/// these columns the caller hands it) and reads it in the windows after, which share the columns.
+struct WindowColumns {
+  const std::ptrdiff_t* off;
+  std::ptrdiff_t* step;
+  bool fresh;
+};
+constexpr std::ptrdiff_t kUneven = PTRDIFF_MIN;
+
+/// The stride between the B columns whose source runs start at off[0..B), if it is one, else
+/// kUneven. (Block only keeps each instantiation in its block's translation unit.)
+template <class Block>
+std::ptrdiff_t even_step(const std::ptrdiff_t* off) {
+  constexpr std::ptrdiff_t B = Block::kSize;
+  const std::ptrdiff_t step = B > 1 ? off[B > 1 ? 1 : 0] - off[0] : 0;
+  std::ptrdiff_t odd = 0;  // nonzero when any column is off the stride
+  for (std::ptrdiff_t k = 2; k < B; ++k) odd |= off[k] - off[0] - k * step;
+  return odd == 0 ? step : kUneven;
+}
+
 /// One window of a transposing copy through a buffer: element (i, j), i < rows, j < cols <=
-/// window_stride<T>, is src[i + src_off[j]] and goes to row i of dst (rows as `walk` says, from
+/// window_stride<T>, is src[i + columns.off[j]] and goes to row i of dst (rows as `walk` says, from
 /// dst) at j. Each column is a source run and each row a dst run, wherever they lie, so a caller's
 /// window may span two axes on either side (the reversal's planes, whose rows continue in the
 /// next plane's). The window is transposed into buf (rows of window_stride<T>, 64-byte aligned),
@@ -264,46 +286,80 @@ struct NextWindow {
 ///
 /// After each block of columns it prefetches the source lines of the same columns of `next` into
 /// L2, so that the next window's transposes find them there instead of waiting on the L3 or memory
-/// for one line of each column at a time (bench/PROFILE.md, sessions 20 and 21).
+/// for one line of each column at a time (bench/PROFILE.md, sessions 20 and 21); and a share of
+/// this window's dst lines, so that the rows going out find them in L2 too (session 22), unless
+/// they stream.
+///
+/// The loops are plain, not each_window's lambdas (captured, the offsets were reloaded after every
+/// block's stores), and the common case takes the fewest instructions: the blocks' strides come
+/// from `columns.step` rather than being checked in every window, evenly spaced blocks and their
+/// prefetches need no offsets, and whole blocks of rows from row 0 take a loop with no bounds to
+/// clamp. This loop is as much work for the core as the copy is for the caches; each of these cut
+/// the reversal's time (bench/PROFILE.md, session 22).
 ///
 /// Out::move32 makes the 32-byte moves of the rows going out: Block's own, or for outputs too
 /// large to stay in the cache, a non-temporal store (see stream_min_bytes in strided.hpp).
 template <class Block, class T, class Out = Block>
-void transpose_window(const T* src, const std::ptrdiff_t* src_off, T* dst, RowWalk walk, std::ptrdiff_t rows,
+void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk, std::ptrdiff_t rows,
                       std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next) {
-  constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>;
+  constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>, line = kLineBytes / sizeof(T);
+  const std::ptrdiff_t* src_off = columns.off;
   if (rows < B || cols < B) {  // no whole block
     for (std::ptrdiff_t i = 0; i < rows; ++i)
       for (std::ptrdiff_t j = 0; j < cols; ++j) buf[i * S + j] = src[i + src_off[j]];
   } else {
-    // Plain loops, not each_window: captured by its lambda, the offsets were reloaded after every
-    // block's stores. Blocks of rows on `first`'s grid (a line is a whole number of blocks): none
-    // straddles a source line.
+    // Blocks of rows on `first`'s grid (a line is a whole number of blocks): none straddles a
+    // source line. `whole`: they are 0, B, 2B, ... up to rows.
     const std::ptrdiff_t grid = first % B, last_row = rows - B, last_col = cols - B;
+    const bool whole = grid == 0 && rows % B == 0;
     const std::ptrdiff_t* next_off = next.src_off != nullptr ? next.src_off : src_off;
     const std::ptrdiff_t next_cols = next.rows == 0 ? 0 : next.src_off != nullptr ? next.cols : cols;
-    for (std::ptrdiff_t j = 0;; j = std::min(j + B, last_col)) {
-      // The column's rows relative to its first, in locals the compiler keeps in registers.
+    // This window's dst rows, `per` after each block of columns (none when they stream).
+    const std::ptrdiff_t blocks = (cols + B - 1) / B,
+                         per = std::is_same_v<Out, Block> ? (rows + blocks - 1) / blocks : 0;
+    std::ptrdiff_t ahead = 0, ahead_at = walk.at, ahead_off = 0;  // the next dst row to prefetch
+    for (std::ptrdiff_t j = 0, b = 0;; j = std::min(j + B, last_col), ++b) {
+      if (columns.fresh) columns.step[b] = even_step<Block>(src_off + j);
+      const std::ptrdiff_t step = columns.step[b];
       const T* col = src + src_off[j];
-      std::ptrdiff_t off[B];
-      for (std::ptrdiff_t k = 0; k < B; ++k) off[k] = src_off[j + k] - src_off[j];
-      // Source rows one stride apart (a block within one run of the column axis): apply, which
-      // loads no offsets.
-      const std::ptrdiff_t step = off[B > 1 ? 1 : 0];
-      bool even = true;
-      for (std::ptrdiff_t k = 2; k < B; ++k) even = even && off[k] == k * step;
       T* out = buf + j;
-      for (std::ptrdiff_t i = 0;; i = std::min(i == 0 && grid != 0 ? grid : i + B, last_row)) {
-        if (even)
-          Block::apply(col + i, step, out + i * S, S);
-        else
+      if (step != kUneven) {  // apply, which loads no offsets
+        if (whole) {
+          for (std::ptrdiff_t i = 0; i < rows; i += B) Block::apply(col + i, step, out + i * S, S);
+        } else {
+          for (std::ptrdiff_t i = 0;; i = std::min(i == 0 && grid != 0 ? grid : i + B, last_row)) {
+            Block::apply(col + i, step, out + i * S, S);
+            if (i == last_row) break;
+          }
+        }
+      } else {  // the column's rows relative to its first, in locals the compiler keeps in registers
+        std::ptrdiff_t off[B];
+        for (std::ptrdiff_t k = 0; k < B; ++k) off[k] = src_off[j + k] - src_off[j];
+        for (std::ptrdiff_t i = 0;; i = std::min(i == 0 && grid != 0 ? grid : i + B, last_row)) {
           Block::apply_rows(col + i, off, out + i * S, S);
-        if (i == last_row) break;
+          if (i == last_row) break;
+        }
       }
 #if defined(__GNUC__)
-      for (std::ptrdiff_t k = 0; k < B && j + k < next_cols; ++k)
-        for (std::ptrdiff_t l = 0; l < next.rows; l += kLineBytes / sizeof(T))
-          __builtin_prefetch(src + next.offset + next_off[j + k] + l, 0, 2);
+      if (step != kUneven && next.src_off == nullptr && next.rows <= 2 * line && j + B <= next_cols) {
+        // The same columns, one or two lines each (the next row window's): no offsets to load.
+        const T* p = col + next.offset;
+        for (std::ptrdiff_t k = 0; k < B; ++k) {
+          __builtin_prefetch(p + k * step, 0, 2);
+          if (next.rows > line) __builtin_prefetch(p + k * step + line, 0, 2);
+        }
+      } else {
+        for (std::ptrdiff_t k = 0; k < B && j + k < next_cols; ++k)
+          for (std::ptrdiff_t l = 0; l < next.rows; l += line)
+            __builtin_prefetch(src + next.offset + next_off[j + k] + l, 0, 2);
+      }
+      for (const std::ptrdiff_t end = std::min(rows, ahead + per); ahead < end; ++ahead) {
+        const T* row = dst + ahead_off;
+        for (std::ptrdiff_t o = 0; o < cols; o += line) __builtin_prefetch(row + o, 0, 2);
+        __builtin_prefetch(row + cols - 1, 0, 2);  // the last line, when the row does not start on one
+        ahead_off += ++ahead_at == walk.run ? walk.wrap : walk.step;
+        if (ahead_at == walk.run) ahead_at = 0;
+      }
 #endif
       if (j == last_col) break;
     }
@@ -337,12 +393,10 @@ void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, s
                          std::ptrdiff_t rows, std::ptrdiff_t cols, float* buf);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols, double* buf);
-void transpose_window_avx(const float* src, const std::ptrdiff_t* src_off, float* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next,
-                          bool stream);
-void transpose_window_avx(const double* src, const std::ptrdiff_t* src_off, double* dst, RowWalk walk,
-                          std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next,
-                          bool stream);
+void transpose_window_avx(const float* src, WindowColumns columns, float* dst, RowWalk walk, std::ptrdiff_t rows,
+                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, bool stream);
+void transpose_window_avx(const double* src, WindowColumns columns, double* dst, RowWalk walk, std::ptrdiff_t rows,
+                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, bool stream);
 /// copy_run_batch in AVX moves.
 void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
                         std::size_t count, std::size_t bytes);
