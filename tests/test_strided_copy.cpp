@@ -232,18 +232,24 @@ std::size_t wrong_transposes(std::size_t rows, std::size_t cols, std::size_t src
 }
 
 /// strided_copy of a 4-d array reversed (permute (3,2,1,0)), from and to buffers `src_shift` and
-/// `dst_shift` elements past an allocation, against a naive loop.
+/// `dst_shift` elements past an allocation, against a naive loop; twice, the second time with the
+/// streaming threshold just past the copy's bytes, so that its windows prefetch their dst rows
+/// (DstMode::kFetch, for copies whose source and dst fill half the L3).
 template <class T>
 std::size_t wrong_reversals(const Shape& s, std::size_t src_shift, std::size_t dst_shift) {
   const std::size_t n = numel(s);
-  const std::unique_ptr<T[]> src(new T[n + src_shift]()), dst(new T[n + dst_shift]());
-  for (std::size_t i = 0; i < n; ++i) src[src_shift + i] = value_at<T>(i + 1);
   const Shape to{s[3], s[2], s[1], s[0]};
-  detail::strided_copy(src.get() + src_shift, to, detail::permuted_strides(s, {3, 2, 1, 0}), dst.get() + dst_shift);
   std::size_t wrong = 0;
-  for (std::size_t flat = 0; flat < n; ++flat) {
-    const auto i = unravel(flat, to);
-    wrong += dst[dst_shift + flat] != value_at<T>(ravel({i[3], i[2], i[1], i[0]}, s) + 1);
+  for (bool fetch : {false, true}) {
+    const std::unique_ptr<T[]> src(new T[n + src_shift]()), dst(new T[n + dst_shift]());
+    for (std::size_t i = 0; i < n; ++i) src[src_shift + i] = value_at<T>(i + 1);
+    detail::set_stream_min_bytes(fetch ? n * sizeof(T) + 1 : 0);
+    detail::strided_copy(src.get() + src_shift, to, detail::permuted_strides(s, {3, 2, 1, 0}), dst.get() + dst_shift);
+    detail::set_stream_min_bytes(0);
+    for (std::size_t flat = 0; flat < n; ++flat) {
+      const auto i = unravel(flat, to);
+      wrong += dst[dst_shift + flat] != value_at<T>(ravel({i[3], i[2], i[1], i[0]}, s) + 1);
+    }
   }
   return wrong;
 }

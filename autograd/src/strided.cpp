@@ -266,15 +266,20 @@ void transpose_plane_any(const T* src, std::ptrdiff_t src_row, T* dst, std::ptrd
 /// transpose_window with the widest block this CPU has for T.
 template <class T>
 void transpose_window_any(const T* src, WindowColumns columns, T* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next, bool stream) {
+                          std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next, DstMode mode) {
+  // Only the AVX moves stream; the others store as for kStay (and prefetch for kFetch).
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (have_avx()) return transpose_window_avx(src, columns, dst, walk, rows, cols, first, buf, next, stream);
+    if (have_avx()) return transpose_window_avx(src, columns, dst, walk, rows, cols, first, buf, next, mode);
 #if defined(__SSE2__)
     using Sse = std::conditional_t<std::is_same_v<T, float>, SseFloat4, SseDouble2>;
-    return transpose_window<Sse>(src, columns, dst, walk, rows, cols, first, buf, next);
+    if (mode == DstMode::kFetch)
+      return transpose_window<Sse, true>(src, columns, dst, walk, rows, cols, first, buf, next);
+    return transpose_window<Sse, false>(src, columns, dst, walk, rows, cols, first, buf, next);
 #endif
   }
-  transpose_window<ScalarBlock<T>>(src, columns, dst, walk, rows, cols, first, buf, next);
+  if (mode == DstMode::kFetch)
+    return transpose_window<ScalarBlock<T>, true>(src, columns, dst, walk, rows, cols, first, buf, next);
+  transpose_window<ScalarBlock<T>, false>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
 
 /// std::copy of n elements, through with_run_copy when the run is short: a permute that keeps the
@@ -453,6 +458,9 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
   const std::size_t per_task = max_rows * static_cast<std::size_t>(window_stride<T>) + line;  // and a line to align it
   const std::size_t tasks = task_count(units, elements, kMaxTasks);
   const bool stream = elements * sizeof(T) >= stream_min_bytes();
+  const DstMode mode = stream                                           ? DstMode::kStream
+                       : 2 * elements * sizeof(T) >= stream_min_bytes() ? DstMode::kFetch
+                                                                        : DstMode::kStay;
   // Per task, allocated here (tasks run noexcept on the workers): the buffer, 64-byte aligned,
   // the source offset of each column of a window and of the next column window, and the strides
   // of a window's blocks of columns (WindowColumns::step).
@@ -500,7 +508,7 @@ void copy_windows(const T* src, const LoopNest& loop, std::size_t p, T* dst) {
       transpose_window_any(src + at.src + static_cast<std::ptrdiff_t>(i0), WindowColumns{col_src, col_step, fresh},
                            dst + at.dst + static_cast<std::ptrdiff_t>(j0) + k * dst_r + l * dst_row, walk,
                            static_cast<std::ptrdiff_t>(i1 - i0), static_cast<std::ptrdiff_t>(j1 - j0), first, buf, next,
-                           stream);
+                           mode);
     }
 #if defined(__SSE2__)
     if (stream) _mm_sfence();  // the non-temporal stores reach memory before the task reports done

@@ -100,16 +100,21 @@ void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst,
   transpose_plane<AvxDouble4>(src, src_row, dst, dst_row, rows, cols);
 }
 void transpose_window_avx(const float* src, WindowColumns columns, float* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, bool stream) {
-  if (stream)
-    return transpose_window<AvxFloat8, float, AvxStream>(src, columns, dst, walk, rows, cols, first, buf, next);
-  transpose_window<AvxFloat8>(src, columns, dst, walk, rows, cols, first, buf, next);
+                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, DstMode mode) {
+  if (mode == DstMode::kStream)
+    return transpose_window<AvxFloat8, false, float, AvxStream>(src, columns, dst, walk, rows, cols, first, buf, next);
+  if (mode == DstMode::kFetch)
+    return transpose_window<AvxFloat8, true>(src, columns, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxFloat8, false>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
 void transpose_window_avx(const double* src, WindowColumns columns, double* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, bool stream) {
-  if (stream)
-    return transpose_window<AvxDouble4, double, AvxStream>(src, columns, dst, walk, rows, cols, first, buf, next);
-  transpose_window<AvxDouble4>(src, columns, dst, walk, rows, cols, first, buf, next);
+                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, DstMode mode) {
+  if (mode == DstMode::kStream)
+    return transpose_window<AvxDouble4, false, double, AvxStream>(src, columns, dst, walk, rows, cols, first, buf,
+                                                                  next);
+  if (mode == DstMode::kFetch)
+    return transpose_window<AvxDouble4, true>(src, columns, dst, walk, rows, cols, first, buf, next);
+  transpose_window<AvxDouble4, false>(src, columns, dst, walk, rows, cols, first, buf, next);
 }
 void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
                         std::size_t count, std::size_t bytes) {
@@ -132,9 +137,9 @@ void transpose_plane_avx(const float*, std::ptrdiff_t, float*, std::ptrdiff_t, s
 void transpose_plane_avx(const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
                          double*) {}
 void transpose_window_avx(const float*, WindowColumns, float*, RowWalk, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
-                          float*, NextWindow, bool) {}
+                          float*, NextWindow, DstMode) {}
 void transpose_window_avx(const double*, WindowColumns, double*, RowWalk, std::ptrdiff_t, std::ptrdiff_t,
-                          std::ptrdiff_t, double*, NextWindow, bool) {}
+                          std::ptrdiff_t, double*, NextWindow, DstMode) {}
 void copy_run_batch_avx(const unsigned char*, std::ptrdiff_t, unsigned char*, std::ptrdiff_t, std::size_t,
                         std::size_t) {}
 void fill_avx(unsigned char*, std::size_t, const unsigned char*) {}

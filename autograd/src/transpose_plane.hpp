@@ -248,6 +248,14 @@ struct NextWindow {
   std::ptrdiff_t cols = 0;
 };
 
+/// How the rows of transpose_window's windows reach dst: plain stores (kStay), plain stores with
+/// the rows' lines prefetched as the window is transposed (kFetch), or non-temporal stores where
+/// the output is too large to stay in the cache (kStream, see stream_min_bytes in strided.hpp).
+/// kFetch is for copies whose source and dst fill half the L3 or more: their dst lines come from
+/// memory as often as not, and the rows going out waited on them a line at a time. Smaller copies
+/// find dst in the L3, where the prefetches cost 7-10% (bench/PROFILE.md, session 22).
+enum class DstMode { kStay, kFetch, kStream };
+
 /// The columns of a transpose_window call: column j's source run starts at off[j]. `step` holds
 /// one entry per block of columns (at most `cols`), each block's stride between its columns when
 /// they are evenly spaced, or kUneven: transpose_window fills it when `fresh` (the first window of
@@ -286,9 +294,9 @@ std::ptrdiff_t even_step(const std::ptrdiff_t* off) {
 ///
 /// After each block of columns it prefetches the source lines of the same columns of `next` into
 /// L2, so that the next window's transposes find them there instead of waiting on the L3 or memory
-/// for one line of each column at a time (bench/PROFILE.md, sessions 20 and 21); and a share of
-/// this window's dst lines, so that the rows going out find them in L2 too (session 22), unless
-/// they stream.
+/// for one line of each column at a time (bench/PROFILE.md, sessions 20 and 21); and with
+/// FetchDst a share of this window's dst lines, so that the rows going out find them in L2 too
+/// (DstMode::kFetch; a template parameter: a runtime flag's bounds cost kStay 4%).
 ///
 /// The loops are plain, not each_window's lambdas (captured, the offsets were reloaded after every
 /// block's stores), and the common case takes the fewest instructions: the blocks' strides come
@@ -299,7 +307,7 @@ std::ptrdiff_t even_step(const std::ptrdiff_t* off) {
 ///
 /// Out::move32 makes the 32-byte moves of the rows going out: Block's own, or for outputs too
 /// large to stay in the cache, a non-temporal store (see stream_min_bytes in strided.hpp).
-template <class Block, class T, class Out = Block>
+template <class Block, bool FetchDst, class T, class Out = Block>
 void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk, std::ptrdiff_t rows,
                       std::ptrdiff_t cols, std::ptrdiff_t first, T* buf, NextWindow next) {
   constexpr std::ptrdiff_t B = Block::kSize, S = window_stride<T>, line = kLineBytes / sizeof(T);
@@ -314,9 +322,8 @@ void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk,
     const bool whole = grid == 0 && rows % B == 0;
     const std::ptrdiff_t* next_off = next.src_off != nullptr ? next.src_off : src_off;
     const std::ptrdiff_t next_cols = next.rows == 0 ? 0 : next.src_off != nullptr ? next.cols : cols;
-    // This window's dst rows, `per` after each block of columns (none when they stream).
-    const std::ptrdiff_t blocks = (cols + B - 1) / B,
-                         per = std::is_same_v<Out, Block> ? (rows + blocks - 1) / blocks : 0;
+    // With FetchDst, this window's dst rows, `per` after each block of columns.
+    const std::ptrdiff_t blocks = (cols + B - 1) / B, per = FetchDst ? (rows + blocks - 1) / blocks : 0;
     std::ptrdiff_t ahead = 0, ahead_at = walk.at, ahead_off = 0;  // the next dst row to prefetch
     for (std::ptrdiff_t j = 0, b = 0;; j = std::min(j + B, last_col), ++b) {
       if (columns.fresh) columns.step[b] = even_step<Block>(src_off + j);
@@ -353,7 +360,7 @@ void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk,
           for (std::ptrdiff_t l = 0; l < next.rows; l += line)
             __builtin_prefetch(src + next.offset + next_off[j + k] + l, 0, 2);
       }
-      for (const std::ptrdiff_t end = std::min(rows, ahead + per); ahead < end; ++ahead) {
+      for (const std::ptrdiff_t end = FetchDst ? std::min(rows, ahead + per) : 0; ahead < end; ++ahead) {
         const T* row = dst + ahead_off;
         for (std::ptrdiff_t o = 0; o < cols; o += line) __builtin_prefetch(row + o, 0, 2);
         __builtin_prefetch(row + cols - 1, 0, 2);  // the last line, when the row does not start on one
@@ -386,17 +393,17 @@ void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk,
 }
 
 /// The AVX planes (strided_avx.cpp): call these, and avx_planes_built(), only on a CPU with AVX.
-/// With `stream`, transpose_window_avx writes dst with non-temporal stores where a move is aligned
-/// to 32 bytes; the caller fences (_mm_sfence) before anything else may read dst.
+/// With DstMode::kStream, transpose_window_avx writes dst with non-temporal stores where a move is
+/// aligned to 32 bytes; the caller fences (_mm_sfence) before anything else may read dst.
 /// transpose_plane_avx is transpose_band with a buffer (`buf`), else transpose_plane.
 void transpose_plane_avx(const float* src, std::ptrdiff_t src_row, float* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols, float* buf);
 void transpose_plane_avx(const double* src, std::ptrdiff_t src_row, double* dst, std::ptrdiff_t dst_row,
                          std::ptrdiff_t rows, std::ptrdiff_t cols, double* buf);
 void transpose_window_avx(const float* src, WindowColumns columns, float* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, bool stream);
+                          std::ptrdiff_t cols, std::ptrdiff_t first, float* buf, NextWindow next, DstMode mode);
 void transpose_window_avx(const double* src, WindowColumns columns, double* dst, RowWalk walk, std::ptrdiff_t rows,
-                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, bool stream);
+                          std::ptrdiff_t cols, std::ptrdiff_t first, double* buf, NextWindow next, DstMode mode);
 /// copy_run_batch in AVX moves.
 void copy_run_batch_avx(const unsigned char* src, std::ptrdiff_t src_step, unsigned char* dst, std::ptrdiff_t dst_step,
                         std::size_t count, std::size_t bytes);
