@@ -239,6 +239,15 @@ struct RowWalk {
   std::ptrdiff_t step, wrap, run, at;
 };
 
+/// Moves a position along `walk` (`at`, the row's number in its run, and `off`, its offset from
+/// the first row) on to the next row. (Block only keeps each instantiation in its block's
+/// translation unit.)
+template <class Block>
+void next_row(const RowWalk& walk, std::ptrdiff_t& at, std::ptrdiff_t& off) {
+  off += ++at == walk.run ? walk.wrap : walk.step;
+  if (at == walk.run) at = 0;
+}
+
 /// The window a transpose_window call prefetches the source lines of: its first row `offset`
 /// elements past this window's, `rows` rows (0: none); the same columns, or with `src_off` the
 /// `cols` columns at those offsets (the first window of the next column window).
@@ -364,8 +373,7 @@ void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk,
         const T* row = dst + ahead_off;
         for (std::ptrdiff_t o = 0; o < cols; o += line) __builtin_prefetch(row + o, 0, 2);
         __builtin_prefetch(row + cols - 1, 0, 2);  // the last line, when the row does not start on one
-        ahead_off += ++ahead_at == walk.run ? walk.wrap : walk.step;
-        if (ahead_at == walk.run) ahead_at = 0;
+        next_row<Block>(walk, ahead_at, ahead_off);
       }
 #endif
       if (j == last_col) break;
@@ -378,16 +386,14 @@ void transpose_window(const T* src, WindowColumns columns, T* dst, RowWalk walk,
     for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {  // off: not a pointer past dst's end
       move_run<Out>(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off),
                     bytes);
-      off += ++at == walk.run ? walk.wrap : walk.step;
-      if (at == walk.run) at = 0;
+      next_row<Block>(walk, at, off);
     }
     return;
   }
   with_run_copy<Out, false>(bytes, [&](const auto& copy) {
     for (std::ptrdiff_t i = 0, at = walk.at, off = 0; i < rows; ++i) {
       copy(reinterpret_cast<const unsigned char*>(buf + i * S), reinterpret_cast<unsigned char*>(dst + off));
-      off += ++at == walk.run ? walk.wrap : walk.step;
-      if (at == walk.run) at = 0;
+      next_row<Block>(walk, at, off);
     }
   });
 }
